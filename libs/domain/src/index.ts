@@ -1,0 +1,7 @@
+export * from './enums';
+export * from './resources';
+export * from './instance-state';
+export * from './names';
+export * from './inventory';
+export * from './template';
+export * from './isolation';

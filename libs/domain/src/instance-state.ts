@@ -1,0 +1,74 @@
+import { Capability, InstanceAction, InstanceState, OperationStatus } from './enums';
+
+// Every instance state change goes through this table; the controller's guarded UPDATE uses
+// `from` states taken from here, so the database and the code agree on what may happen.
+const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
+  pending: ['scheduling', 'deleting', 'deleted', 'error'],
+  scheduling: ['provisioning', 'unschedulable', 'pending', 'deleting', 'deleted', 'error'],
+  provisioning: ['running', 'stopped', 'error', 'deleting'],
+  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error'],
+  stopped: ['running', 'migrating', 'deleting', 'error'],
+  suspended: ['running', 'stopped', 'deleting', 'error'],
+  migrating: ['running', 'stopped', 'error'],
+  deleting: ['deleted', 'error'],
+  deleted: [],
+  unschedulable: ['scheduling', 'deleting', 'deleted'],
+  error: ['deleting', 'running', 'stopped'],
+};
+
+export function canTransition(from: InstanceState, to: InstanceState): boolean {
+  return from === to || INSTANCE_TRANSITIONS[from].includes(to);
+}
+
+/** States from which `to` can be reached (including `to` itself, a no-op). */
+export function statesLeadingTo(to: InstanceState): InstanceState[] {
+  return (Object.keys(INSTANCE_TRANSITIONS) as InstanceState[]).filter((from) => canTransition(from, to));
+}
+
+export interface ActionRule {
+  /** States in which the action may be requested. */
+  from: readonly InstanceState[];
+  /** The state the instance is in when the action succeeds. */
+  to: InstanceState;
+  /** A driver capability the action needs, when not every driver has it. */
+  capability?: Capability;
+}
+
+export const ACTION_RULES: Record<InstanceAction, ActionRule> = {
+  start: { from: ['stopped'], to: 'running' },
+  stop: { from: ['running', 'suspended'], to: 'stopped' },
+  restart: { from: ['running'], to: 'running' },
+  suspend: { from: ['running'], to: 'suspended', capability: 'suspend' },
+  resume: { from: ['suspended'], to: 'running', capability: 'suspend' },
+};
+
+/** States in which a delete may be requested. */
+export const DELETABLE_STATES: readonly InstanceState[] = [
+  'pending',
+  'scheduling',
+  'provisioning',
+  'running',
+  'stopped',
+  'suspended',
+  'unschedulable',
+  'error',
+];
+
+/** Instances in these states hold no host resources. */
+export const STATES_WITHOUT_HOST: readonly InstanceState[] = ['pending', 'scheduling', 'unschedulable', 'deleted'];
+
+const OPERATION_TRANSITIONS: Record<OperationStatus, readonly OperationStatus[]> = {
+  queued: ['running', 'cancelled', 'failed', 'succeeded'],
+  running: ['succeeded', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canOperationTransition(from: OperationStatus, to: OperationStatus): boolean {
+  return OPERATION_TRANSITIONS[from].includes(to);
+}
+
+export function operationStatusesLeadingTo(to: OperationStatus): OperationStatus[] {
+  return (Object.keys(OPERATION_TRANSITIONS) as OperationStatus[]).filter((from) => canOperationTransition(from, to));
+}

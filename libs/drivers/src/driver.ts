@@ -1,0 +1,93 @@
+import { Arch, DriverName, DriverProbe, Resources, Technology, TemplateSpec } from '@hyperplane/domain';
+
+/** Limits beyond the sizing resources; drivers apply what their technology can enforce. */
+export interface InstanceLimits {
+  /** Relative CPU weight (cgroup cpu.shares, 1024 = one normal share). */
+  cpuUnits?: number;
+  /** Hard cap in percent of one CPU (e.g. 150 = one and a half CPUs). */
+  cpuCapPercent?: number;
+  swapMiB?: number;
+  /** Maximum number of processes (pids.max). */
+  pids?: number;
+  /** Relative block I/O weight, 10–1000. */
+  ioWeight?: number;
+}
+
+/** Everything a driver needs to create an instance. Names and ids are validated before they get here. */
+export interface InstanceSpec {
+  /** The instance id (a UUID); the driver's handle for it on this host. */
+  id: string;
+  name: string;
+  template: TemplateSpec;
+  technology: Technology;
+  arch: Arch;
+  resources: Resources;
+  limits?: InstanceLimits;
+  network?: { bridge?: string };
+}
+
+export type ActualState = 'running' | 'stopped' | 'suspended';
+
+/** What a driver reads back from the host about one instance. */
+export interface InstanceStatus {
+  id: string;
+  state: ActualState;
+  technology: Technology;
+  resources?: Resources;
+  limits?: InstanceLimits;
+  /** Driver-specific facts: accelerator, pid, console log path, … */
+  details?: Record<string, unknown>;
+}
+
+export interface StopOptions {
+  /** Skip the graceful shutdown. */
+  force?: boolean;
+  /** Graceful shutdown time before forcing; drivers pick a default. */
+  timeoutS?: number;
+}
+
+export interface DriverContext {
+  /** Aborted when the agent shuts down or the job is abandoned. */
+  signal?: AbortSignal;
+  /** Percent of this step and a short label, e.g. (40, 'cloning rootfs'). */
+  progress?(percent: number, step: string): void;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  createdAt: string;
+}
+
+/**
+ * The contract every driver implements. Every call is idempotent: creating an instance that
+ * exists with the same spec, starting a running one, stopping a stopped one and destroying a
+ * missing one all succeed. Failures are `DriverError`s with a code that says whether to retry.
+ * Optional features are declared as capabilities in `probe()` and implemented as the optional
+ * members below; callers check the capability, not the member.
+ */
+export interface Driver {
+  readonly name: DriverName;
+  probe(): Promise<DriverProbe>;
+  /** Creates the instance, stopped. */
+  create(spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus>;
+  start(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
+  stop(id: string, opts?: StopOptions, ctx?: DriverContext): Promise<InstanceStatus>;
+  restart(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
+  suspend(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
+  resume(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
+  /** Removes the instance and everything it left on the host. */
+  destroy(id: string, ctx?: DriverContext): Promise<void>;
+  /** Throws `DriverError('NotFound')` for an instance that does not exist. */
+  inspect(id: string): Promise<InstanceStatus>;
+  list(): Promise<InstanceStatus[]>;
+
+  /** Capability `snapshot`. */
+  snapshotCreate?(id: string, snapshot: string, ctx?: DriverContext): Promise<SnapshotInfo>;
+  snapshotList?(id: string): Promise<SnapshotInfo[]>;
+  snapshotRestore?(id: string, snapshot: string, ctx?: DriverContext): Promise<InstanceStatus>;
+  snapshotDelete?(id: string, snapshot: string, ctx?: DriverContext): Promise<void>;
+  /** Capability `clone`: a stopped copy of `sourceId` under `spec`. */
+  clone?(sourceId: string, spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus>;
+  /** Capability `liveResize` (running) or plain resize (stopped). */
+  resize?(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus>;
+}
