@@ -6,6 +6,7 @@ const moduleNameMapper = {
   '^@hyperplane/(domain|scheduler|drivers|queue|config|db)$': '<rootDir>/libs/$1/src',
   '^@hyperplane/(api|controller|agent)$': '<rootDir>/apps/$1/src',
   '^@hyperplane/testing$': '<rootDir>/test/support',
+  '^@hyperplane/migrations$': '<rootDir>/migrations',
 };
 
 const common = {
@@ -13,6 +14,7 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper,
+  setupFiles: ['reflect-metadata'],
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.data/'],
 };
 

@@ -5,3 +5,4 @@ export * from './names';
 export * from './inventory';
 export * from './template';
 export * from './isolation';
+export * from './template-catalogue';

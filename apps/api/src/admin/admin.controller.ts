@@ -1,0 +1,107 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import { ProjectRepository, TokenRepository } from '@hyperplane/db';
+import { CurrentPrincipal, FleetWide, Roles } from '../auth/auth.decorators';
+import { Principal } from '../auth/principal';
+import { hashSecret, newSecret } from '../auth/secrets';
+import { TokenService } from '../auth/token.service';
+import { uuid } from '../common/params';
+import { problems } from '../common/problem';
+import { CreateEnrollmentTokenDto, CreateProjectDto, CreateTokenDto, IssuedSecretDto } from './admin.dto';
+
+const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+
+/** Tokens, enrollment tokens and projects: fleet-wide admins only. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@Roles('admin')
+@FleetWide()
+@Controller('v1')
+export class AdminController {
+  constructor(
+    private readonly tokenService: TokenService,
+    private readonly tokens: TokenRepository,
+    private readonly projects: ProjectRepository,
+  ) {}
+
+  @Post('tokens')
+  @HttpCode(201)
+  @ApiCreatedResponse({ type: IssuedSecretDto })
+  async createToken(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTokenDto): Promise<IssuedSecretDto & { role: string; projectId: string | null }> {
+    let projectId: string | null = null;
+    if (dto.project) {
+      const project = await this.projects.findByName(dto.project);
+      if (!project) throw problems.badField('project', `no project named ${dto.project}`);
+      projectId = project.id;
+    }
+    if (dto.role === 'admin' && projectId) throw problems.badField('role', 'an admin token is fleet-wide; give no project');
+    const { token, secret } = await this.tokenService.issue({ name: dto.name, role: dto.role, projectId, createdBy: principal.tokenId, expiresInS: dto.expiresInS });
+    return { id: token.id, name: token.name, role: token.role, projectId, token: secret, expiresAt: iso(token.expiresAt) };
+  }
+
+  @Get('tokens')
+  @ApiOkResponse({ description: 'Tokens without their secrets' })
+  async listTokens(): Promise<{ items: unknown[] }> {
+    const rows = await this.tokens.listApiTokens();
+    return {
+      items: rows.map((t) => ({ id: t.id, name: t.name, prefix: t.prefix, role: t.role, projectId: t.projectId, createdAt: iso(t.createdAt), expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt) })),
+    };
+  }
+
+  @Delete('tokens/:id')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  async revokeToken(@CurrentPrincipal() principal: Principal, @Param('id', uuid('token')) id: string): Promise<void> {
+    if (id === principal.tokenId) throw problems.conflict('a token cannot revoke itself; use another admin token');
+    if (!(await this.tokens.getApiToken(id))) throw problems.notFound('token', id);
+    await this.tokenService.revoke(id);
+  }
+
+  @Post('enrollment-tokens')
+  @HttpCode(201)
+  @ApiCreatedResponse({ type: IssuedSecretDto, description: 'Give the token to agents as HYPERPLANE_ENROLLMENT_TOKEN' })
+  async createEnrollmentToken(@CurrentPrincipal() principal: Principal, @Body() dto: CreateEnrollmentTokenDto): Promise<IssuedSecretDto> {
+    const secret = newSecret('enrollment');
+    const id = randomUUID();
+    const expiresAt = dto.expiresInS ? new Date(Date.now() + dto.expiresInS * 1000) : null;
+    await this.tokens.insertEnrollmentToken({ id, name: dto.name, secretHash: hashSecret(secret), maxHosts: dto.maxHosts ?? null, createdBy: principal.tokenId, expiresAt });
+    return { id, name: dto.name, token: secret, expiresAt: iso(expiresAt) };
+  }
+
+  @Get('enrollment-tokens')
+  @ApiOkResponse()
+  async listEnrollmentTokens(): Promise<{ items: unknown[] }> {
+    const rows = await this.tokens.listEnrollmentTokens();
+    return {
+      items: rows.map((t) => ({ id: t.id, name: t.name, maxHosts: t.maxHosts, hostsEnrolled: t.hostsEnrolled, createdAt: iso(t.createdAt), expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt) })),
+    };
+  }
+
+  @Delete('enrollment-tokens/:id')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  async revokeEnrollmentToken(@Param('id', uuid('enrollment token')) id: string): Promise<void> {
+    if (!(await this.tokens.revokeEnrollmentToken(id))) throw problems.notFound('enrollment token', id);
+  }
+
+  @Post('projects')
+  @HttpCode(201)
+  @ApiCreatedResponse()
+  async createProject(@Body() dto: CreateProjectDto): Promise<{ id: string; name: string; description: string }> {
+    if (await this.projects.findByName(dto.name)) throw problems.conflict(`a project named ${dto.name} already exists`, { field: 'name' });
+    const id = randomUUID();
+    await this.projects.insert({ id, name: dto.name, description: dto.description ?? '' }).catch(async (e: unknown) => {
+      if (await this.projects.findByName(dto.name)) throw problems.conflict(`a project named ${dto.name} already exists`, { field: 'name' });
+      throw e;
+    });
+    return { id, name: dto.name, description: dto.description ?? '' };
+  }
+
+  @Get('projects')
+  @ApiOkResponse()
+  async listProjects(): Promise<{ items: unknown[] }> {
+    const rows = await this.projects.list();
+    return { items: rows.map((p) => ({ id: p.id, name: p.name, description: p.description, createdAt: iso(p.createdAt) })) };
+  }
+}

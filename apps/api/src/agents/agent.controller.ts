@@ -1,0 +1,36 @@
+import { Body, Controller, Headers, HttpCode, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiTags } from '@nestjs/swagger';
+import { Public } from '../auth/auth.decorators';
+import { bearer } from '../auth/secrets';
+import { problems } from '../common/problem';
+import { Enrollment, AgentService } from './agent.service';
+import { EnrollRequestDto, InventoryRequestDto } from './host-inventory.dto';
+
+/** Agents authenticate with their own secrets, not API tokens. */
+@ApiTags('agents')
+@ApiBearerAuth()
+@Public()
+@Controller('v1/agents')
+export class AgentController {
+  constructor(private readonly agents: AgentService) {}
+
+  /** Bearer: an enrollment token. Answers with the agent's credential and a host id per host. */
+  @Post('enroll')
+  @HttpCode(201)
+  @ApiCreatedResponse({ description: 'The credential (shown once) and the enrolled hosts with their queues' })
+  enroll(@Headers('authorization') authorization: string | undefined, @Body() dto: EnrollRequestDto): Promise<Enrollment> {
+    const secret = bearer(authorization);
+    if (!secret) throw problems.unauthorized('send Authorization: Bearer <enrollment token>');
+    return this.agents.enroll(secret, dto.hosts);
+  }
+
+  /** Bearer: the agent credential. Replaces what the hosts report about themselves. */
+  @Put('inventory')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  async inventory(@Headers('authorization') authorization: string | undefined, @Body() dto: InventoryRequestDto): Promise<void> {
+    const secret = bearer(authorization);
+    if (!secret) throw problems.unauthorized('send Authorization: Bearer <agent credential>');
+    await this.agents.report(secret, dto.hosts);
+  }
+}

@@ -1,0 +1,109 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { ARCHES, Arch, CAPABILITIES, Capability, DRIVER_NAMES, DriverName, OS_FAMILIES, OsFamily, TECHNOLOGIES, Technology } from '@hyperplane/domain';
+import { IsStringMap, IsVersionMap } from '../common/validators';
+
+export class OverheadDto {
+  @ApiProperty() @IsInt() @Min(0) @Max(1024) vcpus!: number;
+  @ApiProperty() @IsInt() @Min(0) @Max(1024 * 1024) memoryMiB!: number;
+  @ApiProperty() @IsInt() @Min(0) @Max(1024 * 1024) diskGiB!: number;
+}
+
+export class GuestSupportDto {
+  @ApiProperty({ enum: OS_FAMILIES }) @IsIn(OS_FAMILIES) os!: OsFamily;
+  @ApiProperty({ enum: ARCHES, isArray: true }) @IsArray() @ArrayMaxSize(4) @IsIn(ARCHES, { each: true }) archs!: Arch[];
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } })
+  @IsOptional()
+  @IsVersionMap()
+  distributions?: Record<string, string[]>;
+}
+
+export class DriverOfferDto {
+  @ApiProperty({ enum: TECHNOLOGIES }) @IsIn(TECHNOLOGIES) technology!: Technology;
+  @ApiProperty({ type: [GuestSupportDto] })
+  @IsArray()
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => GuestSupportDto)
+  guests!: GuestSupportDto[];
+  @ApiProperty({ enum: CAPABILITIES, isArray: true }) @IsArray() @ArrayMaxSize(32) @IsIn(CAPABILITIES, { each: true }) capabilities!: Capability[];
+  @ApiProperty({ type: OverheadDto }) @ValidateNested() @Type(() => OverheadDto) overhead!: OverheadDto;
+  @ApiPropertyOptional({ enum: ARCHES, isArray: true }) @IsOptional() @IsArray() @IsIn(ARCHES, { each: true }) emulates?: Arch[];
+}
+
+export class DriverProbeDto {
+  @ApiProperty({ enum: DRIVER_NAMES }) @IsIn(DRIVER_NAMES) name!: DriverName;
+  @ApiProperty() @IsBoolean() installed!: boolean;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) version?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) error?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(32) accelerator?: string;
+  @ApiProperty({ type: [DriverOfferDto] })
+  @IsArray()
+  @ArrayMaxSize(4)
+  @ValidateNested({ each: true })
+  @Type(() => DriverOfferDto)
+  offers!: DriverOfferDto[];
+}
+
+/** What an agent reads from its OS and its drivers. */
+export class HostInventoryDto {
+  @ApiProperty({ example: 'node-17' }) @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, { message: 'hostname must be a host name' }) hostname!: string;
+  @ApiProperty({ enum: OS_FAMILIES }) @IsIn(OS_FAMILIES) os!: OsFamily;
+  @ApiProperty() @IsString() @MaxLength(100) osVersion!: string;
+  @ApiProperty() @IsString() @MaxLength(100) kernel!: string;
+  @ApiProperty({ enum: ARCHES }) @IsIn(ARCHES) arch!: Arch;
+  @ApiProperty() @IsInt() @Min(1) @Max(65536) cpus!: number;
+  @ApiProperty() @IsInt() @Min(1) @Max(1024 * 1024 * 1024) memoryMiB!: number;
+  @ApiProperty() @IsInt() @Min(0) @Max(1024 * 1024 * 1024) diskGiB!: number;
+  @ApiProperty({ type: [DriverProbeDto] })
+  @IsArray()
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => DriverProbeDto)
+  drivers!: DriverProbeDto[];
+  @ApiPropertyOptional() @IsOptional() @IsStringMap() labels?: Record<string, string>;
+  @ApiPropertyOptional() @IsOptional() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/) zone?: string;
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() simulated?: boolean;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) agentVersion?: string;
+}
+
+export class EnrollRequestDto {
+  @ApiProperty({ type: [HostInventoryDto], description: 'One host, or many for a simulating agent' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => HostInventoryDto)
+  hosts!: HostInventoryDto[];
+}
+
+export class InventoryReportDto {
+  @ApiProperty({ format: 'uuid' }) @IsUUID() hostId!: string;
+  @ApiProperty({ type: HostInventoryDto }) @ValidateNested() @Type(() => HostInventoryDto) inventory!: HostInventoryDto;
+}
+
+export class InventoryRequestDto {
+  @ApiProperty({ type: [InventoryReportDto] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => InventoryReportDto)
+  hosts!: InventoryReportDto[];
+}

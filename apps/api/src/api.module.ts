@@ -1,0 +1,70 @@
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { AppConfig } from '@hyperplane/config';
+import { DbModule, PgListener } from '@hyperplane/db';
+import { createRedis, HeartbeatStore } from '@hyperplane/queue';
+import { AdminController } from './admin/admin.controller';
+import { AgentController } from './agents/agent.controller';
+import { AgentService } from './agents/agent.service';
+import { AuthGuard } from './auth/auth.guard';
+import { TokenService } from './auth/token.service';
+import { EventController } from './events/event.controller';
+import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
+import { HealthController, REDIS_PING } from './health/health.controller';
+import { HostController } from './hosts/host.controller';
+import { InstanceController } from './instances/instance.controller';
+import { InstanceService } from './instances/instance.service';
+import { OperationController } from './operations/operation.controller';
+import { OperationService } from './operations/operation.service';
+import { OperationSubmitter } from './operations/operation-submitter.service';
+import { ProjectScope } from './projects/project-scope.service';
+import { TemplateController } from './templates/template.controller';
+
+export const API_REDIS = Symbol('API_REDIS');
+
+@Injectable()
+class RedisCloser implements OnApplicationShutdown {
+  constructor(@Inject(API_REDIS) private readonly redis: Redis) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => undefined);
+  }
+}
+
+/** HTTP only: validates, authorizes, writes PostgreSQL in one transaction; never talks to a host. */
+@Module({})
+export class ApiModule {
+  static forRoot(config: AppConfig & { DATABASE_URL: string; REDIS_URL: string }): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-api', poolSize: 20 })],
+      controllers: [
+        HealthController,
+        InstanceController,
+        OperationController,
+        HostController,
+        TemplateController,
+        EventController,
+        AgentController,
+        AdminController,
+      ],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: API_REDIS, useFactory: () => createRedis({ url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX }, 'api', { maxRetriesPerRequest: 1 }) },
+        { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
+        { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
+        { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        RedisCloser,
+        TokenService,
+        EventHub,
+        ProjectScope,
+        OperationSubmitter,
+        InstanceService,
+        OperationService,
+        AgentService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Problem, ProblemBody } from './problem';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+};
+
+/** Turns every error into application/problem+json. Unexpected ones are logged and are 500s. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly log = new Logger('api');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const body = this.toProblem(error, req.originalUrl ?? req.url);
+    res.status(body.status).type('application/problem+json').send(JSON.stringify(body));
+  }
+
+  private toProblem(error: unknown, instance: string): ProblemBody {
+    if (error instanceof Problem) return error.body(instance);
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      const response = error.getResponse();
+      const message =
+        typeof response === 'string'
+          ? response
+          : Array.isArray((response as { message?: unknown }).message)
+            ? ((response as { message: string[] }).message).join('; ')
+            : String((response as { message?: unknown }).message ?? error.message);
+      return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail: message, instance };
+    }
+    this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return {
+      type: 'about:blank',
+      title: 'Internal server error',
+      status: HttpStatus.INTERNAL_SERVER_ERROR,
+      detail: 'an unexpected error occurred; it has been logged',
+      instance,
+    };
+  }
+}

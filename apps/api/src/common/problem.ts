@@ -1,0 +1,64 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+export interface FieldError {
+  /** Dotted path of the field at fault, e.g. `resources.memoryMiB`. */
+  field: string;
+  message: string;
+}
+
+/** An RFC 9457 problem: every error the API returns has this shape. */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+const TYPE_BASE = 'https://hyperplane.dev/problems/';
+
+export class Problem extends HttpException {
+  constructor(
+    status: number,
+    readonly slug: string,
+    readonly title: string,
+    readonly detail: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super({ type: TYPE_BASE + slug, title, status, detail, ...extensions }, status);
+  }
+
+  body(instance: string): ProblemBody {
+    return { type: TYPE_BASE + this.slug, title: this.title, status: this.getStatus(), detail: this.detail, instance, ...this.extensions };
+  }
+}
+
+export const problems = {
+  validation(errors: FieldError[]): Problem {
+    const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    return new Problem(HttpStatus.BAD_REQUEST, 'validation', 'The request is not valid', detail, { errors });
+  },
+  badField(field: string, message: string): Problem {
+    return problems.validation([{ field, message }]);
+  },
+  notFound(kind: string, id: string): Problem {
+    return new Problem(HttpStatus.NOT_FOUND, 'not-found', `No such ${kind}`, `${kind} ${id} does not exist or is not visible to this token`);
+  },
+  conflict(detail: string, extensions: Record<string, unknown> = {}): Problem {
+    return new Problem(HttpStatus.CONFLICT, 'conflict', 'Conflict', detail, extensions);
+  },
+  unauthorized(detail: string): Problem {
+    return new Problem(HttpStatus.UNAUTHORIZED, 'unauthorized', 'Unauthorized', detail);
+  },
+  forbidden(detail: string): Problem {
+    return new Problem(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', detail);
+  },
+  tooLarge(limit: string): Problem {
+    return new Problem(HttpStatus.PAYLOAD_TOO_LARGE, 'payload-too-large', 'Payload too large', `the request body is larger than ${limit}`);
+  },
+  unavailable(detail: string): Problem {
+    return new Problem(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', 'Service unavailable', detail);
+  },
+};

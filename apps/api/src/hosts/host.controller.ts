@@ -1,0 +1,72 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { HOST_STATUSES, HostStatus, isUuid, OS_FAMILIES, OsFamily } from '@hyperplane/domain';
+import { HostRepository } from '@hyperplane/db';
+import { HeartbeatStore } from '@hyperplane/queue';
+import { FleetWide } from '../auth/auth.decorators';
+import { PageQuery, Page } from '../common/pagination';
+import { uuid } from '../common/params';
+import { problems } from '../common/problem';
+import { HostDto } from './host.dto';
+
+export class ListHostsQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: HOST_STATUSES })
+  @IsOptional()
+  @IsIn(HOST_STATUSES)
+  status?: HostStatus;
+
+  @ApiPropertyOptional({ enum: OS_FAMILIES })
+  @IsOptional()
+  @IsIn(OS_FAMILIES)
+  os?: OsFamily;
+}
+
+function encodeHostCursor(h: { name: string; id: string }): string {
+  return Buffer.from(JSON.stringify([h.name, h.id])).toString('base64url');
+}
+
+function decodeHostCursor(cursor: string | undefined): { name: string; id: string } | undefined {
+  if (!cursor) return undefined;
+  try {
+    const [name, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof name === 'string' && isUuid(id)) return { name, id };
+  } catch {
+    // fall through
+  }
+  throw problems.badField('cursor', 'not a cursor this API gave out');
+}
+
+/** The fleet: for fleet-wide tokens only; project tokens see their instances, not hosts. */
+@ApiTags('hosts')
+@ApiBearerAuth()
+@FleetWide()
+@Controller('v1/hosts')
+export class HostController {
+  constructor(
+    private readonly hosts: HostRepository,
+    @Inject(HeartbeatStore) private readonly heartbeats: HeartbeatStore,
+  ) {}
+
+  @Get()
+  @ApiOkResponse({ description: 'A page of hosts by name' })
+  async list(@Query() q: ListHostsQuery): Promise<Page<HostDto>> {
+    const limit = q.limit ?? 100;
+    const rows = await this.hosts.list({ status: q.status, os: q.os, afterName: decodeHostCursor(q.cursor), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const beats = await this.heartbeats.scores(page.map((h) => h.id)).catch(() => new Map<string, number>());
+    const last = page[page.length - 1];
+    return { items: page.map((h) => HostDto.from(h, beats.get(h.id))), nextCursor: rows.length > limit && last ? encodeHostCursor(last) : null };
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: HostDto })
+  @ApiNotFoundResponse()
+  async get(@Param('id', uuid('host')) id: string): Promise<HostDto> {
+    const host = await this.hosts.get(id);
+    if (!host) throw problems.notFound('host', id);
+    const beats = await this.heartbeats.scores([id]).catch(() => new Map<string, number>());
+    return HostDto.from(host, beats.get(id));
+  }
+}
+

@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ARCHES, DriverProbe, HOST_STATUSES, HostStatus, OS_FAMILIES } from '@hyperplane/domain';
+import { HostEntity } from '@hyperplane/db';
+
+export class CapacityDto {
+  @ApiProperty() vcpus!: number;
+  @ApiProperty() memoryMiB!: number;
+  @ApiProperty() diskGiB!: number;
+  @ApiProperty({ description: 'Instances (density cap for capacity; count for allocated)' }) instances!: number;
+}
+
+export class HostDriverDto {
+  @ApiProperty({ example: 'qemu' }) name!: string;
+  @ApiProperty() installed!: boolean;
+  @ApiPropertyOptional() version?: string;
+  @ApiPropertyOptional({ description: 'Why the driver cannot be used here' }) error?: string;
+  @ApiPropertyOptional({ example: 'kvm' }) accelerator?: string;
+  @ApiProperty({ description: 'Technologies offered, each with capabilities, guests and per-instance overhead', type: 'array', items: { type: 'object' } })
+  offers!: DriverProbe['offers'];
+}
+
+export class HostDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: HOST_STATUSES }) status!: HostStatus;
+  @ApiPropertyOptional({ nullable: true }) statusReason!: string | null;
+  @ApiProperty({ enum: OS_FAMILIES }) os!: string;
+  @ApiProperty({ example: 'Debian GNU/Linux 12' }) osVersion!: string;
+  @ApiProperty({ example: '6.1.0-25-amd64' }) kernel!: string;
+  @ApiProperty({ enum: ARCHES }) arch!: string;
+  @ApiProperty() simulated!: boolean;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Record<string, string>;
+  @ApiPropertyOptional({ nullable: true }) zone!: string | null;
+  @ApiProperty({ type: CapacityDto }) capacity!: CapacityDto;
+  @ApiProperty({ type: CapacityDto, description: 'Claimed by instances, including driver overheads' }) allocated!: CapacityDto;
+  @ApiProperty({ type: [HostDriverDto] }) drivers!: HostDriverDto[];
+  @ApiPropertyOptional({ nullable: true }) lastHeartbeatAt!: string | null;
+  @ApiPropertyOptional({ nullable: true }) agentVersion!: string | null;
+  @ApiProperty() createdAt!: string;
+
+  static from(h: HostEntity, lastBeatMs?: number): HostDto {
+    const stored = h.lastHeartbeatAt ? new Date(h.lastHeartbeatAt).getTime() : 0;
+    const beat = Math.max(stored, lastBeatMs ?? 0);
+    return {
+      id: h.id,
+      name: h.name,
+      status: h.status,
+      statusReason: h.statusReason,
+      os: h.os,
+      osVersion: h.osVersion,
+      kernel: h.kernel,
+      arch: h.arch,
+      simulated: h.simulated,
+      labels: h.labels,
+      zone: h.zone,
+      capacity: { vcpus: h.capVcpus, memoryMiB: h.capMemoryMib, diskGiB: h.capDiskGib, instances: h.capInstances },
+      allocated: { vcpus: h.allocVcpus, memoryMiB: h.allocMemoryMib, diskGiB: h.allocDiskGib, instances: h.allocInstances },
+      drivers: h.drivers,
+      lastHeartbeatAt: beat ? new Date(beat).toISOString() : null,
+      agentVersion: h.agentVersion,
+      createdAt: new Date(h.createdAt).toISOString(),
+    };
+  }
+}

@@ -1,0 +1,2 @@
+export * from './api.bootstrap';
+export * from './api.module';

@@ -1,0 +1,83 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiConflictResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { INSTANCE_ACTIONS, InstanceAction } from '@hyperplane/domain';
+import { CurrentPrincipal } from '../auth/auth.decorators';
+import { Principal } from '../auth/principal';
+import { Idempotency, IdempotencyContext } from '../common/idempotency';
+import { Page } from '../common/pagination';
+import { uuid } from '../common/params';
+import { problems } from '../common/problem';
+import { OperationDto } from '../operations/operation.dto';
+import { accepted, IDEMPOTENCY_HEADER } from '../operations/accepted';
+import { CreateInstanceDto } from './create-instance.dto';
+import { InstanceDto } from './instance.dto';
+import { InstanceService } from './instance.service';
+import { ListInstancesQuery } from './list-instances.query';
+
+@ApiTags('instances')
+@ApiBearerAuth()
+@Controller('v1/instances')
+export class InstanceController {
+  constructor(private readonly instances: InstanceService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto, description: 'Creation accepted; follow the operation' })
+  @ApiConflictResponse({ description: 'Name taken, or Idempotency-Key reused with another body' })
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateInstanceDto,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    return accepted(res, await this.instances.create(principal, dto, idem));
+  }
+
+  @Get()
+  @ApiOkResponse({ description: 'A page of instances, newest first' })
+  list(@CurrentPrincipal() principal: Principal, @Query() q: ListInstancesQuery): Promise<Page<InstanceDto>> {
+    return this.instances.list(principal, q);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: InstanceDto })
+  @ApiNotFoundResponse()
+  get(@CurrentPrincipal() principal: Principal, @Param('id', uuid('instance')) id: string): Promise<InstanceDto> {
+    return this.instances.get(principal, id);
+  }
+
+  @Delete(':id')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto })
+  @ApiConflictResponse({ description: 'Another operation is active on the instance' })
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', uuid('instance')) id: string,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    return accepted(res, await this.instances.remove(principal, id, idem));
+  }
+
+  @Post(':id/actions/:action')
+  @HttpCode(202)
+  @ApiParam({ name: 'action', enum: INSTANCE_ACTIONS })
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto })
+  @ApiConflictResponse({ description: 'Another operation is active, or the instance is in the wrong state for the action' })
+  async act(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', uuid('instance')) id: string,
+    @Param('action') action: string,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    if (!(INSTANCE_ACTIONS as readonly string[]).includes(action)) {
+      throw problems.notFound('action', `${action} (one of ${INSTANCE_ACTIONS.join(', ')})`);
+    }
+    return accepted(res, await this.instances.act(principal, id, action as InstanceAction, idem));
+  }
+}

@@ -1,0 +1,52 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { INSTANCE_STATES, InstanceState, REQUESTED_TECHNOLOGIES, TECHNOLOGIES } from '@hyperplane/domain';
+import { InstanceEntity } from '@hyperplane/db';
+import { ResourcesDto } from './create-instance.dto';
+
+/** An instance as the API shows it (never the entity itself). */
+export class InstanceDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ format: 'uuid' }) projectId!: string;
+  @ApiProperty() template!: string;
+  @ApiProperty({ enum: REQUESTED_TECHNOLOGIES }) requestedTechnology!: string;
+  @ApiPropertyOptional({ enum: TECHNOLOGIES, nullable: true }) technology!: string | null;
+  @ApiPropertyOptional({ nullable: true }) driver!: string | null;
+  @ApiPropertyOptional({ nullable: true }) arch!: string | null;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true }) hostId!: string | null;
+  @ApiProperty({ enum: INSTANCE_STATES }) state!: InstanceState;
+  @ApiProperty({ enum: INSTANCE_STATES }) desiredState!: InstanceState;
+  @ApiPropertyOptional({ nullable: true, description: 'Why the instance is in its state (errors, unschedulable)' }) stateReason!: string | null;
+  @ApiProperty({ type: ResourcesDto }) resources!: ResourcesDto;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) limits!: Record<string, number> | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) isolation!: Record<string, unknown> | null;
+  @ApiProperty({ type: 'object', additionalProperties: true }) placement!: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'The scheduler\'s explanation' })
+  placementExplanation!: Record<string, unknown> | null;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+
+  static from(i: InstanceEntity): InstanceDto {
+    return {
+      id: i.id,
+      name: i.name,
+      projectId: i.projectId,
+      template: i.template,
+      requestedTechnology: i.requestedTechnology,
+      technology: i.technology,
+      driver: i.driver,
+      arch: i.arch,
+      hostId: i.hostId,
+      state: i.state,
+      desiredState: i.desiredState,
+      stateReason: i.stateReason,
+      resources: { vcpus: i.vcpus, memoryMiB: i.memoryMib, diskGiB: i.diskGib },
+      limits: i.limits,
+      isolation: i.isolation as Record<string, unknown> | null,
+      placement: i.placement as Record<string, unknown>,
+      placementExplanation: i.placementExplanation,
+      createdAt: new Date(i.createdAt).toISOString(),
+      updatedAt: new Date(i.updatedAt).toISOString(),
+    };
+  }
+}

@@ -1,0 +1,176 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import {
+  ACTION_RULES,
+  DELETABLE_STATES,
+  InstanceAction,
+  InstanceState,
+  Technology,
+} from '@hyperplane/domain';
+import { HostRepository, InstanceEntity, InstanceRepository, OperationRepository, TemplateEntity, TemplateRepository } from '@hyperplane/db';
+import { canChange, canSeeProject, isFleetWide, Principal } from '../auth/principal';
+import { IdempotencyContext } from '../common/idempotency';
+import { decodeCursor, Page, toPage } from '../common/pagination';
+import { problems } from '../common/problem';
+import { OperationSubmitter, Submitted } from '../operations/operation-submitter.service';
+import { ProjectScope } from '../projects/project-scope.service';
+import { CreateInstanceDto, InstanceSpecDto } from './create-instance.dto';
+import { InstanceDto } from './instance.dto';
+import { ListInstancesQuery } from './list-instances.query';
+
+const DESIRED_AFTER: Record<InstanceAction, InstanceState> = {
+  start: 'running',
+  stop: 'stopped',
+  restart: 'running',
+  suspend: 'suspended',
+  resume: 'running',
+};
+
+@Injectable()
+export class InstanceService {
+  constructor(
+    private readonly instances: InstanceRepository,
+    private readonly templates: TemplateRepository,
+    private readonly hosts: HostRepository,
+    private readonly operations: OperationRepository,
+    private readonly scope: ProjectScope,
+    private readonly submitter: OperationSubmitter,
+  ) {}
+
+  async create(principal: Principal, dto: CreateInstanceDto, idem: IdempotencyContext): Promise<Submitted> {
+    const project = await this.scope.forChange(principal, dto.project);
+    await this.checkSpec(principal, dto);
+    const id = randomUUID();
+    return this.submitter.submit(principal, idem, {
+      projectId: project.id,
+      instanceId: id,
+      kind: 'create',
+      request: { ...dto },
+      before: async (em) => {
+        await this.instances.insert(em, [this.newInstance(id, project.id, dto.name, dto, principal)]);
+      },
+    });
+  }
+
+  /** Everything about a spec that can be refused before anything is created. */
+  async checkSpec(principal: Principal, dto: InstanceSpecDto): Promise<TemplateEntity> {
+    const template = await this.templates.get(dto.template);
+    if (!template) throw problems.badField('template', `no template named ${dto.template}; GET /v1/templates lists them`);
+    if (dto.technology !== 'auto' && !template.technologies.includes(dto.technology)) {
+      throw problems.badField('technology', `template ${template.name} can be a ${template.technologies.join(' or a ')}, not a ${dto.technology}`);
+    }
+    if (dto.arch && !template.archs.includes(dto.arch)) {
+      throw problems.badField('arch', `template ${template.name} exists for ${template.archs.join(', ')}, not ${dto.arch}`);
+    }
+    if (dto.placement?.hostId) {
+      if (!isFleetWide(principal)) throw problems.forbidden('only fleet-wide tokens may pin an instance to a host');
+      if (!(await this.hosts.get(dto.placement.hostId))) throw problems.badField('placement.hostId', `no host ${dto.placement.hostId}`);
+    }
+    return template;
+  }
+
+  newInstance(id: string, projectId: string, name: string, dto: InstanceSpecDto, principal: Principal): Partial<InstanceEntity> {
+    return {
+      id,
+      projectId,
+      name,
+      template: dto.template,
+      requestedTechnology: dto.technology,
+      technology: dto.technology === 'auto' ? null : (dto.technology as Technology),
+      arch: dto.arch ?? null,
+      state: 'pending',
+      desiredState: dto.start === false ? 'stopped' : 'running',
+      vcpus: dto.resources.vcpus,
+      memoryMib: dto.resources.memoryMiB,
+      diskGib: dto.resources.diskGiB,
+      limits: dto.limits ? { ...dto.limits } : null,
+      isolation: dto.isolation ? { ...dto.isolation } : null,
+      placement: { ...(dto.placement ?? {}), ...(dto.capabilities ? { capabilities: dto.capabilities } : {}) },
+      createdBy: principal.tokenId,
+    };
+  }
+
+  async act(principal: Principal, id: string, action: InstanceAction, idem: IdempotencyContext): Promise<Submitted> {
+    const instance = await this.visible(principal, id);
+    if (!canChange(principal, instance.projectId)) throw problems.forbidden(`the token (${principal.role}) may not change instances`);
+    const rule = ACTION_RULES[action];
+    return this.submitter.submit(principal, idem, {
+      projectId: instance.projectId,
+      instanceId: id,
+      kind: action,
+      request: { action },
+      before: async (em) => {
+        // Checked inside the transaction; a racing operation is caught by the unique index.
+        const current = await this.instances.getLocked(em, id);
+        if (!current || !rule.from.includes(current.state)) {
+          await this.refuse(id, current?.state ?? 'deleted', `${action} needs the instance to be ${rule.from.join(' or ')}`);
+        }
+        if (rule.capability) await this.requireCapability(current!, rule.capability, action);
+        await this.instances.patch(em, id, { desiredState: DESIRED_AFTER[action] });
+      },
+    });
+  }
+
+  async remove(principal: Principal, id: string, idem: IdempotencyContext): Promise<Submitted> {
+    const instance = await this.visible(principal, id);
+    if (!canChange(principal, instance.projectId)) throw problems.forbidden(`the token (${principal.role}) may not delete instances`);
+    return this.submitter.submit(principal, idem, {
+      projectId: instance.projectId,
+      instanceId: id,
+      kind: 'delete',
+      request: { action: 'delete' },
+      before: async (em) => {
+        const current = await this.instances.getLocked(em, id);
+        if (!current || !DELETABLE_STATES.includes(current.state)) {
+          await this.refuse(id, current?.state ?? 'deleted', 'it is already being deleted or gone');
+        }
+        await this.instances.patch(em, id, { desiredState: 'deleted' });
+      },
+    });
+  }
+
+  async get(principal: Principal, id: string): Promise<InstanceDto> {
+    return InstanceDto.from(await this.visible(principal, id));
+  }
+
+  async list(principal: Principal, q: ListInstancesQuery): Promise<Page<InstanceDto>> {
+    const limit = q.limit ?? 50;
+    const rows = await this.instances.list({
+      projectIds: await this.scope.forRead(principal, q.project),
+      state: q.state,
+      hostId: q.host,
+      technology: q.technology,
+      before: decodeCursor(q.cursor),
+      limit: limit + 1,
+    });
+    return toPage(rows, limit, InstanceDto.from);
+  }
+
+  private async visible(principal: Principal, id: string): Promise<InstanceEntity> {
+    const instance = await this.instances.get(id);
+    if (!instance || instance.state === 'deleted' || !canSeeProject(principal, instance.projectId)) throw problems.notFound('instance', id);
+    return instance;
+  }
+
+  /** A 409 that names the active operation when there is one (the usual reason). */
+  private async refuse(id: string, state: InstanceState, why: string): Promise<never> {
+    const active = await this.operations.activeForInstance(id);
+    if (active) {
+      throw problems.conflict(`instance ${id} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`, {
+        operationId: active.id,
+      });
+    }
+    throw problems.conflict(`instance ${id} is ${state}: ${why}`, { state });
+  }
+
+  private async requireCapability(instance: InstanceEntity, capability: string, action: string): Promise<void> {
+    if (!instance.hostId || !instance.driver) return;
+    const host = await this.hosts.get(instance.hostId);
+    const offer = host?.drivers.find((d) => d.name === instance.driver)?.offers.find((o) => o.technology === instance.technology);
+    if (offer && !offer.capabilities.includes(capability as never)) {
+      throw problems.conflict(`the ${instance.driver} driver on host ${host?.name ?? instance.hostId} cannot ${action} a ${instance.technology}`, {
+        capability,
+      });
+    }
+  }
+}

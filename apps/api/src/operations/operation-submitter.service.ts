@@ -1,0 +1,125 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { OperationKind } from '@hyperplane/domain';
+import {
+  Database,
+  OperationEntity,
+  OperationRepository,
+  OutboxRepository,
+  PG_UNIQUE_VIOLATION,
+  pgConstraint,
+  pgErrorCode,
+  Tx,
+} from '@hyperplane/db';
+import { JobName, QueueName } from '@hyperplane/queue';
+import { Principal } from '../auth/principal';
+import { IdempotencyContext } from '../common/idempotency';
+import { problems } from '../common/problem';
+
+export interface Submission {
+  projectId: string;
+  instanceId: string | null;
+  kind: OperationKind | 'batch';
+  request: Record<string, unknown>;
+  /** Writes that belong in the same transaction (the new instance, desired state, …). */
+  before?: (em: Tx, operationId: string) => Promise<void>;
+  /** A batch parent is not run itself; its children are. */
+  enqueue?: boolean;
+}
+
+export interface Submitted {
+  operation: OperationEntity;
+  /** True when an earlier request with the same Idempotency-Key is answered again. */
+  replayed: boolean;
+}
+
+/**
+ * Accepts a change: in one transaction, the caller's writes, the operation (queued) and an
+ * outbox message that the controller relays to the control queue. Idempotency keys are
+ * scoped to the token; one active operation per instance is enforced by the database.
+ */
+@Injectable()
+export class OperationSubmitter {
+  constructor(
+    private readonly db: Database,
+    private readonly operations: OperationRepository,
+    private readonly outbox: OutboxRepository,
+  ) {}
+
+  async submit(principal: Principal, idem: IdempotencyContext, s: Submission): Promise<Submitted> {
+    const replay = await this.replay(principal, idem);
+    if (replay) return replay;
+    const id = randomUUID();
+    const jobId = `run-${id}`;
+    try {
+      await this.db.transaction(async (em) => {
+        await s.before?.(em, id);
+        await this.operations.insert(em, [
+          {
+            id,
+            projectId: s.projectId,
+            instanceId: s.instanceId,
+            kind: s.kind,
+            status: 'queued',
+            progress: 0,
+            step: 'queued',
+            request: s.request,
+            idempotencyKey: idem.key,
+            idempotencyScope: idem.key ? principal.tokenId : null,
+            requestHash: idem.key ? idem.fingerprint : null,
+            requestedBy: principal.tokenId,
+            ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { operationId: id } }),
+          },
+        ]);
+        if (s.enqueue !== false) {
+          await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { operationId: id } }]);
+        }
+      });
+    } catch (error) {
+      const raced = await this.explainConflict(error, principal, idem, s);
+      if (raced) return raced;
+      throw error;
+    }
+    const operation = await this.operations.get(id);
+    return { operation: operation!, replayed: false };
+  }
+
+  private async replay(principal: Principal, idem: IdempotencyContext): Promise<Submitted | null> {
+    if (!idem.key) return null;
+    const earlier = await this.operations.findByIdempotencyKey(principal.tokenId, idem.key);
+    if (!earlier) return null;
+    if (earlier.requestHash !== idem.fingerprint) {
+      throw problems.conflict(`Idempotency-Key ${JSON.stringify(idem.key)} was already used for a different request (operation ${earlier.id})`, {
+        operationId: earlier.id,
+      });
+    }
+    return { operation: earlier, replayed: true };
+  }
+
+  /**
+   * Turns the database's refusals into 409s that say with what. Two requests with the same
+   * key that raced: the loser answers with the winner's operation. Anything else: null.
+   */
+  private async explainConflict(error: unknown, principal: Principal, idem: IdempotencyContext, s: Submission): Promise<Submitted | null> {
+    if (pgErrorCode(error) !== PG_UNIQUE_VIOLATION) return null;
+    switch (pgConstraint(error)) {
+      case 'operations_idempotency':
+        return this.replay(principal, idem);
+      case 'operations_one_active_per_instance': {
+        const active = s.instanceId ? await this.operations.activeForInstance(s.instanceId) : null;
+        throw problems.conflict(
+          active
+            ? `instance ${s.instanceId} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`
+            : `instance ${s.instanceId} already has an active operation`,
+          { operationId: active?.id ?? null },
+        );
+      }
+      case 'instances_project_name_live': {
+        const name = typeof s.request.name === 'string' ? s.request.name : '?';
+        throw problems.conflict(`an instance named ${name} already exists in this project`, { field: 'name' });
+      }
+      default:
+        return null;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
+import { Database, InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
+import { canChange, canSeeProject, Principal } from '../auth/principal';
+import { decodeCursor, Page, toPage } from '../common/pagination';
+import { problems } from '../common/problem';
+import { EventHub } from '../events/event-hub.service';
+import { ProjectScope } from '../projects/project-scope.service';
+import { ListOperationsQuery } from './list-operations.query';
+import { OperationDto } from './operation.dto';
+
+@Injectable()
+export class OperationService {
+  constructor(
+    private readonly db: Database,
+    private readonly operations: OperationRepository,
+    private readonly instances: InstanceRepository,
+    private readonly hub: EventHub,
+    private readonly scope: ProjectScope,
+  ) {}
+
+  async get(principal: Principal, id: string): Promise<OperationDto> {
+    return OperationDto.from(await this.visible(principal, id));
+  }
+
+  async list(principal: Principal, q: ListOperationsQuery & { project?: string }): Promise<Page<OperationDto>> {
+    const limit = q.limit ?? 50;
+    const rows = await this.operations.list({
+      projectIds: await this.scope.forRead(principal, q.project),
+      status: q.status,
+      kind: q.kind,
+      instanceId: q.instance,
+      parentId: q.parent,
+      before: decodeCursor(q.cursor),
+      limit: limit + 1,
+    });
+    return toPage(rows, limit, OperationDto.from);
+  }
+
+  /** Answers when the operation ends or `timeoutS` passes, whichever is first. */
+  async wait(principal: Principal, id: string, timeoutS: number): Promise<OperationDto> {
+    let op = await this.visible(principal, id);
+    if (TERMINAL_OPERATION_STATUSES.includes(op.status) || timeoutS === 0) return OperationDto.from(op);
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        clearInterval(recheck);
+        unsubscribe();
+        resolve();
+      };
+      const unsubscribe = this.hub.subscribe((e) => {
+        if (e.subjectId === id && TERMINAL_OPERATION_STATUSES.includes(e.data.status as never)) finish();
+      });
+      const timer = setTimeout(finish, timeoutS * 1000);
+      // Covers a notification lost while the listener reconnected.
+      const recheck = setInterval(() => {
+        void this.operations.get(id).then((o) => o && TERMINAL_OPERATION_STATUSES.includes(o.status) && finish());
+      }, 2000);
+    });
+    op = (await this.operations.get(id))!;
+    return OperationDto.from(op);
+  }
+
+  /** Cancels an operation that has not started (again: a no-op); its instance is left as it was. */
+  async cancel(principal: Principal, id: string): Promise<OperationDto> {
+    const op = await this.visible(principal, id);
+    if (!canChange(principal, op.projectId)) throw problems.forbidden(`the token (${principal.role}) may not cancel operations`);
+    const cancelled = await this.db.transaction(async (em) => {
+      const done = await this.operations.transition(em, id, ['queued'], 'cancelled', {
+        step: 'cancelled',
+        error: { code: 'cancelled', message: `cancelled by ${principal.name}` },
+      });
+      if (!done || !done.instanceId) return done;
+      const instance = await this.instances.get(done.instanceId, em);
+      if (!instance) return done;
+      if (done.kind === 'create') {
+        // Nothing was placed yet: the instance never existed anywhere.
+        await this.instances.transition(em, instance.id, ['pending'], 'deleted', { desiredState: 'deleted', deletedAt: new Date(), stateReason: 'creation cancelled' });
+      } else {
+        await this.instances.patch(em, instance.id, { desiredState: instance.state });
+      }
+      return done;
+    });
+    if (!cancelled) {
+      const now = await this.operations.get(id);
+      // Cancelling twice is not an error: the caller gets what it asked for.
+      if (now?.status === 'cancelled') return OperationDto.from(now);
+      throw problems.conflict(`operation ${id} is ${now?.status ?? 'gone'}; only a queued operation can be cancelled`, { status: now?.status });
+    }
+    return OperationDto.from(cancelled);
+  }
+
+  private async visible(principal: Principal, id: string): Promise<OperationEntity> {
+    const op = await this.operations.get(id);
+    if (!op || !canSeeProject(principal, op.projectId)) throw problems.notFound('operation', id);
+    return op;
+  }
+}

@@ -1,0 +1,117 @@
+import 'reflect-metadata';
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+
+// Implicit conversion would make the string 'false' true; read the raw value instead.
+const toBool = ({ obj, key }: { obj: Record<string, unknown>; key: string }): unknown => {
+  const raw = obj[key];
+  return typeof raw === 'string' ? ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase()) : raw;
+};
+
+/**
+ * Every environment variable Hyperplane reads, validated once at start. `.env.example` lists
+ * them with their defaults; keep the two in step.
+ */
+export class AppConfig {
+  /** PostgreSQL URL. Unset in the all-in-one: localhost:5432 if reachable, else an embedded server. */
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  /** Redis URL. Unset in the all-in-one: localhost:6379 if reachable, else redis-server from the PATH. */
+  @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
+  REDIS_URL?: string;
+
+  /** Prefix of every BullMQ key, so several installations can share one Redis. */
+  @IsString() @Matches(/^[a-zA-Z0-9_-]{1,32}$/)
+  HYPERPLANE_REDIS_PREFIX: string = 'hp';
+
+  @IsInt() @Min(0) @Max(65535)
+  PORT: number = 3000;
+
+  /** Address the API listens on. */
+  @IsString()
+  HYPERPLANE_BIND: string = '127.0.0.1';
+
+  /** The bootstrap admin token's value; when unset, a random one is made and printed once. */
+  @IsOptional() @IsString() @Matches(/^\S{16,256}$/, { message: 'HYPERPLANE_ADMIN_TOKEN must be 16 to 256 non-blank characters' })
+  HYPERPLANE_ADMIN_TOKEN?: string;
+
+  /** Where the all-in-one keeps an embedded database, redis and agent state. */
+  @IsString()
+  HYPERPLANE_DATA_DIR: string = '.data';
+
+  /** Largest request body the API accepts. */
+  @IsString() @Matches(/^\d+(b|kb|mb)$/)
+  HYPERPLANE_BODY_LIMIT: string = '256kb';
+
+  /** Run migrations when the api (or all-in-one) starts. */
+  @Transform(toBool) @IsBoolean()
+  HYPERPLANE_MIGRATE: boolean = true;
+
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  // --- agent ---------------------------------------------------------------------------
+
+  /** The API an agent enrolls with. */
+  @IsString()
+  HYPERPLANE_API_URL: string = 'http://127.0.0.1:3000';
+
+  /** The enrollment token an agent presents the first time. */
+  @IsOptional() @IsString()
+  HYPERPLANE_ENROLLMENT_TOKEN?: string;
+
+  /** Run a real agent for this machine (all-in-one). */
+  @Transform(toBool) @IsBoolean()
+  HYPERPLANE_LOCAL_AGENT: boolean = true;
+
+  /** Simulated hosts one agent process stands in for. */
+  @IsInt() @Min(0) @Max(100_000)
+  HYPERPLANE_SIM_HOSTS: number = 0;
+
+  /** Multiplies every simulated duration (0 = instant, 0.01 for tests). */
+  @IsNumber() @Min(0) @Max(100)
+  HYPERPLANE_SIM_TIME_SCALE: number = 1;
+
+  /** Injected faults, e.g. `create.transient=0.02,start.fatal=0.001`. */
+  @IsString() @Matches(/^([a-z]+\.(transient|fatal)=(0|1|0?\.\d+)(,|$))*$/, { message: 'HYPERPLANE_SIM_FAULTS must look like create.transient=0.02,start.fatal=0.001' })
+  HYPERPLANE_SIM_FAULTS: string = '';
+
+  @IsInt() @Min(0)
+  HYPERPLANE_SIM_SEED: number = 1;
+
+  @IsInt() @Min(1) @Max(3600)
+  HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
+
+  // --- controller ----------------------------------------------------------------------
+
+  /** A host whose last heartbeat is older than this goes `down`. */
+  @IsInt() @Min(2) @Max(86_400)
+  HYPERPLANE_HEARTBEAT_TIMEOUT_S: number = 30;
+
+  /** How often lost work is looked for (Redis that forgot, results that never came). */
+  @IsInt() @Min(1) @Max(3600)
+  HYPERPLANE_RECONCILE_INTERVAL_S: number = 10;
+
+  /** A job whose worker stops renewing its lock for this long is run again elsewhere. */
+  @IsInt() @Min(1000) @Max(600_000)
+  HYPERPLANE_JOB_LOCK_MS: number = 30_000;
+
+  /** Operations the controller works on at once per process. */
+  @IsInt() @Min(1) @Max(1000)
+  HYPERPLANE_CONTROLLER_CONCURRENCY: number = 32;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment; throws a ConfigError that names every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const config = plainToInstance(AppConfig, defined, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(config, { skipMissingProperties: false, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return config;
+}

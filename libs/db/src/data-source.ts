@@ -1,0 +1,50 @@
+import { MIGRATIONS } from '@hyperplane/migrations';
+import { DataSource } from 'typeorm';
+import { ENTITIES } from './entities';
+import { SnakeNamingStrategy } from './snake-naming.strategy';
+
+export interface DataSourceOptions {
+  url: string;
+  /** Connections in the pool. */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/** The one way to reach PostgreSQL. Never `synchronize`: the schema comes from migrations. */
+export function createDataSource(opts: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error'],
+    applicationName: opts.applicationName ?? 'hyperplane',
+    extra: { max: opts.poolSize ?? 20, idleTimeoutMillis: 30_000 },
+  });
+}
+
+const MIGRATION_LOCK = 7_201_734_551;
+
+/** Runs pending migrations; replicas starting together take turns on an advisory lock. */
+export async function runMigrations(ds: DataSource): Promise<string[]> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    const done = await ds.runMigrations({ transaction: 'all' });
+    return done.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** SQL that would bring the schema in line with the entities; empty when there is no drift. */
+export async function pendingSchemaChanges(ds: DataSource): Promise<{ up: string[]; down: string[] }> {
+  const log = await ds.driver.createSchemaBuilder().log();
+  return { up: log.upQueries.map((q) => q.query), down: log.downQueries.map((q) => q.query) };
+}

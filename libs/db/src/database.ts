@@ -1,0 +1,40 @@
+import { DataSource, EntityManager } from 'typeorm';
+
+/** Runs work in a transaction (READ COMMITTED; correctness comes from guarded UPDATEs). */
+export class Database {
+  constructor(readonly dataSource: DataSource) {}
+
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+}
+
+/** Maps a raw row (snake_case) to the entity's property names (camelCase). */
+export function fromRow<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value;
+  return out as T;
+}
+
+/** The SQLSTATE of a PostgreSQL error, if it is one. */
+export function pgErrorCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function pgConstraint(error: unknown): string | undefined {
+  const e = error as { constraint?: unknown; driverError?: { constraint?: unknown } };
+  const c = e?.driverError?.constraint ?? e?.constraint;
+  return typeof c === 'string' ? c : undefined;
+}
+
+export const PG_UNIQUE_VIOLATION = '23505';

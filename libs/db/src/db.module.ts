@@ -1,0 +1,70 @@
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Database } from './database';
+import { createDataSource } from './data-source';
+import { EventRepository } from './repositories/event.repository';
+import { HostRepository } from './repositories/host.repository';
+import { InstanceRepository } from './repositories/instance.repository';
+import { OperationRepository } from './repositories/operation.repository';
+import { OutboxRepository } from './repositories/outbox.repository';
+import { ProjectRepository } from './repositories/project.repository';
+import { TemplateRepository } from './repositories/template.repository';
+import { TokenRepository } from './repositories/token.repository';
+
+export const DB_OPTIONS = Symbol('DB_OPTIONS');
+
+export interface DbModuleOptions {
+  url: string;
+  poolSize?: number;
+  applicationName?: string;
+}
+
+@Injectable()
+class DataSourceCloser implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+}
+
+const REPOSITORIES = [
+  EventRepository,
+  OutboxRepository,
+  HostRepository,
+  InstanceRepository,
+  OperationRepository,
+  ProjectRepository,
+  TemplateRepository,
+  TokenRepository,
+];
+
+/** PostgreSQL for an app: the data source, the transaction helper and every repository. */
+@Global()
+@Module({})
+export class DbModule {
+  static forRoot(options: DbModuleOptions): DynamicModule {
+    return {
+      module: DbModule,
+      providers: [
+        {
+          provide: DataSource,
+          useFactory: async () => createDataSource(options).initialize(),
+        },
+        { provide: Database, useFactory: (ds: DataSource) => new Database(ds), inject: [DataSource] },
+        { provide: EventRepository, useFactory: (db: Database) => new EventRepository(db), inject: [Database] },
+        { provide: OutboxRepository, useFactory: (db: Database) => new OutboxRepository(db), inject: [Database] },
+        { provide: ProjectRepository, useFactory: (db: Database) => new ProjectRepository(db), inject: [Database] },
+        { provide: TemplateRepository, useFactory: (db: Database) => new TemplateRepository(db), inject: [Database] },
+        { provide: TokenRepository, useFactory: (db: Database) => new TokenRepository(db), inject: [Database] },
+        ...[HostRepository, InstanceRepository, OperationRepository].map((Repo) => ({
+          provide: Repo,
+          useFactory: (db: Database, events: EventRepository) => new Repo(db, events),
+          inject: [Database, EventRepository],
+        })),
+        DataSourceCloser,
+      ],
+      exports: [DataSource, Database, ...REPOSITORIES],
+    };
+  }
+}

@@ -1,0 +1,100 @@
+import { Arch, DriverProbe, HostStatus, OsFamily } from '@hyperplane/domain';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
+
+/**
+ * A machine an agent runs on (or a simulated one). `alloc*` always equals the sum of the
+ * claims of the instances placed on it: claims and releases happen in the same transaction
+ * as the instance change, through guarded UPDATEs (see HostRepository).
+ */
+@Entity('hosts')
+@Check('hosts_alloc_nonnegative', 'alloc_vcpus >= 0 AND alloc_memory_mib >= 0 AND alloc_disk_gib >= 0 AND alloc_instances >= 0')
+export class HostEntity {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Index()
+  @Column({ type: 'varchar', length: 253 })
+  name!: string;
+
+  @Index()
+  @Column({ type: 'varchar', length: 16 })
+  status!: HostStatus;
+
+  /** Why the host is in its status, e.g. "no heartbeat for 31 s". */
+  @Column({ type: 'text', nullable: true })
+  statusReason!: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  os!: OsFamily;
+
+  @Column({ type: 'varchar', length: 100 })
+  osVersion!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  kernel!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  arch!: Arch;
+
+  @Column({ type: 'boolean', default: false })
+  simulated!: boolean;
+
+  @Column({ type: 'jsonb', default: {} })
+  labels!: Record<string, string>;
+
+  @Column({ type: 'varchar', length: 63, nullable: true })
+  zone!: string | null;
+
+  @Column({ type: 'int' })
+  capVcpus!: number;
+
+  @Column({ type: 'int' })
+  capMemoryMib!: number;
+
+  @Column({ type: 'int' })
+  capDiskGib!: number;
+
+  /** The host's own density cap; 0 = the policy's. */
+  @Column({ type: 'int', default: 0 })
+  capInstances!: number;
+
+  @Column({ type: 'int', default: 0 })
+  allocVcpus!: number;
+
+  @Column({ type: 'int', default: 0 })
+  allocMemoryMib!: number;
+
+  @Column({ type: 'int', default: 0 })
+  allocDiskGib!: number;
+
+  @Column({ type: 'int', default: 0 })
+  allocInstances!: number;
+
+  @Column({ type: 'jsonb', default: [] })
+  drivers!: DriverProbe[];
+
+  /** Templates cached on the host (for locality). */
+  @Column({ type: 'jsonb', default: [] })
+  templates!: string[];
+
+  @Column({ type: 'char', length: 64 })
+  credentialHash!: string;
+
+  @Column({ type: 'uuid', nullable: true })
+  enrollmentTokenId!: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  agentVersion!: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  lastHeartbeatAt!: Date | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @VersionColumn({ default: 1 })
+  version!: number;
+}

@@ -1,0 +1,31 @@
+import { ApiTokenEntity } from './api-token.entity';
+import { EnrollmentTokenEntity } from './enrollment-token.entity';
+import { EventEntity } from './event.entity';
+import { HostEntity } from './host.entity';
+import { InstanceEntity } from './instance.entity';
+import { OperationEntity } from './operation.entity';
+import { OutboxEntity } from './outbox.entity';
+import { ProjectEntity } from './project.entity';
+import { TemplateEntity } from './template.entity';
+
+export * from './api-token.entity';
+export * from './enrollment-token.entity';
+export * from './event.entity';
+export * from './host.entity';
+export * from './instance.entity';
+export * from './operation.entity';
+export * from './outbox.entity';
+export * from './project.entity';
+export * from './template.entity';
+
+export const ENTITIES = [
+  ProjectEntity,
+  ApiTokenEntity,
+  EnrollmentTokenEntity,
+  HostEntity,
+  TemplateEntity,
+  InstanceEntity,
+  OperationEntity,
+  OutboxEntity,
+  EventEntity,
+];

@@ -1,0 +1,120 @@
+import { HostEntity } from './host.entity';
+import { ProjectEntity } from './project.entity';
+import { Arch, DriverName, InstanceState, IsolationNeeds, RequestedTechnology, Technology } from '@hyperplane/domain';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
+
+/** What the placement asked for, kept as the user gave it. */
+export interface InstancePlacement {
+  hostId?: string;
+  group?: string;
+  zone?: string;
+  labels?: Record<string, string>;
+  preferredLabels?: Record<string, string>;
+  strategy?: 'binpack' | 'spread';
+  capabilities?: string[];
+}
+
+/**
+ * A container or a VM. While `hostId` is set the instance holds `claim*` on that host; the
+ * claim is made and released in the same transaction that sets and clears `hostId`.
+ */
+@Entity('instances')
+@Index('instances_project_name_live', ['projectId', 'name'], { unique: true, where: `state <> 'deleted'` })
+@Index('instances_project_created', ['projectId', 'createdAt', 'id'])
+@Check('instances_claim_nonnegative', 'claim_vcpus >= 0 AND claim_memory_mib >= 0 AND claim_disk_gib >= 0')
+export class InstanceEntity {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'uuid' })
+  projectId!: string;
+
+  @ManyToOne(() => ProjectEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'project_id' })
+  project?: ProjectEntity;
+
+  @Column({ type: 'varchar', length: 63 })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 63 })
+  template!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  requestedTechnology!: RequestedTechnology;
+
+  /** Decided at placement (for `auto`, by the scheduler). */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  technology!: Technology | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  driver!: DriverName | null;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  arch!: Arch | null;
+
+  @Index()
+  @Column({ type: 'uuid', nullable: true })
+  hostId!: string | null;
+
+  @ManyToOne(() => HostEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'host_id' })
+  host?: HostEntity;
+
+  @Index()
+  @Column({ type: 'varchar', length: 16 })
+  state!: InstanceState;
+
+  /** What the user wants (running, stopped, suspended, deleted). */
+  @Column({ type: 'varchar', length: 16 })
+  desiredState!: InstanceState;
+
+  @Column({ type: 'text', nullable: true })
+  stateReason!: string | null;
+
+  @Column({ type: 'int' })
+  vcpus!: number;
+
+  @Column({ type: 'int' })
+  memoryMib!: number;
+
+  @Column({ type: 'int' })
+  diskGib!: number;
+
+  @Column({ type: 'int', default: 0 })
+  claimVcpus!: number;
+
+  @Column({ type: 'int', default: 0 })
+  claimMemoryMib!: number;
+
+  @Column({ type: 'int', default: 0 })
+  claimDiskGib!: number;
+
+  /** cpuUnits, cpuCapPercent, swapMiB, pids, ioWeight. */
+  @Column({ type: 'jsonb', nullable: true })
+  limits!: Record<string, number> | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  isolation!: IsolationNeeds | null;
+
+  @Column({ type: 'jsonb', default: {} })
+  placement!: InstancePlacement;
+
+  /** The scheduler's explanation of the last placement (or why none was possible). */
+  @Column({ type: 'jsonb', nullable: true })
+  placementExplanation!: Record<string, unknown> | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  createdBy!: string | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  deletedAt!: Date | null;
+
+  @VersionColumn({ default: 1 })
+  version!: number;
+}

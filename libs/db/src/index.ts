@@ -1,0 +1,15 @@
+export * from './entities';
+export * from './data-source';
+export * from './database';
+export * from './db.module';
+export * from './snake-naming.strategy';
+export * from './repositories/event.repository';
+export * from './repositories/host.repository';
+export * from './repositories/instance.repository';
+export * from './repositories/operation.repository';
+export * from './repositories/outbox.repository';
+export * from './repositories/project.repository';
+export * from './repositories/template.repository';
+export * from './repositories/token.repository';
+export type { EntityManager as Tx } from 'typeorm';
+export * from './pg-listener';

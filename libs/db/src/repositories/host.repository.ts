@@ -1,0 +1,207 @@
+import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { Capacity, HostInventory, HostStatus, Resources, Technology } from '@hyperplane/domain';
+import { EntityManager, In } from 'typeorm';
+import { Database, fromRow } from '../database';
+import { HostEntity } from '../entities';
+import { EventRepository, NewEvent } from './event.repository';
+
+export interface NewHost {
+  id: string;
+  name: string;
+  inventory: HostInventory;
+  credentialHash: string;
+  enrollmentTokenId: string | null;
+}
+
+/** Allocation ratios and reserve for one claim; the same numbers the scheduler used. */
+export interface ClaimLimits {
+  ratios: Resources;
+  reserved: Resources;
+  maxInstancesPerHost: number;
+}
+
+export interface HostClaim {
+  hostId: string;
+  technology: Technology;
+  claim: Resources;
+  /** Instances the claim adds (1 for one create; N for a batch on one host). */
+  instances: number;
+}
+
+function inventoryColumns(inv: HostInventory): Partial<HostEntity> {
+  return {
+    os: inv.os,
+    osVersion: inv.osVersion.slice(0, 100),
+    kernel: inv.kernel.slice(0, 100),
+    arch: inv.arch,
+    simulated: inv.simulated ?? false,
+    labels: inv.labels ?? {},
+    zone: inv.zone ?? null,
+    capVcpus: inv.cpus,
+    capMemoryMib: inv.memoryMiB,
+    capDiskGib: inv.diskGiB,
+    drivers: inv.drivers,
+    agentVersion: inv.agentVersion ?? null,
+  };
+}
+
+export class HostRepository {
+  constructor(
+    private readonly db: Database,
+    private readonly events: EventRepository,
+  ) {}
+
+  async insertMany(hosts: NewHost[], em: EntityManager): Promise<void> {
+    const rows = hosts.map((h) => ({
+      id: h.id,
+      name: h.name,
+      status: 'enrolling' as HostStatus,
+      statusReason: 'waiting for the first heartbeat',
+      credentialHash: h.credentialHash,
+      enrollmentTokenId: h.enrollmentTokenId,
+      templates: [],
+      ...inventoryColumns(h.inventory),
+    }));
+    for (let i = 0; i < rows.length; i += 500) {
+      await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500) as QueryDeepPartialEntity<HostEntity>[]).execute();
+    }
+    await this.events.append(
+      em,
+      hosts.map((h) => ({ type: 'host.enrolled', subjectType: 'host', subjectId: h.id, projectId: null, data: { name: h.name, os: h.inventory.os, status: 'enrolling' } })),
+    );
+  }
+
+  async updateInventory(id: string, inventory: HostInventory): Promise<void> {
+    await this.db.manager
+      .createQueryBuilder()
+      .update(HostEntity)
+      .set({ ...inventoryColumns(inventory), version: () => 'version + 1' })
+      .where('id = :id', { id })
+      .execute();
+  }
+
+  get(id: string): Promise<HostEntity | null> {
+    return this.db.manager.findOneBy(HostEntity, { id });
+  }
+
+  findByCredentialHash(hash: string): Promise<HostEntity | null> {
+    return this.db.manager.findOneBy(HostEntity, { credentialHash: hash });
+  }
+
+  async list(filter: { status?: HostStatus; os?: string; afterName?: { name: string; id: string }; limit: number }): Promise<HostEntity[]> {
+    const qb = this.db.manager.createQueryBuilder(HostEntity, 'h').orderBy('h.name', 'ASC').addOrderBy('h.id', 'ASC').limit(filter.limit);
+    if (filter.status) qb.andWhere('h.status = :status', { status: filter.status });
+    if (filter.os) qb.andWhere('h.os = :os', { os: filter.os });
+    if (filter.afterName) qb.andWhere('(h.name, h.id) > (:name, :id)', filter.afterName);
+    return qb.getMany();
+  }
+
+  /** Hosts the scheduler may consider: every host that is ready. */
+  schedulable(): Promise<HostEntity[]> {
+    return this.db.manager.findBy(HostEntity, { status: 'ready' });
+  }
+
+  all(): Promise<HostEntity[]> {
+    return this.db.manager.find(HostEntity);
+  }
+
+  /**
+   * Claims capacity in one guarded UPDATE: it succeeds only while the host is ready and every
+   * resource stays within floor(capacity × ratio) − reserved (the scheduler's usableCapacity).
+   * Two controllers claiming at once are serialised by the row lock, so a host is never
+   * overcommitted. Returns false when the claim does not fit any more.
+   */
+  async claim(em: EntityManager, c: HostClaim, limits: ClaimLimits): Promise<boolean> {
+    const rows = (await em.query(
+      `UPDATE hosts SET
+         alloc_vcpus = alloc_vcpus + $2, alloc_memory_mib = alloc_memory_mib + $3,
+         alloc_disk_gib = alloc_disk_gib + $4, alloc_instances = alloc_instances + $5,
+         version = version + 1
+       WHERE id = $1 AND status = 'ready'
+         AND alloc_vcpus + $2 <= floor(cap_vcpus * $6::float8) - $9
+         AND alloc_memory_mib + $3 <= floor(cap_memory_mib * $7::float8) - $10
+         AND alloc_disk_gib + $4 <= floor(cap_disk_gib * $8::float8) - $11
+         AND alloc_instances + $5 <= LEAST(CASE WHEN cap_instances > 0 THEN cap_instances ELSE $12 END, $12)
+       RETURNING id`,
+      [
+        c.hostId,
+        c.claim.vcpus,
+        c.claim.memoryMiB,
+        c.claim.diskGiB,
+        c.instances,
+        limits.ratios.vcpus,
+        limits.ratios.memoryMiB,
+        limits.ratios.diskGiB,
+        limits.reserved.vcpus,
+        limits.reserved.memoryMiB,
+        limits.reserved.diskGiB,
+        limits.maxInstancesPerHost,
+      ],
+    )) as [unknown[], number];
+    return rows[1] === 1;
+  }
+
+  /** Gives back what an instance held; in the same transaction that clears its hostId. */
+  async release(em: EntityManager, hostId: string, claim: Resources, instances = 1): Promise<void> {
+    await em.query(
+      `UPDATE hosts SET alloc_vcpus = alloc_vcpus - $2, alloc_memory_mib = alloc_memory_mib - $3,
+         alloc_disk_gib = alloc_disk_gib - $4, alloc_instances = alloc_instances - $5, version = version + 1
+       WHERE id = $1`,
+      [hostId, claim.vcpus, claim.memoryMiB, claim.diskGiB, instances],
+    );
+  }
+
+  /** Moves hosts between statuses, guarded by the status they are expected to be in. */
+  async setStatus(ids: string[], from: HostStatus[], to: HostStatus, reason: string | null): Promise<HostEntity[]> {
+    if (ids.length === 0) return [];
+    return this.db.transaction(async (em) => {
+      const rows = (await em.query(
+        `UPDATE hosts SET status = $3, status_reason = $4, version = version + 1, updated_at = now()
+         WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING *`,
+        [ids, from, to, reason],
+      )) as [Record<string, unknown>[], number];
+      const changed = rows[0].map((r) => fromRow<HostEntity>(r));
+      const events: NewEvent[] = changed.map((h) => ({
+        type: 'host.status',
+        subjectType: 'host',
+        subjectId: h.id,
+        projectId: null,
+        data: { name: h.name, status: to, reason },
+      }));
+      await this.events.append(em, events);
+      return changed;
+    });
+  }
+
+  /** Records when hosts were last heard from (throttled by the caller). */
+  async recordHeartbeats(beats: { id: string; at: number }[]): Promise<void> {
+    if (beats.length === 0) return;
+    await this.db.manager.query(
+      `UPDATE hosts SET last_heartbeat_at = to_timestamp(b.at / 1000.0)
+       FROM unnest($1::uuid[], $2::float8[]) AS b(id, at)
+       WHERE hosts.id = b.id AND (hosts.last_heartbeat_at IS NULL OR hosts.last_heartbeat_at < to_timestamp(b.at / 1000.0))`,
+      [beats.map((b) => b.id), beats.map((b) => b.at)],
+    );
+  }
+
+  async byIds(ids: string[]): Promise<HostEntity[]> {
+    return ids.length ? this.db.manager.findBy(HostEntity, { id: In(ids) }) : [];
+  }
+
+  /** Hosts whose allocation differs from the sum of their instances' claims (should be none). */
+  async allocationDrift(): Promise<{ hostId: string; alloc: Capacity; sum: Capacity }[]> {
+    const rows = (await this.db.manager.query(`
+      SELECT h.id, h.alloc_vcpus, h.alloc_memory_mib, h.alloc_disk_gib, h.alloc_instances,
+             COALESCE(SUM(i.claim_vcpus), 0)::int AS s_vcpus, COALESCE(SUM(i.claim_memory_mib), 0)::int AS s_mem,
+             COALESCE(SUM(i.claim_disk_gib), 0)::int AS s_disk, COUNT(i.id)::int AS s_n
+      FROM hosts h LEFT JOIN instances i ON i.host_id = h.id
+      GROUP BY h.id
+      HAVING h.alloc_vcpus <> COALESCE(SUM(i.claim_vcpus), 0) OR h.alloc_memory_mib <> COALESCE(SUM(i.claim_memory_mib), 0)
+          OR h.alloc_disk_gib <> COALESCE(SUM(i.claim_disk_gib), 0) OR h.alloc_instances <> COUNT(i.id)`)) as Record<string, number | string>[];
+    return rows.map((r) => ({
+      hostId: String(r.id),
+      alloc: { vcpus: Number(r.alloc_vcpus), memoryMiB: Number(r.alloc_memory_mib), diskGiB: Number(r.alloc_disk_gib), instances: Number(r.alloc_instances) },
+      sum: { vcpus: Number(r.s_vcpus), memoryMiB: Number(r.s_mem), diskGiB: Number(r.s_disk), instances: Number(r.s_n) },
+    }));
+  }
+}

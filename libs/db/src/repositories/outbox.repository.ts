@@ -1,0 +1,49 @@
+import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { EntityManager } from 'typeorm';
+import { Database } from '../database';
+import { OutboxEntity } from '../entities';
+
+export interface OutboxMessage {
+  queue: string;
+  jobName: string;
+  jobId: string;
+  payload: Record<string, unknown>;
+}
+
+export const OUTBOX_CHANNEL = 'hp_outbox';
+
+export class OutboxRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Adds messages in the caller's transaction; a trigger NOTIFYs the relay at commit. */
+  async add(em: EntityManager, messages: OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    // Large batches are split to stay under PostgreSQL's parameter limit.
+    for (let i = 0; i < messages.length; i += 5000) {
+      await em.createQueryBuilder().insert().into(OutboxEntity).values(messages.slice(i, i + 5000) as QueryDeepPartialEntity<OutboxEntity>[]).execute();
+    }
+  }
+
+  /**
+   * Takes up to `limit` messages that no other relay holds (SKIP LOCKED), hands them to
+   * `deliver`, and deletes them once it returns. If `deliver` throws, nothing is deleted and
+   * the messages are relayed again later; their job ids make the repeat harmless.
+   */
+  async relayBatch(limit: number, deliver: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
+    return this.db.transaction(async (em) => {
+      const rows = (await em.query(
+        'SELECT id, queue, job_name AS "jobName", job_id AS "jobId", payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        [limit],
+      )) as (OutboxMessage & { id: string })[];
+      if (rows.length === 0) return 0;
+      await deliver(rows);
+      await em.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      return rows.length;
+    });
+  }
+
+  async count(): Promise<number> {
+    const [row] = (await this.db.manager.query('SELECT count(*)::int AS n FROM outbox')) as { n: number }[];
+    return row?.n ?? 0;
+  }
+}

@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { TemplateSpec } from '@hyperplane/domain';
+import { describeConformance } from '../../test/conformance';
+import { InstanceSpec } from '../driver';
+import { SimDriver, SimDriverOptions } from './sim.driver';
+
+const debian: TemplateSpec = {
+  name: 'debian-12',
+  osFamily: 'linux',
+  distribution: 'debian',
+  version: '12',
+  archs: ['x86_64', 'arm64'],
+  technologies: ['container', 'vm'],
+};
+
+function spec(overrides: Partial<InstanceSpec> = {}): InstanceSpec {
+  return {
+    id: randomUUID(),
+    name: 'sim-test',
+    template: debian,
+    technology: 'container',
+    arch: 'x86_64',
+    resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 },
+    ...overrides,
+  };
+}
+
+function makeDriver(stateDir: string, extra: Partial<SimDriverOptions> = {}): SimDriver {
+  return new SimDriver({
+    stateDir,
+    hostOs: 'linux',
+    hostArch: 'x86_64',
+    hostKey: 'sim-linux-1',
+    capacity: { vcpus: 8, memoryMiB: 16384, diskGiB: 200 },
+    timeScale: 0,
+    ...extra,
+  });
+}
+
+describe('SimDriver', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-sim-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  describeConformance('sim (container)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'hp-simc-'));
+    return { driver: makeDriver(stateDir), spec, cleanup: async () => rmSync(stateDir, { recursive: true, force: true }) };
+  });
+
+  describeConformance('sim (vm)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'hp-simv-'));
+    return {
+      driver: makeDriver(stateDir, { timeScale: 0.001 }),
+      spec: (o) => spec({ technology: 'vm', ...o }),
+      cleanup: async () => rmSync(stateDir, { recursive: true, force: true }),
+    };
+  });
+
+  it('keeps its instances across a restart of the agent', async () => {
+    const first = makeDriver(dir);
+    const s = spec();
+    await first.create(s);
+    await first.start(s.id);
+    const second = makeDriver(dir);
+    expect((await second.inspect(s.id)).state).toBe('running');
+  });
+
+  it('refuses a create beyond the host capacity', async () => {
+    const driver = makeDriver(dir, { capacity: { vcpus: 2, memoryMiB: 1024, diskGiB: 10 } });
+    await driver.create(spec({ resources: { vcpus: 1, memoryMiB: 1024, diskGiB: 10 } }));
+    await expect(driver.create(spec({ resources: { vcpus: 1, memoryMiB: 512, diskGiB: 5 } }))).rejects.toMatchObject({
+      code: 'Conflict',
+    });
+  });
+
+  it('runs no containers on a simulated macOS host', async () => {
+    const driver = makeDriver(dir, { hostOs: 'macos', hostArch: 'arm64' });
+    const offers = (await driver.probe()).offers;
+    expect(offers.map((o) => o.technology)).toEqual(['vm']);
+    await expect(driver.create(spec({ arch: 'arm64' }))).rejects.toMatchObject({ code: 'Unsupported' });
+  });
+
+  it('injects transient create failures at the configured rate, the same for the same seed', async () => {
+    async function failures(seed: number): Promise<number> {
+      const driver = makeDriver(mkdtempSync(join(dir, 's')), { faults: { create: { transient: 0.2 } }, seed, persist: false, capacity: { vcpus: 1000, memoryMiB: 1e7, diskGiB: 1e5 } });
+      let failed = 0;
+      for (let i = 0; i < 500; i++) {
+        await driver.create(spec()).catch((e: { code: string }) => {
+          expect(e.code).toBe('Transient');
+          failed++;
+        });
+      }
+      return failed;
+    }
+    const a = await failures(7);
+    expect(a).toBeGreaterThan(60);
+    expect(a).toBeLessThan(140);
+    expect(await failures(7)).toBe(a);
+  });
+
+  it('takes VMs longer than containers', async () => {
+    const driver = makeDriver(dir, { timeScale: 0.005, persist: false });
+    const t0 = Date.now();
+    const c = spec();
+    await driver.create(c);
+    await driver.start(c.id);
+    const container = Date.now() - t0;
+    const t1 = Date.now();
+    const v = spec({ technology: 'vm' });
+    await driver.create(v);
+    await driver.start(v.id);
+    const vm = Date.now() - t1;
+    expect(vm).toBeGreaterThan(container);
+  });
+});

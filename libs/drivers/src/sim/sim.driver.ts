@@ -1,0 +1,347 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DriverOffer, DriverProbe, Resources, Technology, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
+import {
+  ActualState,
+  Driver,
+  DriverContext,
+  InstanceLimits,
+  InstanceSpec,
+  InstanceStatus,
+  SnapshotInfo,
+  StopOptions,
+} from '../driver';
+import { DriverError } from '../driver.exception';
+import { DriverOptions } from '../driver-options';
+import { assertInstanceId, assertSafeName } from '../validate';
+import { DEFAULT_SIM_TIMINGS, SimCommand, SimTimings, simOffers } from './sim-profile';
+import { hashSeed, sampleLogNormal, seededRandom } from './sim-random';
+
+/** Probability of an injected failure, per command: `{ create: { transient: 0.02 } }`. */
+export type SimFaults = Partial<Record<SimCommand, { transient?: number; fatal?: number }>>;
+
+export interface SimDriverOptions extends DriverOptions {
+  /** Names the simulated host; its state file and its random stream derive from it. */
+  hostKey: string;
+  /** The simulated host's size; creates beyond it (with generous overcommit) are refused. */
+  capacity: Resources;
+  /** Multiplies every duration: 0 = instant, 0.01 for tests. */
+  timeScale?: number;
+  timings?: SimTimings;
+  faults?: SimFaults;
+  seed?: number;
+  /** Keep state in `<stateDir>/sim-<hostKey>.json` so it survives an agent restart (default true). */
+  persist?: boolean;
+}
+
+interface SimInstance {
+  id: string;
+  name: string;
+  technology: Technology;
+  template: string;
+  resources: Resources;
+  cost: Resources;
+  limits?: InstanceLimits;
+  state: ActualState;
+  snapshots: { name: string; createdAt: string; state: ActualState }[];
+  createdAt: string;
+}
+
+// A simulated host may overcommit like a real one, but not without bound: a scheduler bug that
+// piles instances onto one host shows up as refused creates.
+const SIM_OVERCOMMIT: Resources = { vcpus: 16, memoryMiB: 2, diskGiB: 1 };
+
+/**
+ * A driver that models a host instead of touching one: containers and VMs, durations drawn
+ * from distributions (VMs slower), capacity that runs out, and faults injected by seed.
+ */
+export class SimDriver implements Driver {
+  readonly name = 'sim' as const;
+  private readonly instances = new Map<string, SimInstance>();
+  private readonly random: () => number;
+  private readonly timings: SimTimings;
+  private readonly stateFile: string;
+  private loaded = false;
+  private writing: Promise<void> = Promise.resolve();
+  /** How many times each command really changed something (for tests of exactly-once effects). */
+  readonly effects: Record<string, number> = {};
+
+  constructor(private readonly opts: SimDriverOptions) {
+    this.random = seededRandom(hashSeed(opts.seed ?? 1, opts.hostKey));
+    this.timings = opts.timings ?? DEFAULT_SIM_TIMINGS;
+    this.stateFile = join(opts.stateDir, `sim-${opts.hostKey.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
+  }
+
+  async probe(): Promise<DriverProbe> {
+    return {
+      name: 'sim',
+      installed: true,
+      version: '1.0.0',
+      accelerator: 'simulated',
+      offers: simOffers(this.opts.hostOs, this.opts.hostArch),
+    };
+  }
+
+  async create(spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus> {
+    assertInstanceId(spec.id);
+    assertSafeName('instance name', spec.name);
+    await this.load();
+    const existing = this.instances.get(spec.id);
+    if (existing) return this.status(existing);
+    const offer = this.offerFor(spec.technology);
+    if (!offer) throw new DriverError('Unsupported', `a simulated ${this.opts.hostOs} host runs no ${spec.technology}s`);
+    const guest = offer.guests.find((g) => g.os === spec.template.osFamily && g.archs.includes(spec.arch));
+    if (!guest) {
+      throw new DriverError('Unsupported', `no ${spec.technology} for ${spec.template.osFamily}/${spec.arch} on a simulated ${this.opts.hostOs}/${this.opts.hostArch} host`);
+    }
+    const cost = addResources(spec.resources, offer.overhead);
+    this.assertCapacity(cost);
+    await this.work(spec.technology, 'create', ctx);
+    // Another call may have created it while this one slept.
+    const raced = this.instances.get(spec.id);
+    if (raced) return this.status(raced);
+    this.assertCapacity(cost);
+    const instance: SimInstance = {
+      id: spec.id,
+      name: spec.name,
+      technology: spec.technology,
+      template: spec.template.name,
+      resources: { ...spec.resources },
+      cost,
+      limits: spec.limits,
+      state: 'stopped',
+      snapshots: [],
+      createdAt: new Date().toISOString(),
+    };
+    this.instances.set(spec.id, instance);
+    this.count('create');
+    await this.save();
+    return this.status(instance);
+  }
+
+  async start(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
+    return this.transition(id, 'start', ['stopped'], 'running', ctx);
+  }
+
+  async stop(id: string, opts: StopOptions = {}, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    if (instance.state === 'stopped') return this.status(instance);
+    // A forced stop pulls the plug: no graceful shutdown to wait for.
+    if (!opts.force) await this.work(instance.technology, 'stop', ctx);
+    instance.state = 'stopped';
+    this.count('stop');
+    await this.save();
+    return this.status(instance);
+  }
+
+  async restart(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    if (instance.state !== 'running') throw new DriverError('Conflict', `instance ${id} is ${instance.state}, not running`);
+    await this.work(instance.technology, 'restart', ctx);
+    this.count('restart');
+    return this.status(instance);
+  }
+
+  async suspend(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    this.requireCapability(instance, 'suspend');
+    return this.transition(id, 'suspend', ['running'], 'suspended', ctx);
+  }
+
+  async resume(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    this.requireCapability(instance, 'suspend');
+    return this.transition(id, 'resume', ['suspended'], 'running', ctx);
+  }
+
+  async destroy(id: string, ctx?: DriverContext): Promise<void> {
+    assertInstanceId(id);
+    await this.load();
+    const instance = this.instances.get(id);
+    if (!instance) return;
+    await this.work(instance.technology, 'destroy', ctx);
+    if (this.instances.delete(id)) this.count('destroy');
+    await this.save();
+  }
+
+  async inspect(id: string): Promise<InstanceStatus> {
+    return this.status(await this.get(id));
+  }
+
+  async list(): Promise<InstanceStatus[]> {
+    await this.load();
+    return [...this.instances.values()].map((i) => this.status(i));
+  }
+
+  async snapshotCreate(id: string, snapshot: string, ctx?: DriverContext): Promise<SnapshotInfo> {
+    assertSafeName('snapshot name', snapshot);
+    const instance = await this.get(id);
+    const existing = instance.snapshots.find((s) => s.name === snapshot);
+    if (existing) return { name: existing.name, createdAt: existing.createdAt };
+    await this.work(instance.technology, 'snapshot', ctx);
+    const snap = { name: snapshot, createdAt: new Date().toISOString(), state: instance.state };
+    instance.snapshots.push(snap);
+    await this.save();
+    return { name: snap.name, createdAt: snap.createdAt };
+  }
+
+  async snapshotList(id: string): Promise<SnapshotInfo[]> {
+    const instance = await this.get(id);
+    return instance.snapshots.map((s) => ({ name: s.name, createdAt: s.createdAt }));
+  }
+
+  async snapshotRestore(id: string, snapshot: string, ctx?: DriverContext): Promise<InstanceStatus> {
+    assertSafeName('snapshot name', snapshot);
+    const instance = await this.get(id);
+    const snap = instance.snapshots.find((s) => s.name === snapshot);
+    if (!snap) throw new DriverError('NotFound', `instance ${id} has no snapshot ${snapshot}`);
+    await this.work(instance.technology, 'snapshot', ctx);
+    instance.state = snap.state;
+    await this.save();
+    return this.status(instance);
+  }
+
+  async snapshotDelete(id: string, snapshot: string): Promise<void> {
+    assertSafeName('snapshot name', snapshot);
+    const instance = await this.get(id);
+    instance.snapshots = instance.snapshots.filter((s) => s.name !== snapshot);
+    await this.save();
+  }
+
+  async clone(sourceId: string, spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus> {
+    const source = await this.get(sourceId);
+    assertInstanceId(spec.id);
+    const existing = this.instances.get(spec.id);
+    if (existing) return this.status(existing);
+    await this.work(source.technology, 'clone', ctx);
+    const cost = addResources(spec.resources, this.offerFor(source.technology)?.overhead ?? ZERO_RESOURCES);
+    this.assertCapacity(cost);
+    const copy: SimInstance = { ...source, id: spec.id, name: spec.name, resources: { ...spec.resources }, cost, state: 'stopped', snapshots: [], createdAt: new Date().toISOString() };
+    this.instances.set(copy.id, copy);
+    await this.save();
+    return this.status(copy);
+  }
+
+  async resize(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    const delta = {
+      vcpus: resources.vcpus - instance.resources.vcpus,
+      memoryMiB: resources.memoryMiB - instance.resources.memoryMiB,
+      diskGiB: resources.diskGiB - instance.resources.diskGiB,
+    };
+    this.assertCapacity(delta);
+    await this.work(instance.technology, 'resize', ctx);
+    instance.cost = addResources(instance.cost, delta);
+    instance.resources = { ...resources };
+    if (limits) instance.limits = limits;
+    await this.save();
+    return this.status(instance);
+  }
+
+  /** The simulated host's committed resources (instances plus their overheads). */
+  committed(): Resources {
+    return [...this.instances.values()].reduce((sum, i) => addResources(sum, i.cost), { ...ZERO_RESOURCES });
+  }
+
+  private async transition(id: string, command: SimCommand, from: ActualState[], to: ActualState, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    if (instance.state === to) return this.status(instance);
+    if (!from.includes(instance.state)) {
+      throw new DriverError('Conflict', `cannot ${command} instance ${id}: it is ${instance.state}`);
+    }
+    await this.work(instance.technology, command, ctx);
+    instance.state = to;
+    this.count(command);
+    await this.save();
+    return this.status(instance);
+  }
+
+  private offerFor(technology: Technology): DriverOffer | undefined {
+    return simOffers(this.opts.hostOs, this.opts.hostArch).find((o) => o.technology === technology);
+  }
+
+  private requireCapability(instance: SimInstance, capability: 'suspend'): void {
+    const offer = this.offerFor(instance.technology);
+    if (!offer?.capabilities.includes(capability)) {
+      throw new DriverError('Unsupported', `simulated ${instance.technology}s on ${this.opts.hostOs} cannot ${capability}`);
+    }
+  }
+
+  private assertCapacity(extra: Resources): void {
+    const used = addResources(this.committed(), extra);
+    const cap = this.opts.capacity;
+    for (const key of ['vcpus', 'memoryMiB', 'diskGiB'] as const) {
+      if (used[key] > cap[key] * SIM_OVERCOMMIT[key]) {
+        throw new DriverError('Conflict', `simulated host ${this.opts.hostKey} is out of ${key}: ${used[key]} > ${cap[key] * SIM_OVERCOMMIT[key]}`);
+      }
+    }
+  }
+
+  /** Sleeps for a sampled duration, reporting progress, and maybe fails as configured. */
+  private async work(technology: Technology, command: SimCommand, ctx?: DriverContext): Promise<void> {
+    const fault = this.opts.faults?.[command];
+    if (fault?.fatal && this.random() < fault.fatal) {
+      throw new DriverError('Fatal', `simulated fatal failure during ${command}`);
+    }
+    if (fault?.transient && this.random() < fault.transient) {
+      throw new DriverError('Transient', `simulated transient failure during ${command}`);
+    }
+    const ms = sampleLogNormal(this.timings[technology][command], this.random) * (this.opts.timeScale ?? 1);
+    if (ms < 1) return;
+    const steps = ms > 200 ? 4 : 1;
+    for (let i = 0; i < steps; i++) {
+      if (ctx?.signal?.aborted) throw new DriverError('Transient', `${command} aborted`);
+      await new Promise((resolve) => setTimeout(resolve, ms / steps));
+      if (steps > 1) ctx?.progress?.(Math.round(((i + 1) / steps) * 100), command);
+    }
+  }
+
+  private count(command: string): void {
+    this.effects[command] = (this.effects[command] ?? 0) + 1;
+  }
+
+  private async get(id: string): Promise<SimInstance> {
+    assertInstanceId(id);
+    await this.load();
+    const instance = this.instances.get(id);
+    if (!instance) throw new DriverError('NotFound', `instance ${id} does not exist on ${this.opts.hostKey}`);
+    return instance;
+  }
+
+  private status(instance: SimInstance): InstanceStatus {
+    return {
+      id: instance.id,
+      state: instance.state,
+      technology: instance.technology,
+      resources: { ...instance.resources },
+      limits: instance.limits,
+      details: { simulated: true, host: this.opts.hostKey },
+    };
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    this.loaded = true;
+    if (this.opts.persist === false) return;
+    try {
+      const saved = JSON.parse(await readFile(this.stateFile, 'utf8')) as { instances: SimInstance[] };
+      for (const i of saved.instances) this.instances.set(i.id, i);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new DriverError('Fatal', `cannot read ${this.stateFile}: ${String(e)}`);
+    }
+  }
+
+  /** Writes the state atomically (temp file + rename), one write at a time. */
+  private async save(): Promise<void> {
+    if (this.opts.persist === false) return;
+    const snapshot = JSON.stringify({ instances: [...this.instances.values()] });
+    const write = this.writing.then(async () => {
+      await mkdir(this.opts.stateDir, { recursive: true });
+      const tmp = `${this.stateFile}.${process.pid}.tmp`;
+      await writeFile(tmp, snapshot);
+      await rename(tmp, this.stateFile);
+    });
+    this.writing = write.catch(() => undefined);
+    await write;
+  }
+}

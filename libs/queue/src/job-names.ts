@@ -1,0 +1,84 @@
+import { ActualState, InstanceLimits, InstanceSpec, StopOptions } from '@hyperplane/drivers';
+import { DriverName, Resources } from '@hyperplane/domain';
+
+export enum QueueName {
+  /** Operations to run: placement, dispatch to hosts. Consumed by controllers. */
+  Control = 'control',
+  /** What agents report back. Consumed by controllers. */
+  AgentResults = 'agent-results',
+}
+
+/** Each host's own queue; only that host's agent consumes it. */
+export function hostQueueName(hostId: string): string {
+  return `host-${hostId}`;
+}
+
+export enum JobName {
+  RunOperation = 'operation.run',
+  HostCommand = 'host.command',
+  AgentResult = 'agent.result',
+  AgentProgress = 'agent.progress',
+  AgentSync = 'agent.sync',
+}
+
+export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy'] as const;
+export type HostCommand = (typeof HOST_COMMANDS)[number];
+
+export interface RunOperationPayload {
+  operationId: string;
+}
+
+export interface HostCommandPayload {
+  operationId: string;
+  instanceId: string;
+  hostId: string;
+  driver: DriverName;
+  command: HostCommand;
+  /** For create: the full spec; the agent creates, then starts. */
+  spec?: InstanceSpec;
+  stop?: StopOptions;
+  resize?: { resources: Resources; limits?: InstanceLimits };
+}
+
+export interface AgentResultPayload {
+  operationId: string;
+  instanceId: string;
+  hostId: string;
+  command: HostCommand;
+  ok: boolean;
+  /** The instance's actual state after the command (absent after a destroy). */
+  state?: ActualState;
+  error?: { code: string; message: string };
+  /** Driver facts worth keeping (accelerator, console path, …). */
+  details?: Record<string, unknown>;
+}
+
+export interface AgentProgressPayload {
+  operationId: string;
+  hostId: string;
+  percent: number;
+  step: string;
+}
+
+/** What the agent found on its host: the controller corrects instances that drifted. */
+export interface AgentSyncPayload {
+  hostId: string;
+  observedAt: string;
+  instances: { id: string; state: ActualState; details?: Record<string, unknown> }[];
+}
+
+/** One payload type per job name; `enqueue` and the workers are typed from it. */
+export interface JobPayloads {
+  [JobName.RunOperation]: RunOperationPayload;
+  [JobName.HostCommand]: HostCommandPayload;
+  [JobName.AgentResult]: AgentResultPayload;
+  [JobName.AgentProgress]: AgentProgressPayload;
+  [JobName.AgentSync]: AgentSyncPayload;
+}
+
+/** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
+export const QUEUE_JOBS = {
+  [QueueName.Control]: [JobName.RunOperation],
+  [QueueName.AgentResults]: [JobName.AgentResult, JobName.AgentProgress, JobName.AgentSync],
+  host: [JobName.HostCommand],
+} as const;

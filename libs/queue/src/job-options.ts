@@ -1,0 +1,15 @@
+import { JobsOptions } from 'bullmq';
+import { JobName } from './job-names';
+
+// Every job retries with exponential backoff; handlers rethrow so BullMQ records failures, and
+// throw UnrecoverableError for failures that a retry cannot mend. Completed jobs are kept for
+// an hour so that a second add of the same job id (a relay replayed) stays a no-op.
+const keep = { removeOnComplete: { age: 3600, count: 50_000 }, removeOnFail: { age: 24 * 3600, count: 50_000 } };
+
+export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
+  [JobName.RunOperation]: { attempts: 10, backoff: { type: 'exponential', delay: 200 }, ...keep },
+  [JobName.HostCommand]: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...keep },
+  [JobName.AgentResult]: { attempts: 20, backoff: { type: 'exponential', delay: 200 }, ...keep },
+  [JobName.AgentProgress]: { attempts: 1, removeOnComplete: true, removeOnFail: true },
+  [JobName.AgentSync]: { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 3600 } },
+};

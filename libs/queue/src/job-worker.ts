@@ -1,0 +1,48 @@
+import { Job, Worker, WorkerOptions } from 'bullmq';
+import { JobName, JobPayloads } from './job-names';
+import { createRedis, RedisSettings } from './redis-connection';
+
+export type JobHandler<N extends JobName> = (data: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<void>;
+export type JobHandlers<N extends JobName> = { [K in N]: JobHandler<K> };
+
+export interface WorkerSettings extends Partial<Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>> {
+  name?: string;
+}
+
+/**
+ * Starts a worker on `queue` that dispatches by job name. Like immich, it refuses to start
+ * when the handlers do not cover exactly the queue's jobs; a job of an unknown name fails.
+ */
+export function startWorker<N extends JobName>(
+  redis: RedisSettings,
+  queue: string,
+  expected: readonly N[],
+  handlers: JobHandlers<N>,
+  settings: WorkerSettings = {},
+): Worker {
+  const given = Object.keys(handlers).sort();
+  const wanted = [...expected].sort();
+  if (given.join() !== wanted.join()) {
+    throw new Error(`queue ${queue} needs handlers for exactly [${wanted.join(', ')}], got [${given.join(', ')}]`);
+  }
+  const lockDuration = settings.lockDuration ?? 30_000;
+  const worker = new Worker(
+    queue,
+    async (job: Job) => {
+      const handler = (handlers as unknown as Record<string, ((data: unknown, job: Job) => Promise<void>) | undefined>)[job.name];
+      if (!handler) throw new Error(`no handler for job ${job.name} on ${queue}`);
+      await handler(job.data, job);
+    },
+    {
+      connection: createRedis(redis, settings.name ?? `worker-${queue}`),
+      prefix: redis.prefix,
+      concurrency: settings.concurrency ?? 1,
+      lockDuration,
+      stalledInterval: settings.stalledInterval ?? Math.max(1000, Math.floor(lockDuration / 2)),
+      maxStalledCount: settings.maxStalledCount ?? 5,
+      autorun: true,
+    },
+  );
+  worker.on('error', () => undefined); // connection errors: ioredis reconnects
+  return worker;
+}
