@@ -1,36 +1,24 @@
-import { INestApplication, LogLevel, Logger } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppConfig } from '@hyperplane/config';
+import { AppConfig, logLevels } from '@hyperplane/config';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
-import { createDataSource, runMigrations, TemplateRepository } from '@hyperplane/db';
+import { migrateDatabase, TemplateRepository } from '@hyperplane/db';
 import { ApiModule } from './api.module';
 import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 
+const AGENT_BODY_LIMIT = '64mb';
+
 export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
 
-export function logLevels(level: AppConfig['LOG_LEVEL']): LogLevel[] {
-  const order: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-  return order.slice(0, order.indexOf(level) + 1);
-}
-
-/** Runs migrations (when configured) on a short-lived connection, before anything else starts. */
-export async function migrate(config: ResolvedConfig): Promise<void> {
-  const ds = await createDataSource({ url: config.DATABASE_URL, poolSize: 2, applicationName: 'hyperplane-migrate' }).initialize();
-  try {
-    const done = await runMigrations(ds);
-    if (done.length) new Logger('db').log(`applied migrations: ${done.join(', ')}`);
-  } finally {
-    await ds.destroy();
-  }
-}
-
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
-  if (config.HYPERPLANE_MIGRATE) await migrate(config);
+  if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
   const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: logLevels(config.LOG_LEVEL) });
+  // Agents speaking for thousands of simulated hosts send large inventories; users do not.
+  app.use('/v1/agents', jsonBody(AGENT_BODY_LIMIT), bodyErrors(AGENT_BODY_LIMIT));
   app.use(jsonBody(config.HYPERPLANE_BODY_LIMIT));
   app.use(bodyErrors(config.HYPERPLANE_BODY_LIMIT));
   app.useGlobalPipes(createValidationPipe());

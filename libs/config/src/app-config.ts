@@ -115,3 +115,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   return config;
 }
+
+const LOG_ORDER = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/** Nest's log levels up to and including `level`. */
+export function logLevels(level: AppConfig['LOG_LEVEL']): (typeof LOG_ORDER)[number][] {
+  return LOG_ORDER.slice(0, LOG_ORDER.indexOf(level) + 1);
+}

@@ -48,3 +48,13 @@ export async function pendingSchemaChanges(ds: DataSource): Promise<{ up: string
   const log = await ds.driver.createSchemaBuilder().log();
   return { up: log.upQueries.map((q) => q.query), down: log.downQueries.map((q) => q.query) };
 }
+
+/** Runs pending migrations on a short-lived connection; returns the names applied. */
+export async function migrateDatabase(url: string): Promise<string[]> {
+  const ds = await createDataSource({ url, poolSize: 2, applicationName: 'hyperplane-migrate' }).initialize();
+  try {
+    return await runMigrations(ds);
+  } finally {
+    await ds.destroy();
+  }
+}

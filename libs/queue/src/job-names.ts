@@ -34,8 +34,10 @@ export interface HostCommandPayload {
   hostId: string;
   driver: DriverName;
   command: HostCommand;
-  /** For create: the full spec; the agent creates, then starts. */
+  /** For create: the full spec. */
   spec?: InstanceSpec;
+  /** For create: start the instance once created. */
+  start?: boolean;
   stop?: StopOptions;
   resize?: { resources: Resources; limits?: InstanceLimits };
 }

@@ -87,7 +87,7 @@ export class EnrollRequestDto {
   @ApiProperty({ type: [HostInventoryDto], description: 'One host, or many for a simulating agent' })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(1000)
+  @ArrayMaxSize(20_000)
   @ValidateNested({ each: true })
   @Type(() => HostInventoryDto)
   hosts!: HostInventoryDto[];
@@ -102,7 +102,7 @@ export class InventoryRequestDto {
   @ApiProperty({ type: [InventoryReportDto] })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(1000)
+  @ArrayMaxSize(20_000)
   @ValidateNested({ each: true })
   @Type(() => InventoryReportDto)
   hosts!: InventoryReportDto[];

@@ -126,6 +126,11 @@ export class OperationRepository {
     );
   }
 
+  /** Marks an operation as looked at, so it is not picked up again at once. */
+  async touch(id: string): Promise<void> {
+    await this.db.manager.query('UPDATE operations SET updated_at = now() WHERE id = $1', [id]);
+  }
+
   /** Active operations not touched for a while: candidates for re-enqueueing. */
   async staleActive(olderThanMs: number, limit: number): Promise<OperationEntity[]> {
     const rows = (await this.db.manager.query(

@@ -1,0 +1,146 @@
+import { Logger } from '@nestjs/common';
+import { join } from 'node:path';
+import { DriverProbe, HostInventory } from '@hyperplane/domain';
+import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
+import { HeartbeatStore, JobQueue, RedisSettings } from '@hyperplane/queue';
+import { AgentApiClient, ApiError } from './enrollment/api.client';
+import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
+import { HostRuntime } from './host/host.runtime';
+import { hostArch, hostOs, readLocalInventory } from './inventory/local-inventory';
+import { SimHostSpec, simInventory } from './sim/sim-fleet';
+
+export const AGENT_VERSION = '0.1.0';
+const LOCAL_KEY = 'local';
+
+export interface AgentOptions {
+  apiUrl: string;
+  enrollmentToken?: string;
+  /** The agent's own directory: its state file and its drivers' state. */
+  dataDir: string;
+  redis: RedisSettings;
+  /** Run this machine's real drivers as a host. */
+  local: boolean;
+  simHosts: SimHostSpec[];
+  sim: { timeScale: number; faults?: SimFaults; seed: number };
+  heartbeatIntervalMs: number;
+  syncIntervalMs: number;
+  lockDuration: number;
+  /** Commands run at once per host. */
+  concurrency?: number;
+}
+
+/**
+ * An agent: enrolls its hosts (this machine, simulated ones, or both), reports their
+ * inventory, beats for them, and runs each host's queue. It never touches the database.
+ */
+export class AgentRuntime {
+  private readonly log = new Logger('agent');
+  private readonly queue: JobQueue;
+  private readonly heartbeats: HeartbeatStore;
+  private readonly api: AgentApiClient;
+  private hosts: HostRuntime[] = [];
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly opts: AgentOptions) {
+    this.queue = new JobQueue(opts.redis, 'agent');
+    this.heartbeats = new HeartbeatStore(this.queue.connection, opts.redis.prefix);
+    this.api = new AgentApiClient(opts.apiUrl);
+  }
+
+  get hostIds(): string[] {
+    return this.hosts.map((h) => h.hostId);
+  }
+
+  /** The driver instance serving a host (tests look inside simulated hosts). */
+  driver(hostId: string, name: string): Driver | undefined {
+    return this.hosts.find((h) => h.hostId === hostId)?.opts.drivers.get(name);
+  }
+
+  async start(): Promise<void> {
+    const planned = await this.plan();
+    const state = await this.enrollment(planned);
+    for (const [key, { drivers }] of planned) {
+      const hostId = state.hosts[key]!;
+      this.hosts.push(
+        new HostRuntime({ hostId, key, drivers, redis: this.opts.redis, queue: this.queue, lockDuration: this.opts.lockDuration, concurrency: this.opts.concurrency ?? 4 }),
+      );
+    }
+    for (const h of this.hosts) h.start();
+    await this.beat();
+    this.timers.push(setInterval(() => void this.beat(), this.opts.heartbeatIntervalMs));
+    this.timers.push(setInterval(() => void this.syncAll(), this.opts.syncIntervalMs));
+    this.log.log(`agent running ${this.hosts.length} host(s): ${[...planned.keys()].slice(0, 5).join(', ')}${planned.size > 5 ? ', …' : ''}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.all(this.hosts.map((h) => h.stop()));
+    this.hosts = [];
+    await this.queue.close();
+  }
+
+  /** Reports every host's actual instances now (normally on an interval). */
+  async syncAll(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.sync().catch((e: unknown) => this.log.warn(`sync failed: ${String(e)}`))));
+  }
+
+  private async beat(): Promise<void> {
+    await this.heartbeats.beat(this.hostIds).catch((e: unknown) => this.log.warn(`heartbeat failed: ${String(e)}`));
+  }
+
+  /** The hosts this agent stands for, with their drivers and inventory. */
+  private async plan(): Promise<Map<string, { drivers: Map<string, Driver>; inventory: HostInventory }>> {
+    const planned = new Map<string, { drivers: Map<string, Driver>; inventory: HostInventory }>();
+    if (this.opts.local) {
+      const drivers = new Map<string, Driver>();
+      const probes: DriverProbe[] = [];
+      for (const [name, factory] of Object.entries(REAL_DRIVER_FACTORIES)) {
+        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: hostOs(), hostArch: hostArch() });
+        const probe = await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] }));
+        probes.push(probe);
+        if (probe.installed) drivers.set(name, driver);
+      }
+      planned.set(LOCAL_KEY, { drivers, inventory: readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION) });
+    }
+    for (const spec of this.opts.simHosts) {
+      const driver = new SimDriver({
+        stateDir: join(this.opts.dataDir, 'sim'),
+        hostOs: spec.os,
+        hostArch: spec.arch,
+        hostKey: spec.key,
+        capacity: spec.capacity,
+        timeScale: this.opts.sim.timeScale,
+        faults: this.opts.sim.faults,
+        seed: this.opts.sim.seed,
+      });
+      planned.set(spec.key, { drivers: new Map([['sim', driver]]), inventory: simInventory(spec, AGENT_VERSION) });
+    }
+    return planned;
+  }
+
+  /** Reuses the saved enrollment when the API still knows it; enrolls otherwise. */
+  private async enrollment(planned: Map<string, { inventory: HostInventory }>): Promise<AgentState> {
+    const file = join(this.opts.dataDir, 'agent-state.json');
+    const saved = await readAgentState(file);
+    const keys = [...planned.keys()];
+    if (saved && saved.apiUrl === this.opts.apiUrl && keys.every((k) => saved.hosts[k])) {
+      try {
+        await this.api.reportInventory(
+          saved.credential,
+          keys.map((k) => ({ hostId: saved.hosts[k]!, inventory: planned.get(k)!.inventory })),
+        );
+        return saved;
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 401) throw e;
+        this.log.warn('the API no longer knows this agent; enrolling again');
+      }
+    }
+    if (!this.opts.enrollmentToken) throw new Error('this agent is not enrolled: set HYPERPLANE_ENROLLMENT_TOKEN (an admin makes one with POST /v1/enrollment-tokens)');
+    const res = await this.api.enroll(this.opts.enrollmentToken, keys.map((k) => planned.get(k)!.inventory));
+    const state: AgentState = { apiUrl: this.opts.apiUrl, credential: res.credential, hosts: Object.fromEntries(keys.map((k, i) => [k, res.hosts[i]!.id])) };
+    await writeAgentState(file, state);
+    this.log.log(`enrolled ${keys.length} host(s)`);
+    return state;
+  }
+}

@@ -1,0 +1,27 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** What an agent remembers across restarts: its credential and which host id is which. */
+export interface AgentState {
+  apiUrl: string;
+  credential: string;
+  /** Host key (local hostname or simulated host name) → host id. */
+  hosts: Record<string, string>;
+}
+
+export async function readAgentState(file: string): Promise<AgentState | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as AgentState;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Written atomically and readable only by the agent's user: it holds a credential. */
+export async function writeAgentState(file: string, state: AgentState): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+  await rename(tmp, file);
+}

@@ -1,0 +1,67 @@
+import { Logger } from '@nestjs/common';
+import type { Worker } from 'bullmq';
+import { Driver } from '@hyperplane/drivers';
+import { hostQueueName, JobName, JobQueue, QUEUE_JOBS, QueueName, RedisSettings, startWorker } from '@hyperplane/queue';
+import { CommandHandler } from './command.handler';
+
+export interface HostRuntimeOptions {
+  hostId: string;
+  key: string;
+  drivers: Map<string, Driver>;
+  redis: RedisSettings;
+  queue: JobQueue;
+  lockDuration: number;
+  concurrency: number;
+}
+
+/** One host as its agent runs it: its drivers, the worker on its own queue, and its reports. */
+export class HostRuntime {
+  private readonly log = new Logger('agent');
+  private worker: Worker | null = null;
+  private readonly handler: CommandHandler;
+
+  constructor(readonly opts: HostRuntimeOptions) {
+    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue);
+  }
+
+  get hostId(): string {
+    return this.opts.hostId;
+  }
+
+  start(): void {
+    this.worker = startWorker(
+      this.opts.redis,
+      hostQueueName(this.opts.hostId),
+      QUEUE_JOBS.host,
+      { [JobName.HostCommand]: (data, job) => this.handler.handle(data, job) },
+      { concurrency: this.opts.concurrency, lockDuration: this.opts.lockDuration, name: `agent-${this.opts.key}` },
+    );
+  }
+
+  /** Reports what really exists on the host, so the controller can correct drifted instances. */
+  async sync(): Promise<void> {
+    // Taken before listing: instances that change while we list are left for the next report.
+    const observedAt = new Date().toISOString();
+    const instances: { id: string; state: 'running' | 'stopped' | 'suspended'; details?: Record<string, unknown> }[] = [];
+    for (const driver of this.opts.drivers.values()) {
+      try {
+        for (const s of await driver.list()) instances.push({ id: s.id, state: s.state, ...(s.details?.exitReason ? { details: { exitReason: s.details.exitReason } } : {}) });
+      } catch (e) {
+        // A driver that cannot list must not make its instances look missing: skip the report.
+        this.log.warn(`${driver.name} list failed on ${this.opts.key}: ${String(e)}`);
+        return;
+      }
+    }
+    await this.opts.queue.enqueue({
+      queue: QueueName.AgentResults,
+      name: JobName.AgentSync,
+      jobId: `sync-${this.opts.hostId}-${Date.now()}`,
+      data: { hostId: this.opts.hostId, observedAt, instances },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    this.worker = null;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './agent.bootstrap';
+export * from './agent.runtime';
+export * from './sim/sim-fleet';

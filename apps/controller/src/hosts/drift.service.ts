@@ -1,0 +1,45 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Database, InstanceRepository, OperationRepository } from '@hyperplane/db';
+import { AgentSyncPayload } from '@hyperplane/queue';
+
+const OBSERVABLE = ['running', 'stopped', 'suspended'] as const;
+
+/**
+ * Applies what an agent found on its host to instances that no operation is changing: a VM
+ * whose process died goes `stopped`, an instance that vanished goes `error`.
+ */
+@Injectable()
+export class DriftService {
+  private readonly log = new Logger('drift');
+
+  constructor(
+    private readonly db: Database,
+    private readonly instances: InstanceRepository,
+    private readonly operations: OperationRepository,
+  ) {}
+
+  async apply(sync: AgentSyncPayload): Promise<number> {
+    const observedAt = new Date(sync.observedAt);
+    const seen = new Map(sync.instances.map((i) => [i.id, i]));
+    const known = await this.instances.onHost(sync.hostId);
+    let changed = 0;
+    for (const instance of known) {
+      // Only settled instances, unchanged since the agent looked.
+      if (!(OBSERVABLE as readonly string[]).includes(instance.state) || new Date(instance.updatedAt) >= observedAt) continue;
+      const actual = seen.get(instance.id);
+      if (actual?.state === instance.state) continue;
+      if (await this.operations.activeForInstance(instance.id)) continue;
+      const reason = actual
+        ? `found ${actual.state} on its host${typeof actual.details?.exitReason === 'string' ? `: ${actual.details.exitReason}` : ''}`
+        : 'missing on its host';
+      const done = await this.db.transaction((em) =>
+        this.instances.transition(em, instance.id, [instance.state], actual ? actual.state : 'error', { stateReason: reason }),
+      );
+      if (done) {
+        changed++;
+        this.log.warn(`instance ${instance.name} (${instance.id}) ${reason}`);
+      }
+    }
+    return changed;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './controller.bootstrap';
+export * from './controller.module';

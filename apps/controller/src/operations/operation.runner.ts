@@ -1,0 +1,178 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
+import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository } from '@hyperplane/db';
+import { JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { PlacementService } from '../placement/placement.service';
+import { hostCommand, instanceSpec } from './host-command';
+
+const CLAIM_ATTEMPTS = 8;
+
+class LostClaim extends Error {}
+
+/**
+ * Runs an operation up to the point where a host takes over: places new instances (claiming
+ * capacity in PostgreSQL), checks actions against the instance's state, and sends the driver
+ * command to the host's queue through the outbox. Safe to run twice for the same operation.
+ */
+@Injectable()
+export class OperationRunner {
+  private readonly log = new Logger('operations');
+
+  constructor(
+    private readonly db: Database,
+    private readonly operations: OperationRepository,
+    private readonly instances: InstanceRepository,
+    private readonly outbox: OutboxRepository,
+    private readonly placement: PlacementService,
+    private readonly queue: JobQueue,
+  ) {}
+
+  async run(operationId: string): Promise<void> {
+    let op = await this.operations.get(operationId);
+    if (!op || TERMINAL_OPERATION_STATUSES.includes(op.status)) return;
+    if (op.status === 'queued') {
+      op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
+      if (!op) return; // cancelled in the meantime
+    } else if (op.jobQueue && op.jobQueue !== QueueName.Control && op.jobId && op.jobData) {
+      // Already handed to a host; this is a replay. Re-send the same job (a no-op if it exists).
+      await this.queue.enqueue({ queue: op.jobQueue, name: JobName.HostCommand, jobId: op.jobId, data: op.jobData as never });
+      return;
+    }
+    const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
+    if (!instance) {
+      await this.fail(op, { code: 'not-found', message: 'the instance no longer exists' });
+      return;
+    }
+    switch (op.kind) {
+      case 'create':
+        return this.create(op, instance);
+      case 'delete':
+        return this.remove(op, instance);
+      case 'batch':
+        return;
+      case 'start':
+      case 'stop':
+      case 'restart':
+      case 'suspend':
+      case 'resume':
+        return this.act(op, instance, op.kind);
+    }
+  }
+
+  private async create(op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    if (instance.state === 'provisioning' || instance.hostId) {
+      // Placed by an earlier run whose command was lost before it was recorded: send it again.
+      await this.dispatchCreate(op, instance);
+      return;
+    }
+    const template = await this.placement.template(instance.template);
+    if (!template) {
+      await this.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
+      return;
+    }
+    await this.db.transaction((em) => this.instances.transition(em, instance.id, ['pending', 'unschedulable', 'scheduling'], 'scheduling'));
+    const request = this.placement.requestFor(instance, template);
+    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
+      const decision = await this.placement.decide(request);
+      if (!decision.ok) {
+        await this.db.transaction(async (em) => {
+          const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'unschedulable', {
+            stateReason: decision.reason,
+            placementExplanation: decision.explanation as unknown as Record<string, unknown>,
+          });
+          if (!moved) return;
+          await this.operations.transition(em, op.id, ['running'], 'failed', {
+            step: 'unschedulable',
+            error: { code: 'unschedulable', message: decision.reason },
+            result: { explanation: decision.explanation },
+          });
+        });
+        return;
+      }
+      try {
+        const placed = await this.db.transaction(async (em) => {
+          if (!(await this.placement.claim(em, decision))) throw new LostClaim();
+          const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'provisioning', {
+            hostId: decision.hostId,
+            driver: decision.driver,
+            technology: decision.technology,
+            arch: decision.arch,
+            claimVcpus: decision.claim.vcpus,
+            claimMemoryMib: decision.claim.memoryMiB,
+            claimDiskGib: decision.claim.diskGiB,
+            stateReason: null,
+            placementExplanation: decision.explanation as unknown as Record<string, unknown>,
+          });
+          if (!moved) throw new LostClaim(); // deleted or moved meanwhile: roll the claim back
+          const { message, patch } = hostCommand(op.id, moved, 'create', { spec: instanceSpec(moved, template), start: moved.desiredState === 'running' });
+          await this.operations.patch(em, op.id, { ...patch, step: `provisioning on ${decision.hostName}`, progress: 10 });
+          await this.outbox.add(em, [message]);
+          return moved;
+        });
+        this.log.debug(`instance ${placed.name} placed on ${decision.hostName} (${decision.technology}/${decision.driver})`);
+        return;
+      } catch (error) {
+        await this.placement.refreshHost(decision.hostId);
+        if (!(error instanceof LostClaim)) throw error;
+        const now = await this.instances.get(instance.id);
+        if (!now || now.state !== 'scheduling') return;
+      }
+    }
+    throw new Error(`could not claim capacity for instance ${instance.id} after ${CLAIM_ATTEMPTS} attempts; will retry`);
+  }
+
+  private async dispatchCreate(op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    const template = await this.placement.template(instance.template);
+    if (!template) return;
+    const { message, patch } = hostCommand(op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' });
+    await this.db.transaction(async (em) => {
+      await this.operations.patch(em, op.id, patch);
+      await this.outbox.add(em, [message]);
+    });
+  }
+
+  private async act(op: OperationEntity, instance: InstanceEntity, action: InstanceAction): Promise<void> {
+    const rule = ACTION_RULES[action];
+    if (!rule.from.includes(instance.state)) {
+      await this.fail(op, { code: 'invalid-state', message: `instance is ${instance.state}; ${action} needs ${rule.from.join(' or ')}` });
+      return;
+    }
+    if (!instance.hostId || !instance.driver) {
+      await this.fail(op, { code: 'not-placed', message: 'the instance has no host' });
+      return;
+    }
+    const { message, patch } = hostCommand(op.id, instance, action, action === 'stop' ? { stop: { timeoutS: 30 } } : {});
+    await this.db.transaction(async (em) => {
+      await this.operations.patch(em, op.id, { ...patch, step: action, progress: 10 });
+      await this.outbox.add(em, [message]);
+    });
+  }
+
+  private async remove(op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    await this.db.transaction(async (em) => {
+      const deleting = await this.instances.transition(em, instance.id, [...DELETABLE_STATES, 'deleting'], 'deleting');
+      if (!deleting) {
+        await this.operations.transition(em, op.id, ['running'], 'failed', { error: { code: 'invalid-state', message: `instance is ${instance.state}` } });
+        return;
+      }
+      if (!deleting.hostId) {
+        // Never placed: nothing to remove anywhere.
+        await this.instances.transition(em, instance.id, ['deleting'], 'deleted', { deletedAt: new Date(), stateReason: null });
+        await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'deleted' });
+        return;
+      }
+      const { message, patch } = hostCommand(op.id, deleting, 'destroy');
+      await this.operations.patch(em, op.id, { ...patch, step: 'destroying', progress: 10 });
+      await this.outbox.add(em, [message]);
+    });
+  }
+
+  private async fail(op: OperationEntity, error: OperationError, instance?: InstanceEntity, instanceState?: 'error'): Promise<void> {
+    await this.db.transaction(async (em) => {
+      await this.operations.transition(em, op.id, ['queued', 'running'], 'failed', { step: 'failed', error });
+      if (instance && instanceState) await this.instances.transition(em, instance.id, [instance.state], instanceState, { stateReason: error.message });
+      else if (instance) await this.instances.patch(em, instance.id, { desiredState: instance.state });
+    });
+    this.log.warn(`operation ${op.id} (${op.kind}) failed: ${error.message}`);
+  }
+}
