@@ -53,6 +53,8 @@ export interface PlacementPolicy {
   maxInstancesPerHost: number;
   /** Above this many fitting hosts, score a sample of this size (0 = score all). */
   sampleSize?: number;
+  /** Seeds the deterministic sample (where a scan starts); same seed and state, same decision. */
+  seed?: number;
 }
 
 export interface PlacementGroupSpec {
@@ -108,6 +110,16 @@ export interface Explanation {
   rejections: Rejection[];
   chosen?: Candidate;
   alternatives: Candidate[];
+  /** Hosts that passed every filter (with sampling: among the hosts scanned). */
+  fitting?: number;
+  /**
+   * Present when sampling stopped the scan early: `size` fitting hosts were scored and
+   * `skipped` hosts that passed the static filters were not evaluated. Then
+   * fitting + skipped + Σ rejections = hostsConsidered.
+   */
+  sampled?: { size: number; skipped: number };
+  /** `auto` only: the technology tried first and why no host took it. */
+  otherTechnology?: { technology: Technology; summary: string; rejections: Rejection[] };
 }
 
 export interface PlacementSuccess {
@@ -120,6 +132,8 @@ export interface PlacementSuccess {
   score: number;
   /** What to claim on the host: the request plus the driver's overhead. */
   claim: Resources;
+  /** The request's placement group, so that `commit()` can count the member. */
+  groupId?: string;
   explanation: Explanation;
 }
 

@@ -1,0 +1,436 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Resources, UUID_PATTERN } from '@hyperplane/domain';
+import { Driver, DriverContext, InstanceLimits, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
+import { DriverOptions } from '../driver-options';
+import { DriverError } from '../driver.exception';
+import { runCommand } from '../exec/run-command';
+import { assertInstanceId, assertSafeName } from '../validate';
+import { CgroupLayout, detectCgroupLayout, interpretLimits, liveSettings, planLimits, readbackKeys } from './lxc-cgroup';
+import {
+  assertBridgeName,
+  assertSafePath,
+  assertSizing,
+  cgroupValuesFromConfig,
+  CONSOLE_LOG,
+  DISK_LIMIT_NOTE,
+  LXC_LOG,
+  LxcInstanceMeta,
+  META_FILE,
+  readMeta,
+  writeInstanceFiles,
+} from './lxc-config';
+import { exists, hostTotals } from './lxc-host';
+import { KeyedMutex } from './lxc-lock';
+import { LxcProbe, probeLxc } from './lxc-probe';
+import { LxcTemplateCache } from './lxc-template-cache';
+import { actualState, LxcInfo, LxcSnapshotEntry, LxcTools, snapshotName } from './lxc-tools';
+
+export type { LxcProbe } from './lxc-probe';
+
+export interface LxcDriverOptions extends DriverOptions {
+  /** LXC's container directory, passed as `-P` to every lxc-* call (default `<stateDir>/containers`). */
+  lxcPath?: string;
+  /** Built template root filesystems (default `<stateDir>/templates`). */
+  templateCacheDir?: string;
+  /** Attach containers to this bridge with a veth; without it they get no network. */
+  bridge?: string;
+  /** Mirror debootstrap uses for debian templates. */
+  debianMirror?: string;
+  /** A static busybox for busybox templates (default: the first static one found). */
+  busyboxPath?: string;
+}
+
+export class LxcDriver implements Driver {
+  readonly name = 'lxc' as const;
+  readonly lxcPath: string;
+  readonly templates: LxcTemplateCache;
+  private readonly tools: LxcTools;
+  private readonly locks = new KeyedMutex();
+  private layoutOnce?: Promise<CgroupLayout>;
+
+  constructor(private readonly opts: LxcDriverOptions) {
+    this.lxcPath = assertSafePath('lxcPath', opts.lxcPath ?? join(opts.stateDir, 'containers'));
+    if (opts.bridge) assertBridgeName(opts.bridge);
+    this.tools = new LxcTools(this.lxcPath);
+    this.templates = new LxcTemplateCache({
+      dir: assertSafePath('templateCacheDir', opts.templateCacheDir ?? join(opts.stateDir, 'templates')),
+      hostArch: opts.hostArch,
+      debianMirror: opts.debianMirror ?? 'http://deb.debian.org/debian',
+      busyboxPath: opts.busyboxPath,
+    });
+  }
+
+  probe(): Promise<LxcProbe> {
+    return probeLxc({ hostOs: this.opts.hostOs, tools: this.tools, templates: this.templates, layout: () => this.layout() });
+  }
+
+  async create(spec: InstanceSpec, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    const bridge = this.checkSpec(spec);
+    // Refuse what cannot be built before anything exists on the host.
+    const recipe = await this.templates.resolve(spec.template, spec.arch, spec.technology);
+    return this.locks.run(spec.id, async () => {
+      const existing = await this.existing(spec.id);
+      if (existing) {
+        if (existing.meta && existing.meta.templateKey !== recipe.key) {
+          throw new DriverError('Conflict', `${spec.id} exists with template ${existing.meta.templateKey}, not ${recipe.key}`);
+        }
+        return this.describe(spec.id, existing.info);
+      }
+      ctx.progress?.(10, `template ${recipe.key}`);
+      const cached = await this.templates.ensure(recipe, ctx);
+      ctx.progress?.(60, 'copying rootfs');
+      const meta: LxcInstanceMeta = {
+        schema: 1,
+        id: spec.id,
+        name: spec.name,
+        template: spec.template,
+        templateKey: recipe.key,
+        arch: spec.arch,
+        resources: { ...spec.resources },
+        limits: spec.limits ? { ...spec.limits } : undefined,
+        bridge,
+        boot: recipe.boot,
+        createdAt: new Date().toISOString(),
+      };
+      await this.materialize(meta, (rootfs) => this.templates.copyRootfs(cached, rootfs, ctx.signal));
+      ctx.progress?.(100, 'created');
+      return this.inspect(spec.id);
+    });
+  }
+
+  async start(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, () => this.doStart(id, ctx));
+  }
+
+  async stop(id: string, opts: StopOptions = {}, _ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, () => this.doStop(id, opts));
+  }
+
+  async restart(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, async () => {
+      await this.doStop(id, {});
+      return this.doStart(id, ctx);
+    });
+  }
+
+  async suspend(id: string, _ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, async () => {
+      const info = await this.requireInfo(id);
+      const state = actualState(info.state);
+      if (state === 'stopped') throw new DriverError('Conflict', `${id} is stopped; only a running container can be suspended`);
+      if (state === 'running') await this.tools.freeze(id);
+      if (!(await this.tools.wait(id, ['FROZEN'], 15))) throw new DriverError('Transient', `${id} did not freeze`);
+      return this.inspect(id);
+    });
+  }
+
+  async resume(id: string, _ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, async () => {
+      const info = await this.requireInfo(id);
+      const state = actualState(info.state);
+      if (state === 'stopped') throw new DriverError('Conflict', `${id} is stopped; start it instead`);
+      if (state === 'suspended') await this.tools.unfreeze(id);
+      return this.inspect(id);
+    });
+  }
+
+  async destroy(id: string, _ctx: DriverContext = {}): Promise<void> {
+    assertInstanceId(id);
+    await this.locks.run(id, async () => {
+      const dir = this.dirOf(id);
+      if (await exists(join(dir, 'config'))) {
+        const info = await this.tools.info(id);
+        if (info && info.state !== 'STOPPED') await this.doStop(id, { force: true });
+        try {
+          await this.tools.destroy(id);
+        } catch (error) {
+          // A half-written container LXC cannot load is removed below, but never a running one.
+          if ((await this.tools.info(id).catch(() => undefined))?.state !== 'STOPPED') throw error;
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
+      for (const entry of await readdir(this.lxcPath).catch(() => [] as string[])) {
+        if (entry.startsWith(`.staging-${id}-`)) await rm(join(this.lxcPath, entry), { recursive: true, force: true });
+      }
+    });
+  }
+
+  async inspect(id: string): Promise<InstanceStatus> {
+    return this.describe(id, await this.requireInfo(id));
+  }
+
+  async list(): Promise<InstanceStatus[]> {
+    if (!(await exists(this.lxcPath))) return [];
+    const entries = (await this.tools.list()).filter((e) => UUID_PATTERN.test(e.name));
+    return Promise.all(entries.map((e) => this.describe(e.name, e)));
+  }
+
+  async snapshotCreate(id: string, snapshot: string, _ctx: DriverContext = {}): Promise<SnapshotInfo> {
+    assertInstanceId(id);
+    assertSafeName('snapshot name', snapshot);
+    return this.locks.run(id, async () => {
+      const info = await this.requireInfo(id);
+      const taken = await this.findSnapshot(id, snapshot);
+      if (taken) return { name: snapshot, createdAt: taken.createdAt };
+      if (info.state !== 'STOPPED') {
+        throw new DriverError('Conflict', `lxc-snapshot copies a dir-backed rootfs only while the container is stopped; stop ${id} first`);
+      }
+      // LXC names snapshots snap0, snap1, …; ours is kept as the snapshot's comment.
+      const comment = join(this.dirOf(id), '.snapshot-comment');
+      await writeFile(comment, `${snapshot}\n`);
+      try {
+        await this.tools.snapshotCreate(id, comment);
+      } finally {
+        await rm(comment, { force: true });
+      }
+      const made = await this.findSnapshot(id, snapshot);
+      if (!made) throw new DriverError('Fatal', `lxc-snapshot reported success but ${snapshot} is not listed`);
+      return { name: snapshot, createdAt: made.createdAt };
+    });
+  }
+
+  async snapshotList(id: string): Promise<SnapshotInfo[]> {
+    await this.requireInfo(id);
+    return (await this.tools.snapshotList(id)).map((s) => ({ name: snapshotName(s), createdAt: s.createdAt }));
+  }
+
+  async snapshotRestore(id: string, snapshot: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    assertSafeName('snapshot name', snapshot);
+    return this.locks.run(id, async () => {
+      const info = await this.requireInfo(id);
+      const target = await this.findSnapshot(id, snapshot);
+      if (!target) throw new DriverError('NotFound', `${id} has no snapshot ${snapshot}`);
+      const meta = await readMeta(this.dirOf(id));
+      const wasUp = actualState(info.state) !== 'stopped';
+      if (wasUp) await this.doStop(id, {});
+      await this.tools.snapshotRestore(id, target.lxcName);
+      // The restore brings back the snapshot's rootfs and config; the current sizing stays.
+      if (meta) await writeInstanceFiles(this.dirOf(id), meta, await this.layout());
+      return wasUp ? this.doStart(id, ctx) : this.inspect(id);
+    });
+  }
+
+  async snapshotDelete(id: string, snapshot: string, _ctx: DriverContext = {}): Promise<void> {
+    assertInstanceId(id);
+    assertSafeName('snapshot name', snapshot);
+    await this.locks.run(id, async () => {
+      await this.requireInfo(id);
+      const target = await this.findSnapshot(id, snapshot);
+      if (target) await this.tools.snapshotDestroy(id, target.lxcName);
+    });
+  }
+
+  async clone(sourceId: string, spec: InstanceSpec, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(sourceId);
+    const bridge = this.checkSpec(spec);
+    if (sourceId === spec.id) throw new DriverError('InvalidArgument', 'a clone needs an id of its own');
+    const [first, second] = [sourceId, spec.id].sort() as [string, string];
+    return this.locks.run(first, () =>
+      this.locks.run(second, async () => {
+        const existing = await this.existing(spec.id);
+        if (existing) return this.describe(spec.id, existing.info);
+        const info = await this.requireInfo(sourceId);
+        const source = await readMeta(this.dirOf(sourceId));
+        if (!source) throw new DriverError('Fatal', `${sourceId} has no ${META_FILE}; it was not made by this driver`);
+        const meta: LxcInstanceMeta = {
+          ...source,
+          id: spec.id,
+          name: spec.name,
+          resources: { ...spec.resources },
+          limits: spec.limits ? { ...spec.limits } : undefined,
+          bridge,
+          createdAt: new Date().toISOString(),
+          clonedFrom: sourceId,
+        };
+        // A running source is frozen for the copy, so the clone sees one moment of it.
+        const freeze = actualState(info.state) === 'running';
+        if (freeze) await this.tools.freeze(sourceId);
+        try {
+          ctx.progress?.(20, 'copying rootfs');
+          await this.materialize(meta, (rootfs) =>
+            runCommand('cp', ['-a', '--reflink=auto', '--', join(this.dirOf(sourceId), 'rootfs'), rootfs], { timeoutMs: 15 * 60_000, signal: ctx.signal }).then(
+              () => undefined,
+            ),
+          );
+        } finally {
+          if (freeze) await this.tools.unfreeze(sourceId);
+        }
+        return this.inspect(spec.id);
+      }),
+    );
+  }
+
+  async resize(id: string, resources: Resources, limits?: InstanceLimits, _ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    assertSizing(resources, limits);
+    return this.locks.run(id, async () => {
+      const info = await this.requireInfo(id);
+      const dir = this.dirOf(id);
+      const meta = await readMeta(dir);
+      if (!meta) throw new DriverError('Fatal', `${id} has no ${META_FILE}; it was not made by this driver`);
+      const next: LxcInstanceMeta = { ...meta, resources: { ...resources }, limits: limits ? { ...limits } : meta.limits };
+      const layout = await this.layout();
+      if (actualState(info.state) !== 'stopped') {
+        try {
+          for (const s of liveSettings(layout, planLimits(layout, next.resources, next.limits))) await this.tools.cgroupSet(id, s.key, s.value);
+        } catch (error) {
+          // Put the previous limits back as far as the kernel lets us, then report.
+          for (const s of liveSettings(layout, planLimits(layout, meta.resources, meta.limits))) {
+            await this.tools.cgroupSet(id, s.key, s.value).catch(() => undefined);
+          }
+          throw new DriverError('Conflict', `cannot resize running ${id}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      await writeInstanceFiles(dir, next, layout);
+      return this.inspect(id);
+    });
+  }
+
+  /** The host's cgroup layout, detected once. */
+  layout(): Promise<CgroupLayout> {
+    this.layoutOnce ??= detectCgroupLayout();
+    return this.layoutOnce;
+  }
+
+  private dirOf(id: string): string {
+    return join(this.lxcPath, assertInstanceId(id));
+  }
+
+  /** Validates what reaches a command line or a path; returns the bridge to attach to. */
+  private checkSpec(spec: InstanceSpec): string | undefined {
+    assertInstanceId(spec.id);
+    assertSafeName('instance name', spec.name);
+    assertSizing(spec.resources, spec.limits);
+    const bridge = spec.network?.bridge ?? this.opts.bridge;
+    return bridge ? assertBridgeName(bridge) : undefined;
+  }
+
+  private async existing(id: string): Promise<{ info: LxcInfo; meta?: LxcInstanceMeta } | undefined> {
+    if (!(await exists(join(this.dirOf(id), 'config')))) return undefined;
+    const info = await this.tools.info(id);
+    return info ? { info, meta: await readMeta(this.dirOf(id)) } : undefined;
+  }
+
+  private async requireInfo(id: string): Promise<LxcInfo> {
+    const info = (await exists(join(this.dirOf(id), 'config'))) ? await this.tools.info(id) : undefined;
+    if (!info) throw new DriverError('NotFound', `no lxc container ${id} in ${this.lxcPath}`);
+    return info;
+  }
+
+  /** Builds the container in a staging directory and renames it into place: it appears whole or not at all. */
+  private async materialize(meta: LxcInstanceMeta, fillRootfs: (rootfs: string) => Promise<void>): Promise<void> {
+    await mkdir(this.lxcPath, { recursive: true, mode: 0o700 });
+    const staging = await mkdtemp(join(this.lxcPath, `.staging-${meta.id}-`));
+    try {
+      await fillRootfs(join(staging, 'rootfs'));
+      await writeInstanceFiles(staging, meta, await this.layout(), this.dirOf(meta.id));
+      await rename(staging, this.dirOf(meta.id));
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      // Another process created the same instance first: creating is idempotent.
+      if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return;
+      throw error;
+    }
+  }
+
+  private async doStart(id: string, ctx: DriverContext): Promise<InstanceStatus> {
+    const info = await this.requireInfo(id);
+    const state = actualState(info.state);
+    if (state === 'suspended') await this.tools.unfreeze(id);
+    if (state === 'stopped') {
+      if (info.state === 'STOPPING') await this.tools.wait(id, ['STOPPED'], 30);
+      try {
+        await this.tools.start(id, ctx.signal);
+      } catch (error) {
+        throw await this.withLog(id, error);
+      }
+    }
+    if (!(await this.tools.wait(id, ['RUNNING'], 15))) {
+      throw await this.withLog(id, new DriverError('Transient', `${id} did not reach RUNNING within 15 s`));
+    }
+    return this.inspect(id);
+  }
+
+  private async doStop(id: string, opts: StopOptions): Promise<InstanceStatus> {
+    const info = await this.requireInfo(id);
+    if (info.state === 'STOPPED') return this.describe(id, info);
+    // A frozen init cannot take the halt signal (nor die of SIGKILL under the v1 freezer).
+    if (actualState(info.state) === 'suspended') await this.tools.unfreeze(id);
+    if (opts.force) {
+      await this.tools.kill(id);
+    } else {
+      const timeoutS = Math.min(600, Math.max(1, Math.round(opts.timeoutS ?? 10)));
+      // lxc-stop -t sends the halt signal and kills the container itself once the time is up.
+      await this.tools.stop(id, timeoutS).catch(() => this.tools.kill(id));
+    }
+    if (!(await this.tools.wait(id, ['STOPPED'], 5))) {
+      await this.tools.kill(id);
+      if (!(await this.tools.wait(id, ['STOPPED'], 15))) throw new DriverError('Transient', `${id} did not stop`);
+    }
+    return this.inspect(id);
+  }
+
+  /** Reads the real state and limits: from the cgroup when it runs, from its config when not. */
+  private async describe(id: string, info: LxcInfo): Promise<InstanceStatus> {
+    const dir = this.dirOf(id);
+    const layout = await this.layout();
+    const meta = await readMeta(dir);
+    const state = actualState(info.state);
+    let values = new Map<string, string>();
+    if (state !== 'stopped') {
+      const read = await Promise.all(readbackKeys(layout).map(async (key) => [key, await this.tools.cgroupGet(id, key)] as const));
+      for (const [key, value] of read) if (value !== undefined) values.set(key, value);
+    } else {
+      values = cgroupValuesFromConfig(await readFile(join(dir, 'config'), 'utf8').catch(() => ''), layout);
+    }
+    const readback = interpretLimits(layout, values, hostTotals());
+    return {
+      id,
+      state,
+      technology: 'container',
+      // Disk is the size asked for, not a limit: a dir backing store is a plain directory on the
+      // host filesystem and nothing caps it (a loop, LVM or ZFS store would; see details.diskLimit).
+      resources: { ...readback.resources, diskGiB: meta?.resources.diskGiB ?? 0 },
+      limits: readback.limits,
+      details: {
+        name: meta?.name,
+        pid: info.pid,
+        lxcState: info.state,
+        lxcPath: this.lxcPath,
+        rootfs: join(dir, 'rootfs'),
+        consoleLog: join(dir, CONSOLE_LOG),
+        lxcLog: join(dir, LXC_LOG),
+        template: meta?.templateKey,
+        clonedFrom: meta?.clonedFrom,
+        cgroup: layout.version,
+        limitsSource: state === 'stopped' ? 'config' : 'cgroup',
+        memoryUsageBytes: readback.memoryUsageBytes,
+        diskLimit: DISK_LIMIT_NOTE,
+        unenforced: meta ? planLimits(layout, meta.resources, meta.limits).unenforced : [],
+      },
+    };
+  }
+
+  private async findSnapshot(id: string, snapshot: string): Promise<LxcSnapshotEntry | undefined> {
+    return (await this.tools.snapshotList(id)).find((s) => snapshotName(s) === snapshot);
+  }
+
+  private async withLog(id: string, error: unknown): Promise<DriverError> {
+    const log = await readFile(join(this.dirOf(id), LXC_LOG), 'utf8').catch(() => '');
+    const tail = log.trim().split('\n').slice(-10).join('\n');
+    const message = error instanceof Error ? error.message : String(error);
+    const code = DriverError.is(error) ? error.code : 'Fatal';
+    return new DriverError(code, tail ? `${message}\n${LXC_LOG}:\n${tail}` : message);
+  }
+}
+
+export function createLxcDriver(opts: DriverOptions): Driver {
+  return new LxcDriver(opts);
+}

@@ -1,0 +1,16 @@
+export * from './placement.types';
+export { DEFAULT_POLICY, usableCapacity } from './placement-policy';
+export { FILTER_ORDER, isStaticFilter } from './filter-codes';
+export type { FilterCode } from './filter-codes';
+export {
+  ACCELERATOR_HOST_OS,
+  DRIVER_HOST_OS,
+  DRIVER_PREFERENCE,
+  containerBlocker,
+  driverUsableOn,
+  needsDedicatedKernel,
+  windowsBuildOf,
+} from './compatibility';
+export { WEIGHTS } from './weighers';
+export { Scheduler, place } from './scheduler';
+export type { SchedulerOptions } from './scheduler';
