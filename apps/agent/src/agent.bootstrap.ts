@@ -12,7 +12,7 @@ export function parseFaults(spec: string): SimFaults {
     if (!m) throw new Error(`bad fault ${part}`);
     faults[m[1]!] = { ...faults[m[1]!], [m[2]!]: Number(m[3]) };
   }
-  return faults as SimFaults;
+  return faults;
 }
 
 export function agentOptions(config: AppConfig & { REDIS_URL: string }, overrides: Partial<AgentOptions> = {}): AgentOptions {

@@ -47,7 +47,7 @@ export async function createApiApp(config: ResolvedConfig): Promise<INestApplica
 export async function startApi(config: ResolvedConfig): Promise<{ app: INestApplication; url: string }> {
   const app = await createApiApp(config);
   await app.listen(config.PORT, config.HYPERPLANE_BIND);
-  const address = app.getHttpServer().address() as { port: number } | string;
+  const address = (app.getHttpServer() as { address(): { port: number } | string }).address();
   const port = typeof address === 'string' ? config.PORT : address.port;
   const url = `http://${config.HYPERPLANE_BIND === '0.0.0.0' ? '127.0.0.1' : config.HYPERPLANE_BIND}:${port}`;
   new Logger('api').log(`listening on ${url} (docs: ${url}/docs)`);

@@ -1,6 +1,7 @@
 import { DriverName } from '@hyperplane/domain';
 import { Driver } from './driver';
 import { DriverOptions } from './driver-options';
+import { createLxcDriver } from './lxc/lxc.driver';
 
 export type DriverFactory = (opts: DriverOptions) => Driver;
 
@@ -9,4 +10,6 @@ export type DriverFactory = (opts: DriverOptions) => Driver;
  * folder plus one line here. `sim` is not listed: simulated hosts build their SimDriver with
  * options of their own.
  */
-export const REAL_DRIVER_FACTORIES: Partial<Record<DriverName, DriverFactory>> = {};
+export const REAL_DRIVER_FACTORIES: Partial<Record<DriverName, DriverFactory>> = {
+  lxc: createLxcDriver,
+};

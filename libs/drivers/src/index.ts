@@ -6,3 +6,4 @@ export * from './validate';
 export * from './sim/sim.driver';
 export * from './sim/sim-profile';
 export * from './driver.registry';
+export * from './lxc/lxc.driver';

@@ -13,6 +13,10 @@ export function hostQueueName(hostId: string): string {
   return `host-${hostId}`;
 }
 
+export function isHostQueue(queue: string): boolean {
+  return queue.startsWith('host-');
+}
+
 export enum JobName {
   RunOperation = 'operation.run',
   HostCommand = 'host.command',

@@ -56,7 +56,7 @@ export class JobQueue {
   }
 
   async jobState(queue: string, jobId: string): Promise<JobState> {
-    return (await this.queue(queue).getJobState(jobId)) as JobState;
+    return (await this.queue(queue).getJobState(jobId));
   }
 
   /** Removes a finished job so that the same id can be enqueued again. */

@@ -26,6 +26,7 @@ export function startWorker<N extends JobName>(
     throw new Error(`queue ${queue} needs handlers for exactly [${wanted.join(', ')}], got [${given.join(', ')}]`);
   }
   const lockDuration = settings.lockDuration ?? 30_000;
+  const connection = createRedis(redis, settings.name ?? `worker-${queue}`);
   const worker = new Worker(
     queue,
     async (job: Job) => {
@@ -34,7 +35,7 @@ export function startWorker<N extends JobName>(
       await handler(job.data, job);
     },
     {
-      connection: createRedis(redis, settings.name ?? `worker-${queue}`),
+      connection,
       prefix: redis.prefix,
       concurrency: settings.concurrency ?? 1,
       lockDuration,
@@ -44,5 +45,7 @@ export function startWorker<N extends JobName>(
     },
   );
   worker.on('error', () => undefined); // connection errors: ioredis reconnects
+  // BullMQ closes only the connections it made; this one is ours.
+  worker.on('closed', () => void connection.quit().catch(() => connection.disconnect()));
   return worker;
 }

@@ -10,7 +10,14 @@ export function hostOs(platform: NodeJS.Platform = process.platform): OsFamily {
       return 'windows';
     case 'darwin':
       return 'macos';
-    default:
+    case 'aix':
+    case 'android':
+    case 'cygwin':
+    case 'freebsd':
+    case 'haiku':
+    case 'netbsd':
+    case 'openbsd':
+    case 'sunos':
       throw new Error(`Hyperplane agents run on Linux, Windows and macOS, not ${platform}`);
   }
 }

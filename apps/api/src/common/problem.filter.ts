@@ -36,12 +36,8 @@ export class ProblemFilter implements ExceptionFilter {
     if (error instanceof HttpException) {
       const status = error.getStatus();
       const response = error.getResponse();
-      const message =
-        typeof response === 'string'
-          ? response
-          : Array.isArray((response as { message?: unknown }).message)
-            ? ((response as { message: string[] }).message).join('; ')
-            : String((response as { message?: unknown }).message ?? error.message);
+      const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+      const message = typeof raw === 'string' ? raw : Array.isArray(raw) ? raw.map(String).join('; ') : error.message;
       return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail: message, instance };
     }
     this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -5,7 +5,6 @@ import {
   DELETABLE_STATES,
   InstanceAction,
   InstanceState,
-  Technology,
 } from '@hyperplane/domain';
 import { HostRepository, InstanceEntity, InstanceRepository, OperationRepository, TemplateEntity, TemplateRepository } from '@hyperplane/db';
 import { canChange, canSeeProject, isFleetWide, Principal } from '../auth/principal';
@@ -76,7 +75,7 @@ export class InstanceService {
       name,
       template: dto.template,
       requestedTechnology: dto.technology,
-      technology: dto.technology === 'auto' ? null : (dto.technology as Technology),
+      technology: dto.technology === 'auto' ? null : (dto.technology),
       arch: dto.arch ?? null,
       state: 'pending',
       desiredState: dto.start === false ? 'stopped' : 'running',

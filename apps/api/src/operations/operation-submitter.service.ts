@@ -118,6 +118,7 @@ export class OperationSubmitter {
         const name = typeof s.request.name === 'string' ? s.request.name : '?';
         throw problems.conflict(`an instance named ${name} already exists in this project`, { field: 'name' });
       }
+      case undefined:
       default:
         return null;
     }

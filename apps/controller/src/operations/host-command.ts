@@ -1,4 +1,4 @@
-import { InstanceLimits, InstanceSpec } from '@hyperplane/drivers';
+import { InstanceSpec } from '@hyperplane/drivers';
 import { TemplateSpec } from '@hyperplane/domain';
 import { InstanceEntity, OperationPatch } from '@hyperplane/db';
 import { HostCommand, HostCommandPayload, hostQueueName, JobName } from '@hyperplane/queue';
@@ -16,7 +16,7 @@ export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): 
     technology: instance.technology!,
     arch: instance.arch!,
     resources: { vcpus: instance.vcpus, memoryMiB: instance.memoryMib, diskGiB: instance.diskGib },
-    ...(instance.limits ? { limits: instance.limits as InstanceLimits } : {}),
+    ...(instance.limits ? { limits: instance.limits } : {}),
   };
 }
 

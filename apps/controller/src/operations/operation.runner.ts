@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
 import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository } from '@hyperplane/db';
-import { JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
 import { hostCommand, instanceSpec } from './host-command';
 
@@ -33,7 +33,7 @@ export class OperationRunner {
     if (op.status === 'queued') {
       op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
       if (!op) return; // cancelled in the meantime
-    } else if (op.jobQueue && op.jobQueue !== QueueName.Control && op.jobId && op.jobData) {
+    } else if (op.jobQueue && isHostQueue(op.jobQueue) && op.jobId && op.jobData) {
       // Already handed to a host; this is a replay. Re-send the same job (a no-op if it exists).
       await this.queue.enqueue({ queue: op.jobQueue, name: JobName.HostCommand, jobId: op.jobId, data: op.jobData as never });
       return;

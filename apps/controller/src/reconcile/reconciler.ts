@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
 import { OperationEntity, OperationRepository } from '@hyperplane/db';
-import { JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
 
 /**
  * Redis holds only work in flight, and may lose it (a restart without persistence, a
@@ -69,7 +69,7 @@ export class Reconciler implements OnApplicationShutdown {
     if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return false;
     // 'completed' or 'failed' with the operation still open means its result was lost.
     if (state !== 'unknown') await this.queue.removeJob(op.jobQueue, op.jobId);
-    const name = op.jobQueue === QueueName.Control ? JobName.RunOperation : JobName.HostCommand;
+    const name = isHostQueue(op.jobQueue) ? JobName.HostCommand : JobName.RunOperation;
     await this.queue.enqueue({ queue: op.jobQueue, name, jobId: op.jobId, data: op.jobData as never });
     await this.operations.touch(op.id);
     this.requeued++;

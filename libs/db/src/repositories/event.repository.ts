@@ -38,13 +38,13 @@ export class EventRepository {
   }
 
   async latestId(): Promise<string> {
-    const [row] = (await this.db.manager.query('SELECT COALESCE(MAX(id), 0)::text AS id FROM events')) as { id: string }[];
+    const [row] = await this.db.manager.query<{ id: string }[]>('SELECT COALESCE(MAX(id), 0)::text AS id FROM events');
     return row?.id ?? '0';
   }
 
   /** Drops events older than `days`; the stream is for following changes, not an archive. */
   async prune(days: number): Promise<number> {
-    const [, count] = (await this.db.manager.query(`DELETE FROM events WHERE created_at < now() - make_interval(days => $1)`, [days])) as [unknown, number];
+    const [, count] = await this.db.manager.query<[unknown, number]>(`DELETE FROM events WHERE created_at < now() - make_interval(days => $1)`, [days]);
     return count;
   }
 }

@@ -1,4 +1,3 @@
-import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Capacity, HostInventory, HostStatus, Resources, Technology } from '@hyperplane/domain';
 import { EntityManager, In } from 'typeorm';
 import { Database, fromRow } from '../database';
@@ -55,7 +54,7 @@ export class HostRepository {
     const rows = hosts.map((h) => ({
       id: h.id,
       name: h.name,
-      status: 'enrolling' as HostStatus,
+      status: 'enrolling' as const,
       statusReason: 'waiting for the first heartbeat',
       credentialHash: h.credentialHash,
       enrollmentTokenId: h.enrollmentTokenId,
@@ -63,7 +62,7 @@ export class HostRepository {
       ...inventoryColumns(h.inventory),
     }));
     for (let i = 0; i < rows.length; i += 500) {
-      await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500) as QueryDeepPartialEntity<HostEntity>[]).execute();
+      await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500)).execute();
     }
     await this.events.append(
       em,
@@ -112,7 +111,7 @@ export class HostRepository {
    * overcommitted. Returns false when the claim does not fit any more.
    */
   async claim(em: EntityManager, c: HostClaim, limits: ClaimLimits): Promise<boolean> {
-    const rows = (await em.query(
+    const rows = await em.query<[unknown[], number]>(
       `UPDATE hosts SET
          alloc_vcpus = alloc_vcpus + $2, alloc_memory_mib = alloc_memory_mib + $3,
          alloc_disk_gib = alloc_disk_gib + $4, alloc_instances = alloc_instances + $5,
@@ -137,7 +136,7 @@ export class HostRepository {
         limits.reserved.diskGiB,
         limits.maxInstancesPerHost,
       ],
-    )) as [unknown[], number];
+    );
     return rows[1] === 1;
   }
 
@@ -155,11 +154,11 @@ export class HostRepository {
   async setStatus(ids: string[], from: HostStatus[], to: HostStatus, reason: string | null): Promise<HostEntity[]> {
     if (ids.length === 0) return [];
     return this.db.transaction(async (em) => {
-      const rows = (await em.query(
+      const rows = await em.query<[Record<string, unknown>[], number]>(
         `UPDATE hosts SET status = $3, status_reason = $4, version = version + 1, updated_at = now()
          WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING *`,
         [ids, from, to, reason],
-      )) as [Record<string, unknown>[], number];
+      );
       const changed = rows[0].map((r) => fromRow<HostEntity>(r));
       const events: NewEvent[] = changed.map((h) => ({
         type: 'host.status',
@@ -190,14 +189,14 @@ export class HostRepository {
 
   /** Hosts whose allocation differs from the sum of their instances' claims (should be none). */
   async allocationDrift(): Promise<{ hostId: string; alloc: Capacity; sum: Capacity }[]> {
-    const rows = (await this.db.manager.query(`
+    const rows = await this.db.manager.query<Record<string, number | string>[]>(`
       SELECT h.id, h.alloc_vcpus, h.alloc_memory_mib, h.alloc_disk_gib, h.alloc_instances,
              COALESCE(SUM(i.claim_vcpus), 0)::int AS s_vcpus, COALESCE(SUM(i.claim_memory_mib), 0)::int AS s_mem,
              COALESCE(SUM(i.claim_disk_gib), 0)::int AS s_disk, COUNT(i.id)::int AS s_n
       FROM hosts h LEFT JOIN instances i ON i.host_id = h.id
       GROUP BY h.id
       HAVING h.alloc_vcpus <> COALESCE(SUM(i.claim_vcpus), 0) OR h.alloc_memory_mib <> COALESCE(SUM(i.claim_memory_mib), 0)
-          OR h.alloc_disk_gib <> COALESCE(SUM(i.claim_disk_gib), 0) OR h.alloc_instances <> COUNT(i.id)`)) as Record<string, number | string>[];
+          OR h.alloc_disk_gib <> COALESCE(SUM(i.claim_disk_gib), 0) OR h.alloc_instances <> COUNT(i.id)`);
     return rows.map((r) => ({
       hostId: String(r.id),
       alloc: { vcpus: Number(r.alloc_vcpus), memoryMiB: Number(r.alloc_memory_mib), diskGiB: Number(r.alloc_disk_gib), instances: Number(r.alloc_instances) },

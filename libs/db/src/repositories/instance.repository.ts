@@ -79,17 +79,19 @@ export class InstanceRepository {
    */
   async transition(em: EntityManager, id: string, from: readonly InstanceState[], to: InstanceState, patch: InstancePatch = {}): Promise<InstanceEntity | null> {
     const { sql, params } = setClause({ ...patch, state: to }, 3);
-    const result = (await em.query(
+    const result = await em.query<[Record<string, unknown>[], number]>(
       `UPDATE instances i SET ${sql}, version = i.version + 1, updated_at = now()
-       FROM (SELECT id, state AS previous_state FROM instances WHERE id = $1 FOR UPDATE) p
+       FROM (SELECT id, state AS previous_state, state_reason AS previous_reason FROM instances WHERE id = $1 FOR UPDATE) p
        WHERE i.id = p.id AND i.state = ANY($2::text[])
-       RETURNING i.*, p.previous_state`,
+       RETURNING i.*, p.previous_state, p.previous_reason`,
       [id, from, ...params],
-    )) as [Record<string, unknown>[], number];
+    );
     const row = result[0][0];
     if (!row) return null;
-    const instance = fromRow<InstanceEntity & { previousState: InstanceState }>(row);
-    if (instance.previousState !== to || patch.stateReason !== undefined) {
+    const instance = fromRow<InstanceEntity & { previousState: InstanceState; previousReason: string | null }>(row);
+    // An event for each change of state or of its reason; a restart (running → running) is
+    // an operation, not a state change.
+    if (instance.previousState !== to || instance.previousReason !== instance.stateReason) {
       await this.events.append(em, [
         {
           type: 'instance.state',

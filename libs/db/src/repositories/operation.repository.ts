@@ -88,13 +88,13 @@ export class OperationRepository {
       ...(to === 'succeeded' ? { progress: 100 } : {}),
     };
     const { sql, params } = setClause(full, 3);
-    const result = (await em.query(
+    const result = await em.query<[Record<string, unknown>[], number]>(
       `UPDATE operations o SET ${sql}, version = o.version + 1, updated_at = now()
        FROM (SELECT id, status AS previous_status FROM operations WHERE id = $1 FOR UPDATE) p
        WHERE o.id = p.id AND o.status = ANY($2::text[])
        RETURNING o.*, p.previous_status`,
       [id, from, ...params],
-    )) as [Record<string, unknown>[], number];
+    );
     const row = result[0][0];
     if (!row) return null;
     const op = fromRow<OperationEntity & { previousStatus: OperationStatus }>(row);
@@ -133,30 +133,30 @@ export class OperationRepository {
 
   /** Active operations not touched for a while: candidates for re-enqueueing. */
   async staleActive(olderThanMs: number, limit: number): Promise<OperationEntity[]> {
-    const rows = (await this.db.manager.query(
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
       `SELECT * FROM operations WHERE status IN ('queued', 'running') AND kind <> 'batch'
          AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
        ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
-    )) as Record<string, unknown>[];
+    );
     return rows.map((r) => fromRow<OperationEntity>(r));
   }
 
   /** Every non-terminal operation, oldest first (rebuild at controller start). */
   async allActive(afterId: string | null, limit: number): Promise<OperationEntity[]> {
-    const rows = (await this.db.manager.query(
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
       `SELECT * FROM operations WHERE status IN ('queued', 'running') AND kind <> 'batch' AND ($1::uuid IS NULL OR id > $1::uuid)
        ORDER BY id LIMIT $2`,
       [afterId, limit],
-    )) as Record<string, unknown>[];
+    );
     return rows.map((r) => fromRow<OperationEntity>(r));
   }
 
   async childCounts(parentId: string, em: EntityManager = this.db.manager): Promise<Record<OperationStatus, number>> {
-    const rows = (await em.query('SELECT status, count(*)::int AS n FROM operations WHERE parent_id = $1 GROUP BY status', [parentId])) as {
-      status: OperationStatus;
-      n: number;
-    }[];
+    const rows = await em.query<{ status: OperationStatus; n: number }[]>(
+      'SELECT status, count(*)::int AS n FROM operations WHERE parent_id = $1 GROUP BY status',
+      [parentId],
+    );
     const counts: Record<OperationStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
     for (const r of rows) counts[r.status] = r.n;
     return counts;

@@ -31,10 +31,10 @@ export class OutboxRepository {
    */
   async relayBatch(limit: number, deliver: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
     return this.db.transaction(async (em) => {
-      const rows = (await em.query(
+      const rows = await em.query<(OutboxMessage & { id: string })[]>(
         'SELECT id, queue, job_name AS "jobName", job_id AS "jobId", payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
         [limit],
-      )) as (OutboxMessage & { id: string })[];
+      );
       if (rows.length === 0) return 0;
       await deliver(rows);
       await em.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
@@ -43,7 +43,7 @@ export class OutboxRepository {
   }
 
   async count(): Promise<number> {
-    const [row] = (await this.db.manager.query('SELECT count(*)::int AS n FROM outbox')) as { n: number }[];
+    const [row] = await this.db.manager.query<{ n: number }[]>('SELECT count(*)::int AS n FROM outbox');
     return row?.n ?? 0;
   }
 }

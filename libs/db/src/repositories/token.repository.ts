@@ -33,7 +33,7 @@ export class TokenRepository {
   }
 
   async insertEnrollmentToken(row: Partial<EnrollmentTokenEntity>): Promise<void> {
-    await this.db.manager.insert(EnrollmentTokenEntity, row as QueryDeepPartialEntity<EnrollmentTokenEntity>);
+    await this.db.manager.insert(EnrollmentTokenEntity, row);
   }
 
   listEnrollmentTokens(): Promise<EnrollmentTokenEntity[]> {
@@ -46,12 +46,12 @@ export class TokenRepository {
 
   /** Counts `hosts` enrollments against the token's limit; false when the token cannot take them. */
   async useEnrollmentToken(em: EntityManager, id: string, hosts: number): Promise<boolean> {
-    const res = (await em.query(
+    const res = await em.query<[unknown, number]>(
       `UPDATE enrollment_tokens SET hosts_enrolled = hosts_enrolled + $2
        WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
          AND (max_hosts IS NULL OR hosts_enrolled + $2 <= max_hosts)`,
       [id, hosts],
-    )) as [unknown, number];
+    );
     return res[1] === 1;
   }
 

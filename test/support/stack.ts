@@ -1,0 +1,187 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { INestApplication, INestApplicationContext } from '@nestjs/common';
+import IORedis from 'ioredis';
+import { Client, Pool } from 'pg';
+import { AppConfig, loadConfig } from '@hyperplane/config';
+import { Arch, OsFamily, Resources } from '@hyperplane/domain';
+import { createApiApp, ResolvedConfig } from '@hyperplane/api';
+import { startController } from '@hyperplane/controller';
+import { AgentOptions, AgentRuntime, SimHostSpec } from '@hyperplane/agent';
+import { ApiClient } from './api-client';
+
+export const REDIS_URL = process.env.HYPERPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** A copy of the run's migrated template database, for one suite. */
+export async function freshDatabase(): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  const template = process.env.HYPERPLANE_TEST_TEMPLATE_DB;
+  const adminUrl = process.env.HYPERPLANE_TEST_PG;
+  if (!template || !adminUrl) throw new Error('integration tests run under jest --selectProjects integration (global setup)');
+  const name = `${template}_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  await admin.end();
+  return {
+    name,
+    url: adminUrl.replace(/\/[^/]*$/, `/${name}`),
+    drop: async () => {
+      const c = new Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Removes every key of a Redis prefix (each suite has its own). */
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function simHost(key: string, os: OsFamily, arch: Arch, extra: Partial<SimHostSpec> = {}): SimHostSpec {
+  const kernels: Record<OsFamily, { osVersion: string; kernel: string }> = {
+    linux: { osVersion: 'Debian GNU/Linux 12 (bookworm)', kernel: '6.1.0-25-amd64' },
+    windows: { osVersion: 'Windows Server 2022 Datacenter', kernel: '10.0.20348' },
+    macos: { osVersion: 'macOS 15.1', kernel: '24.1.0' },
+  };
+  const capacity: Resources = { vcpus: 32, memoryMiB: 131072, diskGiB: 2000 };
+  return { key, os, arch, ...kernels[os], capacity, ...extra };
+}
+
+/** Linux (x86_64 and arm64), Windows Server 2022 and 2019, and macOS hosts. */
+export const MIXED_FLEET: SimHostSpec[] = [
+  simHost('lin-x86-1', 'linux', 'x86_64'),
+  simHost('lin-x86-2', 'linux', 'x86_64'),
+  simHost('lin-arm-1', 'linux', 'arm64'),
+  simHost('win-2022-1', 'windows', 'x86_64'),
+  simHost('win-2019-1', 'windows', 'x86_64', { osVersion: 'Windows Server 2019 Datacenter', kernel: '10.0.17763' }),
+  simHost('mac-1', 'macos', 'arm64', { capacity: { vcpus: 12, memoryMiB: 65536, diskGiB: 1000 } }),
+];
+
+export interface StackOptions {
+  simHosts?: SimHostSpec[];
+  timeScale?: number;
+  local?: boolean;
+  config?: Partial<AppConfig>;
+  agent?: Partial<AgentOptions>;
+  /** Start no agent (the test starts its own). */
+  noAgent?: boolean;
+}
+
+export interface Stack {
+  config: ResolvedConfig;
+  url: string;
+  client: ApiClient;
+  api: INestApplication;
+  controller: INestApplicationContext;
+  agent: AgentRuntime | null;
+  /** Direct SQL for assertions. */
+  sql: Pool;
+  dataDir: string;
+  startAgent(options?: Partial<AgentOptions>): Promise<AgentRuntime>;
+  waitForHosts(count: number, timeoutMs?: number): Promise<any[]>;
+  stop(): Promise<void>;
+}
+
+export function testConfig(db: string, prefix: string, overrides: Partial<AppConfig> = {}): ResolvedConfig {
+  return {
+    ...loadConfig({}),
+    DATABASE_URL: db,
+    REDIS_URL: REDIS_URL,
+    HYPERPLANE_REDIS_PREFIX: prefix,
+    PORT: 0,
+    HYPERPLANE_ADMIN_TOKEN: ADMIN_TOKEN,
+    HYPERPLANE_MIGRATE: false,
+    LOG_LEVEL: 'error',
+    HYPERPLANE_HEARTBEAT_INTERVAL_S: 1,
+    HYPERPLANE_HEARTBEAT_TIMEOUT_S: 4,
+    HYPERPLANE_RECONCILE_INTERVAL_S: 2,
+    HYPERPLANE_JOB_LOCK_MS: 4000,
+    ...overrides,
+  };
+}
+
+/** api + controller (+ an agent for simulated hosts) in this process, on a fresh database and Redis prefix. */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const db = await freshDatabase();
+  const prefix = `hpt${randomBytes(4).toString('hex')}`;
+  const config = testConfig(db.url, prefix, opts.config);
+  const api = await createApiApp(config);
+  await api.listen(0, '127.0.0.1');
+  const port = (api.getHttpServer().address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}`;
+  const controller = await startController(config);
+  const client = new ApiClient(url, ADMIN_TOKEN);
+  const sql = new Pool({ connectionString: db.url, max: 4 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'hp-agent-'));
+  const agents: AgentRuntime[] = [];
+
+  const stack: Stack = {
+    config,
+    url,
+    client,
+    api,
+    controller,
+    agent: null,
+    sql,
+    dataDir,
+    async startAgent(options: Partial<AgentOptions> = {}): Promise<AgentRuntime> {
+      const enroll = await client.post('/v1/enrollment-tokens', { name: 'test agent' });
+      if (enroll.status !== 201) throw new Error(`enrollment token: ${enroll.status} ${JSON.stringify(enroll.body)}`);
+      const agent = new AgentRuntime({
+        apiUrl: url,
+        enrollmentToken: enroll.body.token,
+        dataDir,
+        redis: { url: REDIS_URL, prefix },
+        local: opts.local ?? false,
+        simHosts: opts.simHosts ?? MIXED_FLEET,
+        sim: { timeScale: opts.timeScale ?? 0.01, seed: 1 },
+        heartbeatIntervalMs: 500,
+        syncIntervalMs: 60_000,
+        lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
+        ...opts.agent,
+        ...options,
+      });
+      await agent.start();
+      agents.push(agent);
+      return agent;
+    },
+    async waitForHosts(count: number, timeoutMs = 20_000): Promise<any[]> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await client.get('/v1/hosts?status=ready&limit=500');
+        if (r.body.items?.length >= count) return r.body.items;
+        if (Date.now() > deadline) throw new Error(`only ${r.body.items?.length ?? 0} of ${count} hosts ready`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    },
+    async stop(): Promise<void> {
+      for (const a of agents) await a.stop().catch(() => undefined);
+      await controller.close().catch(() => undefined);
+      await api.close().catch(() => undefined);
+      await sql.end().catch(() => undefined);
+      await dropRedisPrefix(REDIS_URL, prefix).catch(() => undefined);
+      await db.drop().catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (!opts.noAgent) {
+    stack.agent = await stack.startAgent();
+    await stack.waitForHosts((opts.simHosts ?? MIXED_FLEET).length + (opts.local ? 1 : 0));
+  }
+  return stack;
+}
