@@ -18,6 +18,8 @@ FORMAT=2 # bump when the layout of the output changes, to force a rebuild
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 outdir=${1:-${HYPERPLANE_IMAGE_DIR:-$repo/.data/images}}
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
 dest=$outdir/tiny-linux
 
 log() { printf 'build-tiny-linux: %s\n' "$*" >&2; }
@@ -33,7 +35,6 @@ for tool in apt-get apt-cache dpkg-deb tar gzip qemu-img sha256sum; do
   command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install -y qemu-utils apt dpkg tar gzip)"
 done
 
-mkdir -p "$outdir"
 work=$(mktemp -d "$outdir/.tiny-linux.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"

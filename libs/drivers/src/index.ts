@@ -7,3 +7,4 @@ export * from './sim/sim.driver';
 export * from './sim/sim-profile';
 export * from './driver.registry';
 export * from './lxc/lxc.driver';
+export * from './qemu';

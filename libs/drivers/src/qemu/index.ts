@@ -4,3 +4,4 @@ export * from './qemu-console';
 export * from './qemu-images';
 export * from './qemu-templates';
 export * from './qmp.client';
+export * from './qemu-probe';

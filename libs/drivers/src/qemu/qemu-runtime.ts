@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
+import { Resources } from '@hyperplane/domain';
+import { InstanceStatus } from '../driver';
 import { DriverError } from '../driver.exception';
+import { Accelerator } from './qemu-args';
 import { readTail } from './qemu-console';
-import { isInstanceProcess, readPid, sleep } from './qemu-host';
-import { InstanceStore } from './qemu-state';
+import { isInstanceProcess, processRssKiB, readPid, sleep } from './qemu-host';
+import { GiB } from './qemu-img';
+import { readQemuImageRef } from './qemu-images';
+import { InstanceRecord, InstanceStore } from './qemu-state';
 import { QmpClient } from './qmp.client';
 
 /** QEMU run states (`query-status`) in which the guest executes; every other one holds it still. */
 const RUNNING_STATUSES = new Set(['running']);
+
+export function isRunningStatus(status: string): boolean {
+  return RUNNING_STATUSES.has(status);
+}
 
 export interface TerminateOptions {
   /** Time the guest gets to power off after `system_powerdown`; 0 skips straight to `quit`. */
@@ -16,7 +25,7 @@ export interface TerminateOptions {
 
 export type TerminateOutcome = 'powerdown' | 'quit' | 'kill';
 
-/** Talks to the QEMU process of an instance: its pid, its QMP socket, and ending it. */
+/** Talks to the QEMU process of an instance: its pid, its QMP socket, its state, and ending it. */
 export class QemuRuntime {
   constructor(
     private readonly store: InstanceStore,
@@ -57,10 +66,6 @@ export class QemuRuntime {
     return text;
   }
 
-  static isRunningStatus(status: string): boolean {
-    return RUNNING_STATUSES.has(status);
-  }
-
   /**
    * Ends QEMU: `system_powerdown` (the guest's ACPI power button) and up to `graceMs` for it, then
    * QMP `quit`, then SIGKILL to the pid from the pidfile. Resolves with how it ended.
@@ -70,7 +75,7 @@ export class QemuRuntime {
       const asked = await this.withQmp(id, async (qmp) => {
         const { status } = await qmp.execute<{ status: string }>('query-status');
         // A paused guest cannot see the power button.
-        if (!QemuRuntime.isRunningStatus(status)) await qmp.execute('cont');
+        if (!isRunningStatus(status)) await qmp.execute('cont');
         await qmp.execute('system_powerdown');
         return true;
       }).catch(() => false);
@@ -119,5 +124,49 @@ export class QemuRuntime {
     }
     await this.store.clearRun(id);
     return true;
+  }
+
+  /** The real state: the process from the pidfile, then QMP `query-status`, memory and vCPUs. */
+  async describe(id: string, rec: InstanceRecord, nextAccelerator: Accelerator): Promise<InstanceStatus> {
+    const paths = this.store.paths(id);
+    const resources: Resources = { ...rec.spec.resources, diskGiB: Math.ceil(rec.diskBytes / GiB) };
+    const details: Record<string, unknown> = {
+      stateDir: paths.dir,
+      consoleLog: paths.console,
+      qmpSocket: paths.qmp,
+      template: rec.spec.template.name,
+      boot: readQemuImageRef(rec.spec.template).kernel ? 'kernel' : 'disk',
+    };
+    const pid = await this.livePid(id);
+    if (pid === undefined) {
+      await this.reconcile(id);
+      details.accelerator = nextAccelerator; // the one the next start uses
+      const exit = await this.store.readExit(id).catch(() => undefined);
+      if (exit) Object.assign(details, { exitReason: exit.reason, exitedAt: exit.at, consoleTail: exit.consoleTail });
+      return { id, state: 'stopped', technology: 'vm', resources, details };
+    }
+    const rt = await this.store.readRuntime(id).catch(() => undefined);
+    const rss = await processRssKiB(pid);
+    Object.assign(details, {
+      pid,
+      accelerator: rt?.accelerator ?? nextAccelerator,
+      startedAt: rt?.startedAt,
+      ...(rss !== undefined ? { hostRssMiB: Math.round(rss / 1024) } : {}),
+    });
+    try {
+      const live = await this.withQmp(id, async (qmp) => ({
+        status: (await qmp.execute<{ status: string }>('query-status')).status,
+        cpus: (await qmp.execute<unknown[]>('query-cpus-fast')).length,
+        memory: (await qmp.execute<{ 'base-memory': number }>('query-memory-size-summary'))['base-memory'],
+      }));
+      details.qemuStatus = live.status;
+      resources.vcpus = live.cpus;
+      resources.memoryMiB = Math.round(live.memory / 1024 / 1024);
+      return { id, state: isRunningStatus(live.status) ? 'running' : 'suspended', technology: 'vm', resources, details };
+    } catch (e) {
+      // QMP serves one client at a time; while it is busy, report what the driver last set.
+      details.qmpError = e instanceof Error ? e.message : String(e);
+      return { id, state: rt?.paused ? 'suspended' : 'running', technology: 'vm', resources, details };
+    }
   }
 }

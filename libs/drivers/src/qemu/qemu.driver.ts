@@ -1,19 +1,20 @@
-import { isDeepStrictEqual } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARCHES, Arch, Capability, DriverProbe, Resources } from '@hyperplane/domain';
+import { Arch, DriverProbe, Resources } from '@hyperplane/domain';
 import { Driver, DriverContext, InstanceLimits, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { runCommand } from '../exec/run-command';
-import { assertInstanceId, assertSafeName } from '../validate';
-import { Accelerator, MAX_UNIX_SOCKET_PATH, buildQemuArgs, chooseAccelerator, qemuSystemBinary } from './qemu-args';
+import { assertInstanceId } from '../validate';
+import { Accelerator, buildQemuArgs, chooseAccelerator, qemuSystemBinary } from './qemu-args';
 import { fileSize, readTail, waitForConsoleMarker } from './qemu-console';
-import { checkKvm, findExecutable, isInstanceProcess, processRssKiB, readPid, throwIfAborted } from './qemu-host';
+import { checkKvm, isInstanceProcess, readPid, throwIfAborted } from './qemu-host';
 import { GiB, QemuImg } from './qemu-img';
 import { assertWithinImageDir, readQemuImageRef, resolveImage, resolveImageDir } from './qemu-images';
-import { QemuRuntime } from './qemu-runtime';
+import { probeQemu } from './qemu-probe';
+import { QemuRuntime, isRunningStatus } from './qemu-runtime';
 import { QemuSnapshots } from './qemu-snapshots';
+import { sameSpec, validateResources, validateVmSpec } from './qemu-spec';
 import { InstanceRecord, InstanceStore, KeyedMutex } from './qemu-state';
 
 export interface QemuDriverOptions extends DriverOptions {
@@ -27,18 +28,6 @@ export interface QemuDriverOptions extends DriverOptions {
   /** How long start and restart wait for a template's readyMarker (default 120 s). */
   bootTimeoutMs?: number;
 }
-
-/**
- * Host memory a VM costs beyond its own memoryMiB. Measured with a 256 MiB tiny-linux guest under
- * TCG (QEMU 7.2): RSS 213 MiB once booted, of which 120 MiB is guest RAM the guest touched and
- * ~93 MiB is QEMU's own (~45 MiB of it TCG's translated-code cache; QEMU before the guest runs
- * holds ~27 MiB). An idle guest touches less than it asked for, so the host pays at most its
- * request plus QEMU's own share. Without TCG there is no translation cache: ~50 MiB, not
- * measured under KVM here (this host's /dev/kvm is PVM), hence the margin.
- */
-export const QEMU_OVERHEAD_MIB: Record<Accelerator, number> = { tcg: 96, kvm: 56, hvf: 56, whpx: 56 };
-
-export const QEMU_CAPABILITIES: Capability[] = ['suspend', 'snapshot', 'clone', 'console'];
 
 const QMP_TIMEOUT_MS = 5_000;
 const DEFAULT_STOP_TIMEOUT_S = 30;
@@ -69,36 +58,7 @@ export class QemuDriver implements Driver {
 
   async probe(): Promise<DriverProbe> {
     const { hostOs, hostArch } = this.opts;
-    const { accelerator } = this.acceleratorFor(hostArch);
-    const base = { name: this.name, accelerator, offers: [] };
-    const binary = this.binaryFor(hostArch);
-    let version: string;
-    try {
-      const { stdout } = await runCommand(binary, ['--version'], { timeoutMs: 10_000 });
-      version = /version\s+(\S+)/.exec(stdout)?.[1] ?? (stdout.split('\n')[0]?.trim() || 'unknown');
-      await this.qemuImg.version();
-    } catch (e) {
-      const why = DriverError.is(e, 'Unsupported') ? `${e.message} (Debian: apt-get install qemu-system-x86 qemu-utils)` : String(e);
-      return { ...base, installed: false, error: why };
-    }
-    if (hostOs === 'windows') {
-      return { ...base, installed: false, version, error: 'the qemu driver does not manage QEMU processes on Windows hosts yet' };
-    }
-    const emulates = ARCHES.filter((a) => a !== hostArch && findExecutable(qemuSystemBinary(a)) !== undefined);
-    return {
-      ...base,
-      installed: true,
-      version,
-      offers: [
-        {
-          technology: 'vm',
-          guests: [{ os: 'linux', archs: [hostArch] }],
-          capabilities: [...QEMU_CAPABILITIES],
-          overhead: { vcpus: 0, memoryMiB: QEMU_OVERHEAD_MIB[accelerator], diskGiB: 0 },
-          ...(emulates.length > 0 ? { emulates } : {}),
-        },
-      ],
-    };
+    return probeQemu({ hostOs, hostArch, binary: this.binaryFor(hostArch), qemuImg: this.qemuImg, accelerator: this.acceleratorFor(hostArch).accelerator });
   }
 
   /** KVM/HVF/WHPX for the host's own architecture where usable, else TCG; decided once per arch. */
@@ -118,12 +78,12 @@ export class QemuDriver implements Driver {
   }
 
   async create(spec: InstanceSpec, ctx: DriverContext = {}): Promise<InstanceStatus> {
-    this.validateSpec(spec);
+    validateVmSpec(spec, this.store.paths(spec.id).qmp);
     return this.locks.run(spec.id, async () => {
       const existing = await this.store.find(spec.id);
       if (existing) {
         if (!sameSpec(existing.spec, spec)) throw new DriverError('Conflict', `qemu instance ${spec.id} exists with another spec`);
-        return this.status(spec.id, existing);
+        return this.describe(spec.id, existing);
       }
       const image = await resolveImage(this.imageDir, readQemuImageRef(spec.template));
       ctx.progress?.(10, 'preparing the disk');
@@ -143,7 +103,7 @@ export class QemuDriver implements Driver {
         await this.store.save(spec.id, rec, scratch);
         await this.store.commit(scratch, spec.id);
         ctx.progress?.(100, 'created');
-        return this.status(spec.id, rec);
+        return this.describe(spec.id, rec);
       } catch (e) {
         await this.store.discard(scratch);
         throw e;
@@ -161,7 +121,7 @@ export class QemuDriver implements Driver {
     return this.locks.run(id, async () => {
       const rec = await this.store.get(id);
       await this.stopLocked(id, opts.force ? 0 : (opts.timeoutS ?? DEFAULT_STOP_TIMEOUT_S) * 1000, ctx);
-      return this.status(id, rec);
+      return this.describe(id, rec);
     });
   }
 
@@ -175,11 +135,11 @@ export class QemuDriver implements Driver {
       await this.runtime.withQmp(id, async (qmp) => {
         await qmp.execute('system_reset');
         const { status } = await qmp.execute<{ status: string }>('query-status');
-        if (!QemuRuntime.isRunningStatus(status)) await qmp.execute('cont');
+        if (!isRunningStatus(status)) await qmp.execute('cont');
       });
       await this.markPaused(id, false);
       await this.waitUntilBooted(id, rec, pid, consoleFrom, ctx);
-      return this.status(id, rec);
+      return this.describe(id, rec);
     });
   }
 
@@ -205,14 +165,14 @@ export class QemuDriver implements Driver {
 
   async inspect(id: string): Promise<InstanceStatus> {
     assertInstanceId(id);
-    return this.status(id, await this.store.get(id));
+    return this.describe(id, await this.store.get(id));
   }
 
   async list(): Promise<InstanceStatus[]> {
     const out: InstanceStatus[] = [];
     for (const id of await this.store.ids()) {
       const rec = await this.store.find(id).catch(() => undefined);
-      if (rec) out.push(await this.status(id, rec));
+      if (rec) out.push(await this.describe(id, rec));
     }
     return out;
   }
@@ -231,7 +191,7 @@ export class QemuDriver implements Driver {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       await this.snapshots.restore(id, snapshot, ctx.signal);
-      return this.status(id, await this.store.get(id));
+      return this.describe(id, await this.store.get(id));
     });
   }
 
@@ -243,7 +203,7 @@ export class QemuDriver implements Driver {
   /** A stopped copy of a stopped instance: its disk (without snapshots) under the new spec's id, name and resources. */
   async clone(sourceId: string, spec: InstanceSpec, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(sourceId);
-    this.validateSpec(spec);
+    validateVmSpec(spec, this.store.paths(spec.id).qmp);
     if (sourceId === spec.id) throw new DriverError('InvalidArgument', 'a clone needs a new id');
     return this.locks.run(sourceId, () =>
       this.locks.run(spec.id, async () => {
@@ -252,7 +212,7 @@ export class QemuDriver implements Driver {
         const existing = await this.store.find(spec.id);
         if (existing) {
           if (!sameSpec(existing.spec, wantedSpec)) throw new DriverError('Conflict', `qemu instance ${spec.id} exists with another spec`);
-          return this.status(spec.id, existing);
+          return this.describe(spec.id, existing);
         }
         if ((await this.runtime.livePid(sourceId)) !== undefined) {
           throw new DriverError('Conflict', `stop ${sourceId} before cloning it: a running disk cannot be copied consistently`);
@@ -267,7 +227,7 @@ export class QemuDriver implements Driver {
           const rec: InstanceRecord = { version: 1, spec: wantedSpec, createdAt: new Date().toISOString(), base: src.base, diskBytes };
           await this.store.save(spec.id, rec, scratch);
           await this.store.commit(scratch, spec.id);
-          return this.status(spec.id, rec);
+          return this.describe(spec.id, rec);
         } catch (e) {
           await this.store.discard(scratch);
           throw e;
@@ -297,7 +257,7 @@ export class QemuDriver implements Driver {
       }
       rec.spec = { ...rec.spec, resources: { ...resources }, ...(limits ? { limits } : {}) };
       await this.store.save(id, rec);
-      return this.status(id, rec);
+      return this.describe(id, rec);
     });
   }
 
@@ -321,24 +281,12 @@ export class QemuDriver implements Driver {
     return readTail(this.store.paths(id).console, maxBytes);
   }
 
-  private binaryFor(arch: Arch): string {
-    return arch === this.opts.hostArch && this.opts.qemuBinary ? this.opts.qemuBinary : qemuSystemBinary(arch);
+  private describe(id: string, rec: InstanceRecord): Promise<InstanceStatus> {
+    return this.runtime.describe(id, rec, this.acceleratorFor(rec.spec.arch).accelerator);
   }
 
-  private validateSpec(spec: InstanceSpec): void {
-    assertInstanceId(spec.id);
-    assertSafeName('instance name', spec.name);
-    if (spec.technology !== 'vm') throw new DriverError('Unsupported', `the qemu driver runs VMs, not ${spec.technology}`);
-    if (!ARCHES.includes(spec.arch)) throw new DriverError('InvalidArgument', `unknown arch ${String(spec.arch)}`);
-    if (!spec.template.archs.includes(spec.arch)) {
-      throw new DriverError('InvalidArgument', `template ${spec.template.name} has no ${spec.arch} image`);
-    }
-    validateResources(spec.resources);
-    readQemuImageRef(spec.template);
-    const { qmp } = this.store.paths(spec.id);
-    if (Buffer.byteLength(qmp) > MAX_UNIX_SOCKET_PATH) {
-      throw new DriverError('InvalidArgument', `stateDir is too long: the QMP socket ${qmp} exceeds a unix socket path`);
-    }
+  private binaryFor(arch: Arch): string {
+    return arch === this.opts.hostArch && this.opts.qemuBinary ? this.opts.qemuBinary : qemuSystemBinary(arch);
   }
 
   /** The base image and its whole backing chain must lie in the image directory. */
@@ -358,10 +306,10 @@ export class QemuDriver implements Driver {
       // Already up; a suspended VM is resumed, since start means "make it run".
       await this.runtime.withQmp(id, async (qmp) => {
         const { status } = await qmp.execute<{ status: string }>('query-status');
-        if (!QemuRuntime.isRunningStatus(status)) await qmp.execute('cont');
+        if (!isRunningStatus(status)) await qmp.execute('cont');
       });
       await this.markPaused(id, false);
-      return this.status(id, rec);
+      return this.describe(id, rec);
     }
     await this.runtime.reconcile(id);
     await this.store.clearRun(id, { exit: true });
@@ -398,7 +346,7 @@ export class QemuDriver implements Driver {
       await this.stopLocked(id, 0, {});
       throw e;
     }
-    return this.status(id, rec);
+    return this.describe(id, rec);
   }
 
   private async waitUntilBooted(id: string, rec: InstanceRecord, pid: number, fromOffset: number, ctx: DriverContext): Promise<void> {
@@ -437,11 +385,11 @@ export class QemuDriver implements Driver {
       }
       await this.runtime.withQmp(id, async (qmp) => {
         const { status } = await qmp.execute<{ status: string }>('query-status');
-        if (paused && QemuRuntime.isRunningStatus(status)) await qmp.execute('stop');
-        if (!paused && !QemuRuntime.isRunningStatus(status)) await qmp.execute('cont');
+        if (paused && isRunningStatus(status)) await qmp.execute('stop');
+        if (!paused && !isRunningStatus(status)) await qmp.execute('cont');
       });
       await this.markPaused(id, paused);
-      return this.status(id, rec);
+      return this.describe(id, rec);
     });
   }
 
@@ -454,64 +402,6 @@ export class QemuDriver implements Driver {
     const rt = await this.store.readRuntime(id);
     if (rt) await this.store.writeRuntime(id, { ...rt, stopping: true });
   }
-
-  /** The real state: the process from the pidfile, then QMP `query-status`, memory and vCPUs. */
-  private async status(id: string, rec: InstanceRecord): Promise<InstanceStatus> {
-    const paths = this.store.paths(id);
-    const resources: Resources = { ...rec.spec.resources, diskGiB: Math.ceil(rec.diskBytes / GiB) };
-    const details: Record<string, unknown> = {
-      stateDir: paths.dir,
-      consoleLog: paths.console,
-      qmpSocket: paths.qmp,
-      template: rec.spec.template.name,
-      boot: readQemuImageRef(rec.spec.template).kernel ? 'kernel' : 'disk',
-    };
-    const pid = await this.runtime.livePid(id);
-    if (pid === undefined) {
-      await this.runtime.reconcile(id);
-      details.accelerator = this.acceleratorFor(rec.spec.arch).accelerator; // the one the next start uses
-      const exit = await this.store.readExit(id).catch(() => undefined);
-      if (exit) Object.assign(details, { exitReason: exit.reason, exitedAt: exit.at, consoleTail: exit.consoleTail });
-      return { id, state: 'stopped', technology: 'vm', resources, details };
-    }
-    const rt = await this.store.readRuntime(id).catch(() => undefined);
-    const rss = await processRssKiB(pid);
-    Object.assign(details, {
-      pid,
-      accelerator: rt?.accelerator ?? this.acceleratorFor(rec.spec.arch).accelerator,
-      startedAt: rt?.startedAt,
-      ...(rss !== undefined ? { hostRssMiB: Math.round(rss / 1024) } : {}),
-    });
-    try {
-      const live = await this.runtime.withQmp(id, async (qmp) => ({
-        status: (await qmp.execute<{ status: string }>('query-status')).status,
-        cpus: (await qmp.execute<unknown[]>('query-cpus-fast')).length,
-        memory: (await qmp.execute<{ 'base-memory': number }>('query-memory-size-summary'))['base-memory'],
-      }));
-      details.qemuStatus = live.status;
-      resources.vcpus = live.cpus;
-      resources.memoryMiB = Math.round(live.memory / 1024 / 1024);
-      return { id, state: QemuRuntime.isRunningStatus(live.status) ? 'running' : 'suspended', technology: 'vm', resources, details };
-    } catch (e) {
-      // QMP serves one client at a time; while it is busy, report what the driver last set.
-      details.qmpError = e instanceof Error ? e.message : String(e);
-      return { id, state: rt?.paused ? 'suspended' : 'running', technology: 'vm', resources, details };
-    }
-  }
-}
-
-/** Specs compared as stored: JSON drops undefined members. */
-function sameSpec(a: InstanceSpec, b: InstanceSpec): boolean {
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
-}
-
-function validateResources(r: Resources): void {
-  for (const key of ['vcpus', 'memoryMiB', 'diskGiB'] as const) {
-    if (!Number.isInteger(r[key]) || r[key] < 1) {
-      throw new DriverError('InvalidArgument', `resources.${key} must be a positive whole number, got ${String(r[key])}`);
-    }
-  }
-  if (r.memoryMiB < 16) throw new DriverError('InvalidArgument', 'a VM needs at least 16 MiB of memory');
 }
 
 export function createQemuDriver(opts: DriverOptions): Driver {
