@@ -35,11 +35,21 @@ export function encodeCursor(key: { createdAt: Date; id: string }): string {
   return Buffer.from(JSON.stringify({ c: key.createdAt.toISOString(), i: key.id })).toString('base64url');
 }
 
+// Only what encodeCursor writes (toISOString, years 0001-9999): PostgreSQL refuses much of
+// what Date.parse accepts ("0", "1", years beyond 294276), and its refusal would be a 500.
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function isCursorTime(value: unknown): value is string {
+  if (typeof value !== 'string' || !CURSOR_TIME.test(value)) return false;
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && new Date(time).toISOString() === value && !value.startsWith('0000');
+}
+
 export function decodeCursor(cursor: string | undefined): CursorKey | undefined {
   if (!cursor) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown };
-    if (typeof parsed.c === 'string' && !Number.isNaN(Date.parse(parsed.c)) && isUuid(parsed.i)) return { createdAt: parsed.c, id: parsed.i };
+    if (isCursorTime(parsed.c) && isUuid(parsed.i)) return { createdAt: parsed.c, id: parsed.i };
   } catch {
     // fall through
   }

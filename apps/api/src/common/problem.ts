@@ -19,6 +19,13 @@ export interface ProblemBody {
 
 const TYPE_BASE = 'https://hyperplane.dev/problems/';
 
+/** RFC 9457's own members: an extension of the same name would corrupt the problem (or its status). */
+const RESERVED = new Set(['type', 'title', 'status', 'detail', 'instance']);
+
+function safeExtensions(extensions: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(extensions).filter(([k]) => !RESERVED.has(k)));
+}
+
 export class Problem extends HttpException {
   constructor(
     status: number,
@@ -27,11 +34,11 @@ export class Problem extends HttpException {
     readonly detail: string,
     readonly extensions: Record<string, unknown> = {},
   ) {
-    super({ type: TYPE_BASE + slug, title, status, detail, ...extensions }, status);
+    super({ ...safeExtensions(extensions), type: TYPE_BASE + slug, title, status, detail }, status);
   }
 
   body(instance: string): ProblemBody {
-    return { type: TYPE_BASE + this.slug, title: this.title, status: this.getStatus(), detail: this.detail, instance, ...this.extensions };
+    return { type: TYPE_BASE + this.slug, title: this.title, status: this.getStatus(), detail: this.detail, instance, ...safeExtensions(this.extensions) };
   }
 }
 
@@ -54,6 +61,12 @@ export const problems = {
   },
   forbidden(detail: string): Problem {
     return new Problem(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', detail);
+  },
+  unsupportedMediaType(contentType: string | undefined): Problem {
+    const message = `the body must be application/json, not ${contentType ? JSON.stringify(contentType) : 'without a Content-Type'}`;
+    return new Problem(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'unsupported-media-type', 'Unsupported media type', message, {
+      errors: [{ field: 'Content-Type', message }],
+    });
   },
   tooLarge(limit: string): Problem {
     return new Problem(HttpStatus.PAYLOAD_TOO_LARGE, 'payload-too-large', 'Payload too large', `the request body is larger than ${limit}`);
