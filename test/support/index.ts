@@ -1,3 +1,4 @@
 export * from './api-client';
 export * from './stack';
 export * from './sse';
+export * from './processes';

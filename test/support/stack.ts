@@ -80,6 +80,10 @@ export interface StackOptions {
   agent?: Partial<AgentOptions>;
   /** Start no agent (the test starts its own). */
   noAgent?: boolean;
+  /** Start no controller (the test starts it with startController()). */
+  noController?: boolean;
+  /** Another Redis than the shared one (tests that FLUSHALL). */
+  redisUrl?: string;
 }
 
 export interface Stack {
@@ -87,21 +91,26 @@ export interface Stack {
   url: string;
   client: ApiClient;
   api: INestApplication;
-  controller: INestApplicationContext;
+  controller: INestApplicationContext | null;
   agent: AgentRuntime | null;
+  redisUrl: string;
   /** Direct SQL for assertions. */
   sql: Pool;
   dataDir: string;
   startAgent(options?: Partial<AgentOptions>): Promise<AgentRuntime>;
+  /** Makes an enrollment token for an agent the test runs itself. */
+  enrollmentToken(): Promise<string>;
+  startController(): Promise<INestApplicationContext>;
+  stopController(): Promise<void>;
   waitForHosts(count: number, timeoutMs?: number): Promise<any[]>;
   stop(): Promise<void>;
 }
 
-export function testConfig(db: string, prefix: string, overrides: Partial<AppConfig> = {}): ResolvedConfig {
+export function testConfig(db: string, prefix: string, overrides: Partial<AppConfig> = {}, redisUrl = REDIS_URL): ResolvedConfig {
   return {
     ...loadConfig({}),
     DATABASE_URL: db,
-    REDIS_URL: REDIS_URL,
+    REDIS_URL: redisUrl,
     HYPERPLANE_REDIS_PREFIX: prefix,
     PORT: 0,
     HYPERPLANE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -119,12 +128,13 @@ export function testConfig(db: string, prefix: string, overrides: Partial<AppCon
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await freshDatabase();
   const prefix = `hpt${randomBytes(4).toString('hex')}`;
-  const config = testConfig(db.url, prefix, opts.config);
+  const redisUrl = opts.redisUrl ?? REDIS_URL;
+  const config = testConfig(db.url, prefix, opts.config, redisUrl);
   const api = await createApiApp(config);
   await api.listen(0, '127.0.0.1');
   const port = (api.getHttpServer().address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
-  const controller = await startController(config);
+  let controller = opts.noController ? null : await startController(config);
   const client = new ApiClient(url, ADMIN_TOKEN);
   const sql = new Pool({ connectionString: db.url, max: 4 });
   const dataDir = mkdtempSync(join(tmpdir(), 'hp-agent-'));
@@ -137,16 +147,30 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     api,
     controller,
     agent: null,
+    redisUrl,
     sql,
     dataDir,
-    async startAgent(options: Partial<AgentOptions> = {}): Promise<AgentRuntime> {
+    async enrollmentToken(): Promise<string> {
       const enroll = await client.post('/v1/enrollment-tokens', { name: 'test agent' });
       if (enroll.status !== 201) throw new Error(`enrollment token: ${enroll.status} ${JSON.stringify(enroll.body)}`);
+      return enroll.body.token;
+    },
+    async startController(): Promise<INestApplicationContext> {
+      controller = await startController(config);
+      stack.controller = controller;
+      return controller;
+    },
+    async stopController(): Promise<void> {
+      await controller?.close();
+      controller = null;
+      stack.controller = null;
+    },
+    async startAgent(options: Partial<AgentOptions> = {}): Promise<AgentRuntime> {
       const agent = new AgentRuntime({
         apiUrl: url,
-        enrollmentToken: enroll.body.token,
+        enrollmentToken: await stack.enrollmentToken(),
         dataDir,
-        redis: { url: REDIS_URL, prefix },
+        redis: { url: redisUrl, prefix },
         local: opts.local ?? false,
         simHosts: opts.simHosts ?? MIXED_FLEET,
         sim: { timeScale: opts.timeScale ?? 0.01, seed: 1 },
@@ -171,10 +195,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     async stop(): Promise<void> {
       for (const a of agents) await a.stop().catch(() => undefined);
-      await controller.close().catch(() => undefined);
+      await controller?.close().catch(() => undefined);
       await api.close().catch(() => undefined);
       await sql.end().catch(() => undefined);
-      await dropRedisPrefix(REDIS_URL, prefix).catch(() => undefined);
+      await dropRedisPrefix(redisUrl, prefix).catch(() => undefined);
       await db.drop().catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -1,0 +1,90 @@
+import { MIXED_FLEET, simHost, startStack, Stack } from '@hyperplane/testing';
+
+// Many hosts of each kind, so a wrong placement would have had plenty of chances.
+const FLEET = [
+  ...MIXED_FLEET,
+  simHost('lin-x86-3', 'linux', 'x86_64', { capacity: { vcpus: 64, memoryMiB: 262144, diskGiB: 4000 } }),
+  simHost('win-2022-2', 'windows', 'x86_64', { capacity: { vcpus: 64, memoryMiB: 262144, diskGiB: 4000 } }),
+  simHost('mac-2', 'macos', 'arm64', { capacity: { vcpus: 24, memoryMiB: 131072, diskGiB: 2000 } }),
+];
+
+describe('placement rules through the API', () => {
+  let stack: Stack;
+  let hosts: Map<string, any>;
+
+  beforeAll(async () => {
+    stack = await startStack({ simHosts: FLEET });
+    hosts = new Map((await stack.client.get('/v1/hosts')).body.items.map((h: any) => [h.id, h]));
+  });
+  afterAll(() => stack.stop());
+
+  async function createMany(prefix: string, body: Record<string, unknown>, n: number): Promise<any[]> {
+    const posts = await Promise.all(Array.from({ length: n }, (_, i) => stack.client.post('/v1/instances', { ...body, name: `${prefix}-${i}` })));
+    const ops = await Promise.all(posts.map((p) => stack.client.waitOp(p.body.id)));
+    expect(ops.map((o) => o.status)).toEqual(Array(n).fill('succeeded'));
+    return Promise.all(posts.map(async (p) => (await stack.client.get(`/v1/instances/${p.body.instanceId}`)).body));
+  }
+
+  it('puts a Linux container only on a Linux host', async () => {
+    const made = await createMany('lc', { template: 'ubuntu-24.04', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } }, 12);
+    expect(new Set(made.map((i) => hosts.get(i.hostId).os))).toEqual(new Set(['linux']));
+    for (const i of made) expect(i.arch).toBe(hosts.get(i.hostId).arch);
+  });
+
+  it('puts a Windows container only on a Windows host of the same build', async () => {
+    const made = await createMany('wc', { template: 'windows-server-2022', technology: 'container', resources: { vcpus: 1, memoryMiB: 512, diskGiB: 10 } }, 8);
+    for (const i of made) {
+      const host = hosts.get(i.hostId);
+      expect([host.os, host.kernel]).toEqual(['windows', '10.0.20348']);
+    }
+  });
+
+  it('puts a macOS guest only on a macOS host', async () => {
+    const made = await createMany('mv', { template: 'macos-15', technology: 'vm', resources: { vcpus: 2, memoryMiB: 4096, diskGiB: 40 } }, 6);
+    expect(new Set(made.map((i) => hosts.get(i.hostId).os))).toEqual(new Set(['macos']));
+  });
+
+  it('honours an arm64 request only on arm64 hosts', async () => {
+    const made = await createMany('arm', { template: 'debian-12', technology: 'container', arch: 'arm64', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } }, 4);
+    for (const i of made) expect([hosts.get(i.hostId).os, hosts.get(i.hostId).arch]).toEqual(['linux', 'arm64']);
+  });
+
+  it('pins to a host when asked, and refuses a pin the host cannot take', async () => {
+    const win = [...hosts.values()].find((h) => h.name === 'win-2022-2');
+    const ok = await stack.client.createAndWait({ name: 'pinned', template: 'windows-server-2022', technology: 'vm', placement: { hostId: win.id }, resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 20 } });
+    expect(ok.instance.hostId).toBe(win.id);
+    const bad = await stack.client.createAndWait({ name: 'pinned-bad', template: 'debian-12', technology: 'container', placement: { hostId: win.id }, resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } });
+    expect(bad.op.status).toBe('failed');
+    expect(bad.instance.state).toBe('unschedulable');
+  });
+
+  it('ends a request no host can take as unschedulable, with a reason a person can read', async () => {
+    const { op, instance } = await stack.client.createAndWait({ name: 'huge', template: 'debian-12', technology: 'vm', resources: { vcpus: 4, memoryMiB: 4 * 1024 * 1024, diskGiB: 10 } });
+    expect(op.status).toBe('failed');
+    expect(op.error.code).toBe('unschedulable');
+    expect(instance.state).toBe('unschedulable');
+    expect(instance.hostId).toBeNull();
+    expect(instance.stateReason).toMatch(/^0 of 9 hosts fit: /);
+    expect(instance.stateReason).toMatch(/lack 4194304 MiB of free memory/);
+    expect(instance.placementExplanation.rejections.reduce((n: number, r: any) => n + r.count, 0)).toBe(9);
+  });
+
+  it('explains, host by host, why a Windows container fits nowhere', async () => {
+    const { instance } = await stack.client.createAndWait({ name: 'too-big-win', template: 'windows-server-2022', technology: 'container', resources: { vcpus: 1, memoryMiB: 500000, diskGiB: 1 } });
+    expect(instance.state).toBe('unschedulable');
+    // 6 Linux and macOS hosts cannot share a Windows kernel; the 2019 host is the wrong build;
+    // the two 2022 hosts are too small.
+    expect(instance.stateReason).toMatch(/^0 of 9 hosts fit: /);
+    expect(instance.stateReason).toMatch(/6 do not run Windows/);
+    expect(instance.stateReason).toMatch(/1 .*build/);
+    expect(instance.stateReason).toMatch(/2 lack 500000 MiB of free memory/);
+  });
+
+  it('an unschedulable instance holds nothing and can be deleted at once', async () => {
+    const { instance } = await stack.client.createAndWait({ name: 'nowhere', template: 'macos-15', technology: 'vm', resources: { vcpus: 200, memoryMiB: 1024, diskGiB: 10 } });
+    expect(instance.state).toBe('unschedulable');
+    const del = await stack.client.delete(`/v1/instances/${instance.id}`);
+    expect((await stack.client.waitOp(del.body.id)).status).toBe('succeeded');
+    expect((await stack.client.get(`/v1/instances/${instance.id}`)).status).toBe(404);
+  });
+});
