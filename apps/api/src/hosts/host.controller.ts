@@ -30,7 +30,7 @@ function decodeHostCursor(cursor: string | undefined): { name: string; id: strin
   if (!cursor) return undefined;
   try {
     const [name, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof name === 'string' && isUuid(id)) return { name, id };
+    if (typeof name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(name) && isUuid(id)) return { name, id };
   } catch {
     // fall through
   }

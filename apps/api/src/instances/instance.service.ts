@@ -90,6 +90,8 @@ export class InstanceService {
   }
 
   async act(principal: Principal, id: string, action: InstanceAction, idem: IdempotencyContext): Promise<Submitted> {
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
     const instance = await this.visible(principal, id);
     if (!canChange(principal, instance.projectId)) throw problems.forbidden(`the token (${principal.role}) may not change instances`);
     const rule = ACTION_RULES[action];
@@ -111,6 +113,9 @@ export class InstanceService {
   }
 
   async remove(principal: Principal, id: string, idem: IdempotencyContext): Promise<Submitted> {
+    // A retried delete answers as before, even once the instance is gone.
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
     const instance = await this.visible(principal, id);
     if (!canChange(principal, instance.projectId)) throw problems.forbidden(`the token (${principal.role}) may not delete instances`);
     return this.submitter.submit(principal, idem, {

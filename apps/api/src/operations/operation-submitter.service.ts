@@ -84,7 +84,8 @@ export class OperationSubmitter {
     return { operation: operation!, replayed: false };
   }
 
-  private async replay(principal: Principal, idem: IdempotencyContext): Promise<Submitted | null> {
+  /** The earlier answer to the same key and request, if any (409 for the same key with another request). */
+  async replay(principal: Principal, idem: IdempotencyContext): Promise<Submitted | null> {
     if (!idem.key) return null;
     const earlier = await this.operations.findByIdempotencyKey(principal.tokenId, idem.key);
     if (!earlier) return null;
@@ -115,6 +116,9 @@ export class OperationSubmitter {
         );
       }
       case 'instances_project_name_live': {
+        // Requests with one key that raced: the loser's instance name clashed with the winner's.
+        const replayed = await this.replay(principal, idem);
+        if (replayed) return replayed;
         const name = typeof s.request.name === 'string' ? s.request.name : '?';
         throw problems.conflict(`an instance named ${name} already exists in this project`, { field: 'name' });
       }

@@ -88,7 +88,7 @@ export class OperationService {
       const now = await this.operations.get(id);
       // Cancelling twice is not an error: the caller gets what it asked for.
       if (now?.status === 'cancelled') return OperationDto.from(now);
-      throw problems.conflict(`operation ${id} is ${now?.status ?? 'gone'}; only a queued operation can be cancelled`, { status: now?.status });
+      throw problems.conflict(`operation ${id} is ${now?.status ?? 'gone'}; only a queued operation can be cancelled`, { operationStatus: now?.status ?? null });
     }
     return OperationDto.from(cancelled);
   }

@@ -68,7 +68,13 @@ export class InstanceRepository {
     else if (!filter.includeDeleted) qb.andWhere(`i.state <> 'deleted'`);
     if (filter.hostId) qb.andWhere('i.host_id = :hostId', { hostId: filter.hostId });
     if (filter.technology) qb.andWhere('i.technology = :technology', { technology: filter.technology });
-    if (filter.before) qb.andWhere('(i.created_at, i.id) < (:createdAt::timestamptz, :id::uuid)', filter.before);
+    // The cursor's timestamp has milliseconds; the row's own has microseconds: use the row's.
+    if (filter.before) {
+      qb.andWhere(
+        '(i.created_at, i.id) < (COALESCE((SELECT c.created_at FROM instances c WHERE c.id = :id::uuid), :createdAt::timestamptz), :id::uuid)',
+        filter.before,
+      );
+    }
     return qb.getMany();
   }
 

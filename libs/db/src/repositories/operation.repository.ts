@@ -70,7 +70,13 @@ export class OperationRepository {
     if (filter.kind) qb.andWhere('o.kind = :kind', { kind: filter.kind });
     if (filter.instanceId) qb.andWhere('o.instance_id = :instanceId', { instanceId: filter.instanceId });
     if (filter.parentId) qb.andWhere('o.parent_id = :parentId', { parentId: filter.parentId });
-    if (filter.before) qb.andWhere('(o.created_at, o.id) < (:createdAt::timestamptz, :id::uuid)', filter.before);
+    // The cursor's timestamp has milliseconds; the row's own has microseconds: use the row's.
+    if (filter.before) {
+      qb.andWhere(
+        '(o.created_at, o.id) < (COALESCE((SELECT c.created_at FROM operations c WHERE c.id = :id::uuid), :createdAt::timestamptz), :id::uuid)',
+        filter.before,
+      );
+    }
     return qb.getMany();
   }
 
