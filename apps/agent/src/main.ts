@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '@hyperplane/config';
+import { loadConfig, loadDotEnv } from '@hyperplane/config';
 import { agentOptions, startAgent } from './agent.bootstrap';
 
 async function main(): Promise<void> {
+  loadDotEnv();
   const config = loadConfig();
   if (!config.REDIS_URL) throw new Error('the agent needs REDIS_URL');
   const agent = await startAgent(agentOptions({ ...config, REDIS_URL: config.REDIS_URL }));

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '@hyperplane/config';
+import { loadConfig, loadDotEnv } from '@hyperplane/config';
 import { TokenRepository } from '@hyperplane/db';
 import { startApi } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
@@ -13,6 +13,7 @@ const log = new Logger('all-in-one');
 
 /** api + controller + an agent for this machine (and simulated hosts when asked), one process. */
 async function main(): Promise<void> {
+  loadDotEnv();
   const env = loadConfig();
   const postgres = await findOrStartPostgres(env.HYPERPLANE_DATA_DIR, env.DATABASE_URL);
   const redis = await findOrStartRedis(env.HYPERPLANE_DATA_DIR, env.REDIS_URL);

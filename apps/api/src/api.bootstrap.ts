@@ -40,6 +40,7 @@ export async function createApiApp(config: ResolvedConfig): Promise<INestApplica
 
   await app.get(TemplateRepository).upsertBuiltins(BUILTIN_TEMPLATES);
   await app.get(TokenService).bootstrapAdmin(config.HYPERPLANE_ADMIN_TOKEN);
+  await app.get(TokenService).bootstrapEnrollment(config.HYPERPLANE_ENROLLMENT_TOKEN);
   await app.init();
   return app;
 }

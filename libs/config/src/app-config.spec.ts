@@ -25,3 +25,21 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('.env.example', () => {
+  it('lists every variable the config reads, with the same defaults', () => {
+    const { readFileSync } = jest.requireActual<typeof import('node:fs')>('node:fs');
+    const { getMetadataStorage } = jest.requireActual<typeof import('class-validator')>('class-validator');
+    const { AppConfig } = jest.requireActual<typeof import('./app-config')>('./app-config');
+    const text = readFileSync(`${__dirname}/../../../.env.example`, 'utf8');
+    const listed = new Map<string, string | null>();
+    for (const line of text.split('\n')) {
+      const m = /^(#\s*)?([A-Z][A-Z0-9_]+)=(.*)$/.exec(line);
+      if (m) listed.set(m[2]!, m[1] ? null : m[3]!);
+    }
+    const read = new Set(getMetadataStorage().getTargetValidationMetadatas(AppConfig, '', true, false).map((m) => m.propertyName));
+    expect([...listed.keys()].sort()).toEqual([...read].sort());
+    const defaults = loadConfig({}) as unknown as Record<string, unknown>;
+    for (const [name, value] of listed) if (value !== null) expect([name, String(defaults[name])]).toEqual([name, value]);
+  });
+});

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 
@@ -57,7 +58,10 @@ export class AppConfig {
   @IsString()
   HYPERPLANE_API_URL: string = 'http://127.0.0.1:3000';
 
-  /** The enrollment token an agent presents the first time. */
+  /**
+   * The enrollment token an agent presents the first time. Set on the API as well, it is made
+   * there at start, so agents can join without an admin creating a token first.
+   */
   @IsOptional() @IsString()
   HYPERPLANE_ENROLLMENT_TOKEN?: string;
 
@@ -79,6 +83,10 @@ export class AppConfig {
 
   @IsInt() @Min(0)
   HYPERPLANE_SIM_SEED: number = 1;
+
+  /** Where the qemu driver finds VM images (read by the driver itself; validated here). */
+  @IsOptional() @IsString()
+  HYPERPLANE_IMAGE_DIR?: string;
 
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
@@ -103,6 +111,11 @@ export class AppConfig {
 }
 
 export class ConfigError extends Error {}
+
+/** Loads `.env` from the working directory when there is one; the environment wins. */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
 
 /** Reads and validates the environment; throws a ConfigError that names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {

@@ -72,6 +72,19 @@ export class TokenService {
     this.log.warn(`bootstrap admin token (shown once, keep it): ${secret}`);
   }
 
+  /**
+   * When HYPERPLANE_ENROLLMENT_TOKEN is set on the API too, agents started with the same value
+   * enroll without an admin making a token first (docker-compose does this).
+   */
+  async bootstrapEnrollment(configured: string | undefined): Promise<void> {
+    if (!configured) return;
+    if (await this.tokens.findEnrollmentToken(hashSecret(configured))) return;
+    await this.tokens
+      .insertEnrollmentToken({ id: randomUUID(), name: 'bootstrap (HYPERPLANE_ENROLLMENT_TOKEN)', secretHash: hashSecret(configured), maxHosts: null, createdBy: null, expiresAt: null })
+      .catch(() => undefined);
+    this.log.log('bootstrap enrollment token created from HYPERPLANE_ENROLLMENT_TOKEN');
+  }
+
   async revoke(id: string): Promise<boolean> {
     const done = await this.tokens.revokeApiToken(id);
     this.cache.clear();

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INestApplication, INestApplicationContext } from '@nestjs/common';
+import { Client } from 'pg';
+import { loadConfig } from '@hyperplane/config';
+import { createApiApp, ResolvedConfig } from '@hyperplane/api';
+import { startController } from '@hyperplane/controller';
+import { AgentRuntime, SimHostSpec } from '@hyperplane/agent';
+import { migrateDatabase } from '@hyperplane/db';
+
+export const ADMIN = 'bench-admin-token-0123456789';
+
+export interface BenchStack {
+  url: string;
+  config: ResolvedConfig;
+  api: INestApplication;
+  controllers: INestApplicationContext[];
+  agent: AgentRuntime;
+  stop(): Promise<void>;
+}
+
+/**
+ * api + controller(s) + one agent for simulated hosts, in this process, on a fresh database
+ * (dropped at the end) and a fresh Redis prefix: what `npm start` runs, sized for a benchmark.
+ */
+export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: number; controllers?: number; agentConcurrency?: number }): Promise<BenchStack> {
+  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `hp_bench_${Date.now()}_${randomBytes(2).toString('hex')}`;
+  const pg = new Client({ connectionString: admin });
+  await pg.connect();
+  await pg.query(`CREATE DATABASE "${dbName}"`);
+  await pg.end();
+  const url = admin.replace(/\/[^/]*$/, `/${dbName}`);
+  await migrateDatabase(url);
+  const prefix = `hpb${randomBytes(3).toString('hex')}`;
+  const config = {
+    ...loadConfig({}),
+    DATABASE_URL: url,
+    REDIS_URL: process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379',
+    HYPERPLANE_REDIS_PREFIX: prefix,
+    HYPERPLANE_ADMIN_TOKEN: ADMIN,
+    HYPERPLANE_MIGRATE: false,
+    LOG_LEVEL: 'warn',
+    HYPERPLANE_HEARTBEAT_INTERVAL_S: 2,
+    HYPERPLANE_HEARTBEAT_TIMEOUT_S: 30,
+  } as ResolvedConfig;
+  const api = await createApiApp(config);
+  await api.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(api.getHttpServer().address() as { port: number }).port}`;
+  const controllers: INestApplicationContext[] = [];
+  for (let i = 0; i < (opts.controllers ?? 1); i++) controllers.push(await startController(config));
+
+  const enroll = await fetch(`${base}/v1/enrollment-tokens`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-'));
+  const agent = new AgentRuntime({
+    apiUrl: base,
+    enrollmentToken: ((await enroll.json()) as { token: string }).token,
+    dataDir,
+    redis: { url: config.REDIS_URL, prefix },
+    local: false,
+    simHosts: opts.hosts,
+    sim: { timeScale: opts.timeScale, seed: 1 },
+    heartbeatIntervalMs: 2000,
+    syncIntervalMs: 600_000,
+    lockDuration: 30_000,
+    concurrency: opts.agentConcurrency ?? 8,
+  });
+  await agent.start();
+  // Wait until every host is ready.
+  for (;;) {
+    const r = await fetch(`${base}/v1/hosts?status=ready&limit=500`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    const body = (await r.json()) as { items: unknown[]; nextCursor: string | null };
+    if (body.items.length >= Math.min(500, opts.hosts.length)) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return {
+    url: base,
+    config,
+    api,
+    controllers,
+    agent,
+    async stop() {
+      await agent.stop();
+      for (const c of controllers) await c.close();
+      await api.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      const c = new Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function call<T = any>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Runs `work(i)` for i in [0, n) with at most `width` at once. */
+export async function pool(n: number, width: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+}
