@@ -1,5 +1,21 @@
 import { DataSource, EntityManager } from 'typeorm';
 
+type Flush = (em: EntityManager) => Promise<void>;
+
+/** Work to do just before a transaction commits, e.g. writing its buffered events at once. */
+const beforeCommit = new WeakMap<EntityManager, Map<string, Flush>>();
+
+/**
+ * Asks `flush` to run once at the end of the caller's transaction (keyed, so one flush per
+ * kind). Returns false outside a Database.transaction, where the caller writes at once.
+ */
+export function atCommit(em: EntityManager, key: string, flush: Flush): boolean {
+  const hooks = beforeCommit.get(em);
+  if (!hooks) return false;
+  if (!hooks.has(key)) hooks.set(key, flush);
+  return true;
+}
+
 /** Runs work in a transaction (READ COMMITTED; correctness comes from guarded UPDATEs). */
 export class Database {
   constructor(readonly dataSource: DataSource) {}
@@ -9,7 +25,13 @@ export class Database {
   }
 
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+    return this.dataSource.transaction(async (em) => {
+      const hooks = new Map<string, Flush>();
+      beforeCommit.set(em, hooks);
+      const result = await work(em);
+      for (const flush of hooks.values()) await flush(em);
+      return result;
+    });
   }
 
   async ping(): Promise<void> {

@@ -81,7 +81,8 @@ export class CommandHandler {
   }
 
   private context(cmd: HostCommandPayload): DriverContext {
-    let last = 0;
+    // Quick commands report no progress at all; slow ones every half second.
+    let last = Date.now();
     return {
       progress: (percent, step) => {
         const now = Date.now();

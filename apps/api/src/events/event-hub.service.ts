@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EVENTS_CHANNEL, EventEntity, EventRepository, PgListener } from '@hyperplane/db';
 
+const PUMP_GAP_MS = 10;
+const GAP_RECHECK_MS = 200;
+
 export type EventListener = (event: EventEntity) => void;
 
 export const EVENTS_LISTENER = Symbol('EVENTS_LISTENER');
@@ -19,6 +22,7 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
   private poll: NodeJS.Timeout | null = null;
   /** Ids skipped over: a transaction that took an id earlier may commit later. */
   private readonly gaps = new Map<string, number>();
+  private gapsCheckedAt = 0;
 
   constructor(
     private readonly events: EventRepository,
@@ -60,16 +64,21 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
     this.drain()
       .catch((e: unknown) => this.log.warn(`reading events failed: ${String(e)}`))
       .finally(() => {
-        this.pumping = false;
-        if (this.again) {
-          this.again = false;
-          this.pump();
-        }
+        // Notifications that came meanwhile are served by one more read, a moment later: under
+        // load one query then carries many transactions' events.
+        setTimeout(() => {
+          this.pumping = false;
+          if (this.again) {
+            this.again = false;
+            this.pump();
+          }
+        }, PUMP_GAP_MS).unref();
       });
   }
 
   private async drain(): Promise<void> {
-    if (this.gaps.size > 0) {
+    if (this.gaps.size > 0 && Date.now() - this.gapsCheckedAt >= GAP_RECHECK_MS) {
+      this.gapsCheckedAt = Date.now();
       const late = await this.events.byIds([...this.gaps.keys()]);
       for (const event of late) {
         this.gaps.delete(event.id);

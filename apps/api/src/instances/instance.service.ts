@@ -27,6 +27,8 @@ const DESIRED_AFTER: Record<InstanceAction, InstanceState> = {
 
 @Injectable()
 export class InstanceService {
+  private readonly templateCache = new Map<string, { template: TemplateEntity | null; until: number }>();
+
   constructor(
     private readonly instances: InstanceRepository,
     private readonly templates: TemplateRepository,
@@ -53,7 +55,7 @@ export class InstanceService {
 
   /** Everything about a spec that can be refused before anything is created. */
   async checkSpec(principal: Principal, dto: InstanceSpecDto): Promise<TemplateEntity> {
-    const template = await this.templates.get(dto.template);
+    const template = await this.template(dto.template);
     if (!template) throw problems.badField('template', `no template named ${dto.template}; GET /v1/templates lists them`);
     if (dto.technology !== 'auto' && !template.technologies.includes(dto.technology)) {
       throw problems.badField('technology', `template ${template.name} can be a ${template.technologies.join(' or a ')}, not a ${dto.technology}`);
@@ -148,6 +150,15 @@ export class InstanceService {
       limit: limit + 1,
     });
     return toPage(rows, limit, InstanceDto.from);
+  }
+
+  /** Templates change rarely (the catalogue is written at start): cached for 10 s. */
+  private async template(name: string): Promise<TemplateEntity | null> {
+    const hit = this.templateCache.get(name);
+    if (hit && hit.until > Date.now()) return hit.template;
+    const template = await this.templates.get(name);
+    this.templateCache.set(name, { template, until: Date.now() + 10_000 });
+    return template;
   }
 
   private async visible(principal: Principal, id: string): Promise<InstanceEntity> {

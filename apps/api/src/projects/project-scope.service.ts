@@ -6,7 +6,9 @@ import { problems } from '../common/problem';
 /** Which project a request is about, and whether the caller may see or change it. */
 @Injectable()
 export class ProjectScope {
+  // Projects are only ever added: a short cache saves a query on every request.
   private readonly byName = new Map<string, { project: ProjectEntity; until: number }>();
+  private readonly byId = new Map<string, { project: ProjectEntity; until: number }>();
 
   constructor(private readonly projects: ProjectRepository) {}
 
@@ -28,13 +30,21 @@ export class ProjectScope {
   private async resolve(principal: Principal, name: string | undefined): Promise<ProjectEntity> {
     if (!name) {
       const own = principal.projectIds?.length === 1 ? principal.projectIds[0]! : DEFAULT_PROJECT_ID;
-      const project = await this.projects.get(own);
+      const project = await this.cachedById(own);
       if (!project) throw problems.badField('project', 'the token\'s project no longer exists');
       return project;
     }
     const project = await this.cachedByName(name);
     // A project the token cannot see is reported like one that does not exist.
     if (!project || !canSeeProject(principal, project.id)) throw problems.badField('project', `no project named ${name}`);
+    return project;
+  }
+
+  private async cachedById(id: string): Promise<ProjectEntity | null> {
+    const hit = this.byId.get(id);
+    if (hit && hit.until > Date.now()) return hit.project;
+    const project = await this.projects.get(id);
+    if (project) this.byId.set(id, { project, until: Date.now() + 30_000 });
     return project;
   }
 

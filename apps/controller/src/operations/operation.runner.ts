@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
-import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository } from '@hyperplane/db';
+import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
 import { hostCommand, instanceSpec } from './host-command';
@@ -8,6 +8,7 @@ import { hostCommand, instanceSpec } from './host-command';
 const CLAIM_ATTEMPTS = 8;
 
 class LostClaim extends Error {}
+class Cancelled extends Error {}
 
 /**
  * Runs an operation up to the point where a host takes over: places new instances (claiming
@@ -30,7 +31,8 @@ export class OperationRunner {
   async run(operationId: string): Promise<void> {
     let op = await this.operations.get(operationId);
     if (!op || TERMINAL_OPERATION_STATUSES.includes(op.status)) return;
-    if (op.status === 'queued') {
+    if (op.status === 'queued' && op.kind !== 'create') {
+      // A create starts in the same transaction that places it.
       op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
       if (!op) return; // cancelled in the meantime
     } else if (op.jobQueue && isHostQueue(op.jobQueue) && op.jobId && op.jobData) {
@@ -70,12 +72,14 @@ export class OperationRunner {
       await this.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
       return;
     }
-    await this.db.transaction((em) => this.instances.transition(em, instance.id, ['pending', 'unschedulable', 'scheduling'], 'scheduling'));
     const request = this.placement.requestFor(instance, template);
+    const from = ['pending', 'unschedulable', 'scheduling'] as const;
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
       const decision = await this.placement.decide(request);
       if (!decision.ok) {
         await this.db.transaction(async (em) => {
+          if (!(await this.begin(em, op))) return;
+          await this.instances.transition(em, instance.id, from, 'scheduling');
           const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'unschedulable', {
             stateReason: decision.reason,
             placementExplanation: decision.explanation as unknown as Record<string, unknown>,
@@ -90,8 +94,11 @@ export class OperationRunner {
         return;
       }
       try {
+        // One transaction from queued to dispatched; the capacity claim goes last, so the
+        // host's row stays locked for as short a time as possible.
         const placed = await this.db.transaction(async (em) => {
-          if (!(await this.placement.claim(em, decision))) throw new LostClaim();
+          if (!(await this.begin(em, op))) throw new Cancelled();
+          await this.instances.transition(em, instance.id, from, 'scheduling');
           const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'provisioning', {
             hostId: decision.hostId,
             driver: decision.driver,
@@ -107,18 +114,26 @@ export class OperationRunner {
           const { message, patch } = hostCommand(op.id, moved, 'create', { spec: instanceSpec(moved, template), start: moved.desiredState === 'running' });
           await this.operations.patch(em, op.id, { ...patch, step: `provisioning on ${decision.hostName}`, progress: 10 });
           await this.outbox.add(em, [message]);
+          if (!(await this.placement.claim(em, decision))) throw new LostClaim();
           return moved;
         });
         this.log.debug(`instance ${placed.name} placed on ${decision.hostName} (${decision.technology}/${decision.driver})`);
         return;
       } catch (error) {
         await this.placement.refreshHost(decision.hostId);
+        if (error instanceof Cancelled) return;
         if (!(error instanceof LostClaim)) throw error;
         const now = await this.instances.get(instance.id);
-        if (!now || now.state !== 'scheduling') return;
+        if (!now || !(from as readonly string[]).includes(now.state)) return;
       }
     }
     throw new Error(`could not claim capacity for instance ${instance.id} after ${CLAIM_ATTEMPTS} attempts; will retry`);
+  }
+
+  /** Moves a queued operation to running in the caller's transaction; false if it was cancelled. */
+  private async begin(em: Tx, op: OperationEntity): Promise<boolean> {
+    if (op.status !== 'queued') return true;
+    return (await this.operations.transition(em, op.id, ['queued'], 'running', { step: 'placing', progress: 1 })) !== null;
   }
 
   private async dispatchCreate(op: OperationEntity, instance: InstanceEntity): Promise<void> {

@@ -1,6 +1,6 @@
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { EntityManager } from 'typeorm';
-import { Database, fromRow } from '../database';
+import { atCommit, Database, fromRow } from '../database';
 import { EventEntity, EventSubject } from '../entities';
 
 export interface NewEvent {
@@ -15,11 +15,35 @@ export const EVENTS_CHANNEL = 'hp_events';
 
 /** The event log. Appends happen inside the transaction of the change they describe. */
 export class EventRepository {
+  private readonly buffers = new WeakMap<EntityManager, NewEvent[]>();
+
   constructor(private readonly db: Database) {}
 
+  /**
+   * Records events in the caller's transaction. Inside Database.transaction they are buffered
+   * and written in one INSERT just before commit, however many changes the transaction made.
+   */
   async append(em: EntityManager, events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await em.createQueryBuilder().insert().into(EventEntity).values(events as QueryDeepPartialEntity<EventEntity>[]).execute();
+    let buffer = this.buffers.get(em);
+    if (!buffer) {
+      if (!atCommit(em, 'events', (tx) => this.flush(tx))) return this.insert(em, events);
+      buffer = [];
+      this.buffers.set(em, buffer);
+    }
+    buffer.push(...events);
+  }
+
+  private async flush(em: EntityManager): Promise<void> {
+    const events = this.buffers.get(em) ?? [];
+    this.buffers.delete(em);
+    await this.insert(em, events);
+  }
+
+  private async insert(em: EntityManager, events: NewEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 2000) {
+      await em.createQueryBuilder().insert().into(EventEntity).values(events.slice(i, i + 2000) as QueryDeepPartialEntity<EventEntity>[]).execute();
+    }
   }
 
   /** Events after `afterId`, oldest first. */

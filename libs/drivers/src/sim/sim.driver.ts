@@ -62,7 +62,9 @@ export class SimDriver implements Driver {
   private readonly timings: SimTimings;
   private readonly stateFile: string;
   private loaded = false;
-  private writing: Promise<void> = Promise.resolve();
+  private writing: Promise<void> | null = null;
+  private changes = 0;
+  private written = 0;
   /** How many times each command really changed something (for tests of exactly-once effects). */
   readonly effects: Record<string, number> = {};
 
@@ -331,17 +333,30 @@ export class SimDriver implements Driver {
     }
   }
 
-  /** Writes the state atomically (temp file + rename), one write at a time. */
+  /**
+   * Writes the state atomically (temp file + rename) and returns once a write that includes
+   * this change is on disk. Changes that arrive during a write share the next one, so a busy
+   * host writes its file a few times a second, not once per change.
+   */
   private async save(): Promise<void> {
     if (this.opts.persist === false) return;
-    const snapshot = JSON.stringify({ instances: [...this.instances.values()] });
-    const write = this.writing.then(async () => {
+    const mine = ++this.changes;
+    this.writing ??= this.writeLoop().finally(() => (this.writing = null));
+    while (this.written < mine) {
+      await this.writing;
+      this.writing ??= this.writeLoop().finally(() => (this.writing = null));
+    }
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.written < this.changes) {
+      const upTo = this.changes;
+      const snapshot = JSON.stringify({ instances: [...this.instances.values()] });
       await mkdir(this.opts.stateDir, { recursive: true });
       const tmp = `${this.stateFile}.${process.pid}.tmp`;
       await writeFile(tmp, snapshot);
       await rename(tmp, this.stateFile);
-    });
-    this.writing = write.catch(() => undefined);
-    await write;
+      this.written = upTo;
+    }
   }
 }
