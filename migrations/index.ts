@@ -1,4 +1,5 @@
 import { Init1795654694139 } from './1795654694139-init';
+import { PlacementGroups1795659365030 } from './1795659365030-placement-groups';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
-export const MIGRATIONS = [Init1795654694139];
+export const MIGRATIONS = [Init1795654694139, PlacementGroups1795659365030];

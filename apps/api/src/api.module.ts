@@ -20,6 +20,9 @@ import { OperationService } from './operations/operation.service';
 import { OperationSubmitter } from './operations/operation-submitter.service';
 import { ProjectScope } from './projects/project-scope.service';
 import { TemplateController } from './templates/template.controller';
+import { PlacementGroupController } from './placement/placement-group.controller';
+import { PlacementController } from './placement/placement.controller';
+import { PreviewService } from './placement/preview.service';
 
 export const API_REDIS = Symbol('API_REDIS');
 
@@ -48,6 +51,8 @@ export class ApiModule {
         EventController,
         AgentController,
         AdminController,
+        PlacementGroupController,
+        PlacementController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -64,6 +69,7 @@ export class ApiModule {
         InstanceService,
         OperationService,
         AgentService,
+        PreviewService,
       ],
     };
   }

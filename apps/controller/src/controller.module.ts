@@ -5,10 +5,13 @@ import { HeartbeatStore, JobQueue } from '@hyperplane/queue';
 import { ControllerWorkers } from './controller.workers';
 import { DriftService } from './hosts/drift.service';
 import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
+import { BatchPlacer } from './operations/batch.placer';
+import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
 import { OUTBOX_LISTENER, OutboxRelay } from './outbox/outbox.relay';
 import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
+import { Rescheduler } from './reconcile/rescheduler';
 import { ResultApplier } from './results/result.applier';
 
 @Injectable()
@@ -38,10 +41,13 @@ export class ControllerModule {
         OutboxRelay,
         PlacementService,
         OperationRunner,
+        BatchPlacer,
+        BatchWatcher,
         ResultApplier,
         DriftService,
         HeartbeatWatcher,
         Reconciler,
+        Rescheduler,
         { provide: ControllerWorkers, useFactory: (r: OperationRunner, a: ResultApplier, d: DriftService) => new ControllerWorkers(config, r, a, d), inject: [OperationRunner, ResultApplier, DriftService] },
       ],
     };

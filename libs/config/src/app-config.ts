@@ -9,6 +9,8 @@ const toBool = ({ obj, key }: { obj: Record<string, unknown>; key: string }): un
   return typeof raw === 'string' ? ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase()) : raw;
 };
 
+const RATIOS = /^(vcpus|memoryMiB|diskGiB)=\d+(\.\d+)?(,(vcpus|memoryMiB|diskGiB)=\d+(\.\d+)?)*$/;
+
 /**
  * Every environment variable Hyperplane reads, validated once at start. `.env.example` lists
  * them with their defaults; keep the two in step.
@@ -104,6 +106,22 @@ export class AppConfig {
   /** A job whose worker stops renewing its lock for this long is run again elsewhere. */
   @IsInt() @Min(1000) @Max(600_000)
   HYPERPLANE_JOB_LOCK_MS: number = 30_000;
+
+  /** binpack (fill hosts) or spread (even them out); projects may override. */
+  @IsIn(['binpack', 'spread'])
+  HYPERPLANE_PLACEMENT_STRATEGY: 'binpack' | 'spread' = 'binpack';
+
+  /** How far VMs may overcommit each resource: usable = capacity × ratio. */
+  @IsString() @Matches(RATIOS, { message: 'HYPERPLANE_RATIOS_VM must look like vcpus=4,memoryMiB=1,diskGiB=1' })
+  HYPERPLANE_RATIOS_VM: string = 'vcpus=4,memoryMiB=1,diskGiB=1';
+
+  /** Containers share the kernel and page cache: they may overcommit more. */
+  @IsString() @Matches(RATIOS, { message: 'HYPERPLANE_RATIOS_CONTAINER must look like vcpus=8,memoryMiB=1.5,diskGiB=1' })
+  HYPERPLANE_RATIOS_CONTAINER: string = 'vcpus=8,memoryMiB=1.5,diskGiB=1';
+
+  /** Density cap: instances per host at most (a host may declare a lower one). */
+  @IsInt() @Min(1) @Max(100_000)
+  HYPERPLANE_MAX_INSTANCES_PER_HOST: number = 250;
 
   /** Operations the controller works on at once per process. */
   @IsInt() @Min(1) @Max(1000)

@@ -59,4 +59,10 @@ export function pgConstraint(error: unknown): string | undefined {
   return typeof c === 'string' ? c : undefined;
 }
 
+export function pgDetail(error: unknown): string | undefined {
+  const e = error as { detail?: unknown; driverError?: { detail?: unknown } };
+  const d = e?.driverError?.detail ?? e?.detail;
+  return typeof d === 'string' ? d : undefined;
+}
+
 export const PG_UNIQUE_VIOLATION = '23505';

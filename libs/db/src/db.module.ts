@@ -7,6 +7,7 @@ import { HostRepository } from './repositories/host.repository';
 import { InstanceRepository } from './repositories/instance.repository';
 import { OperationRepository } from './repositories/operation.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
+import { PlacementGroupRepository } from './repositories/placement-group.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { TemplateRepository } from './repositories/template.repository';
 import { TokenRepository } from './repositories/token.repository';
@@ -37,6 +38,7 @@ const REPOSITORIES = [
   ProjectRepository,
   TemplateRepository,
   TokenRepository,
+  PlacementGroupRepository,
 ];
 
 /** PostgreSQL for an app: the data source, the transaction helper and every repository. */
@@ -57,6 +59,7 @@ export class DbModule {
         { provide: ProjectRepository, useFactory: (db: Database) => new ProjectRepository(db), inject: [Database] },
         { provide: TemplateRepository, useFactory: (db: Database) => new TemplateRepository(db), inject: [Database] },
         { provide: TokenRepository, useFactory: (db: Database) => new TokenRepository(db), inject: [Database] },
+        { provide: PlacementGroupRepository, useFactory: (db: Database) => new PlacementGroupRepository(db), inject: [Database] },
         ...[HostRepository, InstanceRepository, OperationRepository].map((Repo) => ({
           provide: Repo,
           useFactory: (db: Database, events: EventRepository) => new Repo(db, events),

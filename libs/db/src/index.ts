@@ -8,6 +8,8 @@ export * from './repositories/host.repository';
 export * from './repositories/instance.repository';
 export * from './repositories/operation.repository';
 export * from './repositories/outbox.repository';
+export * from './repositories/placement-group.repository';
+export * from './placement';
 export * from './repositories/project.repository';
 export * from './repositories/template.repository';
 export * from './repositories/token.repository';

@@ -4,3 +4,4 @@ export * from './job-queue';
 export * from './job-worker';
 export * from './heartbeat.store';
 export * from './redis-connection';
+export * from './multi-queue-consumer';

@@ -105,6 +105,13 @@ for i = 1, #KEYS do
 end
 return found`;
 
+/** Answers the indexes of the keys (active lists) that are not empty. */
+const NON_EMPTY_LUA = `local found = {}
+for i = 1, #KEYS do
+  if redis.call('LLEN', KEYS[i]) > 0 then found[#found + 1] = i end
+end
+return found`;
+
 const HANDED_BACK = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
 
 /** One consumed queue as BullMQ's Scripts and Job see it, plus this consumer's state for it. */
@@ -225,7 +232,7 @@ export class MultiQueueConsumer {
     this.renewEvery = Math.max(10, Math.floor(opts.lockDuration / 4));
     this.stallTick = Math.max(50, Math.min(1000, Math.floor(this.stalledInterval / 4)));
 
-    this.command = createRedis(redis, `${this.name}:cmd`);
+    this.command = createRedis(redis, `${this.name}:cmd`, process.env.MQ_AP ? { enableAutoPipelining: true } : {});
     this.command.on('error', (e: Error) => this.report(e));
     this.onReconnect(this.command, () => this.refetch(this.queues.values()));
     // BullMQ's connection wrapper, shared: it loads BullMQ's Lua scripts onto our connection.
@@ -427,16 +434,18 @@ export class MultiQueueConsumer {
 
   private async process(q: ConsumedQueue, job: Job, token: string): Promise<void> {
     const id = job.id ?? '';
-    const fetchNext = !this.stopping && !q.removed;
+    let fetchNext = false;
     let next: unknown;
     try {
       try {
         // A job that stalled more than maxStalledCount times comes back with a deferred failure.
         if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
         await q.handler(job);
-        next = await job.moveToCompleted(undefined, token, fetchNext && !this.stopping);
+        fetchNext = !this.stopping && !q.removed;
+        next = await job.moveToCompleted(undefined, token, fetchNext);
       } catch (e) {
-        next = await this.fail(job, token, e, fetchNext && !this.stopping);
+        fetchNext = !this.stopping && !q.removed;
+        next = await this.fail(q, job, token, e, fetchNext);
       }
     } catch (e) {
       // Not finished (lock lost, job gone after a FLUSHALL, Redis error): its lock expires and
@@ -452,13 +461,12 @@ export class MultiQueueConsumer {
     if (this.canFetch(q)) this.pump(q, fetchNext && Array.isArray(next));
   }
 
-  private async fail(job: Job, token: string, e: unknown, fetchNext: boolean): Promise<unknown> {
+  private async fail(q: ConsumedQueue, job: Job, token: string, e: unknown, fetchNext: boolean): Promise<unknown> {
     const error = e instanceof Error ? e : new Error(String(e));
     // The handler moved the job itself (job.moveToDelayed / moveToWaitingChildren) and threw to say so.
     if (HANDED_BACK.has(error.name)) return undefined;
     if (error.message === RATE_LIMIT_ERROR) {
       const ttl = await job.moveToWait(token);
-      const q = job.queue as ConsumedQueue;
       if (ttl > 0) this.wakeAt(q, Date.now() + ttl);
       return undefined;
     }
@@ -554,7 +562,9 @@ export class MultiQueueConsumer {
     const popped = shard.client.bzpopmin(keys, BLOCK_SECONDS);
     // A blocking command can be lost with a half-dead connection: reconnect, and ioredis
     // sends it again (as BullMQ's Worker does in waitForJob).
-    const watchdog = setInterval(() => this.stopping || shard.client.disconnect(true), WATCHDOG_MS);
+    const watchdog = setInterval(() => {
+      if (!this.stopping) shard.client.disconnect(true);
+    }, WATCHDOG_MS);
     try {
       return await popped;
     } finally {
@@ -635,8 +645,12 @@ export class MultiQueueConsumer {
         if (restarted) break;
         restarted = true;
       }
+      // A queue with no active job has nothing that could stall: one call finds the others.
+      const active = (await this.command.eval(NON_EMPTY_LUA, batch.length, ...batch.map((q) => q.keys.active ?? q.toKey('active')))) as number[];
       await Promise.all(
-        batch.map(async (q) => {
+        active.map(async (index) => {
+          const q = batch[index - 1];
+          if (!q || q.removed) return;
           try {
             const moved = await q.scripts.moveStalledJobsToWait();
             if (moved.length > 0) this.pump(q);
@@ -645,6 +659,8 @@ export class MultiQueueConsumer {
           }
         }),
       );
+    } catch (e) {
+      this.report(e);
     } finally {
       this.checkingStalled = false;
     }

@@ -14,3 +14,5 @@ export {
 export { WEIGHTS } from './weighers';
 export { Scheduler, place } from './scheduler';
 export type { SchedulerOptions } from './scheduler';
+export { mergePolicy, parseRatios, policyFromSettings, policyKey } from './policy-settings';
+export type { PolicyOverride } from './policy-settings';

@@ -1,14 +1,16 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { ProjectRepository, TokenRepository } from '@hyperplane/db';
+import { ProjectEntity, ProjectRepository, TokenRepository } from '@hyperplane/db';
+import { PlacementPolicy } from '@hyperplane/scheduler';
+import { PreviewService } from '../placement/preview.service';
 import { CurrentPrincipal, FleetWide, Roles } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { hashSecret, newSecret } from '../auth/secrets';
 import { TokenService } from '../auth/token.service';
 import { uuid } from '../common/params';
 import { problems } from '../common/problem';
-import { CreateEnrollmentTokenDto, CreateProjectDto, CreateTokenDto, IssuedSecretDto } from './admin.dto';
+import { CreateEnrollmentTokenDto, CreateProjectDto, CreateTokenDto, IssuedSecretDto, PolicyOverrideDto } from './admin.dto';
 
 const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
 
@@ -23,6 +25,7 @@ export class AdminController {
     private readonly tokenService: TokenService,
     private readonly tokens: TokenRepository,
     private readonly projects: ProjectRepository,
+    private readonly previews: PreviewService,
   ) {}
 
   @Post('tokens')
@@ -96,6 +99,28 @@ export class AdminController {
       throw e;
     });
     return { id, name: dto.name, description: dto.description ?? '' };
+  }
+
+  @Get('projects/:name/policy')
+  @ApiOkResponse({ description: 'The project\'s overrides and the policy in effect for it' })
+  async getPolicy(@Param('name') name: string): Promise<{ project: string; overrides: Record<string, unknown>; effective: PlacementPolicy }> {
+    const project = await this.project(name);
+    return { project: project.name, overrides: project.policy ?? {}, effective: this.previews.policyOf(project.policy) };
+  }
+
+  @Put('projects/:name/policy')
+  @ApiOkResponse({ description: 'The overrides are replaced; placements from now on use them' })
+  async putPolicy(@Param('name') name: string, @Body() dto: PolicyOverrideDto): Promise<{ project: string; overrides: Record<string, unknown>; effective: PlacementPolicy }> {
+    const project = await this.project(name);
+    const overrides = JSON.parse(JSON.stringify(dto)) as Record<string, unknown>;
+    await this.projects.setPolicy(project.id, overrides);
+    return { project: project.name, overrides, effective: this.previews.policyOf(overrides) };
+  }
+
+  private async project(name: string): Promise<ProjectEntity> {
+    const project = /^[a-z0-9][a-z0-9-]{0,62}$/.test(name) ? await this.projects.findByName(name) : null;
+    if (!project) throw problems.notFound('project', name);
+    return project;
   }
 
   @Get('projects')

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { NAME_PATTERN, NAME_RULE, ROLES, Role } from '@hyperplane/domain';
 
 export class CreateTokenDto {
@@ -33,4 +34,27 @@ export class IssuedSecretDto {
   @ApiProperty() name!: string;
   @ApiProperty({ description: 'The secret; shown once, only its hash is kept' }) token!: string;
   @ApiPropertyOptional({ nullable: true }) expiresAt!: string | null;
+}
+
+export class RatiosDto {
+  @ApiPropertyOptional({ minimum: 0.1, maximum: 64 }) @IsOptional() @IsNumber() @Min(0.1) @Max(64) vcpus?: number;
+  @ApiPropertyOptional({ minimum: 0.1, maximum: 16 }) @IsOptional() @IsNumber() @Min(0.1) @Max(16) memoryMiB?: number;
+  @ApiPropertyOptional({ minimum: 0.1, maximum: 16 }) @IsOptional() @IsNumber() @Min(0.1) @Max(16) diskGiB?: number;
+}
+
+export class TechnologyRatiosDto {
+  @ApiPropertyOptional({ type: RatiosDto }) @IsOptional() @IsObject() @ValidateNested() @Type(() => RatiosDto) vm?: RatiosDto;
+  @ApiPropertyOptional({ type: RatiosDto }) @IsOptional() @IsObject() @ValidateNested() @Type(() => RatiosDto) container?: RatiosDto;
+}
+
+/** What a project changes of the global placement policy; absent fields keep the global value. */
+export class PolicyOverrideDto {
+  @ApiPropertyOptional({ enum: ['binpack', 'spread'] }) @IsOptional() @IsIn(['binpack', 'spread']) strategy?: 'binpack' | 'spread';
+  @ApiPropertyOptional({ type: TechnologyRatiosDto, description: 'Allocation ratios: usable = capacity × ratio' })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => TechnologyRatiosDto)
+  ratios?: TechnologyRatiosDto;
+  @ApiPropertyOptional({ minimum: 1, maximum: 100000 }) @IsOptional() @IsInt() @Min(1) @Max(100000) maxInstancesPerHost?: number;
 }

@@ -10,6 +10,7 @@ import { uuid } from '../common/params';
 import { problems } from '../common/problem';
 import { OperationDto } from '../operations/operation.dto';
 import { accepted, IDEMPOTENCY_HEADER } from '../operations/accepted';
+import { BatchCreateDto } from './batch-create.dto';
 import { CreateInstanceDto } from './create-instance.dto';
 import { InstanceDto } from './instance.dto';
 import { InstanceService } from './instance.service';
@@ -33,6 +34,20 @@ export class InstanceController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<OperationDto> {
     return accepted(res, await this.instances.create(principal, dto, idem));
+  }
+
+  @Post('batch')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto, description: 'A parent operation (kind batch); its children: GET /v1/operations?parent=<id>' })
+  @ApiConflictResponse({ description: 'A name is taken, or Idempotency-Key reused with another body' })
+  async batch(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: BatchCreateDto,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    return accepted(res, await this.instances.createBatch(principal, dto, idem));
   }
 
   @Get()

@@ -6,13 +6,23 @@ import {
   InstanceAction,
   InstanceState,
 } from '@hyperplane/domain';
-import { HostRepository, InstanceEntity, InstanceRepository, OperationRepository, TemplateEntity, TemplateRepository } from '@hyperplane/db';
+import {
+  HostRepository,
+  InstanceEntity,
+  InstanceRepository,
+  OperationRepository,
+  PlacementGroupEntity,
+  PlacementGroupRepository,
+  TemplateEntity,
+  TemplateRepository,
+} from '@hyperplane/db';
 import { canChange, canSeeProject, isFleetWide, Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { problems } from '../common/problem';
 import { OperationSubmitter, Submitted } from '../operations/operation-submitter.service';
 import { ProjectScope } from '../projects/project-scope.service';
+import { BatchCreateDto } from './batch-create.dto';
 import { CreateInstanceDto, InstanceSpecDto } from './create-instance.dto';
 import { InstanceDto } from './instance.dto';
 import { ListInstancesQuery } from './list-instances.query';
@@ -34,13 +44,16 @@ export class InstanceService {
     private readonly templates: TemplateRepository,
     private readonly hosts: HostRepository,
     private readonly operations: OperationRepository,
+    private readonly groups: PlacementGroupRepository,
     private readonly scope: ProjectScope,
     private readonly submitter: OperationSubmitter,
   ) {}
 
   async create(principal: Principal, dto: CreateInstanceDto, idem: IdempotencyContext): Promise<Submitted> {
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
     const project = await this.scope.forChange(principal, dto.project);
-    await this.checkSpec(principal, dto);
+    const { group } = await this.checkSpec(principal, dto, project.id);
     const id = randomUUID();
     return this.submitter.submit(principal, idem, {
       projectId: project.id,
@@ -48,13 +61,51 @@ export class InstanceService {
       kind: 'create',
       request: { ...dto },
       before: async (em) => {
-        await this.instances.insert(em, [this.newInstance(id, project.id, dto.name, dto, principal)]);
+        await this.instances.insert(em, [this.newInstance(id, project.id, dto.name, dto, principal, group)]);
       },
     });
   }
 
+  /**
+   * N instances named <prefix>-<n>: one parent operation (queued on the control queue) and a
+   * queued child per instance, which the controller places in bulk. All or nothing: a name
+   * that is taken refuses the whole batch.
+   */
+  async createBatch(principal: Principal, dto: BatchCreateDto, idem: IdempotencyContext): Promise<Submitted> {
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
+    const project = await this.scope.forChange(principal, dto.spec.project);
+    const { group } = await this.checkSpec(principal, dto.spec, project.id);
+    const width = String(dto.count).length;
+    const names = Array.from({ length: dto.count }, (_, i) => `${dto.namePrefix}-${String(i + 1).padStart(width, '0')}`);
+    const instances = names.map((name) => this.newInstance(randomUUID(), project.id, name, dto.spec, principal, group));
+    return this.submitter.submit(principal, idem, {
+      projectId: project.id,
+      instanceId: null,
+      kind: 'batch',
+      request: { count: dto.count, namePrefix: dto.namePrefix, spec: { ...dto.spec } },
+      before: (em) => this.instances.insert(em, instances),
+      after: (em, parentId) =>
+        this.operations.insert(
+          em,
+          instances.map((i) => ({
+            id: randomUUID(),
+            projectId: project.id,
+            instanceId: i.id!,
+            parentId,
+            kind: 'create' as const,
+            status: 'queued' as const,
+            progress: 0,
+            step: 'queued',
+            request: { batch: parentId, name: i.name },
+            requestedBy: principal.tokenId,
+          })),
+        ),
+    });
+  }
+
   /** Everything about a spec that can be refused before anything is created. */
-  async checkSpec(principal: Principal, dto: InstanceSpecDto): Promise<TemplateEntity> {
+  async checkSpec(principal: Principal, dto: InstanceSpecDto, projectId: string): Promise<{ template: TemplateEntity; group: PlacementGroupEntity | null }> {
     const template = await this.template(dto.template);
     if (!template) throw problems.badField('template', `no template named ${dto.template}; GET /v1/templates lists them`);
     if (dto.technology !== 'auto' && !template.technologies.includes(dto.technology)) {
@@ -67,10 +118,15 @@ export class InstanceService {
       if (!isFleetWide(principal)) throw problems.forbidden('only fleet-wide tokens may pin an instance to a host');
       if (!(await this.hosts.get(dto.placement.hostId))) throw problems.badField('placement.hostId', `no host ${dto.placement.hostId}`);
     }
-    return template;
+    let group: PlacementGroupEntity | null = null;
+    if (dto.placement?.group) {
+      group = await this.groups.findByName(projectId, dto.placement.group);
+      if (!group) throw problems.badField('placement.group', `no placement group named ${dto.placement.group} in this project; POST /v1/placement-groups makes one`);
+    }
+    return { template, group };
   }
 
-  newInstance(id: string, projectId: string, name: string, dto: InstanceSpecDto, principal: Principal): Partial<InstanceEntity> {
+  newInstance(id: string, projectId: string, name: string, dto: InstanceSpecDto, principal: Principal, group: PlacementGroupEntity | null): Partial<InstanceEntity> {
     return {
       id,
       projectId,
@@ -87,6 +143,7 @@ export class InstanceService {
       limits: dto.limits ? { ...dto.limits } : null,
       isolation: dto.isolation ? { ...dto.isolation } : null,
       placement: { ...(dto.placement ?? {}), ...(dto.capabilities ? { capabilities: dto.capabilities } : {}) },
+      placementGroupId: group?.id ?? null,
       createdBy: principal.tokenId,
     };
   }

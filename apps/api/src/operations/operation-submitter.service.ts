@@ -8,6 +8,7 @@ import {
   OutboxRepository,
   PG_UNIQUE_VIOLATION,
   pgConstraint,
+  pgDetail,
   pgErrorCode,
   Tx,
 } from '@hyperplane/db';
@@ -23,7 +24,9 @@ export interface Submission {
   request: Record<string, unknown>;
   /** Writes that belong in the same transaction (the new instance, desired state, …). */
   before?: (em: Tx, operationId: string) => Promise<void>;
-  /** A batch parent is not run itself; its children are. */
+  /** Writes that need the operation to exist (a batch's children point at it). */
+  after?: (em: Tx, operationId: string) => Promise<void>;
+  /** Whether the operation is put on the control queue (default true). */
   enqueue?: boolean;
 }
 
@@ -71,6 +74,7 @@ export class OperationSubmitter {
             ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { operationId: id } }),
           },
         ]);
+        await s.after?.(em, id);
         if (s.enqueue !== false) {
           await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { operationId: id } }]);
         }
@@ -119,8 +123,9 @@ export class OperationSubmitter {
         // Requests with one key that raced: the loser's instance name clashed with the winner's.
         const replayed = await this.replay(principal, idem);
         if (replayed) return replayed;
-        const name = typeof s.request.name === 'string' ? s.request.name : '?';
-        throw problems.conflict(`an instance named ${name} already exists in this project`, { field: 'name' });
+        const taken = /\(project_id, name\)=\([^,]+, ([^)]+)\)/.exec(pgDetail(error) ?? '')?.[1];
+        const name = taken ?? (typeof s.request.name === 'string' ? s.request.name : '?');
+        throw problems.conflict(`an instance named ${name} already exists in this project`, { field: s.kind === 'batch' ? 'namePrefix' : 'name', name });
       }
       case undefined:
       default:

@@ -27,7 +27,8 @@ export class ProjectScope {
     return [(await this.resolve(principal, name)).id];
   }
 
-  private async resolve(principal: Principal, name: string | undefined): Promise<ProjectEntity> {
+  /** The project a request names (or the default), if the token can see it. */
+  async resolve(principal: Principal, name: string | undefined): Promise<ProjectEntity> {
     if (!name) {
       const own = principal.projectIds?.length === 1 ? principal.projectIds[0]! : DEFAULT_PROJECT_ID;
       const project = await this.cachedById(own);

@@ -3,6 +3,7 @@ import { AppConfig } from '@hyperplane/config';
 import { HostRepository } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
+import { Rescheduler } from '../reconcile/rescheduler';
 
 /** How long PostgreSQL's copy of a heartbeat may lag behind Redis's. */
 const PERSIST_EVERY_MS = 30_000;
@@ -17,14 +18,13 @@ export class HeartbeatWatcher implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger('heartbeats');
   private timer: NodeJS.Timeout | null = null;
   private busy: Promise<void> | null = null;
-  /** Called with the hosts that became ready (e.g. to retry unschedulable instances). */
-  onReady: ((hostIds: string[]) => void) | null = null;
 
   constructor(
     private readonly config: AppConfig,
     private readonly hosts: HostRepository,
     @Inject(HeartbeatStore) private readonly beats: HeartbeatStore,
     private readonly placement: PlacementService,
+    private readonly rescheduler: Rescheduler,
   ) {}
 
   onModuleInit(): void {
@@ -77,7 +77,8 @@ export class HeartbeatWatcher implements OnModuleInit, OnApplicationShutdown {
       const changed = await this.hosts.setStatus(up, ['down', 'enrolling'], 'ready', null);
       if (changed.length) {
         this.log.log(`${changed.length} host(s) ready`);
-        this.onReady?.(changed.map((h) => h.id));
+        // New or returning capacity: unschedulable instances may fit now.
+        this.rescheduler.kick();
       }
     }
     if (down.length || up.length) this.placement.invalidate();

@@ -3,6 +3,7 @@ import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STAT
 import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
+import { BatchPlacer } from './batch.placer';
 import { hostCommand, instanceSpec } from './host-command';
 
 const CLAIM_ATTEMPTS = 8;
@@ -26,6 +27,7 @@ export class OperationRunner {
     private readonly outbox: OutboxRepository,
     private readonly placement: PlacementService,
     private readonly queue: JobQueue,
+    private readonly batch: BatchPlacer,
   ) {}
 
   async run(operationId: string): Promise<void> {
@@ -40,6 +42,10 @@ export class OperationRunner {
       await this.queue.enqueue({ queue: op.jobQueue, name: JobName.HostCommand, jobId: op.jobId, data: op.jobData as never });
       return;
     }
+    if (op.kind === 'batch') {
+      await this.batch.run(op);
+      return;
+    }
     const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
     if (!instance) {
       await this.fail(op, { code: 'not-found', message: 'the instance no longer exists' });
@@ -50,8 +56,6 @@ export class OperationRunner {
         return this.create(op, instance);
       case 'delete':
         return this.remove(op, instance);
-      case 'batch':
-        return;
       case 'start':
       case 'stop':
       case 'restart':
@@ -72,10 +76,11 @@ export class OperationRunner {
       await this.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
       return;
     }
-    const request = this.placement.requestFor(instance, template);
+    const request = await this.placement.requestFor(instance, template);
+    const policy = await this.placement.policyFor(instance.projectId);
     const from = ['pending', 'unschedulable', 'scheduling'] as const;
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
-      const decision = await this.placement.decide(request);
+      const decision = await this.placement.decide(request, policy);
       if (!decision.ok) {
         await this.db.transaction(async (em) => {
           if (!(await this.begin(em, op))) return;
@@ -114,7 +119,7 @@ export class OperationRunner {
           const { message, patch } = hostCommand(op.id, moved, 'create', { spec: instanceSpec(moved, template), start: moved.desiredState === 'running' });
           await this.operations.patch(em, op.id, { ...patch, step: `provisioning on ${decision.hostName}`, progress: 10 });
           await this.outbox.add(em, [message]);
-          if (!(await this.placement.claim(em, decision))) throw new LostClaim();
+          if (!(await this.placement.claim(em, decision, policy, instance.id))) throw new LostClaim();
           return moved;
         });
         this.log.debug(`instance ${placed.name} placed on ${decision.hostName} (${decision.technology}/${decision.driver})`);

@@ -1,89 +1,134 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Capability, TemplateSpec } from '@hyperplane/domain';
-import { ClaimLimits, HostRepository, InstanceEntity, TemplateRepository, toTemplateSpec, Tx } from '@hyperplane/db';
-import { DEFAULT_POLICY, PlacementDecision, PlacementPolicy, PlacementRequest, PlacementSuccess, Scheduler } from '@hyperplane/scheduler';
-import { toHostSnapshot } from './host-snapshot';
+import { TemplateSpec } from '@hyperplane/domain';
+import { AppConfig } from '@hyperplane/config';
+import {
+  ClaimLimits,
+  hostSnapshot,
+  HostRepository,
+  InstanceEntity,
+  PlacementGroupEntity,
+  PlacementGroupRepository,
+  placementRequest,
+  ProjectRepository,
+  TemplateRepository,
+  toTemplateSpec,
+  Tx,
+} from '@hyperplane/db';
+import {
+  HostSnapshot,
+  mergePolicy,
+  PlacementDecision,
+  PlacementPolicy,
+  PlacementRequest,
+  PlacementSuccess,
+  policyFromSettings,
+  policyKey,
+  Scheduler,
+} from '@hyperplane/scheduler';
 
 const SNAPSHOT_MAX_AGE_MS = 2000;
-const TEMPLATE_CACHE_MS = 10_000;
+const CACHE_MS = 10_000;
+
+interface Cached<T> {
+  value: T;
+  until: number;
+}
 
 /**
- * The controller's view of the fleet for placement: a scheduler over a snapshot of ready
- * hosts, refreshed every couple of seconds and after a lost claim. The snapshot may be
- * stale; the capacity claim in PostgreSQL is what keeps hosts from being overcommitted.
+ * The controller's view of the fleet for placement: schedulers (one per distinct policy) over
+ * a snapshot of ready hosts, refreshed every couple of seconds and after a lost claim. The
+ * snapshot may be stale; the claim in PostgreSQL (capacity, and group rules under a lock on
+ * the group) is what keeps hosts from being overcommitted and groups from being broken.
  */
 @Injectable()
 export class PlacementService {
   private readonly log = new Logger('placement');
-  private current: Scheduler | null = null;
+  private hosts: HostSnapshot[] = [];
+  private readonly schedulers = new Map<string, { policy: PlacementPolicy; scheduler: Scheduler }>();
   private loadedAt = 0;
-  private loading: Promise<Scheduler> | null = null;
-  private readonly templates = new Map<string, { spec: TemplateSpec | null; until: number }>();
-  readonly policy: PlacementPolicy = DEFAULT_POLICY;
+  private loading: Promise<void> | null = null;
+  private readonly templates = new Map<string, Cached<TemplateSpec | null>>();
+  private readonly groups = new Map<string, Cached<PlacementGroupEntity | null>>();
+  private readonly policies = new Map<string, Cached<PlacementPolicy>>();
+  readonly basePolicy: PlacementPolicy;
 
   constructor(
-    private readonly hosts: HostRepository,
+    config: AppConfig,
+    private readonly hostRepo: HostRepository,
     private readonly templateRepo: TemplateRepository,
-  ) {}
-
-  async template(name: string): Promise<TemplateSpec | null> {
-    const hit = this.templates.get(name);
-    if (hit && hit.until > Date.now()) return hit.spec;
-    const row = await this.templateRepo.get(name);
-    const spec = row ? toTemplateSpec(row) : null;
-    this.templates.set(name, { spec, until: Date.now() + TEMPLATE_CACHE_MS });
-    return spec;
+    private readonly groupRepo: PlacementGroupRepository,
+    private readonly projectRepo: ProjectRepository,
+  ) {
+    this.basePolicy = policyFromSettings(config);
   }
 
-  requestFor(instance: InstanceEntity, template: TemplateSpec): PlacementRequest {
-    const p = instance.placement ?? {};
-    return {
-      template,
-      technology: instance.requestedTechnology,
-      resources: { vcpus: instance.vcpus, memoryMiB: instance.memoryMib, diskGiB: instance.diskGib },
-      ...(instance.arch ? { arch: instance.arch } : {}),
-      ...(instance.isolation ? { isolation: instance.isolation } : {}),
-      ...(p.capabilities ? { capabilities: p.capabilities as Capability[] } : {}),
-      ...(p.hostId ? { hostId: p.hostId } : {}),
-      ...(p.labels ? { requiredLabels: p.labels } : {}),
-      ...(p.preferredLabels ? { preferredLabels: p.preferredLabels } : {}),
-      ...(p.zone ? { zone: p.zone } : {}),
-      ...(p.strategy ? { strategy: p.strategy } : {}),
-    };
+  template(name: string): Promise<TemplateSpec | null> {
+    return this.cached(this.templates, name, async () => {
+      const row = await this.templateRepo.get(name);
+      return row ? toTemplateSpec(row) : null;
+    });
   }
 
-  /** Decides, and records the decision in the local snapshot so concurrent decisions see it. */
-  async decide(request: PlacementRequest): Promise<PlacementDecision> {
-    const scheduler = await this.scheduler();
-    const decision = scheduler.place(request);
-    if (decision.ok) scheduler.commit(decision);
+  group(id: string | null): Promise<PlacementGroupEntity | null> {
+    return id ? this.cached(this.groups, id, () => this.groupRepo.get(id)) : Promise.resolve(null);
+  }
+
+  /** The global policy with the project's overrides. */
+  policyFor(projectId: string): Promise<PlacementPolicy> {
+    return this.cached(this.policies, projectId, async () => {
+      const project = await this.projectRepo.get(projectId);
+      return mergePolicy(this.basePolicy, project?.policy);
+    });
+  }
+
+  async requestFor(instance: InstanceEntity, template: TemplateSpec): Promise<PlacementRequest> {
+    return placementRequest(instance, template, await this.group(instance.placementGroupId));
+  }
+
+  /** Decides, and records the decision in every local scheduler so concurrent decisions see it. */
+  async decide(request: PlacementRequest, policy: PlacementPolicy): Promise<PlacementDecision> {
+    await this.fresh();
+    const decision = this.scheduler(policy).place(request);
+    if (decision.ok) for (const s of this.schedulers.values()) s.scheduler.commit(decision);
     return decision;
   }
 
-  /** Claims the decision's capacity in the caller's transaction; false if the host filled up. */
-  claim(em: Tx, decision: PlacementSuccess): Promise<boolean> {
-    return this.hosts.claim(
-      em,
-      { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 },
-      this.limitsFor(decision),
-    );
+  /** Whether the request would be placed now (nothing is recorded). */
+  async wouldPlace(request: PlacementRequest, policy: PlacementPolicy): Promise<boolean> {
+    await this.fresh();
+    return this.scheduler(policy).place(request).ok;
+  }
+
+  /**
+   * Claims the decision in the caller's transaction: the group's rules re-checked under a lock
+   * on the group, then the host's capacity in one guarded UPDATE. False if either no longer holds.
+   */
+  async claim(em: Tx, decision: PlacementSuccess, policy: PlacementPolicy, instanceId: string): Promise<boolean> {
+    const group = await this.group(decision.groupId ?? null);
+    if (group) {
+      const { onHost, placed } = await this.groupRepo.lockAndCount(em, group.id, decision.hostId, instanceId);
+      if (group.strict && group.policy === 'anti-affinity' && onHost > 0) return false;
+      if (group.strict && group.policy === 'affinity' && placed > 0 && onHost === 0) return false;
+      if (group.maxPerHost && onHost >= group.maxPerHost) return false;
+    }
+    return this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
   }
 
   /** The numbers the PostgreSQL claim must respect: the same the scheduler used. */
-  limitsFor(decision: Pick<PlacementSuccess, 'technology'>): ClaimLimits {
-    return {
-      ratios: this.policy.ratios[decision.technology],
-      reserved: this.policy.reserved,
-      maxInstancesPerHost: this.policy.maxInstancesPerHost,
-    };
+  limits(decision: Pick<PlacementSuccess, 'technology'>, policy: PlacementPolicy): ClaimLimits {
+    return { ratios: policy.ratios[decision.technology], reserved: policy.reserved, maxInstancesPerHost: policy.maxInstancesPerHost };
   }
 
-  /** After a lost claim or a failed transaction: take the host's real allocation from the database. */
+  /** After a lost claim or a failed transaction: take the host's real state from the database. */
   async refreshHost(hostId: string): Promise<void> {
-    const scheduler = await this.scheduler();
-    const host = await this.hosts.get(hostId);
-    if (host && host.status === 'ready') scheduler.updateHost(toHostSnapshot(host));
-    else scheduler.removeHost(hostId);
+    const [host] = await this.hostRepo.byIds([hostId]);
+    const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
+    const snapshot = host && host.status === 'ready' ? hostSnapshot(host, groups) : null;
+    this.hosts = this.hosts.filter((h) => h.id !== hostId).concat(snapshot ? [snapshot] : []);
+    for (const { scheduler } of this.schedulers.values()) {
+      if (snapshot) scheduler.updateHost(snapshot);
+      else scheduler.removeHost(hostId);
+    }
   }
 
   /** Forces a reload at the next decision (hosts joined, left, or freed capacity). */
@@ -91,18 +136,39 @@ export class PlacementService {
     this.loadedAt = 0;
   }
 
-  private async scheduler(): Promise<Scheduler> {
-    if (this.current && Date.now() - this.loadedAt < SNAPSHOT_MAX_AGE_MS) return this.current;
-    this.loading ??= this.load().finally(() => (this.loading = null));
-    return this.loading;
+  private scheduler(policy: PlacementPolicy): Scheduler {
+    const key = policyKey(policy);
+    let entry = this.schedulers.get(key);
+    if (!entry) {
+      entry = { policy, scheduler: new Scheduler(this.hosts, policy) };
+      this.schedulers.set(key, entry);
+    }
+    return entry.scheduler;
   }
 
-  private async load(): Promise<Scheduler> {
+  private async fresh(): Promise<void> {
+    if (Date.now() - this.loadedAt < SNAPSHOT_MAX_AGE_MS) return;
+    this.loading ??= this.load().finally(() => (this.loading = null));
+    await this.loading;
+  }
+
+  private async load(): Promise<void> {
     const started = Date.now();
-    const hosts = await this.hosts.schedulable();
-    this.current = new Scheduler(hosts.map(toHostSnapshot), this.policy);
+    const [rows, groups] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts()]);
+    this.hosts = rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {}));
+    // Schedulers are rebuilt from the new snapshot (cheap next to a decision at this size).
+    const policies = [...this.schedulers.values()].map((e) => e.policy);
+    this.schedulers.clear();
+    for (const p of policies) this.scheduler(p);
     this.loadedAt = started;
-    this.log.debug(`snapshot of ${hosts.length} ready hosts in ${Date.now() - started} ms`);
-    return this.current;
+    this.log.debug(`snapshot of ${rows.length} ready hosts in ${Date.now() - started} ms`);
+  }
+
+  private async cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    const hit = map.get(key);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = await load();
+    map.set(key, { value, until: Date.now() + CACHE_MS });
+    return value;
   }
 }

@@ -3,6 +3,7 @@ import { ACTION_RULES, InstanceState } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationRepository, Tx } from '@hyperplane/db';
 import { AgentProgressPayload, AgentResultPayload } from '@hyperplane/queue';
 import { hostJobId } from '../operations/host-command';
+import { Rescheduler } from '../reconcile/rescheduler';
 
 /**
  * Applies what agents report. Each result is a guarded transition of the operation and its
@@ -18,6 +19,7 @@ export class ResultApplier {
     private readonly operations: OperationRepository,
     private readonly instances: InstanceRepository,
     private readonly hosts: HostRepository,
+    private readonly rescheduler: Rescheduler,
   ) {}
 
   async apply(r: AgentResultPayload): Promise<'applied' | 'ignored'> {
@@ -53,7 +55,10 @@ export class ResultApplier {
           deletedAt: new Date(),
           stateReason: null,
         });
-        if (gone && instance.hostId) await this.hosts.release(em, instance.hostId, this.instances.claimOf(instance));
+        if (gone && instance.hostId) {
+          await this.hosts.release(em, instance.hostId, this.instances.claimOf(instance));
+          this.rescheduler.kick(); // freed capacity
+        }
         break;
       }
       case 'start':

@@ -5,6 +5,7 @@ import { HostEntity } from './host.entity';
 import { InstanceEntity } from './instance.entity';
 import { OperationEntity } from './operation.entity';
 import { OutboxEntity } from './outbox.entity';
+import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
 
@@ -15,6 +16,7 @@ export * from './host.entity';
 export * from './instance.entity';
 export * from './operation.entity';
 export * from './outbox.entity';
+export * from './placement-group.entity';
 export * from './project.entity';
 export * from './template.entity';
 
@@ -28,4 +30,5 @@ export const ENTITIES = [
   OperationEntity,
   OutboxEntity,
   EventEntity,
+  PlacementGroupEntity,
 ];

@@ -1,4 +1,5 @@
 import { HostEntity } from './host.entity';
+import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { Arch, DriverName, InstanceState, IsolationNeeds, RequestedTechnology, Technology } from '@hyperplane/domain';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
@@ -98,6 +99,15 @@ export class InstanceEntity {
 
   @Column({ type: 'jsonb', default: {} })
   placement!: InstancePlacement;
+
+  /** The placement group (placement.group resolved in the instance's project). */
+  @Index()
+  @Column({ type: 'uuid', nullable: true })
+  placementGroupId!: string | null;
+
+  @ManyToOne(() => PlacementGroupEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'placement_group_id' })
+  placementGroup?: PlacementGroupEntity;
 
   /** The scheduler's explanation of the last placement (or why none was possible). */
   @Column({ type: 'jsonb', nullable: true })

@@ -23,6 +23,7 @@ export interface OperationError {
   where: 'idempotency_key IS NOT NULL',
 })
 @Index('operations_project_created', ['projectId', 'createdAt', 'id'])
+@Index('operations_parent_status', ['parentId', 'status'], { where: 'parent_id IS NOT NULL' })
 @Index('operations_active', ['status', 'updatedAt'], { where: `status IN ('queued', 'running')` })
 @Check('operations_progress_range', 'progress BETWEEN 0 AND 100')
 export class OperationEntity {
@@ -44,7 +45,6 @@ export class OperationEntity {
   instance?: InstanceEntity;
 
   /** A batch's children point at their parent. */
-  @Index()
   @Column({ type: 'uuid', nullable: true })
   parentId!: string | null;
 

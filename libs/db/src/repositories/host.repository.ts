@@ -117,9 +117,9 @@ export class HostRepository {
          alloc_disk_gib = alloc_disk_gib + $4, alloc_instances = alloc_instances + $5,
          version = version + 1
        WHERE id = $1 AND status = 'ready'
-         AND alloc_vcpus + $2 <= floor(cap_vcpus * $6::float8) - $9
-         AND alloc_memory_mib + $3 <= floor(cap_memory_mib * $7::float8) - $10
-         AND alloc_disk_gib + $4 <= floor(cap_disk_gib * $8::float8) - $11
+         AND alloc_vcpus + $2 <= floor(cap_vcpus * $6::numeric) - $9
+         AND alloc_memory_mib + $3 <= floor(cap_memory_mib * $7::numeric) - $10
+         AND alloc_disk_gib + $4 <= floor(cap_disk_gib * $8::numeric) - $11
          AND alloc_instances + $5 <= LEAST(CASE WHEN cap_instances > 0 THEN cap_instances ELSE $12 END, $12)
        RETURNING id`,
       [
@@ -181,6 +181,19 @@ export class HostRepository {
        WHERE hosts.id = b.id AND (hosts.last_heartbeat_at IS NULL OR hosts.last_heartbeat_at < to_timestamp(b.at / 1000.0))`,
       [beats.map((b) => b.id), beats.map((b) => b.at)],
     );
+  }
+
+  /** Placement-group members per host: host id → group id → count. */
+  async groupCounts(hostIds?: string[]): Promise<Map<string, Record<string, number>>> {
+    const rows = await this.db.manager.query<{ host_id: string; group_id: string; n: number }[]>(
+      `SELECT host_id, placement_group_id AS group_id, count(*)::int AS n FROM instances
+       WHERE host_id IS NOT NULL AND placement_group_id IS NOT NULL AND ($1::uuid[] IS NULL OR host_id = ANY($1::uuid[]))
+       GROUP BY host_id, placement_group_id`,
+      [hostIds ?? null],
+    );
+    const out = new Map<string, Record<string, number>>();
+    for (const r of rows) out.set(r.host_id, { ...out.get(r.host_id), [r.group_id]: r.n });
+    return out;
   }
 
   async byIds(ids: string[]): Promise<HostEntity[]> {

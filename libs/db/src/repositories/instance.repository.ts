@@ -1,6 +1,6 @@
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { InstanceState, Resources } from '@hyperplane/domain';
-import { EntityManager } from 'typeorm';
+import { EntityManager, In } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { InstanceEntity } from '../entities';
 import { setClause } from '../sql';
@@ -16,6 +16,16 @@ export interface InstanceFilter {
   /** Keyset cursor: rows strictly older than this (created_at, id). */
   before?: { createdAt: string; id: string };
   limit: number;
+}
+
+export interface PlacedRow {
+  id: string;
+  hostId: string;
+  driver: string;
+  technology: string;
+  arch: string;
+  claim: Resources;
+  explanation: Record<string, unknown>;
 }
 
 export type InstancePatch = Partial<Omit<InstanceEntity, 'id' | 'version' | 'project' | 'host'>>;
@@ -40,6 +50,10 @@ export class InstanceRepository {
         data: { name: r.name, from: null, state: r.state, reason: null },
       })),
     );
+  }
+
+  async byIds(ids: string[]): Promise<InstanceEntity[]> {
+    return ids.length ? this.db.manager.findBy(InstanceEntity, { id: In(ids) }) : [];
   }
 
   get(id: string, em: EntityManager = this.db.manager): Promise<InstanceEntity | null> {
@@ -116,6 +130,63 @@ export class InstanceRepository {
     const { sql, params } = setClause(patch, 2);
     if (!sql) return;
     await em.query(`UPDATE instances SET ${sql}, version = version + 1, updated_at = now() WHERE id = $1`, [id, ...params]);
+  }
+
+  /**
+   * Places many pending instances at once (a batch): pending → provisioning with their host,
+   * driver and claim. Guarded like transition(): instances no longer pending are left alone
+   * and not returned, so the caller can give their claims back.
+   */
+  async placeMany(em: EntityManager, rows: PlacedRow[]): Promise<InstanceEntity[]> {
+    if (rows.length === 0) return [];
+    const updated = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE instances i SET state = 'provisioning', host_id = r.host_id, driver = r.driver, technology = r.technology, arch = r.arch,
+         claim_vcpus = r.cv, claim_memory_mib = r.cm, claim_disk_gib = r.cd, state_reason = NULL,
+         placement_explanation = r.explanation, version = i.version + 1, updated_at = now()
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::jsonb[])
+         AS r(id, host_id, driver, technology, arch, cv, cm, cd, explanation)
+       WHERE i.id = r.id AND i.state = 'pending'
+       RETURNING i.*`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.hostId),
+        rows.map((r) => r.driver),
+        rows.map((r) => r.technology),
+        rows.map((r) => r.arch),
+        rows.map((r) => r.claim.vcpus),
+        rows.map((r) => r.claim.memoryMiB),
+        rows.map((r) => r.claim.diskGiB),
+        rows.map((r) => JSON.stringify(r.explanation)),
+      ],
+    );
+    const placed = updated[0].map((r) => fromRow<InstanceEntity>(r));
+    await this.events.append(
+      em,
+      placed.map((i) => ({
+        type: 'instance.state',
+        subjectType: 'instance' as const,
+        subjectId: i.id,
+        projectId: i.projectId,
+        data: { name: i.name, from: 'pending', state: 'provisioning', reason: null, hostId: i.hostId },
+      })),
+    );
+    return placed;
+  }
+
+  /** Pending instances no host can take (a batch): pending → unschedulable with the reason. */
+  async unschedulableMany(em: EntityManager, ids: string[], reason: string, explanation: Record<string, unknown>): Promise<InstanceEntity[]> {
+    if (ids.length === 0) return [];
+    const updated = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE instances SET state = 'unschedulable', state_reason = $2, placement_explanation = $3, version = version + 1, updated_at = now()
+       WHERE id = ANY($1::uuid[]) AND state IN ('pending', 'scheduling') RETURNING *`,
+      [ids, reason, JSON.stringify(explanation)],
+    );
+    const moved = updated[0].map((r) => fromRow<InstanceEntity>(r));
+    await this.events.append(
+      em,
+      moved.map((i) => ({ type: 'instance.state', subjectType: 'instance' as const, subjectId: i.id, projectId: i.projectId, data: { name: i.name, from: 'pending', state: 'unschedulable', reason } })),
+    );
+    return moved;
   }
 
   /** What the instance holds on its host, for releasing it. */

@@ -2,9 +2,9 @@ import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity
 import { OperationKind, OperationStatus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
-import { OperationEntity } from '../entities';
+import { OperationEntity, OperationError } from '../entities';
 import { setClause } from '../sql';
-import { EventRepository } from './event.repository';
+import { EventRepository, NewEvent } from './event.repository';
 
 export interface OperationFilter {
   projectIds: string[] | null;
@@ -38,6 +38,107 @@ export class OperationRepository {
         data: { kind: r.kind, instanceId: r.instanceId ?? null, from: null, status: r.status, progress: 0 },
       })),
     );
+  }
+
+  /**
+   * Queues system operations (no caller) for instances, skipping any that already has an
+   * active operation (the partial unique index decides, race-free). Returns the ones queued.
+   */
+  async insertSystem(em: EntityManager, rows: { id: string; projectId: string; instanceId: string; kind: OperationKind; request: Record<string, unknown>; jobQueue: string; jobId: string }[]): Promise<OperationEntity[]> {
+    if (rows.length === 0) return [];
+    const inserted = await em.query<Record<string, unknown>[]>(
+      `INSERT INTO operations (id, project_id, instance_id, kind, status, progress, step, request, job_queue, job_id, job_data)
+       SELECT r.id, r.project_id, r.instance_id, r.kind, 'queued', 0, 'queued', r.request, r.job_queue, r.job_id, jsonb_build_object('operationId', r.id)
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::text[], $7::text[]) AS r(id, project_id, instance_id, kind, request, job_queue, job_id)
+       ON CONFLICT (instance_id) WHERE status IN ('queued', 'running') AND instance_id IS NOT NULL DO NOTHING
+       RETURNING *`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.projectId),
+        rows.map((r) => r.instanceId),
+        rows.map((r) => r.kind),
+        rows.map((r) => JSON.stringify(r.request)),
+        rows.map((r) => r.jobQueue),
+        rows.map((r) => r.jobId),
+      ],
+    );
+    const ops = inserted.map((r) => fromRow<OperationEntity>(r));
+    await this.events.append(
+      em,
+      ops.map((o) => ({
+        type: 'operation.status',
+        subjectType: 'operation',
+        subjectId: o.id,
+        projectId: o.projectId,
+        data: { kind: o.kind, instanceId: o.instanceId, from: null, status: 'queued', progress: 0, requestedBy: null },
+      })),
+    );
+    return ops;
+  }
+
+  /**
+   * Many queued operations started and handed to their hosts at once (a batch's children);
+   * guarded by status. Returns those that moved.
+   */
+  async dispatchMany(em: EntityManager, rows: { id: string; step: string; jobQueue: string; jobId: string; jobData: Record<string, unknown> }[]): Promise<OperationEntity[]> {
+    if (rows.length === 0) return [];
+    const updated = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE operations o SET status = 'running', started_at = now(), progress = 10, step = r.step,
+         job_queue = r.job_queue, job_id = r.job_id, job_data = r.job_data, version = o.version + 1, updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS r(id, step, job_queue, job_id, job_data)
+       WHERE o.id = r.id AND o.status = 'queued'
+       RETURNING o.*`,
+      [rows.map((r) => r.id), rows.map((r) => r.step), rows.map((r) => r.jobQueue), rows.map((r) => r.jobId), rows.map((r) => JSON.stringify(r.jobData))],
+    );
+    const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
+    await this.events.append(em, ops.map((o) => this.statusEvent(o, 'queued')));
+    return ops;
+  }
+
+  /** Many operations ended the same way at once (e.g. a batch's unschedulable children). */
+  async finishMany(em: EntityManager, ids: string[], from: readonly OperationStatus[], to: 'succeeded' | 'failed' | 'cancelled', patch: { step: string; error?: OperationError | null }): Promise<OperationEntity[]> {
+    if (ids.length === 0) return [];
+    const updated = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE operations SET status = $3, step = $4, error = $5, finished_at = now(), started_at = COALESCE(started_at, now()),
+         progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END, version = version + 1, updated_at = now()
+       WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING *`,
+      [ids, from, to, patch.step, patch.error ? JSON.stringify(patch.error) : null],
+    );
+    const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
+    await this.events.append(em, ops.map((o) => this.statusEvent(o, null)));
+    return ops;
+  }
+
+  /** Points queued operations at their control job (children a batch hands to the single path). */
+  async patchJobs(em: EntityManager, ids: string[]): Promise<void> {
+    await em.query(
+      `UPDATE operations SET job_queue = 'control', job_id = 'run-' || id::text, job_data = jsonb_build_object('operationId', id), updated_at = now()
+       WHERE id = ANY($1::uuid[]) AND status = 'queued'`,
+      [ids],
+    );
+  }
+
+  async runningBatches(): Promise<OperationEntity[]> {
+    return this.db.manager.find(OperationEntity, { where: { kind: 'batch', status: 'running' }, take: 1000 });
+  }
+
+  /** Queued children of a batch not yet handed anywhere, oldest first. */
+  async queuedChildren(parentId: string, limit: number): Promise<OperationEntity[]> {
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
+      `SELECT * FROM operations WHERE parent_id = $1 AND status = 'queued' AND job_queue IS NULL ORDER BY created_at, id LIMIT $2`,
+      [parentId, limit],
+    );
+    return rows.map((r) => fromRow<OperationEntity>(r));
+  }
+
+  private statusEvent(o: OperationEntity, from: OperationStatus | null): NewEvent {
+    return {
+      type: 'operation.status',
+      subjectType: 'operation',
+      subjectId: o.id,
+      projectId: o.projectId,
+      data: { kind: o.kind, instanceId: o.instanceId, from, status: o.status, progress: o.progress, step: o.step, error: o.error },
+    };
   }
 
   get(id: string, em: EntityManager = this.db.manager): Promise<OperationEntity | null> {

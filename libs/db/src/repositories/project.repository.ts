@@ -17,6 +17,10 @@ export class ProjectRepository {
     return this.db.manager.find(ProjectEntity, { order: { name: 'ASC' } });
   }
 
+  async setPolicy(id: string, policy: Record<string, unknown>): Promise<void> {
+    await this.db.manager.query('UPDATE projects SET policy = $2 WHERE id = $1', [id, JSON.stringify(policy)]);
+  }
+
   async insert(row: Partial<ProjectEntity>): Promise<void> {
     await this.db.manager.insert(ProjectEntity, row as QueryDeepPartialEntity<ProjectEntity>);
   }

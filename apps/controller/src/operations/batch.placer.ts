@@ -1,0 +1,158 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Resources, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
+import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
+import { JobName, QueueName } from '@hyperplane/queue';
+import { PlacementSuccess } from '@hyperplane/scheduler';
+import { PlacementService } from '../placement/placement.service';
+import { hostCommand, instanceSpec } from './host-command';
+
+const CHUNK = 2000;
+const MAX_IDLE_ROUNDS = 20;
+
+interface Placed {
+  op: OperationEntity;
+  instance: InstanceEntity;
+  decision: PlacementSuccess;
+}
+
+/**
+ * Places a batch's children in bulk: decisions in memory (requests that are alike share one
+ * evaluation), then per chunk one transaction with one aggregated capacity claim per host and
+ * technology, bulk updates of instances and operations, and one outbox insert. A host whose
+ * claim fails (another controller got there first) is refreshed and its instances tried again
+ * in the next round. Safe to run again after a crash: it only takes children still queued.
+ */
+@Injectable()
+export class BatchPlacer {
+  private readonly log = new Logger('batch');
+
+  constructor(
+    private readonly db: Database,
+    private readonly operations: OperationRepository,
+    private readonly instances: InstanceRepository,
+    private readonly hosts: HostRepository,
+    private readonly outbox: OutboxRepository,
+    private readonly placement: PlacementService,
+  ) {}
+
+  async run(parent: OperationEntity): Promise<void> {
+    let idle = 0;
+    let placedTotal = 0;
+    const started = Date.now();
+    for (;;) {
+      const children = await this.operations.queuedChildren(parent.id, CHUNK);
+      if (children.length === 0) break;
+      const moved = await this.placeChunk(children);
+      placedTotal += moved;
+      idle = moved === 0 ? idle + 1 : 0;
+      if (idle >= MAX_IDLE_ROUNDS) throw new Error(`batch ${parent.id}: no progress in ${MAX_IDLE_ROUNDS} rounds; will retry`);
+    }
+    this.log.log(`batch ${parent.id}: ${placedTotal} children handled in ${Date.now() - started} ms`);
+  }
+
+  /** One chunk: decide all, then one transaction. Returns how many children left `queued`. */
+  private async placeChunk(children: OperationEntity[]): Promise<number> {
+    const instances = new Map((await this.instances.byIds(children.map((c) => c.instanceId!))).map((i) => [i.id, i]));
+    const placed: Placed[] = [];
+    const refused = new Map<string, { ops: string[]; instances: string[]; reason: string; explanation: Record<string, unknown> }>();
+    const individually: OperationEntity[] = [];
+    for (const op of children) {
+      const instance = instances.get(op.instanceId!);
+      if (!instance || instance.state !== 'pending') continue;
+      // Group rules are checked under a lock per group: such children take the single path.
+      if (instance.placementGroupId) {
+        individually.push(op);
+        continue;
+      }
+      const template = await this.placement.template(instance.template);
+      if (!template) continue;
+      const policy = await this.placement.policyFor(instance.projectId);
+      const decision = await this.placement.decide(await this.placement.requestFor(instance, template), policy);
+      if (decision.ok) {
+        placed.push({ op, instance, decision });
+      } else {
+        const entry = refused.get(decision.reason) ?? { ops: [], instances: [], reason: decision.reason, explanation: decision.explanation as unknown as Record<string, unknown> };
+        entry.ops.push(op.id);
+        entry.instances.push(instance.id);
+        refused.set(decision.reason, entry);
+      }
+    }
+
+    const lost = new Set<string>();
+    const moved = await this.db.transaction(async (em) => {
+      let count = 0;
+      for (const r of refused.values()) {
+        const gone = await this.instances.unschedulableMany(em, r.instances, r.reason, r.explanation);
+        const goneIds = new Set(gone.map((g) => g.id));
+        const goneOps = r.ops.filter((_, i) => goneIds.has(r.instances[i]!));
+        count += (await this.operations.finishMany(em, goneOps, ['queued'], 'failed', { step: 'unschedulable', error: { code: 'unschedulable', message: r.reason } })).length;
+      }
+      if (individually.length) {
+        await this.outbox.add(em, individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: `run-${o.id}`, payload: { operationId: o.id } })));
+        await this.operations.patchJobs(em, individually.map((o) => o.id));
+      }
+      const granted = await this.claimAll(em, placed, lost);
+      count += await this.dispatch(em, granted);
+      return count;
+    });
+    for (const hostId of lost) await this.placement.refreshHost(hostId);
+    return moved + individually.length;
+  }
+
+  /** One guarded claim per (host, technology), hosts in id order so transactions never deadlock. */
+  private async claimAll(em: Tx, placed: Placed[], lost: Set<string>): Promise<Placed[]> {
+    const byHost = new Map<string, Placed[]>();
+    for (const p of placed) {
+      const key = `${p.decision.hostId}/${p.decision.technology}/${p.instance.projectId}`;
+      byHost.set(key, [...(byHost.get(key) ?? []), p]);
+    }
+    const granted: Placed[] = [];
+    for (const key of [...byHost.keys()].sort()) {
+      const group = byHost.get(key)!;
+      const first = group[0]!;
+      const claim = group.reduce<Resources>((sum, p) => addResources(sum, p.decision.claim), { ...ZERO_RESOURCES });
+      const policy = await this.placement.policyFor(first.instance.projectId);
+      const ok = await this.hosts.claim(
+        em,
+        { hostId: first.decision.hostId, technology: first.decision.technology, claim, instances: group.length },
+        this.placement.limits(first.decision, policy),
+      );
+      if (ok) granted.push(...group);
+      else lost.add(first.decision.hostId);
+    }
+    return granted;
+  }
+
+  /** Instances to provisioning, children to running with their host commands, in bulk. */
+  private async dispatch(em: Tx, granted: Placed[]): Promise<number> {
+    if (granted.length === 0) return 0;
+    const moved = await this.instances.placeMany(
+      em,
+      granted.map((p) => ({
+        id: p.instance.id,
+        hostId: p.decision.hostId,
+        driver: p.decision.driver,
+        technology: p.decision.technology,
+        arch: p.decision.arch,
+        claim: p.decision.claim,
+        explanation: { summary: p.decision.explanation.summary },
+      })),
+    );
+    const byId = new Map(moved.map((i) => [i.id, i]));
+    // Claimed for an instance that stopped being pending (its child was cancelled): give it back.
+    for (const p of granted) if (!byId.has(p.instance.id)) await this.hosts.release(em, p.decision.hostId, p.decision.claim);
+    const commands = [];
+    for (const p of granted) {
+      const instance = byId.get(p.instance.id);
+      if (!instance) continue;
+      const template = (await this.placement.template(instance.template))!;
+      commands.push({ op: p.op, host: p.decision.hostName, ...hostCommand(p.op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' }) });
+    }
+    const dispatched = await this.operations.dispatchMany(
+      em,
+      commands.map((c) => ({ id: c.op.id, step: `provisioning on ${c.host}`, jobQueue: c.patch.jobQueue!, jobId: c.patch.jobId!, jobData: c.patch.jobData! })),
+    );
+    await this.outbox.add(em, commands.map((c) => c.message));
+    return dispatched.length;
+  }
+}
