@@ -1,2 +1,3 @@
 export * from './controller.bootstrap';
 export * from './controller.module';
+export * from './operations/operation.runner';

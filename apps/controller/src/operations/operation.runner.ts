@@ -102,6 +102,8 @@ export class OperationRunner {
         // One transaction from queued to dispatched; the capacity claim goes last, so the
         // host's row stays locked for as short a time as possible.
         const placed = await this.db.transaction(async (em) => {
+          // A group's lock is taken first, before any other: members placed at once queue here.
+          if (decision.groupId) await this.placement.lockGroup(em, decision.groupId);
           if (!(await this.begin(em, op))) throw new Cancelled();
           await this.instances.transition(em, instance.id, from, 'scheduling');
           const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'provisioning', {

@@ -99,14 +99,20 @@ export class PlacementService {
     return this.scheduler(policy).place(request).ok;
   }
 
+  /** Serialises placements in a group; the first statement of the placing transaction. */
+  async lockGroup(em: Tx, groupId: string): Promise<void> {
+    await this.groupRepo.lock(em, groupId);
+  }
+
   /**
-   * Claims the decision in the caller's transaction: the group's rules re-checked under a lock
-   * on the group, then the host's capacity in one guarded UPDATE. False if either no longer holds.
+   * Claims the decision in the caller's transaction: the group's rules re-checked (under the
+   * lock taken with lockGroup), then the host's capacity in one guarded UPDATE. False if
+   * either no longer holds.
    */
   async claim(em: Tx, decision: PlacementSuccess, policy: PlacementPolicy, instanceId: string): Promise<boolean> {
     const group = await this.group(decision.groupId ?? null);
     if (group) {
-      const { onHost, placed } = await this.groupRepo.lockAndCount(em, group.id, decision.hostId, instanceId);
+      const { onHost, placed } = await this.groupRepo.countMembers(em, group.id, decision.hostId, instanceId);
       if (group.strict && group.policy === 'anti-affinity' && onHost > 0) return false;
       if (group.strict && group.policy === 'affinity' && placed > 0 && onHost === 0) return false;
       if (group.maxPerHost && onHost >= group.maxPerHost) return false;

@@ -99,8 +99,8 @@ export class OperationRepository {
   async finishMany(em: EntityManager, ids: string[], from: readonly OperationStatus[], to: 'succeeded' | 'failed' | 'cancelled', patch: { step: string; error?: OperationError | null }): Promise<OperationEntity[]> {
     if (ids.length === 0) return [];
     const updated = await em.query<[Record<string, unknown>[], number]>(
-      `UPDATE operations SET status = $3, step = $4, error = $5, finished_at = now(), started_at = COALESCE(started_at, now()),
-         progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END, version = version + 1, updated_at = now()
+      `UPDATE operations SET status = $3::text, step = $4, error = $5, finished_at = now(), started_at = COALESCE(started_at, now()),
+         progress = CASE WHEN $3::text = 'succeeded' THEN 100 ELSE progress END, version = version + 1, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING *`,
       [ids, from, to, patch.step, patch.error ? JSON.stringify(patch.error) : null],
     );

@@ -39,12 +39,13 @@ export class PlacementGroupRepository {
     return res[1] === 1;
   }
 
-  /**
-   * In a placement transaction: serialises placements of one group (a row lock on the group)
-   * and counts its members, on `hostId` and anywhere, excluding the instance being placed.
-   */
-  async lockAndCount(em: EntityManager, groupId: string, hostId: string, exceptInstance: string): Promise<{ onHost: number; placed: number }> {
+  /** Serialises placements of one group: take it before any other lock in the transaction. */
+  async lock(em: EntityManager, groupId: string): Promise<void> {
     await em.query('SELECT id FROM placement_groups WHERE id = $1 FOR UPDATE', [groupId]);
+  }
+
+  /** The group's members on `hostId` and anywhere, excluding the instance being placed. */
+  async countMembers(em: EntityManager, groupId: string, hostId: string, exceptInstance: string): Promise<{ onHost: number; placed: number }> {
     const [row] = await em.query<{ on_host: number; placed: number }[]>(
       `SELECT count(*) FILTER (WHERE host_id = $2)::int AS on_host, count(*) FILTER (WHERE host_id IS NOT NULL)::int AS placed
        FROM instances WHERE placement_group_id = $1 AND id <> $3`,
