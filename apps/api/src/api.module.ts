@@ -15,6 +15,8 @@ import { HealthController, REDIS_PING } from './health/health.controller';
 import { HostController } from './hosts/host.controller';
 import { InstanceController } from './instances/instance.controller';
 import { InstanceService } from './instances/instance.service';
+import { InstanceChangeController } from './instances/instance-change.controller';
+import { InstanceChangeService } from './instances/instance-change.service';
 import { OperationController } from './operations/operation.controller';
 import { OperationService } from './operations/operation.service';
 import { OperationSubmitter } from './operations/operation-submitter.service';
@@ -45,6 +47,7 @@ export class ApiModule {
       controllers: [
         HealthController,
         InstanceController,
+        InstanceChangeController,
         OperationController,
         HostController,
         TemplateController,
@@ -67,6 +70,7 @@ export class ApiModule {
         ProjectScope,
         OperationSubmitter,
         InstanceService,
+        InstanceChangeService,
         OperationService,
         AgentService,
         PreviewService,

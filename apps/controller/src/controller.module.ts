@@ -8,6 +8,8 @@ import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
 import { BatchPlacer } from './operations/batch.placer';
 import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
+import { ChangeRunner } from './operations/change.runner';
+import { OperationOutcomes } from './operations/operation-outcomes';
 import { OUTBOX_LISTENER, OutboxRelay } from './outbox/outbox.relay';
 import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
@@ -41,6 +43,8 @@ export class ControllerModule {
         OutboxRelay,
         PlacementService,
         OperationRunner,
+        ChangeRunner,
+        OperationOutcomes,
         BatchPlacer,
         BatchWatcher,
         ResultApplier,

@@ -8,6 +8,7 @@ import { InstanceRepository } from './repositories/instance.repository';
 import { OperationRepository } from './repositories/operation.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { PlacementGroupRepository } from './repositories/placement-group.repository';
+import { SnapshotRepository } from './repositories/snapshot.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { TemplateRepository } from './repositories/template.repository';
 import { TokenRepository } from './repositories/token.repository';
@@ -39,6 +40,7 @@ const REPOSITORIES = [
   TemplateRepository,
   TokenRepository,
   PlacementGroupRepository,
+  SnapshotRepository,
 ];
 
 /** PostgreSQL for an app: the data source, the transaction helper and every repository. */
@@ -59,6 +61,7 @@ export class DbModule {
         { provide: ProjectRepository, useFactory: (db: Database) => new ProjectRepository(db), inject: [Database] },
         { provide: TemplateRepository, useFactory: (db: Database) => new TemplateRepository(db), inject: [Database] },
         { provide: TokenRepository, useFactory: (db: Database) => new TokenRepository(db), inject: [Database] },
+        { provide: SnapshotRepository, useFactory: (db: Database) => new SnapshotRepository(db), inject: [Database] },
         { provide: PlacementGroupRepository, useFactory: (db: Database) => new PlacementGroupRepository(db), inject: [Database] },
         ...[HostRepository, InstanceRepository, OperationRepository].map((Repo) => ({
           provide: Repo,

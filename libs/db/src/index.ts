@@ -9,6 +9,7 @@ export * from './repositories/instance.repository';
 export * from './repositories/operation.repository';
 export * from './repositories/outbox.repository';
 export * from './repositories/placement-group.repository';
+export * from './repositories/snapshot.repository';
 export * from './placement';
 export * from './repositories/project.repository';
 export * from './repositories/template.repository';

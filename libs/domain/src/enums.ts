@@ -39,7 +39,11 @@ export const TERMINAL_OPERATION_STATUSES: readonly OperationStatus[] = ['succeed
 export const INSTANCE_ACTIONS = ['start', 'stop', 'restart', 'suspend', 'resume'] as const;
 export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];
 
-export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS] as const;
+/** Changes that need a driver capability, each with its own body. */
+export const INSTANCE_CHANGES = ['snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
+export type InstanceChange = (typeof INSTANCE_CHANGES)[number];
+
+export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS, ...INSTANCE_CHANGES] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export const CAPABILITIES = [

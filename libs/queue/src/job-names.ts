@@ -25,7 +25,7 @@ export enum JobName {
   AgentSync = 'agent.sync',
 }
 
-export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy'] as const;
+export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
 export type HostCommand = (typeof HOST_COMMANDS)[number];
 
 export interface RunOperationPayload {
@@ -44,6 +44,10 @@ export interface HostCommandPayload {
   start?: boolean;
   stop?: StopOptions;
   resize?: { resources: Resources; limits?: InstanceLimits };
+  /** For snapshot, restore and snapshot-delete. */
+  snapshot?: string;
+  /** For clone: the new instance (its id, name and spec); the command's instance is the source. */
+  clone?: InstanceSpec;
 }
 
 export interface AgentResultPayload {

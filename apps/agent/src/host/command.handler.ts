@@ -5,6 +5,17 @@ import { AgentResultPayload, HostCommandPayload, JobName, JobQueue, QueueName } 
 
 const PROGRESS_EVERY_MS = 500;
 
+/** An optional driver member, or Unsupported (the capability check should have caught it). */
+function need<F>(member: F | undefined, what: string): F {
+  if (!member) throw new DriverError('Unsupported', `this driver cannot ${what}`);
+  return member;
+}
+
+function required<T>(value: T | undefined, field: string): T {
+  if (value === undefined) throw new DriverError('InvalidArgument', `command without its ${field}`);
+  return value;
+}
+
 function asDriverError(e: unknown): DriverError {
   if (e instanceof DriverError) return e;
   return new DriverError('Fatal', e instanceof Error ? e.message : String(e));
@@ -73,6 +84,20 @@ export class CommandHandler {
       case 'destroy':
         await driver.destroy(cmd.instanceId, ctx);
         return undefined;
+      case 'snapshot':
+        await need(driver.snapshotCreate, 'snapshot').call(driver, cmd.instanceId, required(cmd.snapshot, 'snapshot'), ctx);
+        return driver.inspect(cmd.instanceId);
+      case 'restore':
+        return need(driver.snapshotRestore, 'restore a snapshot').call(driver, cmd.instanceId, required(cmd.snapshot, 'snapshot'), ctx);
+      case 'snapshot-delete':
+        await need(driver.snapshotDelete, 'delete a snapshot').call(driver, cmd.instanceId, required(cmd.snapshot, 'snapshot'), ctx);
+        return driver.inspect(cmd.instanceId);
+      case 'clone':
+        return need(driver.clone, 'clone').call(driver, cmd.instanceId, required(cmd.clone, 'clone'), ctx);
+      case 'resize': {
+        const resize = required(cmd.resize, 'resize');
+        return need(driver.resize, 'resize').call(driver, cmd.instanceId, resize.resources, resize.limits, ctx);
+      }
     }
   }
 

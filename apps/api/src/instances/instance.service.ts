@@ -218,14 +218,15 @@ export class InstanceService {
     return template;
   }
 
-  private async visible(principal: Principal, id: string): Promise<InstanceEntity> {
+  /** The instance if the token may see it; 404 otherwise (an invisible one is reported as missing). */
+  async visible(principal: Principal, id: string): Promise<InstanceEntity> {
     const instance = await this.instances.get(id);
     if (!instance || instance.state === 'deleted' || !canSeeProject(principal, instance.projectId)) throw problems.notFound('instance', id);
     return instance;
   }
 
   /** A 409 that names the active operation when there is one (the usual reason). */
-  private async refuse(id: string, state: InstanceState, why: string): Promise<never> {
+  async refuse(id: string, state: InstanceState, why: string): Promise<never> {
     const active = await this.operations.activeForInstance(id);
     if (active) {
       throw problems.conflict(`instance ${id} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`, {
@@ -235,7 +236,7 @@ export class InstanceService {
     throw problems.conflict(`instance ${id} is ${state}: ${why}`, { state });
   }
 
-  private async requireCapability(instance: InstanceEntity, capability: string, action: string): Promise<void> {
+  async requireCapability(instance: InstanceEntity, capability: string, action: string): Promise<void> {
     if (!instance.hostId || !instance.driver) return;
     const host = await this.hosts.get(instance.hostId);
     const offer = host?.drivers.find((d) => d.name === instance.driver)?.offers.find((o) => o.technology === instance.technology);

@@ -76,7 +76,11 @@ export class OperationService {
       if (!done || !done.instanceId) return done;
       const instance = await this.instances.get(done.instanceId, em);
       if (!instance) return done;
-      if (done.kind === 'create') {
+      if (done.kind === 'clone') {
+        // The copy was never made: it goes, its source stays as it was.
+        await this.instances.transition(em, String(done.request.cloneId), ['pending'], 'deleted', { desiredState: 'deleted', deletedAt: new Date(), stateReason: 'clone cancelled' });
+        await this.instances.patch(em, instance.id, { desiredState: instance.state });
+      } else if (done.kind === 'create') {
         // Nothing was placed yet: the instance never existed anywhere.
         await this.instances.transition(em, instance.id, ['pending'], 'deleted', { desiredState: 'deleted', deletedAt: new Date(), stateReason: 'creation cancelled' });
       } else {

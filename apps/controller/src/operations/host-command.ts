@@ -28,7 +28,7 @@ export function hostCommand(
   operationId: string,
   instance: InstanceEntity,
   command: HostCommand,
-  extra: Pick<HostCommandPayload, 'spec' | 'start' | 'stop'> = {},
+  extra: Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'> = {},
 ): { message: OutboxMessage; patch: OperationPatch } {
   const payload: HostCommandPayload = {
     operationId,

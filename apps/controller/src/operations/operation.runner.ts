@@ -4,6 +4,8 @@ import { Database, InstanceEntity, InstanceRepository, OperationEntity, Operatio
 import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
 import { BatchPlacer } from './batch.placer';
+import { ChangeRunner } from './change.runner';
+import { OperationOutcomes } from './operation-outcomes';
 import { hostCommand, instanceSpec } from './host-command';
 
 const CLAIM_ATTEMPTS = 8;
@@ -28,6 +30,8 @@ export class OperationRunner {
     private readonly placement: PlacementService,
     private readonly queue: JobQueue,
     private readonly batch: BatchPlacer,
+    private readonly outcomes: OperationOutcomes,
+    private readonly changes: ChangeRunner,
   ) {}
 
   async run(operationId: string): Promise<void> {
@@ -48,7 +52,7 @@ export class OperationRunner {
     }
     const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
     if (!instance) {
-      await this.fail(op, { code: 'not-found', message: 'the instance no longer exists' });
+      await this.outcomes.fail(op, { code: 'not-found', message: 'the instance no longer exists' });
       return;
     }
     switch (op.kind) {
@@ -62,6 +66,12 @@ export class OperationRunner {
       case 'suspend':
       case 'resume':
         return this.act(op, instance, op.kind);
+      case 'snapshot':
+      case 'restore':
+      case 'snapshot-delete':
+      case 'clone':
+      case 'resize':
+        return this.changes.run(op, instance, op.kind);
     }
   }
 
@@ -73,7 +83,7 @@ export class OperationRunner {
     }
     const template = await this.placement.template(instance.template);
     if (!template) {
-      await this.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
+      await this.outcomes.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
       return;
     }
     const request = await this.placement.requestFor(instance, template);
@@ -156,18 +166,14 @@ export class OperationRunner {
   private async act(op: OperationEntity, instance: InstanceEntity, action: InstanceAction): Promise<void> {
     const rule = ACTION_RULES[action];
     if (!rule.from.includes(instance.state)) {
-      await this.fail(op, { code: 'invalid-state', message: `instance is ${instance.state}; ${action} needs ${rule.from.join(' or ')}` });
+      await this.outcomes.fail(op, { code: 'invalid-state', message: `instance is ${instance.state}; ${action} needs ${rule.from.join(' or ')}` });
       return;
     }
     if (!instance.hostId || !instance.driver) {
-      await this.fail(op, { code: 'not-placed', message: 'the instance has no host' });
+      await this.outcomes.fail(op, { code: 'not-placed', message: 'the instance has no host' });
       return;
     }
-    const { message, patch } = hostCommand(op.id, instance, action, action === 'stop' ? { stop: { timeoutS: 30 } } : {});
-    await this.db.transaction(async (em) => {
-      await this.operations.patch(em, op.id, { ...patch, step: action, progress: 10 });
-      await this.outbox.add(em, [message]);
-    });
+    await this.outcomes.dispatch(op, instance, action, action === 'stop' ? { stop: { timeoutS: 30 } } : {});
   }
 
   private async remove(op: OperationEntity, instance: InstanceEntity): Promise<void> {
@@ -183,18 +189,8 @@ export class OperationRunner {
         await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'deleted' });
         return;
       }
-      const { message, patch } = hostCommand(op.id, deleting, 'destroy');
-      await this.operations.patch(em, op.id, { ...patch, step: 'destroying', progress: 10 });
-      await this.outbox.add(em, [message]);
+      await this.outcomes.dispatch(op, deleting, 'destroy', {}, em);
     });
   }
 
-  private async fail(op: OperationEntity, error: OperationError, instance?: InstanceEntity, instanceState?: 'error'): Promise<void> {
-    await this.db.transaction(async (em) => {
-      await this.operations.transition(em, op.id, ['queued', 'running'], 'failed', { step: 'failed', error });
-      if (instance && instanceState) await this.instances.transition(em, instance.id, [instance.state], instanceState, { stateReason: error.message });
-      else if (instance) await this.instances.patch(em, instance.id, { desiredState: instance.state });
-    });
-    this.log.warn(`operation ${op.id} (${op.kind}) failed: ${error.message}`);
-  }
 }

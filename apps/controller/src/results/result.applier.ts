@@ -1,9 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ACTION_RULES, InstanceState } from '@hyperplane/domain';
-import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationRepository, Tx } from '@hyperplane/db';
+import { randomUUID } from 'node:crypto';
+import { ACTION_RULES, InstanceState, Resources } from '@hyperplane/domain';
+import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, SnapshotRepository, Tx } from '@hyperplane/db';
 import { AgentProgressPayload, AgentResultPayload } from '@hyperplane/queue';
 import { hostJobId } from '../operations/host-command';
 import { Rescheduler } from '../reconcile/rescheduler';
+
+const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
 
 /**
  * Applies what agents report. Each result is a guarded transition of the operation and its
@@ -19,6 +22,7 @@ export class ResultApplier {
     private readonly operations: OperationRepository,
     private readonly instances: InstanceRepository,
     private readonly hosts: HostRepository,
+    private readonly snapshots: SnapshotRepository,
     private readonly rescheduler: Rescheduler,
   ) {}
 
@@ -28,8 +32,8 @@ export class ResultApplier {
       if (!op || op.status !== 'running' || op.jobId !== hostJobId(op.id, r.command)) return 'ignored';
       const instance = op.instanceId ? await this.instances.getLocked(em, op.instanceId) : null;
       if (!instance) return 'ignored';
-      if (r.ok) await this.succeed(em, op.id, instance, r);
-      else await this.failed(em, op.id, instance, r);
+      if (r.ok) await this.succeed(em, op, instance, r);
+      else await this.failed(em, op, instance, r);
       return 'applied';
     });
   }
@@ -39,13 +43,12 @@ export class ResultApplier {
     await this.operations.progress(p.operationId, 10 + (Math.max(0, Math.min(100, p.percent)) * 89) / 100, p.step);
   }
 
-  private async succeed(em: Tx, operationId: string, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
+  private async succeed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
+    let result: Record<string, unknown> | null = r.details ? { details: r.details } : null;
     switch (r.command) {
-      case 'create': {
-        const to: InstanceState = r.state ?? 'stopped';
-        await this.instances.transition(em, instance.id, ['provisioning'], to, { stateReason: null });
+      case 'create':
+        await this.instances.transition(em, instance.id, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
         break;
-      }
       case 'destroy': {
         const gone = await this.instances.transition(em, instance.id, ['deleting'], 'deleted', {
           hostId: null,
@@ -70,26 +73,67 @@ export class ResultApplier {
         await this.instances.transition(em, instance.id, [...rule.from, rule.to], r.state ?? rule.to, { stateReason: null });
         break;
       }
+      case 'snapshot':
+        await this.snapshots.record(em, { id: randomUUID(), instanceId: instance.id, name: String(op.request.snapshot), operationId: op.id });
+        await this.settle(em, instance, r);
+        break;
+      case 'restore':
+        await this.settle(em, instance, r);
+        break;
+      case 'snapshot-delete':
+        await this.snapshots.forget(em, instance.id, String(op.request.snapshot));
+        break;
+      case 'clone': {
+        const copyId = String(op.request.cloneId);
+        await this.instances.transition(em, copyId, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
+        result = { ...result, instanceId: copyId };
+        break;
+      }
+      case 'resize': {
+        const { resources, limits } = op.request as { resources: Resources; limits: Record<string, number> | null };
+        await this.instances.patch(em, instance.id, { vcpus: resources.vcpus, memoryMib: resources.memoryMiB, diskGib: resources.diskGiB, ...(limits ? { limits } : {}) });
+        break;
+      }
     }
-    await this.operations.transition(em, operationId, ['running'], 'succeeded', {
-      step: 'done',
-      result: r.details ? { details: r.details } : null,
-    });
+    await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'done', result });
   }
 
-  private async failed(em: Tx, operationId: string, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
+  /** The instance's state as the driver reports it after a change that may move it. */
+  private async settle(em: Tx, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
+    if (r.state && r.state !== instance.state) await this.instances.transition(em, instance.id, SETTLED, r.state, { stateReason: null });
+  }
+
+  private async failed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     const error = r.error ?? { code: 'Fatal', message: 'the agent reported a failure without a reason' };
     const reason = `${r.command} failed on the host: ${error.message}`;
     if (r.command === 'create' || r.command === 'destroy') {
       // The instance may be half made (or half removed) on its host; it keeps its host and
       // claim until a delete succeeds.
       await this.instances.transition(em, instance.id, [instance.state], 'error', { stateReason: reason });
+    } else if (r.command === 'clone') {
+      // The copy may be half made on the host: it keeps its claim until it is deleted.
+      await this.instances.transition(em, String(op.request.cloneId), ['provisioning'], 'error', { stateReason: reason });
+      await this.instances.patch(em, instance.id, { stateReason: reason });
     } else if (error.code === 'NotFound') {
       await this.instances.transition(em, instance.id, [instance.state], 'error', { stateReason: 'the instance is missing on its host' });
     } else {
+      if (r.command === 'resize') await this.undoResizeClaim(em, op, instance);
       await this.instances.patch(em, instance.id, { desiredState: instance.state, stateReason: reason });
     }
-    await this.operations.transition(em, operationId, ['running'], 'failed', { step: 'failed', error: { code: error.code, message: error.message } });
-    this.log.warn(`operation ${operationId}: ${reason}`);
+    await this.operations.transition(em, op.id, ['running'], 'failed', { step: 'failed', error: { code: error.code, message: error.message } });
+    this.log.warn(`operation ${op.id}: ${reason}`);
+  }
+
+  /** The claim moved when the resize was sent; it moves back (to what the old size held). */
+  private async undoResizeClaim(em: Tx, op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    const previous = (op.result as { previousClaim?: Resources } | null)?.previousClaim;
+    if (!previous || !instance.hostId) return;
+    const delta = {
+      vcpus: instance.claimVcpus - previous.vcpus,
+      memoryMiB: instance.claimMemoryMib - previous.memoryMiB,
+      diskGiB: instance.claimDiskGib - previous.diskGiB,
+    };
+    await this.hosts.release(em, instance.hostId, delta, 0);
+    await this.instances.patch(em, instance.id, { claimVcpus: previous.vcpus, claimMemoryMib: previous.memoryMiB, claimDiskGib: previous.diskGiB });
   }
 }

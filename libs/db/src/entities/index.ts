@@ -3,6 +3,7 @@ import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { EventEntity } from './event.entity';
 import { HostEntity } from './host.entity';
 import { InstanceEntity } from './instance.entity';
+import { InstanceSnapshotEntity } from './instance-snapshot.entity';
 import { OperationEntity } from './operation.entity';
 import { OutboxEntity } from './outbox.entity';
 import { PlacementGroupEntity } from './placement-group.entity';
@@ -14,6 +15,7 @@ export * from './enrollment-token.entity';
 export * from './event.entity';
 export * from './host.entity';
 export * from './instance.entity';
+export * from './instance-snapshot.entity';
 export * from './operation.entity';
 export * from './outbox.entity';
 export * from './placement-group.entity';
@@ -31,4 +33,5 @@ export const ENTITIES = [
   OutboxEntity,
   EventEntity,
   PlacementGroupEntity,
+  InstanceSnapshotEntity,
 ];

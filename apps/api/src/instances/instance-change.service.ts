@@ -1,0 +1,113 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { InstanceState, NAME_PATTERN } from '@hyperplane/domain';
+import { InstanceEntity, InstanceRepository, SnapshotRepository, Tx } from '@hyperplane/db';
+import { canChange, Principal } from '../auth/principal';
+import { IdempotencyContext } from '../common/idempotency';
+import { problems } from '../common/problem';
+import { OperationSubmitter, Submitted } from '../operations/operation-submitter.service';
+import { CloneInstanceDto, CreateSnapshotDto, ResizeInstanceDto, SnapshotDto } from './instance-change.dto';
+import { InstanceService } from './instance.service';
+
+const SETTLED: readonly InstanceState[] = ['running', 'stopped', 'suspended'];
+
+/**
+ * Changes that need a driver capability: snapshots, clones and resizes. Each is an operation
+ * like any other (one active per instance, Idempotency-Key, 409 naming a conflict).
+ */
+@Injectable()
+export class InstanceChangeService {
+  constructor(
+    private readonly instances: InstanceService,
+    private readonly repo: InstanceRepository,
+    private readonly snapshots: SnapshotRepository,
+    private readonly submitter: OperationSubmitter,
+  ) {}
+
+  async listSnapshots(principal: Principal, id: string): Promise<{ items: SnapshotDto[] }> {
+    await this.instances.visible(principal, id);
+    return { items: (await this.snapshots.list(id)).map(SnapshotDto.from) };
+  }
+
+  async snapshot(principal: Principal, id: string, dto: CreateSnapshotDto, idem: IdempotencyContext): Promise<Submitted> {
+    return this.change(principal, id, idem, 'snapshot', { snapshot: dto.name }, SETTLED, 'snapshot', async () => {
+      if (await this.snapshots.get(id, dto.name)) throw problems.conflict(`instance ${id} already has a snapshot named ${dto.name}`, { field: 'name' });
+    });
+  }
+
+  async restore(principal: Principal, id: string, name: string, idem: IdempotencyContext): Promise<Submitted> {
+    return this.change(principal, id, idem, 'restore', { snapshot: name }, SETTLED, 'snapshot', () => this.existing(id, name));
+  }
+
+  async deleteSnapshot(principal: Principal, id: string, name: string, idem: IdempotencyContext): Promise<Submitted> {
+    return this.change(principal, id, idem, 'snapshot-delete', { snapshot: name }, SETTLED, 'snapshot', () => this.existing(id, name));
+  }
+
+  /** A copy on the same host, made stopped; the new instance exists (pending) from the start. */
+  async clone(principal: Principal, id: string, dto: CloneInstanceDto, idem: IdempotencyContext): Promise<Submitted> {
+    const cloneId = randomUUID();
+    return this.change(principal, id, idem, 'clone', { name: dto.name, cloneId }, ['running', 'stopped'], 'clone', undefined, async (em, source) => {
+      await this.repo.insert(em, [
+        {
+          id: cloneId,
+          projectId: source.projectId,
+          name: dto.name,
+          template: source.template,
+          requestedTechnology: source.requestedTechnology,
+          technology: source.technology,
+          arch: source.arch,
+          state: 'pending',
+          desiredState: 'stopped',
+          vcpus: source.vcpus,
+          memoryMib: source.memoryMib,
+          diskGib: source.diskGib,
+          limits: source.limits,
+          isolation: source.isolation,
+          placement: { ...source.placement, hostId: source.hostId ?? undefined },
+          createdBy: principal.tokenId,
+        },
+      ]);
+    });
+  }
+
+  async resize(principal: Principal, id: string, dto: ResizeInstanceDto, idem: IdempotencyContext): Promise<Submitted> {
+    const instance = await this.instances.visible(principal, id);
+    // A running instance can be resized only where the driver can do it live.
+    const capability = instance.state === 'running' ? 'liveResize' : undefined;
+    return this.change(principal, id, idem, 'resize', { resources: { ...dto.resources }, limits: dto.limits ? { ...dto.limits } : null }, ['running', 'stopped'], capability);
+  }
+
+  private async existing(id: string, name: string): Promise<void> {
+    if (!NAME_PATTERN.test(name) || !(await this.snapshots.get(id, name))) throw problems.notFound('snapshot', `${name} of instance ${id}`);
+  }
+
+  private async change(
+    principal: Principal,
+    id: string,
+    idem: IdempotencyContext,
+    kind: 'snapshot' | 'restore' | 'snapshot-delete' | 'clone' | 'resize',
+    request: Record<string, unknown>,
+    from: readonly InstanceState[],
+    capability?: string,
+    check?: () => Promise<void>,
+    alsoWrite?: (em: Tx, instance: InstanceEntity) => Promise<void>,
+  ): Promise<Submitted> {
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
+    const instance = await this.instances.visible(principal, id);
+    if (!canChange(principal, instance.projectId)) throw problems.forbidden(`the token (${principal.role}) may not change instances`);
+    await check?.();
+    return this.submitter.submit(principal, idem, {
+      projectId: instance.projectId,
+      instanceId: id,
+      kind,
+      request,
+      before: async (em) => {
+        const current = await this.repo.getLocked(em, id);
+        if (!current || !from.includes(current.state)) await this.instances.refuse(id, current?.state ?? 'deleted', `${kind} needs the instance to be ${from.join(' or ')}`);
+        if (capability) await this.instances.requireCapability(current!, capability, kind);
+        await alsoWrite?.(em, current!);
+      },
+    });
+  }
+}
