@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
-import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
+import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
 import { BatchPlacer } from './batch.placer';
