@@ -20,6 +20,7 @@ import { InstanceChangeService } from './instances/instance-change.service';
 import { OperationController } from './operations/operation.controller';
 import { OperationService } from './operations/operation.service';
 import { OperationSubmitter } from './operations/operation-submitter.service';
+import { OperationWaiters } from './operations/operation-waiters';
 import { ProjectScope } from './projects/project-scope.service';
 import { TemplateController } from './templates/template.controller';
 import { PlacementGroupController } from './placement/placement-group.controller';
@@ -72,6 +73,7 @@ export class ApiModule {
         InstanceService,
         InstanceChangeService,
         OperationService,
+        OperationWaiters,
         AgentService,
         PreviewService,
       ],

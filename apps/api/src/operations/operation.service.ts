@@ -4,7 +4,7 @@ import { Database, InstanceRepository, OperationEntity, OperationRepository } fr
 import { canChange, canSeeProject, Principal } from '../auth/principal';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { problems } from '../common/problem';
-import { EventHub } from '../events/event-hub.service';
+import { OperationWaiters } from './operation-waiters';
 import { ProjectScope } from '../projects/project-scope.service';
 import { ListOperationsQuery } from './list-operations.query';
 import { OperationDto } from './operation.dto';
@@ -15,7 +15,7 @@ export class OperationService {
     private readonly db: Database,
     private readonly operations: OperationRepository,
     private readonly instances: InstanceRepository,
-    private readonly hub: EventHub,
+    private readonly waiters: OperationWaiters,
     private readonly scope: ProjectScope,
   ) {}
 
@@ -41,25 +41,7 @@ export class OperationService {
   async wait(principal: Principal, id: string, timeoutS: number): Promise<OperationDto> {
     let op = await this.visible(principal, id);
     if (TERMINAL_OPERATION_STATUSES.includes(op.status) || timeoutS === 0) return OperationDto.from(op);
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        clearInterval(recheck);
-        unsubscribe();
-        resolve();
-      };
-      const unsubscribe = this.hub.subscribe((e) => {
-        if (e.subjectId === id && TERMINAL_OPERATION_STATUSES.includes(e.data.status as never)) finish();
-      });
-      const timer = setTimeout(finish, timeoutS * 1000);
-      // Covers a notification lost while the listener reconnected.
-      const recheck = setInterval(() => {
-        void this.operations.get(id).then((o) => o && TERMINAL_OPERATION_STATUSES.includes(o.status) && finish());
-      }, 2000);
-    });
+    await this.waiters.wait(id, timeoutS * 1000);
     op = (await this.operations.get(id))!;
     return OperationDto.from(op);
   }

@@ -118,6 +118,15 @@ export class OperationRepository {
     );
   }
 
+  /** Which of these operations have ended. */
+  async terminalAmong(ids: string[]): Promise<string[]> {
+    const rows = await this.db.manager.query<{ id: string }[]>(
+      `SELECT id FROM operations WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed', 'cancelled')`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async runningBatches(): Promise<OperationEntity[]> {
     return this.db.manager.find(OperationEntity, { where: { kind: 'batch', status: 'running' }, take: 1000 });
   }
