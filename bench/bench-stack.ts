@@ -42,7 +42,7 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
     HYPERPLANE_REDIS_PREFIX: prefix,
     HYPERPLANE_ADMIN_TOKEN: ADMIN,
     HYPERPLANE_MIGRATE: false,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: (process.env.LOG_LEVEL as 'warn') ?? 'warn',
     HYPERPLANE_HEARTBEAT_INTERVAL_S: 2,
     HYPERPLANE_HEARTBEAT_TIMEOUT_S: 30,
   } as ResolvedConfig;

@@ -50,6 +50,7 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
     return this.lastId;
   }
 
+  /** Starts following; events from the current position on reach `listener`. */
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -77,6 +78,12 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
   }
 
   private async drain(): Promise<void> {
+    // Nobody listens: keep the position (one cheap query) instead of reading every event.
+    if (this.listeners.size === 0) {
+      this.lastId = await this.events.latestId();
+      this.gaps.clear();
+      return;
+    }
     if (this.gaps.size > 0 && Date.now() - this.gapsCheckedAt >= GAP_RECHECK_MS) {
       this.gapsCheckedAt = Date.now();
       const late = await this.events.byIds([...this.gaps.keys()]);

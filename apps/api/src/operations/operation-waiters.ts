@@ -22,9 +22,6 @@ export class OperationWaiters implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.unsubscribe = this.hub.subscribe((e) => {
-      if (e.subjectType === 'operation' && TERMINAL_OPERATION_STATUSES.includes(e.data.status as never)) this.release(e.subjectId);
-    });
     this.timer = setInterval(() => void this.recheck(), RECHECK_MS);
     this.timer.unref();
   }
@@ -35,27 +32,46 @@ export class OperationWaiters implements OnModuleInit, OnModuleDestroy {
     for (const id of [...this.waiting.keys()]) this.release(id);
   }
 
-  /** Resolves when the operation ends or `timeoutMs` passes. */
+  /**
+   * Resolves when the operation ends or `timeoutMs` passes. The hub is followed only while
+   * someone waits; the status is read once more after registering, so an end that came just
+   * before is not missed.
+   */
   wait(id: string, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
+    this.unsubscribe ??= this.hub.subscribe((e) => {
+      if (e.subjectType === 'operation' && TERMINAL_OPERATION_STATUSES.includes(e.data.status as never)) this.release(e.subjectId);
+    });
+    const waited = new Promise<void>((resolve) => {
       const set = this.waiting.get(id) ?? new Set();
       this.waiting.set(id, set);
       const done = (): void => {
         clearTimeout(timer);
         set.delete(done);
         if (set.size === 0 && this.waiting.get(id) === set) this.waiting.delete(id);
+        this.idle();
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
       set.add(done);
     });
+    void this.operations.terminalAmong([id]).then((ended) => ended.forEach((e) => this.release(e)), () => undefined);
+    return waited;
   }
 
   private release(id: string): void {
     const set = this.waiting.get(id);
-    if (!set) return;
-    this.waiting.delete(id);
-    for (const done of [...set]) done();
+    if (set) {
+      this.waiting.delete(id);
+      for (const done of [...set]) done();
+    }
+    this.idle();
+  }
+
+  /** Stops following the hub when nobody waits any more. */
+  private idle(): void {
+    if (this.waiting.size > 0 || !this.unsubscribe) return;
+    this.unsubscribe();
+    this.unsubscribe = null;
   }
 
   private async recheck(): Promise<void> {

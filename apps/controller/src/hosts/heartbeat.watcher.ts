@@ -48,7 +48,7 @@ export class HeartbeatWatcher implements OnModuleInit, OnApplicationShutdown {
   private async check(): Promise<void> {
     const now = Date.now();
     const timeoutMs = this.config.HYPERPLANE_HEARTBEAT_TIMEOUT_S * 1000;
-    const [beats, hosts] = await Promise.all([this.beats.readAll(), this.hosts.all()]);
+    const [beats, hosts] = await Promise.all([this.beats.readAll(), this.hosts.liveness()]);
     const down: string[] = [];
     const up: string[] = [];
     const persist: { id: string; at: number }[] = [];

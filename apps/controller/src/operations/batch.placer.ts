@@ -9,8 +9,10 @@ import { hostCommand, instanceSpec } from './host-command';
 const CHUNK = 2000;
 const MAX_IDLE_ROUNDS = 20;
 
+type Child = Pick<OperationEntity, 'id' | 'instanceId' | 'projectId'>;
+
 interface Placed {
-  op: OperationEntity;
+  op: Child;
   instance: InstanceEntity;
   decision: PlacementSuccess;
 }
@@ -51,11 +53,11 @@ export class BatchPlacer {
   }
 
   /** One chunk: decide all, then one transaction. Returns how many children left `queued`. */
-  private async placeChunk(children: OperationEntity[]): Promise<number> {
+  private async placeChunk(children: Child[]): Promise<number> {
     const instances = new Map((await this.instances.byIds(children.map((c) => c.instanceId!))).map((i) => [i.id, i]));
     const placed: Placed[] = [];
     const refused = new Map<string, { ops: string[]; instances: string[]; reason: string; explanation: Record<string, unknown> }>();
-    const individually: OperationEntity[] = [];
+    const individually: Child[] = [];
     for (const op of children) {
       const instance = instances.get(op.instanceId!);
       if (!instance || instance.state !== 'pending') continue;

@@ -1,4 +1,3 @@
-import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { EntityManager } from 'typeorm';
 import { atCommit, Database, fromRow } from '../database';
 import { EventEntity, EventSubject } from '../entities';
@@ -40,10 +39,14 @@ export class EventRepository {
     await this.insert(em, events);
   }
 
+  /** One INSERT over arrays (unnest), whatever the count: no per-row SQL to build or parse. */
   private async insert(em: EntityManager, events: NewEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += 2000) {
-      await em.createQueryBuilder().insert().into(EventEntity).values(events.slice(i, i + 2000) as QueryDeepPartialEntity<EventEntity>[]).execute();
-    }
+    if (events.length === 0) return;
+    await em.query(
+      `INSERT INTO events (type, subject_type, subject_id, project_id, data)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[])`,
+      [events.map((e) => e.type), events.map((e) => e.subjectType), events.map((e) => e.subjectId), events.map((e) => e.projectId), events.map((e) => JSON.stringify(e.data))],
+    );
   }
 
   /** Events after `afterId`, oldest first. */

@@ -100,8 +100,10 @@ export class HostRepository {
     return this.db.manager.findBy(HostEntity, { status: 'ready' });
   }
 
-  all(): Promise<HostEntity[]> {
-    return this.db.manager.find(HostEntity);
+  /** What the heartbeat watcher needs of every host, without the inventories. */
+  async liveness(): Promise<Pick<HostEntity, 'id' | 'name' | 'status' | 'lastHeartbeatAt' | 'createdAt'>[]> {
+    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, name, status, last_heartbeat_at, created_at FROM hosts');
+    return rows.map((r) => fromRow(r));
   }
 
   /**

@@ -87,7 +87,7 @@ export class OperationRepository {
          job_queue = r.job_queue, job_id = r.job_id, job_data = r.job_data, version = o.version + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS r(id, step, job_queue, job_id, job_data)
        WHERE o.id = r.id AND o.status = 'queued'
-       RETURNING o.*`,
+       RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error`,
       [rows.map((r) => r.id), rows.map((r) => r.step), rows.map((r) => r.jobQueue), rows.map((r) => r.jobId), rows.map((r) => JSON.stringify(r.jobData))],
     );
     const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
@@ -131,10 +131,10 @@ export class OperationRepository {
     return this.db.manager.find(OperationEntity, { where: { kind: 'batch', status: 'running' }, take: 1000 });
   }
 
-  /** Queued children of a batch not yet handed anywhere, oldest first. */
-  async queuedChildren(parentId: string, limit: number): Promise<OperationEntity[]> {
+  /** Queued children of a batch not yet handed anywhere, oldest first (ids only). */
+  async queuedChildren(parentId: string, limit: number): Promise<Pick<OperationEntity, 'id' | 'instanceId' | 'projectId'>[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>(
-      `SELECT * FROM operations WHERE parent_id = $1 AND status = 'queued' AND job_queue IS NULL ORDER BY created_at, id LIMIT $2`,
+      `SELECT id, instance_id, project_id FROM operations WHERE parent_id = $1 AND status = 'queued' AND job_queue IS NULL ORDER BY created_at, id LIMIT $2`,
       [parentId, limit],
     );
     return rows.map((r) => fromRow<OperationEntity>(r));
@@ -250,7 +250,7 @@ export class OperationRepository {
   /** Active operations not touched for a while: candidates for re-enqueueing. */
   async staleActive(olderThanMs: number, limit: number): Promise<OperationEntity[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>(
-      `SELECT * FROM operations WHERE status IN ('queued', 'running') AND kind <> 'batch'
+      `SELECT * FROM operations WHERE status IN ('queued', 'running') AND job_queue IS NOT NULL
          AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
        ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
@@ -261,7 +261,7 @@ export class OperationRepository {
   /** Every non-terminal operation, oldest first (rebuild at controller start). */
   async allActive(afterId: string | null, limit: number): Promise<OperationEntity[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>(
-      `SELECT * FROM operations WHERE status IN ('queued', 'running') AND kind <> 'batch' AND ($1::uuid IS NULL OR id > $1::uuid)
+      `SELECT * FROM operations WHERE status IN ('queued', 'running') AND job_queue IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid)
        ORDER BY id LIMIT $2`,
       [afterId, limit],
     );

@@ -1,7 +1,5 @@
-import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { EntityManager } from 'typeorm';
 import { Database } from '../database';
-import { OutboxEntity } from '../entities';
 
 export interface OutboxMessage {
   queue: string;
@@ -18,10 +16,10 @@ export class OutboxRepository {
   /** Adds messages in the caller's transaction; a trigger NOTIFYs the relay at commit. */
   async add(em: EntityManager, messages: OutboxMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    // Large batches are split to stay under PostgreSQL's parameter limit.
-    for (let i = 0; i < messages.length; i += 5000) {
-      await em.createQueryBuilder().insert().into(OutboxEntity).values(messages.slice(i, i + 5000) as QueryDeepPartialEntity<OutboxEntity>[]).execute();
-    }
+    await em.query(
+      `INSERT INTO outbox (queue, job_name, job_id, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
+      [messages.map((m) => m.queue), messages.map((m) => m.jobName), messages.map((m) => m.jobId), messages.map((m) => JSON.stringify(m.payload))],
+    );
   }
 
   /**
