@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { DriverProbe, HostInventory } from '@hyperplane/domain';
+import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { HeartbeatStore, JobQueue, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
@@ -97,7 +97,7 @@ export class AgentRuntime {
       const probes: DriverProbe[] = [];
       for (const [name, factory] of Object.entries(REAL_DRIVER_FACTORIES)) {
         const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: hostOs(), hostArch: hostArch() });
-        const probe = await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] }));
+        const probe = normalizeProbe(await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] })));
         probes.push(probe);
         if (probe.installed) drivers.set(name, driver);
       }

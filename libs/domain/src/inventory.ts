@@ -32,6 +32,21 @@ export interface DriverProbe {
   /** For VM drivers: kvm, hvf, whpx, tcg, … */
   accelerator?: string;
   offers: DriverOffer[];
+  /** Driver-specific facts worth showing (cgroup version, binaries, …). */
+  details?: Record<string, unknown>;
+}
+
+const PROBE_FIELDS = new Set(['name', 'installed', 'version', 'error', 'accelerator', 'offers', 'details']);
+
+/** A probe in the contract's shape: fields a driver adds of its own move under `details`. */
+export function normalizeProbe(probe: DriverProbe): DriverProbe {
+  const extra = Object.fromEntries(Object.entries(probe).filter(([k]) => !PROBE_FIELDS.has(k)));
+  const out: DriverProbe = { name: probe.name, installed: probe.installed, offers: probe.offers };
+  if (probe.version !== undefined) out.version = probe.version;
+  if (probe.error !== undefined) out.error = probe.error;
+  if (probe.accelerator !== undefined) out.accelerator = probe.accelerator;
+  if (probe.details || Object.keys(extra).length) out.details = { ...probe.details, ...extra };
+  return out;
 }
 
 /** What an agent reports about its host. */

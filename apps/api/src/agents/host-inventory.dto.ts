@@ -7,6 +7,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -17,7 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ARCHES, Arch, CAPABILITIES, Capability, DRIVER_NAMES, DriverName, OS_FAMILIES, OsFamily, TECHNOLOGIES, Technology } from '@hyperplane/domain';
-import { IsStringMap, IsVersionMap } from '../common/validators';
+import { IsSmallObject, IsStringMap, IsVersionMap } from '../common/validators';
 
 export class OverheadDto {
   @ApiProperty() @IsInt() @Min(0) @Max(1024) vcpus!: number;
@@ -53,6 +54,11 @@ export class DriverProbeDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) version?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) error?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(32) accelerator?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Driver-specific facts' })
+  @IsOptional()
+  @IsObject()
+  @IsSmallObject()
+  details?: Record<string, unknown>;
   @ApiProperty({ type: [DriverOfferDto] })
   @IsArray()
   @ArrayMaxSize(4)

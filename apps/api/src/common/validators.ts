@@ -45,3 +45,20 @@ export function IsVersionMap(options?: ValidationOptions): PropertyDecorator {
     });
   };
 }
+
+/** Any JSON object, as long as its JSON stays under `maxBytes` (driver details and the like). */
+export function IsSmallObject(maxBytes = 8192, options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'isSmallObject',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: { message: `must be an object of at most ${maxBytes} bytes as JSON`, ...options },
+      validator: {
+        validate(value: unknown): boolean {
+          return value !== null && typeof value === 'object' && !Array.isArray(value) && JSON.stringify(value).length <= maxBytes;
+        },
+      },
+    });
+  };
+}

@@ -1,3 +1,4 @@
+import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Capacity, HostInventory, HostStatus, Resources, Technology } from '@hyperplane/domain';
 import { EntityManager, In } from 'typeorm';
 import { Database, fromRow } from '../database';
@@ -62,7 +63,7 @@ export class HostRepository {
       ...inventoryColumns(h.inventory),
     }));
     for (let i = 0; i < rows.length; i += 500) {
-      await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500)).execute();
+      await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500) as QueryDeepPartialEntity<HostEntity>[]).execute();
     }
     await this.events.append(
       em,
