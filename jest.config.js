@@ -4,7 +4,7 @@ const swc = ['@swc/jest', JSON.parse(require('node:fs').readFileSync(`${__dirnam
 
 const moduleNameMapper = {
   '^@hyperplane/(domain|scheduler|drivers|queue|config|db)$': '<rootDir>/libs/$1/src',
-  '^@hyperplane/(api|controller|agent)$': '<rootDir>/apps/$1/src',
+  '^@hyperplane/(api|controller|agent|all-in-one)$': '<rootDir>/apps/$1/src',
   '^@hyperplane/testing$': '<rootDir>/test/support',
   '^@hyperplane/migrations$': '<rootDir>/migrations',
 };

