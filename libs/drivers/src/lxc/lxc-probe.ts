@@ -16,7 +16,7 @@ export interface LxcProbeDeps {
   layout(): Promise<CgroupLayout>;
 }
 
-const REQUIRED_TOOLS = ['lxc-start', 'lxc-stop', 'lxc-info', 'lxc-ls', 'lxc-wait', 'lxc-freeze', 'lxc-unfreeze', 'lxc-cgroup', 'lxc-snapshot', 'lxc-destroy', 'cp'];
+const REQUIRED_TOOLS = ['lxc-start', 'lxc-stop', 'lxc-info', 'lxc-ls', 'lxc-wait', 'lxc-freeze', 'lxc-unfreeze', 'lxc-cgroup', 'lxc-snapshot', 'lxc-copy', 'lxc-destroy', 'cp'];
 
 /**
  * Measured on a running busybox container: its own cgroup holds about 0.2 MiB, charged to its

@@ -96,6 +96,15 @@ export class LxcTools {
     await this.run('lxc-snapshot', ['-n', id, '-c', commentFile], { timeoutMs: 600_000 });
   }
 
+  /**
+   * A copy of a running container as snapshot `lxcName` in `snapDir` (lxc-snapshot's own layout),
+   * keeping its hostname and MAC: what lxc-snapshot does, which refuses a running container. The
+   * caller freezes the container first so that the copy is one moment of it.
+   */
+  async copyAsSnapshot(id: string, snapDir: string, lxcName: string): Promise<void> {
+    await this.run('lxc-copy', ['-n', id, '-p', snapDir, '-N', lxcName, '-K', '-M', '-a'], { timeoutMs: 600_000 });
+  }
+
   async snapshotList(id: string): Promise<LxcSnapshotEntry[]> {
     const { stdout } = await this.run('lxc-snapshot', ['-n', id, '-L', '-C'], { timeoutMs: 30_000 });
     return parseSnapshotList(stdout);

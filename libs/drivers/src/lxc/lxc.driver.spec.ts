@@ -389,12 +389,42 @@ if (notRunnable) {
       writeFileSync(marker, 'after the snapshot');
       await driver.resize(spec.id, { vcpus: 1, memoryMiB: 200, diskGiB: 1 });
       await driver.start(spec.id);
-      await expect(driver.snapshotCreate(spec.id, 'live')).rejects.toMatchObject({ code: 'Conflict' });
       const restored = await driver.snapshotRestore(spec.id, 'clean');
       expect(restored.state).toBe('running');
       expect(existsSync(marker)).toBe(false);
       expect(readLimits(lxcInfoPid(driver, spec.id)).memory).toBe(String(200 * MiB));
       await expect(driver.snapshotRestore(spec.id, 'nope')).rejects.toMatchObject({ code: 'NotFound' });
+      await driver.stop(spec.id, { force: true });
+    }, 60_000);
+
+    it('snapshots a running container without stopping it, and a suspended one without resuming it', async () => {
+      const spec = makeSpec();
+      await driver.create(spec);
+      await driver.start(spec.id);
+      const pid = lxcInfoPid(driver, spec.id);
+      const rootfs = join(driver.lxcPath, spec.id, 'rootfs');
+      writeFileSync(join(rootfs, 'root/before'), 'in the snapshot');
+      const live = await driver.snapshotCreate(spec.id, 'live');
+      expect(Number.isNaN(Date.parse(live.createdAt))).toBe(false);
+      // The same init kept running: frozen for the copy, thawed after.
+      expect(await driver.inspect(spec.id)).toMatchObject({ state: 'running', details: { pid } });
+      await driver.suspend(spec.id);
+      await driver.snapshotCreate(spec.id, 'frozen');
+      expect((await driver.inspect(spec.id)).state).toBe('suspended');
+      await driver.resume(spec.id);
+      // LXC sees them as its own: listed with their names, restorable, deletable.
+      expect((await driver.snapshotList(spec.id)).map((s) => s.name)).toEqual(['live', 'frozen']);
+      expect(execFileSync('lxc-snapshot', ['-P', driver.lxcPath, '-n', spec.id, '-L'], { encoding: 'utf8' })).toMatch(/^snap0 .*\nsnap1 /m);
+      rmSync(join(rootfs, 'root/before'));
+      writeFileSync(join(rootfs, 'root/after'), 'not in the snapshot');
+      const restored = await driver.snapshotRestore(spec.id, 'live');
+      expect(restored.state).toBe('running');
+      expect(readFileSync(join(rootfs, 'root/before'), 'utf8')).toBe('in the snapshot');
+      expect(existsSync(join(rootfs, 'root/after'))).toBe(false);
+      expect(execFileSync('lxc-info', ['-P', driver.lxcPath, '-n', spec.id, '-c', 'lxc.uts.name'], { encoding: 'utf8' })).toContain(spec.name);
+      await driver.snapshotDelete(spec.id, 'frozen');
+      await driver.snapshotDelete(spec.id, 'live');
+      expect(await driver.snapshotList(spec.id)).toEqual([]);
       await driver.stop(spec.id, { force: true });
     }, 60_000);
 

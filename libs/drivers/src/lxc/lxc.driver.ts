@@ -178,16 +178,19 @@ export class LxcDriver implements Driver {
       const info = await this.requireInfo(id);
       const taken = await this.findSnapshot(id, snapshot);
       if (taken) return { name: snapshot, createdAt: taken.createdAt };
-      if (info.state !== 'STOPPED') {
-        throw new DriverError('Conflict', `lxc-snapshot copies a dir-backed rootfs only while the container is stopped; stop ${id} first`);
-      }
-      // LXC names snapshots snap0, snap1, …; ours is kept as the snapshot's comment.
-      const comment = join(this.dirOf(id), '.snapshot-comment');
-      await writeFile(comment, `${snapshot}\n`);
-      try {
-        await this.tools.snapshotCreate(id, comment);
-      } finally {
-        await rm(comment, { force: true });
+      if (info.state === 'STOPPED') {
+        // LXC names snapshots snap0, snap1, …; ours is kept as the snapshot's comment.
+        const comment = join(this.dirOf(id), '.snapshot-comment');
+        await writeFile(comment, `${snapshot}\n`);
+        try {
+          await this.tools.snapshotCreate(id, comment);
+        } finally {
+          await rm(comment, { force: true });
+        }
+      } else if (info.state === 'RUNNING' || info.state === 'FROZEN' || info.state === 'THAWED') {
+        await this.snapshotLive(id, snapshot, info.state !== 'FROZEN');
+      } else {
+        throw new DriverError('Transient', `${id} is ${info.state}; snapshot it once it has settled`);
       }
       const made = await this.findSnapshot(id, snapshot);
       if (!made) throw new DriverError('Fatal', `lxc-snapshot reported success but ${snapshot} is not listed`);
@@ -416,6 +419,35 @@ export class LxcDriver implements Driver {
         unenforced: meta ? planLimits(layout, meta.resources, meta.limits).unenforced : [],
       },
     };
+  }
+
+  /**
+   * lxc-snapshot refuses a running container, so a running (or suspended) one is frozen and copied
+   * into the next snapN of its snaps directory with the files lxc-snapshot would add (ts, comment):
+   * LXC lists, restores and deletes it like any of its own. Restoring it boots the copied rootfs.
+   */
+  private async snapshotLive(id: string, snapshot: string, freeze: boolean): Promise<void> {
+    const snapDir = join(this.dirOf(id), 'snaps');
+    await mkdir(snapDir, { recursive: true, mode: 0o755 });
+    const taken = new Set(await readdir(snapDir));
+    let index = 0;
+    while (taken.has(`snap${index}`)) index++;
+    const lxcName = `snap${index}`;
+    if (freeze) await this.tools.freeze(id);
+    try {
+      await this.tools.copyAsSnapshot(id, snapDir, lxcName);
+    } catch (error) {
+      await rm(join(snapDir, lxcName), { recursive: true, force: true });
+      throw error;
+    } finally {
+      if (freeze) await this.tools.unfreeze(id);
+    }
+    // lxc-snapshot's timestamp (local time, no newline) and comment files.
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    const now = new Date();
+    const ts = `${now.getFullYear()}:${p2(now.getMonth() + 1)}:${p2(now.getDate())} ${p2(now.getHours())}:${p2(now.getMinutes())}:${p2(now.getSeconds())}`;
+    await writeFile(join(snapDir, lxcName, 'ts'), ts);
+    await writeFile(join(snapDir, lxcName, 'comment'), `${snapshot}\n`);
   }
 
   private async findSnapshot(id: string, snapshot: string): Promise<LxcSnapshotEntry | undefined> {
