@@ -180,8 +180,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ...opts.agent,
         ...options,
       });
+      agents.push(agent); // stopped with the stack even if start() fails half way
       await agent.start();
-      agents.push(agent);
       return agent;
     },
     async waitForHosts(count: number, timeoutMs = 20_000): Promise<any[]> {
@@ -204,8 +204,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   };
   if (!opts.noAgent) {
-    stack.agent = await stack.startAgent();
-    await stack.waitForHosts((opts.simHosts ?? MIXED_FLEET).length + (opts.local ? 1 : 0));
+    try {
+      stack.agent = await stack.startAgent();
+      await stack.waitForHosts((opts.simHosts ?? MIXED_FLEET).length + (opts.local ? 1 : 0));
+    } catch (e) {
+      // Leave nothing running behind a failed start, or the Jest worker never exits.
+      await stack.stop();
+      throw e;
+    }
   }
   return stack;
 }

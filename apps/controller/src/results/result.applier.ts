@@ -95,6 +95,8 @@ export class ResultApplier {
         break;
       }
     }
+    // A reason left by an earlier failure no longer holds once a change succeeded.
+    if (instance.stateReason && r.command !== 'destroy') await this.instances.clearReason(em, instance.id);
     await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'done', result });
   }
 

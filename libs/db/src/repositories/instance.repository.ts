@@ -190,6 +190,11 @@ export class InstanceRepository {
     return moved;
   }
 
+  /** Clears the state's reason (only if it is still set: no needless row version). */
+  async clearReason(em: EntityManager, id: string): Promise<void> {
+    await em.query('UPDATE instances SET state_reason = NULL, version = version + 1, updated_at = now() WHERE id = $1 AND state_reason IS NOT NULL', [id]);
+  }
+
   /** What the instance holds on its host, for releasing it. */
   claimOf(instance: InstanceEntity): Resources {
     return { vcpus: instance.claimVcpus, memoryMiB: instance.claimMemoryMib, diskGiB: instance.claimDiskGib };
