@@ -133,7 +133,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, idleMs));
     const cpu = process.cpuUsage(cpu0);
     const redisIdle = (await redisCpuSeconds(admin)) - redis0;
-    console.log(`idle seconds=${idleMs / 1000} consumer_cpu_ms_per_s=${((cpu.user + cpu.system) / 1000 / (idleMs / 1000)).toFixed(1)} redis_cpu_ms_per_s=${((redisIdle * 1000) / (idleMs / 1000)).toFixed(1)} (whole server)`);
+    console.log(
+      `idle seconds=${idleMs / 1000} consumer_cpu_ms_per_s=${((cpu.user + cpu.system) / 1000 / (idleMs / 1000)).toFixed(1)} redis_cpu_ms_per_s=${((redisIdle * 1000) / (idleMs / 1000)).toFixed(1)} (whole server) rss_mib=${mib(process.memoryUsage().rss)}`,
+    );
 
     const round2 = allDone();
     const cpu2 = process.cpuUsage();

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
-import { HeartbeatStore, JobQueue, RedisSettings } from '@hyperplane/queue';
+import { HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -25,7 +25,7 @@ export interface AgentOptions {
   heartbeatIntervalMs: number;
   syncIntervalMs: number;
   lockDuration: number;
-  /** Commands run at once per host. */
+  /** Commands run at once per host (default 8). */
   concurrency?: number;
 }
 
@@ -36,6 +36,7 @@ export interface AgentOptions {
 export class AgentRuntime {
   private readonly log = new Logger('agent');
   private readonly queue: JobQueue;
+  private readonly consumer: MultiQueueConsumer;
   private readonly heartbeats: HeartbeatStore;
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
@@ -43,6 +44,12 @@ export class AgentRuntime {
 
   constructor(private readonly opts: AgentOptions) {
     this.queue = new JobQueue(opts.redis, 'agent');
+    this.consumer = new MultiQueueConsumer(opts.redis, {
+      concurrencyPerQueue: opts.concurrency ?? 8,
+      lockDuration: opts.lockDuration,
+      name: 'agent',
+      onError: (e, queue) => this.log.warn(`${queue ?? 'queue'}: ${e.message}`),
+    });
     this.heartbeats = new HeartbeatStore(this.queue.connection, opts.redis.prefix);
     this.api = new AgentApiClient(opts.apiUrl);
   }
@@ -61,9 +68,7 @@ export class AgentRuntime {
     const state = await this.enrollment(planned);
     for (const [key, { drivers }] of planned) {
       const hostId = state.hosts[key]!;
-      this.hosts.push(
-        new HostRuntime({ hostId, key, drivers, redis: this.opts.redis, queue: this.queue, lockDuration: this.opts.lockDuration, concurrency: this.opts.concurrency ?? 4 }),
-      );
+      this.hosts.push(new HostRuntime({ hostId, key, drivers, queue: this.queue, consumer: this.consumer }));
     }
     for (const h of this.hosts) h.start();
     await this.beat();
@@ -77,6 +82,7 @@ export class AgentRuntime {
     this.timers = [];
     await Promise.all(this.hosts.map((h) => h.stop()));
     this.hosts = [];
+    await this.consumer.close();
     await this.queue.close();
   }
 

@@ -50,7 +50,11 @@ import { createRedis, RedisSettings } from './redis-connection';
  *   sweeps, not one round trip per queue.
  * - locks are renewed for all running jobs every lockDuration/4, one extendLocks per queue;
  *   the stalled check (BullMQ's moveStalledJobsToWait) runs for every queue once per
- *   stalledInterval, spread over the interval in small batches.
+ *   stalledInterval, spread over the interval in small batches; one Lua call per batch
+ *   first skips the queues whose active list is empty (nothing there can have stalled), so
+ *   10,000 idle queues cost one small call a second, not 10,000 scripts per interval.
+ * - the blocking waits time out after 10 s (as a Worker's); with nothing to do, that and the
+ *   stalled-check probe are all the consumer sends.
  * - after any connection comes back (ioredis reconnects by itself) every queue fetches once:
  *   a marker popped just before the connection dropped may have been lost with its answer.
  *   FLUSHALL needs nothing special: the BZPOPMIN keeps waiting on the (now missing) markers
@@ -58,7 +62,9 @@ import { createRedis, RedisSettings } from './redis-connection';
  *   complete, which is reported through `onError`.
  *
  * Not supported: repeatable jobs / job schedulers (a Worker schedules the next iteration when
- * it takes one; host queues carry none), sandboxed processors, telemetry.
+ * it takes one; host queues carry none), sandboxed processors, telemetry, Redis Cluster (one
+ * BZPOPMIN over many queues needs them in one hash slot). Events: none are emitted here;
+ * BullMQ's scripts still write the queue event streams that QueueEvents reads.
  */
 
 /** Handles one job; throw to fail the attempt (UnrecoverableError: no more attempts). */
@@ -82,7 +88,7 @@ export interface MultiQueueConsumerOptions {
 }
 
 const QUEUES_PER_BLOCKING_CONNECTION = 2000;
-const BLOCK_SECONDS = 5;
+const BLOCK_SECONDS = 10; // BullMQ's Worker blocks 10 s at most too
 /** A BZPOPMIN unanswered this long after its timeout is presumed lost with its connection. */
 const WATCHDOG_MS = (BLOCK_SECONDS + 5) * 1000;
 /** How long a queue that became idle may wait before the BZPOPMIN in flight is restarted to watch it. */
@@ -114,6 +120,13 @@ return found`;
 
 const HANDED_BACK = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
 
+interface RunningJob {
+  token: string;
+  lockedAt: number;
+  /** Its handler has returned: moveToCompleted / moveToFailed releases the lock. */
+  finishing: boolean;
+}
+
 /** One consumed queue as BullMQ's Scripts and Job see it, plus this consumer's state for it. */
 class ConsumedQueue extends EventEmitter implements MinimalQueue {
   readonly qualifiedName: string;
@@ -124,8 +137,8 @@ class ConsumedQueue extends EventEmitter implements MinimalQueue {
   /** Set when the queue is removed or the consumer closes: BullMQ then skips fetchNext. */
   closing: Promise<void> | undefined;
 
-  /** Running jobs: id → lock token and when the lock was last set. */
-  readonly running = new Map<string, { token: string; lockedAt: number }>();
+  /** Running jobs: id → lock token, when the lock was last set, whether it is being finished. */
+  readonly running = new Map<string, RunningJob>();
   /** Fetches and jobs in progress, awaited by remove() and close(). */
   readonly tasks = new Set<Promise<void>>();
   /** A marker, timer or reconnect asked for a fetch since the last one began. */
@@ -232,11 +245,11 @@ export class MultiQueueConsumer {
     this.renewEvery = Math.max(10, Math.floor(opts.lockDuration / 4));
     this.stallTick = Math.max(50, Math.min(1000, Math.floor(this.stalledInterval / 4)));
 
-    this.command = createRedis(redis, `${this.name}:cmd`, process.env.MQ_AP ? { enableAutoPipelining: true } : {});
+    this.command = createRedis(redis, `${this.name}:cmd`);
     this.command.on('error', (e: Error) => this.report(e));
     this.onReconnect(this.command, () => this.refetch(this.queues.values()));
     // BullMQ's connection wrapper, shared: it loads BullMQ's Lua scripts onto our connection.
-    this.connection = new RedisConnection(this.command, { shared: true, blocking: false, skipVersionCheck: true });
+    this.connection = new RedisConnection(this.command, { shared: true, blocking: false });
     this.connection.on('error', () => undefined); // the same errors are reported from the client
 
     this.lockTimer = setInterval(() => void this.renewLocks(), this.renewEvery);
@@ -422,7 +435,7 @@ export class MultiQueueConsumer {
     if (data) {
       const job = Job.fromJSON(q, data, id);
       job.token = token;
-      q.running.set(job.id ?? id, { token, lockedAt: Date.now() });
+      q.running.set(job.id ?? id, { token, lockedAt: Date.now(), finishing: false });
       this.busy.add(q);
       this.track(q, this.process(q, job, token));
       return true;
@@ -434,18 +447,21 @@ export class MultiQueueConsumer {
 
   private async process(q: ConsumedQueue, job: Job, token: string): Promise<void> {
     const id = job.id ?? '';
+    const running = q.running.get(id);
     let fetchNext = false;
     let next: unknown;
+    const finishing = (): boolean => {
+      if (running) running.finishing = true;
+      return (fetchNext = !this.stopping && !q.removed);
+    };
     try {
       try {
         // A job that stalled more than maxStalledCount times comes back with a deferred failure.
         if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
         await q.handler(job);
-        fetchNext = !this.stopping && !q.removed;
-        next = await job.moveToCompleted(undefined, token, fetchNext);
+        next = await job.moveToCompleted(undefined, token, finishing());
       } catch (e) {
-        fetchNext = !this.stopping && !q.removed;
-        next = await this.fail(q, job, token, e, fetchNext);
+        next = await this.fail(q, job, token, e, finishing());
       }
     } catch (e) {
       // Not finished (lock lost, job gone after a FLUSHALL, Redis error): its lock expires and
@@ -485,8 +501,9 @@ export class MultiQueueConsumer {
   }
 
   private track(q: ConsumedQueue, task: Promise<void>): void {
-    q.tasks.add(task);
-    void task.finally(() => q.tasks.delete(task));
+    const guarded = task.catch((e: unknown) => this.report(e, q.name));
+    q.tasks.add(guarded);
+    void guarded.finally(() => q.tasks.delete(guarded));
   }
 
   // ---- waiting for markers ----
@@ -608,7 +625,7 @@ export class MultiQueueConsumer {
           const ids: string[] = [];
           const tokens: string[] = [];
           for (const [id, lock] of q.running) {
-            if (lock.lockedAt > due) continue;
+            if (lock.lockedAt > due || lock.finishing) continue;
             ids.push(id);
             tokens.push(lock.token);
             lock.lockedAt = now;
@@ -616,7 +633,11 @@ export class MultiQueueConsumer {
           if (ids.length === 0) return;
           try {
             const lost = await q.scripts.extendLocks(ids, tokens, this.opts.lockDuration);
-            for (const id of lost) this.report(new Error(`could not renew the lock of job ${id}`), q.name);
+            for (const id of lost) {
+              // A job finished while the renewal was on its way released its lock itself.
+              const lock = q.running.get(id);
+              if (lock && !lock.finishing && tokens[ids.indexOf(id)] === lock.token) this.report(new Error(`could not renew the lock of job ${id}`), q.name);
+            }
           } catch (e) {
             this.report(e, q.name);
           }

@@ -1,23 +1,21 @@
 import { Logger } from '@nestjs/common';
-import type { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import { Driver } from '@hyperplane/drivers';
-import { hostQueueName, JobName, JobQueue, QUEUE_JOBS, QueueName, RedisSettings, startWorker } from '@hyperplane/queue';
+import { HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, QueueName } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 
 export interface HostRuntimeOptions {
   hostId: string;
   key: string;
   drivers: Map<string, Driver>;
-  redis: RedisSettings;
   queue: JobQueue;
-  lockDuration: number;
-  concurrency: number;
+  /** Shared by all the agent's hosts: a few Redis connections however many hosts there are. */
+  consumer: MultiQueueConsumer;
 }
 
 /** One host as its agent runs it: its drivers, the worker on its own queue, and its reports. */
 export class HostRuntime {
   private readonly log = new Logger('agent');
-  private worker: Worker | null = null;
   private readonly handler: CommandHandler;
 
   constructor(readonly opts: HostRuntimeOptions) {
@@ -28,14 +26,12 @@ export class HostRuntime {
     return this.opts.hostId;
   }
 
+  /** Starts taking this host's commands (only from its own queue, `host-<id>`). */
   start(): void {
-    this.worker = startWorker(
-      this.opts.redis,
-      hostQueueName(this.opts.hostId),
-      QUEUE_JOBS.host,
-      { [JobName.HostCommand]: (data, job) => this.handler.handle(data, job) },
-      { concurrency: this.opts.concurrency, lockDuration: this.opts.lockDuration, name: `agent-${this.opts.key}` },
-    );
+    this.opts.consumer.add(hostQueueName(this.opts.hostId), async (job: Job) => {
+      if (job.name !== JobName.HostCommand) throw new Error(`no handler for job ${job.name} on a host queue`);
+      await this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
+    });
   }
 
   /** Reports what really exists on the host, so the controller can correct drifted instances. */
@@ -61,7 +57,6 @@ export class HostRuntime {
   }
 
   async stop(): Promise<void> {
-    await this.worker?.close();
-    this.worker = null;
+    await this.opts.consumer.remove(hostQueueName(this.opts.hostId));
   }
 }
