@@ -29,7 +29,7 @@ export class HostRuntime {
   /** Starts taking this host's commands (only from its own queue, `host-<id>`). */
   start(): void {
     this.opts.consumer.add(hostQueueName(this.opts.hostId), async (job: Job) => {
-      if (job.name !== JobName.HostCommand) throw new Error(`no handler for job ${job.name} on a host queue`);
+      if (job.name !== (JobName.HostCommand as string)) throw new Error(`no handler for job ${job.name} on a host queue`);
       await this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
     });
   }
