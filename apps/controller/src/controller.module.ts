@@ -15,6 +15,7 @@ import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
 import { Rescheduler } from './reconcile/rescheduler';
 import { ResultApplier } from './results/result.applier';
+import { ResultBatcher } from './results/result.batcher';
 
 @Injectable()
 class QueueCloser implements OnApplicationShutdown {
@@ -48,11 +49,16 @@ export class ControllerModule {
         BatchPlacer,
         BatchWatcher,
         ResultApplier,
+        ResultBatcher,
         DriftService,
         HeartbeatWatcher,
         Reconciler,
         Rescheduler,
-        { provide: ControllerWorkers, useFactory: (r: OperationRunner, a: ResultApplier, d: DriftService) => new ControllerWorkers(config, r, a, d), inject: [OperationRunner, ResultApplier, DriftService] },
+        {
+          provide: ControllerWorkers,
+          useFactory: (r: OperationRunner, a: ResultApplier, b: ResultBatcher, d: DriftService) => new ControllerWorkers(config, r, a, b, d),
+          inject: [OperationRunner, ResultApplier, ResultBatcher, DriftService],
+        },
       ],
     };
   }

@@ -5,6 +5,9 @@ import { JobName, QUEUE_JOBS, QueueName, RedisSettings, startWorker } from '@hyp
 import { DriftService } from './hosts/drift.service';
 import { OperationRunner } from './operations/operation.runner';
 import { ResultApplier } from './results/result.applier';
+import { ResultBatcher } from './results/result.batcher';
+
+const RESULT_SLOTS = 256;
 
 /** The controller's consumers: the control queue (operations) and agents' results. */
 @Injectable()
@@ -16,6 +19,7 @@ export class ControllerWorkers implements OnApplicationShutdown {
     private readonly config: AppConfig & { REDIS_URL: string },
     private readonly runner: OperationRunner,
     private readonly results: ResultApplier,
+    private readonly batcher: ResultBatcher,
     private readonly drift: DriftService,
   ) {}
 
@@ -35,11 +39,12 @@ export class ControllerWorkers implements OnApplicationShutdown {
         QueueName.AgentResults,
         QUEUE_JOBS[QueueName.AgentResults],
         {
-          [JobName.AgentResult]: async (data) => void (await this.results.apply(data)),
+          [JobName.AgentResult]: (data) => this.batcher.submit(data),
           [JobName.AgentProgress]: (data) => this.results.progress(data),
           [JobName.AgentSync]: async (data) => void (await this.drift.apply(data)),
         },
-        { concurrency: this.config.HYPERPLANE_CONTROLLER_CONCURRENCY, lockDuration, name: 'controller-results' },
+        // Many at once: results waiting in the batcher hold a slot each until their batch commits.
+        { concurrency: Math.max(RESULT_SLOTS, this.config.HYPERPLANE_CONTROLLER_CONCURRENCY), lockDuration, name: 'controller-results' },
       ),
     ];
     for (const w of this.workers) {

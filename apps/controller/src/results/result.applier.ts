@@ -8,6 +8,12 @@ import { Rescheduler } from '../reconcile/rescheduler';
 
 const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
 
+/** Commands whose success only moves the instance's state, from these states: applied in bulk. */
+const SETTLING: Partial<Record<AgentResultPayload['command'], readonly InstanceState[]>> = {
+  create: ['provisioning'],
+  ...Object.fromEntries(Object.entries(ACTION_RULES).map(([action, rule]) => [action, [...rule.from, rule.to]])),
+};
+
 /**
  * Applies what agents report. Each result is a guarded transition of the operation and its
  * instance in one transaction; a duplicate or late result finds the guard closed and is
@@ -35,6 +41,32 @@ export class ResultApplier {
       if (r.ok) await this.succeed(em, op, instance, r);
       else await this.failed(em, op, instance, r);
       return 'applied';
+    });
+  }
+
+  /** Whether a result can be applied with others in one statement (see applyMany). */
+  bulkable(r: AgentResultPayload): boolean {
+    return r.ok && SETTLING[r.command] !== undefined;
+  }
+
+  /**
+   * Bulkable results (successes that only move an instance's state) applied together: one
+   * transaction, one UPDATE for the instances, one for the operations, one INSERT of events —
+   * guarded like apply(), so duplicates and stale results change nothing.
+   */
+  async applyMany(results: AgentResultPayload[]): Promise<void> {
+    const unique = [...new Map(results.map((r) => [r.operationId, r])).values()];
+    await this.db.transaction(async (em) => {
+      const ops = new Map((await this.operations.lockWaitingFor(em, unique.map((r) => r.operationId))).map((o) => [o.id, o]));
+      const valid = unique.filter((r) => {
+        const op = ops.get(r.operationId);
+        return op?.status === 'running' && op.jobId === hostJobId(op.id, r.command) && op.instanceId === r.instanceId && this.bulkable(r);
+      });
+      await this.instances.settleMany(
+        em,
+        valid.map((r) => ({ id: r.instanceId, state: r.state ?? (r.command === 'create' ? 'stopped' : 'running'), from: SETTLING[r.command]! })),
+      );
+      await this.operations.succeedMany(em, valid.map((r) => ({ id: r.operationId, result: r.details ? { details: r.details } : null })));
     });
   }
 

@@ -190,6 +190,37 @@ export class InstanceRepository {
     return moved;
   }
 
+  /**
+   * Many instances to the states their hosts reported at once (results applied in bulk):
+   * each only from the states `allowedFrom` gives for its command, with an event for each
+   * that changed. Rows are locked in id order, so concurrent batches cannot deadlock.
+   */
+  async settleMany(em: EntityManager, rows: { id: string; state: InstanceState; from: readonly InstanceState[] }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const moved = await em.query<[Record<string, unknown>[], number]>(
+      `WITH prev AS (SELECT id, state FROM instances WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE),
+            r AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(id, state, allowed))
+       UPDATE instances i SET state = r.state, state_reason = NULL, version = i.version + 1, updated_at = now()
+       FROM r JOIN prev p ON p.id = r.id
+       WHERE i.id = r.id AND p.state = ANY(string_to_array(r.allowed, ','))
+       RETURNING i.id, i.project_id, i.name, i.host_id, i.state, p.state AS previous_state`,
+      [sorted.map((r) => r.id), sorted.map((r) => r.state), sorted.map((r) => r.from.join(','))],
+    );
+    await this.events.append(
+      em,
+      moved[0]
+        .filter((r) => r.previous_state !== r.state)
+        .map((r) => ({
+          type: 'instance.state',
+          subjectType: 'instance' as const,
+          subjectId: String(r.id),
+          projectId: String(r.project_id),
+          data: { name: r.name, from: r.previous_state, state: r.state, reason: null, hostId: r.host_id },
+        })),
+    );
+  }
+
   /** Clears the state's reason (only if it is still set: no needless row version). */
   async clearReason(em: EntityManager, id: string): Promise<void> {
     await em.query('UPDATE instances SET state_reason = NULL, version = version + 1, updated_at = now() WHERE id = $1 AND state_reason IS NOT NULL', [id]);

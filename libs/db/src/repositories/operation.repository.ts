@@ -95,6 +95,32 @@ export class OperationRepository {
     return ops;
   }
 
+  /**
+   * Running operations whose host job is `jobIds[i]`, locked in id order (results applied in
+   * bulk check that each result answers the job its operation is waiting for).
+   */
+  async lockWaitingFor(em: EntityManager, ids: string[]): Promise<{ id: string; instanceId: string | null; jobId: string | null; status: OperationStatus }[]> {
+    const rows = await em.query<{ id: string; instance_id: string | null; job_id: string | null; status: OperationStatus }[]>(
+      `SELECT id, instance_id, job_id, status FROM operations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [ids],
+    );
+    return rows.map((r) => ({ id: r.id, instanceId: r.instance_id, jobId: r.job_id, status: r.status }));
+  }
+
+  /** Many running operations succeeded at once, each with its result. */
+  async succeedMany(em: EntityManager, rows: { id: string; result: Record<string, unknown> | null }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const updated = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE operations o SET status = 'succeeded', progress = 100, step = 'done', finished_at = now(), result = r.result,
+         version = o.version + 1, updated_at = now()
+       FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result)
+       WHERE o.id = r.id AND o.status = 'running'
+       RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error`,
+      [rows.map((r) => r.id), rows.map((r) => (r.result ? JSON.stringify(r.result) : null))],
+    );
+    await this.events.append(em, updated[0].map((r) => this.statusEvent(fromRow<OperationEntity>(r), 'running')));
+  }
+
   /** Many operations ended the same way at once (e.g. a batch's unschedulable children). */
   async finishMany(em: EntityManager, ids: string[], from: readonly OperationStatus[], to: 'succeeded' | 'failed' | 'cancelled', patch: { step: string; error?: OperationError | null }): Promise<OperationEntity[]> {
     if (ids.length === 0) return [];

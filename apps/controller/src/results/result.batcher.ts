@@ -1,0 +1,51 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AgentResultPayload } from '@hyperplane/queue';
+import { ResultApplier } from './result.applier';
+
+const MAX_BATCH = 500;
+const WAIT_MS = 5;
+
+interface Pending {
+  result: AgentResultPayload;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Gathers agent results that arrive together and applies the common ones (successes that only
+ * move an instance's state) in one transaction. Each result's job completes only once its
+ * transaction has committed, so nothing is acknowledged before it is stored. If a batch fails,
+ * its results are applied one by one, so one bad result holds up no other.
+ */
+@Injectable()
+export class ResultBatcher {
+  private readonly log = new Logger('results');
+  private pending: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly applier: ResultApplier) {}
+
+  submit(result: AgentResultPayload): Promise<void> {
+    if (!this.applier.bulkable(result)) return this.applier.apply(result).then(() => undefined);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ result, resolve, reject });
+      if (this.pending.length >= MAX_BATCH) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), WAIT_MS);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    void this.applier.applyMany(batch.map((p) => p.result)).then(
+      () => batch.forEach((p) => p.resolve()),
+      async (e: unknown) => {
+        this.log.warn(`a batch of ${batch.length} results failed (${e instanceof Error ? e.message : String(e)}); applying them one by one`);
+        for (const p of batch) await this.applier.apply(p.result).then(() => p.resolve(), p.reject);
+      },
+    );
+  }
+}
