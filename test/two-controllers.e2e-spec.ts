@@ -1,5 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { OperationRunner, startController } from '@hyperplane/controller';
+import { HostRepository } from '@hyperplane/db';
 import { DEFAULT_POLICY, usableCapacity } from '@hyperplane/scheduler';
 import { simHost, startStack, Stack } from '@hyperplane/testing';
 
@@ -57,6 +58,35 @@ describe('two controllers placing 500 concurrent creates on a tight fleet', () =
       expect(r.alloc_vcpus).toBeLessThanOrEqual(usable.vcpus);
       expect(r.alloc_memory_mib).toBeLessThanOrEqual(usable.memoryMiB);
       expect(r.alloc_disk_gib).toBeLessThanOrEqual(usable.diskGiB);
+    }
+  });
+
+  it('records heartbeats without waiting for a placement that holds a host row', async () => {
+    const hosts = stack.controller!.get(HostRepository);
+    const [a, b] = (await stack.sql.query<{ id: string }>(`SELECT id FROM hosts ORDER BY name LIMIT 2`)).rows.map((r) => r.id);
+    const placing = await stack.sql.connect();
+    try {
+      // A placement's transaction: host a's row is locked until it commits.
+      await placing.query('BEGIN');
+      await placing.query('UPDATE hosts SET version = version + 1 WHERE id = $1', [a]);
+      const at = Date.now() + 60_000;
+      const recorded = hosts.recordHeartbeats([{ id: a!, at }, { id: b!, at }]).then(() => 'recorded');
+      const waited = new Promise((resolve) => setTimeout(() => resolve('waited for the lock'), 10_000).unref());
+      expect(await Promise.race([recorded, waited])).toBe('recorded');
+      const beats = async (): Promise<Record<string, number>> =>
+        Object.fromEntries(
+          (await stack.sql.query<{ id: string; at: Date | null }>(`SELECT id, last_heartbeat_at AS at FROM hosts WHERE id = ANY($1)`, [[a, b]])).rows.map((r) => [r.id, r.at?.getTime() ?? 0]),
+        );
+      // b is written; a, held by the placement, is left for the next check.
+      const held = await beats();
+      expect(held[b!]).toBe(at);
+      expect(held[a!]).not.toBe(at);
+      await placing.query('COMMIT');
+      await hosts.recordHeartbeats([{ id: a!, at }]);
+      expect((await beats())[a!]).toBe(at);
+    } finally {
+      await placing.query('ROLLBACK').catch(() => undefined);
+      placing.release();
     }
   });
 });

@@ -158,8 +158,10 @@ export class HostRepository {
     if (ids.length === 0) return [];
     return this.db.transaction(async (em) => {
       const rows = await em.query<[Record<string, unknown>[], number]>(
+        // Rows are locked in id order, as placements lock them, so the two never deadlock.
         `UPDATE hosts SET status = $3, status_reason = $4, version = version + 1, updated_at = now()
-         WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING *`,
+         WHERE id IN (SELECT id FROM hosts WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE)
+           AND status = ANY($2::text[]) RETURNING *`,
         [ids, from, to, reason],
       );
       const changed = rows[0].map((r) => fromRow<HostEntity>(r));
@@ -175,13 +177,19 @@ export class HostRepository {
     });
   }
 
-  /** Records when hosts were last heard from (throttled by the caller). */
+  /**
+   * Records when hosts were last heard from (throttled by the caller). Rows another transaction
+   * holds (a placement claiming capacity) are skipped, not waited for: this never blocks a
+   * placement nor deadlocks with one, and a skipped host is written at the next check.
+   */
   async recordHeartbeats(beats: { id: string; at: number }[]): Promise<void> {
     if (beats.length === 0) return;
     await this.db.manager.query(
-      `UPDATE hosts SET last_heartbeat_at = to_timestamp(b.at / 1000.0)
-       FROM unnest($1::uuid[], $2::float8[]) AS b(id, at)
-       WHERE hosts.id = b.id AND (hosts.last_heartbeat_at IS NULL OR hosts.last_heartbeat_at < to_timestamp(b.at / 1000.0))`,
+      `WITH free AS (
+         SELECT h.id, b.at FROM hosts h JOIN unnest($1::uuid[], $2::float8[]) AS b(id, at) ON h.id = b.id
+         WHERE h.last_heartbeat_at IS NULL OR h.last_heartbeat_at < to_timestamp(b.at / 1000.0)
+         FOR NO KEY UPDATE OF h SKIP LOCKED)
+       UPDATE hosts SET last_heartbeat_at = to_timestamp(free.at / 1000.0) FROM free WHERE hosts.id = free.id`,
       [beats.map((b) => b.id), beats.map((b) => b.at)],
     );
   }
