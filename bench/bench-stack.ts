@@ -1,4 +1,6 @@
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +9,9 @@ import { Client } from 'pg';
 import { loadConfig } from '@hyperplane/config';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
-import { AgentRuntime, SimHostSpec } from '@hyperplane/agent';
+import { AgentOptions, SimHostSpec } from '@hyperplane/agent';
 import { migrateDatabase } from '@hyperplane/db';
+import { deleteRedisPrefix } from '@hyperplane/queue';
 
 export const ADMIN = 'bench-admin-token-0123456789';
 
@@ -17,13 +20,12 @@ export interface BenchStack {
   config: ResolvedConfig;
   api: INestApplication;
   controllers: INestApplicationContext[];
-  agent: AgentRuntime;
   stop(): Promise<void>;
 }
 
 /**
- * api + controller(s) + one agent for simulated hosts, in this process, on a fresh database
- * (dropped at the end) and a fresh Redis prefix: what `npm start` runs, sized for a benchmark.
+ * api + controller(s) in this process, and one agent for the simulated hosts in a child process
+ * (sim-agent.ts), on a fresh database (dropped at the end) and a fresh Redis prefix.
  */
 export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: number; controllers?: number; agentConcurrency?: number }): Promise<BenchStack> {
   const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -58,7 +60,7 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
     body: JSON.stringify({ name: 'bench' }),
   });
   const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-'));
-  const agent = new AgentRuntime({
+  const options: AgentOptions = {
     apiUrl: base,
     enrollmentToken: ((await enroll.json()) as { token: string }).token,
     dataDir,
@@ -70,8 +72,11 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
     syncIntervalMs: 600_000,
     lockDuration: 30_000,
     concurrency: opts.agentConcurrency ?? 8,
-  });
-  await agent.start();
+  };
+  const agent = fork(join(__dirname, 'sim-agent.js'), [], { stdio: 'inherit' });
+  agent.send(options);
+  const [ready] = (await Promise.race([once(agent, 'message'), once(agent, 'exit')])) as unknown[];
+  if (ready !== 'ready') throw new Error(`the simulated fleet's agent exited (${String(ready)})`);
   // Wait until every host is ready.
   for (;;) {
     const r = await fetch(`${base}/v1/hosts?status=ready&limit=500`, { headers: { Authorization: `Bearer ${ADMIN}` } });
@@ -84,12 +89,14 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
     config,
     api,
     controllers,
-    agent,
     async stop() {
-      await agent.stop();
+      agent.send('stop');
+      await once(agent, 'exit');
       for (const c of controllers) await c.close();
       await api.close();
       rmSync(dataDir, { recursive: true, force: true });
+      // Completed jobs are kept for an hour; a benchmark's are of no use after it.
+      await deleteRedisPrefix(config.REDIS_URL, prefix);
       const c = new Client({ connectionString: admin });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { INestApplication, INestApplicationContext } from '@nestjs/common';
-import IORedis from 'ioredis';
 import { Client, Pool } from 'pg';
 import { AppConfig, loadConfig } from '@hyperplane/config';
 import { Arch, OsFamily, Resources } from '@hyperplane/domain';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
 import { AgentOptions, AgentRuntime, SimHostSpec } from '@hyperplane/agent';
+import { deleteRedisPrefix } from '@hyperplane/queue';
 import { ApiClient } from './api-client';
 
 export const REDIS_URL = process.env.HYPERPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -39,17 +39,7 @@ export async function freshDatabase(): Promise<{ url: string; name: string; drop
 
 /** Removes every key of a Redis prefix (each suite has its own). */
 export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteRedisPrefix(url, prefix);
 }
 
 export function simHost(key: string, os: OsFamily, arch: Arch, extra: Partial<SimHostSpec> = {}): SimHostSpec {

@@ -19,3 +19,20 @@ export function createRedis(settings: RedisSettings, name: string, extra: RedisO
     ...extra,
   });
 }
+
+/** Deletes every key under `prefix` (a test's or a benchmark's own); returns how many. */
+export async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
+  const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 10_000);
+      cursor = next;
+      if (keys.length) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
