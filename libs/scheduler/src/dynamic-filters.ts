@@ -32,6 +32,10 @@ export interface DynamicInput {
   sampleSize: number;
   /** Where the walk over `passers` starts (sampling only). */
   start: number;
+  /** Evaluate this passer only (by index in `passers`): a host whose state just changed. */
+  only?: number;
+  /** When given, every fitting host is also pushed here with its score, in walk order. */
+  collect?: Scored[];
 }
 
 export interface DynamicResult {
@@ -44,7 +48,8 @@ export interface DynamicResult {
   overhead: { vcpus: boolean; memory: boolean; disk: boolean };
 }
 
-const KEEP = 4;
+/** How many of the best hosts a decision keeps: the chosen one and three alternatives. */
+export const KEEP = 4;
 // FILTER and WEIGHTS are looked up by name; the hot loop wants plain constants.
 const ANTI_AFFINITY = FILTER['anti-affinity'];
 const AFFINITY = FILTER.affinity;
@@ -70,7 +75,7 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
   const data = input.table.data;
   const usableAt = USABLE[input.technology];
   const n = passers.length;
-  const sampling = input.sampleSize > 0 && n > input.sampleSize;
+  const sampling = input.only === undefined && input.sampleSize > 0 && n > input.sampleSize;
   const hardAnti = group !== undefined && group.strict && group.policy === 'anti-affinity';
   const hardAffinity = group !== undefined && group.strict && group.policy === 'affinity' && input.groupHosts > 0;
   const maxPerHost = group?.maxPerHost ?? Number.POSITIVE_INFINITY;
@@ -89,8 +94,10 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
   let barId = '';
   let fitting = 0;
   let skipped = 0;
-  let at = sampling ? input.start % n : 0;
-  for (let i = 0; i < n; i++, at++) {
+  const collect = input.collect ?? null;
+  const walk = input.only === undefined ? n : 1;
+  let at = input.only ?? (sampling ? input.start % n : 0);
+  for (let i = 0; i < walk; i++, at++) {
     if (at === n) at = 0;
     const slot = slots[at]!;
     let memberCount = 0;
@@ -173,6 +180,7 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
     if (softGroup !== null) sum += W_GROUP * softGroupScore(softGroup, memberCount);
     if (labelScores !== null) sum += W_LABELS * labelScores[at]!;
     const score = sum / totalWeight;
+    if (collect !== null) collect.push({ host: passers[at]!.host, option: passers[at]!.options[chosen - optionStart[at]!]!, score });
     if (score > bar || (score === bar && passers[at]!.host.id < barId)) {
       const passer = passers[at]!;
       keepBest(best, passer.host, passer.options[chosen - optionStart[at]!]!, score);

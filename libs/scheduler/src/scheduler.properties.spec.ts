@@ -270,6 +270,28 @@ describe('placement properties', () => {
     );
   });
 
+  it.each([
+    ['without sampling', false],
+    ['with sampling', true],
+  ])('places many alike requests exactly as place() then commit() one after another (%s)', (_, sampling) => {
+    fc.assert(
+      fc.property(scenario(sampling), fc.integer({ min: 1, max: 40 }), ({ fleet, requests, policy }, count) => {
+        const many = new Scheduler(fleet, policy);
+        const single = new Scheduler(fleet, policy);
+        for (const req of requests) {
+          const expected = Array.from({ length: count }, () => {
+            const decision = single.place(req);
+            if (decision.ok) single.commit(decision);
+            return decision;
+          });
+          expect(many.placeMany(req, count)).toEqual(expected);
+        }
+        expect(many.hosts()).toEqual(single.hosts());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('decides after updateHost and removeHost exactly as a fresh scheduler on the updated fleet', () => {
     const change = fc.record({
       index: fc.nat(),

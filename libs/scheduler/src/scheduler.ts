@@ -10,7 +10,8 @@ import {
   labelScoresOf,
   refreshClassEntry,
 } from './class-cache';
-import { DynamicResult, evaluateDynamic } from './dynamic-filters';
+import { BestHeap } from './best-heap';
+import { DynamicInput, DynamicResult, KEEP, Scored, evaluateDynamic } from './dynamic-filters';
 import {
   MessageContext,
   failureSummary,
@@ -59,6 +60,11 @@ export interface Attempt {
   counts: Int32Array;
   messages: MessageContext;
   result: DynamicResult;
+}
+
+/** An attempt with what its dynamic walk read (null when a request-level filter refused). */
+interface Walked extends Attempt {
+  input: DynamicInput | null;
 }
 
 /**
@@ -142,6 +148,72 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Places `count` alike requests and commits each: the same decisions, explanations included,
+   * as `place()` then `commit()` one after another, but the fleet is walked once per run of
+   * placements — after each one only the host that took it is evaluated again (the others'
+   * verdicts and scores read only their own state). What that shortcut cannot reproduce (a
+   * placement group, a pinned host, sampling, `auto` falling back to a VM) is decided one by
+   * one. Once a request fails, nothing has changed: the same decision answers the rest.
+   */
+  placeMany(request: PlacementRequest, count: number): PlacementDecision[] {
+    const out: PlacementDecision[] = [];
+    const shortcut = count > 1 && request.group === undefined && request.hostId === undefined && !((this.policy.sampleSize ?? 0) > 0);
+    const plan = planTechnology(request);
+    while (out.length < count) {
+      if (!shortcut || plan.kind === 'reject') {
+        if (!this.placeOne(request, out, count)) break;
+        continue;
+      }
+      const technology = plan.kind === 'fixed' ? plan.technology : 'container';
+      const reason = (fitting: number): string => (plan.kind === 'fixed' ? plan.reason : plan.containerReason(fitting, false));
+      const fitting: Scored[] = [];
+      const walked = this.attempt(request, technology, fitting);
+      if (walked.input === null || walked.result.best.length === 0) {
+        // Nothing fits this technology: a failure, or under auto the VM, decided as place() does.
+        if (!this.placeOne(request, out, count)) break;
+        continue;
+      }
+      const { input, counts } = walked;
+      const overhead = walked.result.overhead;
+      const heap = new BestHeap(fitting);
+      const passerOf = new Map<number, number>();
+      input.compiled.slots.forEach((slot, at) => passerOf.set(slot, at));
+      while (out.length < count && heap.size > 0) {
+        const best = heap.top(KEEP);
+        const result: DynamicResult = { fitting: heap.size, best, skipped: 0, overhead };
+        const decision = this.decide(request, { ...walked, result }, reason(heap.size)) as PlacementSuccess;
+        out.push(decision);
+        this.commit(decision);
+        const again: Scored[] = [];
+        const delta = new Int32Array(FILTER_COUNT);
+        const after = evaluateDynamic({ ...input, only: passerOf.get(best[0]!.host.slot)!, collect: again }, delta);
+        if (again.length > 0) {
+          heap.replaceTop(again[0]!);
+        } else {
+          heap.pop();
+          for (let i = 0; i < FILTER_COUNT; i++) counts[i]! += delta[i]!;
+          overhead.vcpus ||= after.overhead.vcpus;
+          overhead.memory ||= after.overhead.memory;
+          overhead.disk ||= after.overhead.disk;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** One place() and its commit; a failure answers every remaining request. False once failed. */
+  private placeOne(request: PlacementRequest, out: PlacementDecision[], count: number): boolean {
+    const decision = this.place(request);
+    if (!decision.ok) {
+      while (out.length < count) out.push(decision);
+      return false;
+    }
+    out.push(decision);
+    this.commit(decision);
+    return true;
+  }
+
   /** Adds a host or replaces what is known of it (allocations and groups included). */
   updateHost(snapshot: HostSnapshot): void {
     const host = this.byId.get(snapshot.id);
@@ -188,10 +260,13 @@ export class Scheduler {
     return true;
   }
 
-  /** Runs every filter for one technology: request-level, pinned or cached static, then dynamic. */
-  private attempt(request: PlacementRequest, technology: Technology): Attempt {
+  /**
+   * Runs every filter for one technology: request-level, pinned or cached static, then dynamic.
+   * With `collect`, every fitting host is also gathered there with its score.
+   */
+  private attempt(request: PlacementRequest, technology: Technology, collect?: Scored[]): Walked {
     const requestLevel = requestLevelFailure(request, technology);
-    if (requestLevel) return this.rejectAll(request, technology, requestLevel);
+    if (requestLevel) return { ...this.rejectAll(request, technology, requestLevel), input: null };
     const spec = classSpecFor(request, technology);
     const counts = new Int32Array(FILTER_COUNT);
     let entry: ClassEntry;
@@ -218,28 +293,27 @@ export class Scheduler {
     const compiled = compiledPassers(entry, request.template.name);
     const members = request.group ? (this.groupMembers.get(request.group.id) ?? new Map<number, number>()) : null;
     const sampleSize = Math.max(0, Math.floor(this.policy.sampleSize ?? 0));
-    const result = evaluateDynamic(
-      {
-        passers,
-        compiled,
-        table: this.table,
-        technology,
-        resources: request.resources,
-        group: request.group,
-        members,
-        groupHosts: members?.size ?? 0,
-        weigh,
-        labelScores: weigh.preferredLabels.length > 0 ? labelScoresOf(entry, compiled, weigh.preferredLabels) : null,
-        sampleSize,
-        start: sampleSize > 0 ? this.sampleStart(spec, weigh.strategy === 'spread', passers.length) : 0,
-      },
-      counts,
-    );
+    const input: DynamicInput = {
+      passers,
+      compiled,
+      table: this.table,
+      technology,
+      resources: request.resources,
+      group: request.group,
+      members,
+      groupHosts: members?.size ?? 0,
+      weigh,
+      labelScores: weigh.preferredLabels.length > 0 ? labelScoresOf(entry, compiled, weigh.preferredLabels) : null,
+      sampleSize,
+      start: sampleSize > 0 ? this.sampleStart(spec, weigh.strategy === 'spread', passers.length) : 0,
+    };
+    const result = evaluateDynamic(collect ? { ...input, collect } : input, counts);
     return {
       technology,
       counts,
       result,
       messages: { request, technology, wantedArchs: spec.wantedArchs, statusCounts, overhead: result.overhead },
+      input,
     };
   }
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Resources, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { JobName, QueueName } from '@hyperplane/queue';
-import { PlacementSuccess } from '@hyperplane/scheduler';
+import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { PlacementService } from '../placement/placement.service';
 import { hostCommand, instanceSpec } from './host-command';
 
@@ -18,8 +18,8 @@ interface Placed {
 }
 
 /**
- * Places a batch's children in bulk: decisions in memory (requests that are alike share one
- * evaluation), then per chunk one transaction with one aggregated capacity claim per host and
+ * Places a batch's children in bulk: decisions in memory (alike requests decided together by
+ * Scheduler.placeMany, which walks the fleet once rather than once per child), then per chunk one transaction with one aggregated capacity claim per host and
  * technology, bulk updates of instances and operations, and one outbox insert. A host whose
  * claim fails (another controller got there first) is refreshed and its instances tried again
  * in the next round. Safe to run again after a crash: it only takes children still queued.
@@ -58,6 +58,8 @@ export class BatchPlacer {
     const placed: Placed[] = [];
     const refused = new Map<string, { ops: string[]; instances: string[]; reason: string; explanation: Record<string, unknown> }>();
     const individually: Child[] = [];
+    // Children whose requests are alike (a batch's usually all are) are decided together.
+    const alike = new Map<string, { request: PlacementRequest; policy: PlacementPolicy; members: { op: Child; instance: InstanceEntity }[] }>();
     for (const op of children) {
       const instance = instances.get(op.instanceId!);
       if (!instance || instance.state !== 'pending') continue;
@@ -69,15 +71,25 @@ export class BatchPlacer {
       const template = await this.placement.template(instance.template);
       if (!template) continue;
       const policy = await this.placement.policyFor(instance.projectId);
-      const decision = await this.placement.decide(await this.placement.requestFor(instance, template), policy);
-      if (decision.ok) {
-        placed.push({ op, instance, decision });
-      } else {
+      const request = await this.placement.requestFor(instance, template);
+      const key = `${instance.projectId}|${JSON.stringify(request)}`;
+      const entry = alike.get(key) ?? { request, policy, members: [] };
+      entry.members.push({ op, instance });
+      alike.set(key, entry);
+    }
+    for (const { request, policy, members } of alike.values()) {
+      const decisions = await this.placement.decideMany(request, policy, members.length);
+      members.forEach(({ op, instance }, i) => {
+        const decision = decisions[i]!;
+        if (decision.ok) {
+          placed.push({ op, instance, decision });
+          return;
+        }
         const entry = refused.get(decision.reason) ?? { ops: [], instances: [], reason: decision.reason, explanation: decision.explanation as unknown as Record<string, unknown> };
         entry.ops.push(op.id);
         entry.instances.push(instance.id);
         refused.set(decision.reason, entry);
-      }
+      });
     }
 
     const lost = new Set<string>();
@@ -106,7 +118,9 @@ export class BatchPlacer {
     const byHost = new Map<string, Placed[]>();
     for (const p of placed) {
       const key = `${p.decision.hostId}/${p.decision.technology}/${p.instance.projectId}`;
-      byHost.set(key, [...(byHost.get(key) ?? []), p]);
+      const group = byHost.get(key);
+      if (group) group.push(p);
+      else byHost.set(key, [p]);
     }
     const granted: Placed[] = [];
     for (const key of [...byHost.keys()].sort()) {

@@ -87,10 +87,19 @@ export class PlacementService {
 
   /** Decides, and records the decision in every local scheduler so concurrent decisions see it. */
   async decide(request: PlacementRequest, policy: PlacementPolicy): Promise<PlacementDecision> {
+    return (await this.decideMany(request, policy, 1))[0]!;
+  }
+
+  /** `count` alike requests decided one after another (Scheduler.placeMany), each recorded everywhere. */
+  async decideMany(request: PlacementRequest, policy: PlacementPolicy, count: number): Promise<PlacementDecision[]> {
     await this.fresh();
-    const decision = this.scheduler(policy).place(request);
-    if (decision.ok) for (const s of this.schedulers.values()) s.scheduler.commit(decision);
-    return decision;
+    const own = this.scheduler(policy);
+    const decisions = own.placeMany(request, count);
+    for (const { scheduler } of this.schedulers.values()) {
+      if (scheduler === own) continue;
+      for (const d of decisions) if (d.ok) scheduler.commit(d);
+    }
+    return decisions;
   }
 
   /** Whether the request would be placed now (nothing is recorded). */
