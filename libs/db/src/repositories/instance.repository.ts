@@ -1,9 +1,8 @@
-import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { InstanceState, Resources } from '@hyperplane/domain';
 import { EntityManager, In } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { InstanceEntity } from '../entities';
-import { setClause } from '../sql';
+import { bulkInsert, setClause } from '../sql';
 import { EventRepository } from './event.repository';
 
 export interface InstanceFilter {
@@ -37,9 +36,7 @@ export class InstanceRepository {
   ) {}
 
   async insert(em: EntityManager, rows: Partial<InstanceEntity>[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 1000) {
-      await em.createQueryBuilder().insert().into(InstanceEntity).values(rows.slice(i, i + 1000) as QueryDeepPartialEntity<InstanceEntity>[]).execute();
-    }
+    await bulkInsert(em, InstanceEntity, rows);
     await this.events.append(
       em,
       rows.map((r) => ({

@@ -1,9 +1,8 @@
-import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { OperationKind, OperationStatus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { OperationEntity, OperationError } from '../entities';
-import { setClause } from '../sql';
+import { bulkInsert, setClause } from '../sql';
 import { EventRepository, NewEvent } from './event.repository';
 
 export interface OperationFilter {
@@ -25,9 +24,7 @@ export class OperationRepository {
   ) {}
 
   async insert(em: EntityManager, rows: Partial<OperationEntity>[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 1000) {
-      await em.createQueryBuilder().insert().into(OperationEntity).values(rows.slice(i, i + 1000) as QueryDeepPartialEntity<OperationEntity>[]).execute();
-    }
+    await bulkInsert(em, OperationEntity, rows);
     await this.events.append(
       em,
       rows.map((r) => ({
