@@ -49,6 +49,52 @@ describe('placement rules through the API', () => {
     for (const i of made) expect([hosts.get(i.hostId).os, hosts.get(i.hostId).arch]).toEqual(['linux', 'arm64']);
   });
 
+  it('takes no new instance on a drained host or one in maintenance, and takes them again once activated', async () => {
+    const host = [...hosts.values()].find((h) => h.name === 'lin-x86-3');
+    const spec = (name: string): Record<string, unknown> => ({ name, template: 'debian-12', technology: 'container', placement: { hostId: host.id }, resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } });
+    const drained = await stack.client.post(`/v1/hosts/${host.id}/actions/drain`, { reason: 'kernel upgrade' });
+    expect([drained.status, drained.body.status, drained.body.statusReason]).toEqual([200, 'draining', 'kernel upgrade']);
+    // Asking again changes nothing.
+    expect((await stack.client.post(`/v1/hosts/${host.id}/actions/drain`)).body).toMatchObject({ status: 'draining', statusReason: 'kernel upgrade' });
+    const refused = await stack.client.createAndWait(spec('on-drained'));
+    expect([refused.op.status, refused.instance.state]).toEqual(['failed', 'unschedulable']);
+    expect(refused.instance.stateReason).toMatch(/; 1 is not ready \(draining\)$/);
+
+    const maintenance = await stack.client.post(`/v1/hosts/${host.id}/actions/maintenance`);
+    expect([maintenance.status, maintenance.body.status, maintenance.body.statusReason]).toEqual([200, 'maintenance', 'in maintenance: takes no new instances']);
+    expect((await stack.client.createAndWait(spec('in-maintenance'))).instance.stateReason).toMatch(/; 1 is not ready \(maintenance\)$/);
+
+    const active = await stack.client.post(`/v1/hosts/${host.id}/actions/activate`);
+    expect([active.status, active.body.status, active.body.statusReason]).toEqual([200, 'ready', null]);
+    const placed = await stack.client.createAndWait(spec('after-activate'));
+    expect([placed.op.status, placed.instance.state, placed.instance.hostId]).toEqual(['succeeded', 'running', host.id]);
+    // The events stream saw each change (after the first heartbeat's enrolling → ready).
+    const events = (await stack.sql.query(`SELECT data->>'status' AS status FROM events WHERE type = 'host.status' AND subject_id = $1 ORDER BY id`, [host.id])).rows;
+    expect(events.map((e: any) => e.status)).toEqual(['ready', 'draining', 'maintenance', 'ready']);
+  });
+
+  it('refuses host actions it cannot do, and callers who may not', async () => {
+    const host = [...hosts.values()].find((h) => h.name === 'mac-2');
+    const problem = (r: { status: number; body: any }): unknown[] => [r.status, r.body.detail ?? r.body.errors];
+    expect((await stack.client.post(`/v1/hosts/${host.id}/actions/reboot`)).status).toBe(404);
+    expect((await stack.client.post(`/v1/hosts/00000000-0000-4000-8000-00000000beef/actions/drain`)).status).toBe(404);
+    const long = await stack.client.post(`/v1/hosts/${host.id}/actions/drain`, { reason: 'x'.repeat(201) });
+    expect(long.status).toBe(400);
+    expect(JSON.stringify(long.body)).toContain('reason');
+    expect((await stack.client.post(`/v1/hosts/${host.id}/actions/drain`, { reason: 'x', force: true })).status).toBe(400);
+    const activeAlready = await stack.client.post(`/v1/hosts/${host.id}/actions/activate`);
+    expect([activeAlready.status, activeAlready.body.status]).toEqual([200, 'ready']);
+    await stack.sql.query(`UPDATE hosts SET status = 'down' WHERE id = $1`, [host.id]);
+    try {
+      expect(problem(await stack.client.post(`/v1/hosts/${host.id}/actions/activate`))).toEqual([409, 'host mac-2 is down; it becomes ready by itself when its agent heartbeats again']);
+    } finally {
+      await stack.sql.query(`UPDATE hosts SET status = 'ready' WHERE id = $1`, [host.id]);
+    }
+    const operator = await stack.client.post('/v1/tokens', { name: 'operator', role: 'operator' });
+    expect((await stack.client.as(operator.body.token).post(`/v1/hosts/${host.id}/actions/drain`)).status).toBe(403);
+    expect((await stack.client.get(`/v1/hosts/${host.id}`)).body.status).toBe('ready');
+  });
+
   it('pins to a host when asked, and refuses a pin the host cannot take', async () => {
     const win = [...hosts.values()].find((h) => h.name === 'win-2022-2');
     const ok = await stack.client.createAndWait({ name: 'pinned', template: 'windows-server-2022', technology: 'vm', placement: { hostId: win.id }, resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 20 } });

@@ -13,6 +13,7 @@ import { EventController } from './events/event.controller';
 import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
 import { HealthController, REDIS_PING } from './health/health.controller';
 import { HostController } from './hosts/host.controller';
+import { HostService } from './hosts/host.service';
 import { InstanceController } from './instances/instance.controller';
 import { InstanceService } from './instances/instance.service';
 import { InstanceChangeController } from './instances/instance-change.controller';
@@ -76,6 +77,7 @@ export class ApiModule {
         OperationWaiters,
         AgentService,
         PreviewService,
+        HostService,
       ],
     };
   }

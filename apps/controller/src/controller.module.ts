@@ -10,7 +10,8 @@ import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
 import { ChangeRunner } from './operations/change.runner';
 import { OperationOutcomes } from './operations/operation-outcomes';
-import { OUTBOX_LISTENER, OutboxRelay } from './outbox/outbox.relay';
+import { NOTIFY_LISTENER } from './notify-listener';
+import { OutboxRelay } from './outbox/outbox.relay';
 import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
 import { Rescheduler } from './reconcile/rescheduler';
@@ -39,7 +40,7 @@ export class ControllerModule {
         { provide: AppConfig, useValue: config },
         { provide: JobQueue, useFactory: () => new JobQueue({ url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX }, 'controller') },
         { provide: HeartbeatStore, useFactory: (q: JobQueue) => new HeartbeatStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
-        { provide: OUTBOX_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: NOTIFY_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
         QueueCloser,
         OutboxRelay,
         PlacementService,

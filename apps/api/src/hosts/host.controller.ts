@@ -1,14 +1,15 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { HOST_STATUSES, HostStatus, isUuid, OS_FAMILIES, OsFamily } from '@hyperplane/domain';
 import { HostRepository } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
-import { FleetWide } from '../auth/auth.decorators';
+import { FleetWide, Roles } from '../auth/auth.decorators';
 import { PageQuery, Page } from '../common/pagination';
 import { uuid } from '../common/params';
 import { problems } from '../common/problem';
 import { HostDto } from './host.dto';
+import { HOST_ACTIONS, HostAction, HostService } from './host.service';
 
 export class ListHostsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: HOST_STATUSES })
@@ -20,6 +21,14 @@ export class ListHostsQuery extends PageQuery {
   @IsOptional()
   @IsIn(OS_FAMILIES)
   os?: OsFamily;
+}
+
+export class HostActionDto {
+  @ApiPropertyOptional({ description: 'Why, for whoever looks at the host next (its statusReason)', maxLength: 200, example: 'kernel upgrade' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  reason?: string;
 }
 
 function encodeHostCursor(h: { name: string; id: string }): string {
@@ -45,6 +54,7 @@ function decodeHostCursor(cursor: string | undefined): { name: string; id: strin
 export class HostController {
   constructor(
     private readonly hosts: HostRepository,
+    private readonly service: HostService,
     @Inject(HeartbeatStore) private readonly heartbeats: HeartbeatStore,
   ) {}
 
@@ -68,5 +78,19 @@ export class HostController {
     const beats = await this.heartbeats.scores([id]).catch(() => new Map<string, number>());
     return HostDto.from(host, beats.get(id));
   }
-}
 
+  /** drain or maintenance: the host takes no new instances (what runs there stays); activate: it does again. Admins only. */
+  @Post(':id/actions/:action')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiParam({ name: 'action', enum: HOST_ACTIONS })
+  @ApiOkResponse({ type: HostDto })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'The host is down or enrolling (it becomes ready by heartbeating)' })
+  async act(@Param('id', uuid('host')) id: string, @Param('action') action: string, @Body() dto: HostActionDto): Promise<HostDto> {
+    if (!(HOST_ACTIONS as readonly string[]).includes(action)) throw problems.notFound('action', `${action} (one of ${HOST_ACTIONS.join(', ')})`);
+    const host = await this.service.act(id, action as HostAction, dto.reason);
+    const beats = await this.heartbeats.scores([id]).catch(() => new Map<string, number>());
+    return HostDto.from(host, beats.get(id));
+  }
+}

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { HostRepository } from '@hyperplane/db';
+import { HOSTS_CHANNEL, HostRepository, PgListener } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
+import { NOTIFY_LISTENER } from '../notify-listener';
 import { PlacementService } from '../placement/placement.service';
 import { Rescheduler } from '../reconcile/rescheduler';
 
@@ -25,9 +26,16 @@ export class HeartbeatWatcher implements OnModuleInit, OnApplicationShutdown {
     @Inject(HeartbeatStore) private readonly beats: HeartbeatStore,
     private readonly placement: PlacementService,
     private readonly rescheduler: Rescheduler,
+    @Inject(NOTIFY_LISTENER) private readonly listener: PgListener,
   ) {}
 
   onModuleInit(): void {
+    // A host changed status (here, in another controller, or by an admin through the API):
+    // decide on the new fleet, and try unschedulable instances again if capacity came back.
+    this.listener.on(HOSTS_CHANNEL, () => {
+      this.placement.invalidate();
+      this.rescheduler.kick();
+    });
     const every = Math.max(500, Math.min(5000, (this.config.HYPERPLANE_HEARTBEAT_TIMEOUT_S * 1000) / 4));
     this.timer = setInterval(() => void this.tick(), every);
     void this.tick();

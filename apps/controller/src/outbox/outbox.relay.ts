@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { OUTBOX_CHANNEL, OutboxRepository, PgListener } from '@hyperplane/db';
 import { JobName, JobQueue } from '@hyperplane/queue';
+import { NOTIFY_LISTENER } from '../notify-listener';
 
-export const OUTBOX_LISTENER = Symbol('OUTBOX_LISTENER');
 
 const BATCH = 1000;
 
@@ -23,7 +23,7 @@ export class OutboxRelay implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly outbox: OutboxRepository,
     private readonly queue: JobQueue,
-    @Inject(OUTBOX_LISTENER) private readonly listener: PgListener,
+    @Inject(NOTIFY_LISTENER) private readonly listener: PgListener,
   ) {}
 
   async onModuleInit(): Promise<void> {

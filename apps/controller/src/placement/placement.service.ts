@@ -46,6 +46,8 @@ export class PlacementService {
   private hosts: HostSnapshot[] = [];
   private readonly schedulers = new Map<string, { policy: PlacementPolicy; scheduler: Scheduler }>();
   private loadedAt = 0;
+  /** Bumped by invalidate(): a load that began before it does not count as fresh. */
+  private generation = 0;
   private loading: Promise<void> | null = null;
   private readonly templates = new Map<string, Cached<TemplateSpec | null>>();
   private readonly groups = new Map<string, Cached<PlacementGroupEntity | null>>();
@@ -138,7 +140,7 @@ export class PlacementService {
   async refreshHost(hostId: string): Promise<void> {
     const [host] = await this.hostRepo.byIds([hostId]);
     const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
-    const snapshot = host && host.status === 'ready' ? hostSnapshot(host, groups) : null;
+    const snapshot = host ? hostSnapshot(host, groups) : null;
     this.hosts = this.hosts.filter((h) => h.id !== hostId).concat(snapshot ? [snapshot] : []);
     for (const { scheduler } of this.schedulers.values()) {
       if (snapshot) scheduler.updateHost(snapshot);
@@ -146,9 +148,10 @@ export class PlacementService {
     }
   }
 
-  /** Forces a reload at the next decision (hosts joined, left, or freed capacity). */
+  /** Forces a reload at the next decision (hosts joined, left, changed status, or freed capacity). */
   invalidate(): void {
     this.loadedAt = 0;
+    this.generation++;
   }
 
   private scheduler(policy: PlacementPolicy): Scheduler {
@@ -171,14 +174,15 @@ export class PlacementService {
 
   private async load(): Promise<void> {
     const started = Date.now();
+    const generation = this.generation;
     const [rows, groups] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts()]);
     this.hosts = rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {}));
     // Schedulers are rebuilt from the new snapshot (cheap next to a decision at this size).
     const policies = [...this.schedulers.values()].map((e) => e.policy);
     this.schedulers.clear();
     for (const p of policies) this.scheduler(p);
-    this.loadedAt = started;
-    this.log.debug(`snapshot of ${rows.length} ready hosts in ${Date.now() - started} ms`);
+    this.loadedAt = generation === this.generation ? started : 0;
+    this.log.debug(`snapshot of ${rows.length} hosts in ${Date.now() - started} ms`);
   }
 
   private async cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {

@@ -45,6 +45,9 @@ function inventoryColumns(inv: HostInventory): Partial<HostEntity> {
   };
 }
 
+/** NOTIFYed when hosts change status. */
+export const HOSTS_CHANNEL = 'hp_hosts';
+
 export class HostRepository {
   constructor(
     private readonly db: Database,
@@ -96,9 +99,12 @@ export class HostRepository {
     return qb.getMany();
   }
 
-  /** Hosts the scheduler may consider: every host that is ready. */
+  /**
+   * The fleet as the scheduler sees it: every host, whatever its status — the status filter
+   * refuses those not ready and the explanation counts them ("1 is not ready (1 draining)").
+   */
   schedulable(): Promise<HostEntity[]> {
-    return this.db.manager.findBy(HostEntity, { status: 'ready' });
+    return this.db.manager.find(HostEntity);
   }
 
   /** What the heartbeat watcher needs of every host, without the inventories. */
@@ -164,6 +170,8 @@ export class HostRepository {
            AND status = ANY($2::text[]) RETURNING *`,
         [ids, from, to, reason],
       );
+      // Controllers reload their view of the fleet at once (delivered at commit).
+      if (rows[0].length > 0) await em.query(`SELECT pg_notify('${HOSTS_CHANNEL}', '')`);
       const changed = rows[0].map((r) => fromRow<HostEntity>(r));
       const events: NewEvent[] = changed.map((h) => ({
         type: 'host.status',
