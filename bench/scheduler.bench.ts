@@ -281,12 +281,47 @@ function run(mode: string, policy: PlacementPolicy, fleet: HostSnapshot[], reque
   );
 }
 
+/**
+ * The batch API's path: each request decided for `width` alike instances at once
+ * (Scheduler.placeMany), as many requests as make the same number of decisions.
+ */
+function runBatched(width: number, policy: PlacementPolicy, fleet: HostSnapshot[], requests: PlacementRequest[]): void {
+  const scheduler = new Scheduler(fleet, policy);
+  const batches = requests.slice(0, Math.ceil(requests.length / width));
+  const times = new Float64Array(batches.length);
+  let ok = 0;
+  const started = process.hrtime.bigint();
+  batches.forEach((request, i) => {
+    const t0 = process.hrtime.bigint();
+    const decisions = scheduler.placeMany(request, width);
+    times[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    ok += decisions.filter((d) => d.ok).length;
+  });
+  const totalS = Number(process.hrtime.bigint() - started) / 1e9;
+  const sorted = times.slice().sort();
+  const decisions = batches.length * width;
+  console.log(
+    [
+      `mode=batched-${width}`,
+      `hosts=${fleet.length}`,
+      `decisions=${decisions}`,
+      `ok=${ok}`,
+      `failed=${decisions - ok}`,
+      `batch_p50_ms=${percentile(sorted, 50).toFixed(3)}`,
+      `batch_p99_ms=${percentile(sorted, 99).toFixed(3)}`,
+      `mean_ms_per_decision=${((totalS * 1000) / decisions).toFixed(4)}`,
+      `rate_per_s=${Math.round(decisions / totalS)}`,
+    ].join(' '),
+  );
+}
+
 function main(): void {
   const fleet = makeFleet(prng(SEED));
   const requests = makeRequests(prng(SEED + 1), fleet.map((h) => h.id));
   console.log(`node=${process.version} hosts=${HOSTS} decisions=${DECISIONS} seed=${SEED}`);
   run('exact', DEFAULT_POLICY, fleet, requests);
   run('sampled-64', { ...DEFAULT_POLICY, sampleSize: 64, seed: SEED }, fleet, requests);
+  runBatched(100, DEFAULT_POLICY, fleet, requests);
 }
 
 main();
