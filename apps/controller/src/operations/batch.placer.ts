@@ -19,10 +19,10 @@ interface Placed {
 
 /**
  * Places a batch's children in bulk: decisions in memory (alike requests decided together by
- * Scheduler.placeMany, which walks the fleet once rather than once per child), then per chunk one transaction with one aggregated capacity claim per host and
- * technology, bulk updates of instances and operations, and one outbox insert. A host whose
- * claim fails (another controller got there first) is refreshed and its instances tried again
- * in the next round. Safe to run again after a crash: it only takes children still queued.
+ * Scheduler.placeMany, which walks the fleet once rather than once per child), then per chunk
+ * one transaction with one aggregated capacity claim per host and technology, bulk updates of
+ * instances and operations, and one outbox insert. A host whose claim fails (another controller
+ * got there first) is refreshed and its instances tried again in the next round. Safe to run again after a crash: it only takes children still queued.
  */
 @Injectable()
 export class BatchPlacer {

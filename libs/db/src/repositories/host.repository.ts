@@ -101,7 +101,7 @@ export class HostRepository {
 
   /**
    * The fleet as the scheduler sees it: every host, whatever its status — the status filter
-   * refuses those not ready and the explanation counts them ("1 is not ready (1 draining)").
+   * refuses those not ready and the explanation counts them ("1 is not ready (draining)").
    */
   schedulable(): Promise<HostEntity[]> {
     return this.db.manager.find(HostEntity);
