@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createRedis, JOB_OPTIONS, JobName, MultiQueueConsumer } from '@hyperplane/queue';
+import { createRedis, deleteRedisPrefix, JOB_OPTIONS, JobName, MultiQueueConsumer } from '@hyperplane/queue';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -32,15 +32,6 @@ async function connectionsNamed(redis: Redis, prefix: string): Promise<number> {
 async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   return [...info.matchAll(/^used_cpu_(?:user|sys):([\d.]+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
-async function dropKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /** The child process: adds JOBS host commands spread evenly over the queues, one addBulk per queue. */
@@ -157,7 +148,7 @@ async function main(): Promise<void> {
     console.log(`after_close redis_connections=${await connectionsNamed(admin, `hyperplane-${name}:`)}`);
     child.send({});
     await new Promise((r) => child.once('exit', r));
-    await dropKeys(admin, prefix);
+    await deleteRedisPrefix(REDIS_URL, prefix);
     admin.disconnect();
   }
 }

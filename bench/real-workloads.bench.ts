@@ -12,7 +12,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { loadConfig } from '@hyperplane/config';
@@ -21,6 +20,7 @@ import { startController } from '@hyperplane/controller';
 import { AgentRuntime } from '@hyperplane/agent';
 import { migrateDatabase } from '@hyperplane/db';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
+import { deleteRedisPrefix } from '@hyperplane/queue';
 import {
   buildQemuArgs,
   Driver,
@@ -77,7 +77,7 @@ async function startLocalStack(): Promise<Stack> {
     await agent?.stop().catch(() => undefined);
     await controller?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
-    await dropRedisPrefix(redisUrl, prefix).catch(() => undefined);
+    await deleteRedisPrefix(redisUrl, prefix).catch(() => undefined);
     const c = new Client({ connectionString: admin });
     await c.connect();
     await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
@@ -134,20 +134,6 @@ async function startLocalStack(): Promise<Stack> {
   } catch (e) {
     await stop();
     throw e;
-  }
-}
-
-async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
   }
 }
 

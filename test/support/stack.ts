@@ -38,9 +38,7 @@ export async function freshDatabase(): Promise<{ url: string; name: string; drop
 }
 
 /** Removes every key of a Redis prefix (each suite has its own). */
-export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
-  await deleteRedisPrefix(url, prefix);
-}
+export const dropRedisPrefix = deleteRedisPrefix;
 
 export function simHost(key: string, os: OsFamily, arch: Arch, extra: Partial<SimHostSpec> = {}): SimHostSpec {
   const kernels: Record<OsFamily, { osVersion: string; kernel: string }> = {

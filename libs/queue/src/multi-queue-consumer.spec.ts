@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { JobName } from './job-names';
 import { JobQueue, QueueMessage } from './job-queue';
 import { MultiQueueConsumer, MultiQueueConsumerOptions } from './multi-queue-consumer';
-import { createRedis, RedisSettings } from './redis-connection';
+import { createRedis, deleteRedisPrefix, RedisSettings } from './redis-connection';
 
 // Against a real Redis (HYPERPLANE_TEST_REDIS or 127.0.0.1:6379), each suite under its own
 // random key prefix. The FLUSHALL / restart / idle suite runs a redis-server of its own, so
@@ -33,20 +33,6 @@ async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs =
 async function connectionsNamed(redis: Redis, name: string): Promise<number> {
   const list = String(await redis.client('LIST'));
   return list.split('\n').filter((line) => line.includes(` name=hyperplane-${name}:`)).length;
-}
-
-async function dropKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 function command(queue: string, jobId: string): QueueMessage<JobName.HostCommand> {
@@ -109,7 +95,7 @@ describe('MultiQueueConsumer', () => {
   afterAll(async () => {
     await producer.close();
     admin.disconnect();
-    await dropKeys(REDIS_URL, prefix);
+    await deleteRedisPrefix(REDIS_URL, prefix);
   });
 
   it('consumes every job of 2,500 queues over one command connection and two blocking connections', async () => {
