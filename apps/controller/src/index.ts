@@ -1,3 +1,4 @@
 export * from './controller.bootstrap';
 export * from './controller.module';
 export * from './operations/operation.runner';
+export * from './placement/placement.service';

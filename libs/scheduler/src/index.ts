@@ -12,7 +12,7 @@ export {
   windowsBuildOf,
 } from './compatibility';
 export { WEIGHTS } from './weighers';
-export { Scheduler, place } from './scheduler';
+export { Scheduler, place, withClaim } from './scheduler';
 export type { SchedulerOptions } from './scheduler';
 export { mergePolicy, parseRatios, policyFromSettings, policyKey } from './policy-settings';
 export type { PolicyOverride } from './policy-settings';

@@ -484,3 +484,14 @@ function fnv1a(text: string): number {
   }
   return hash >>> 0;
 }
+
+/** The host snapshot with a decision's claim recorded: what commit() does to a scheduler's own copy. */
+export function withClaim(host: HostSnapshot, decision: PlacementSuccess): HostSnapshot {
+  const a = host.allocated;
+  const groups = decision.groupId === undefined ? host.groups : { ...host.groups, [decision.groupId]: (host.groups?.[decision.groupId] ?? 0) + 1 };
+  return {
+    ...host,
+    allocated: { vcpus: a.vcpus + decision.claim.vcpus, memoryMiB: a.memoryMiB + decision.claim.memoryMiB, diskGiB: a.diskGiB + decision.claim.diskGiB, instances: a.instances + 1 },
+    ...(groups ? { groups } : {}),
+  };
+}

@@ -134,9 +134,11 @@ export class OperationRunner {
           if (!(await this.placement.claim(em, decision, policy, instance.id))) throw new LostClaim();
           return moved;
         });
+        this.placement.settle([decision]);
         this.log.debug(`instance ${placed.name} placed on ${decision.hostName} (${decision.technology}/${decision.driver})`);
         return;
       } catch (error) {
+        this.placement.settle([decision]);
         await this.placement.refreshHost(decision.hostId);
         if (error instanceof Cancelled) return;
         if (!(error instanceof LostClaim)) throw error;

@@ -24,10 +24,13 @@ import {
   policyFromSettings,
   policyKey,
   Scheduler,
+  withClaim,
 } from '@hyperplane/scheduler';
 
 const SNAPSHOT_MAX_AGE_MS = 2000;
 const CACHE_MS = 10_000;
+/** A decision nobody settled (a caller that died mid-way) stops counting after this long. */
+const PENDING_MAX_AGE_MS = 60_000;
 
 interface Cached<T> {
   value: T;
@@ -39,11 +42,19 @@ interface Cached<T> {
  * a snapshot of ready hosts, refreshed every couple of seconds and after a lost claim. The
  * snapshot may be stale; the claim in PostgreSQL (capacity, and group rules under a lock on
  * the group) is what keeps hosts from being overcommitted and groups from being broken.
+ *
+ * Every decision is recorded at once in the snapshot and in every scheduler, and stays
+ * `pending` until its caller settles it (its transaction ended). A reload reads only what is
+ * committed, so it records the pending decisions again; otherwise the claims of transactions
+ * still in flight would vanish from view until the next reload.
  */
 @Injectable()
 export class PlacementService {
   private readonly log = new Logger('placement');
+  /** The hosts as loaded, with every decision since recorded (new schedulers start from it). */
   private hosts: HostSnapshot[] = [];
+  private position = new Map<string, number>();
+  private readonly pending = new Map<PlacementSuccess, number>();
   private readonly schedulers = new Map<string, { policy: PlacementPolicy; scheduler: Scheduler }>();
   private loadedAt = 0;
   /** Bumped by invalidate(): a load that began before it does not count as fresh. */
@@ -92,16 +103,34 @@ export class PlacementService {
     return (await this.decideMany(request, policy, 1))[0]!;
   }
 
-  /** `count` alike requests decided one after another (Scheduler.placeMany), each recorded everywhere. */
+  /**
+   * `count` alike requests decided one after another (Scheduler.placeMany), each recorded
+   * everywhere. The caller settles them once the transaction that claims them has ended.
+   */
   async decideMany(request: PlacementRequest, policy: PlacementPolicy, count: number): Promise<PlacementDecision[]> {
     await this.fresh();
     const own = this.scheduler(policy);
     const decisions = own.placeMany(request, count);
-    for (const { scheduler } of this.schedulers.values()) {
-      if (scheduler === own) continue;
-      for (const d of decisions) if (d.ok) scheduler.commit(d);
+    const now = Date.now();
+    for (const d of decisions) {
+      if (!d.ok) continue;
+      this.pending.set(d, now);
+      this.record(d, own);
     }
     return decisions;
+  }
+
+  /** The transaction that claimed these decisions ended (committed or rolled back). */
+  settle(decisions: Iterable<PlacementDecision>): void {
+    for (const d of decisions) if (d.ok) this.pending.delete(d);
+  }
+
+  /** The decision's claim in the snapshot and in every scheduler but `except` (which made it). */
+  private record(d: PlacementSuccess, except?: Scheduler): void {
+    const at = this.position.get(d.hostId);
+    if (at === undefined) return;
+    this.hosts[at] = withClaim(this.hosts[at]!, d);
+    for (const { scheduler } of this.schedulers.values()) if (scheduler !== except) scheduler.commit(d);
   }
 
   /** Whether the request would be placed now (nothing is recorded). */
@@ -138,14 +167,16 @@ export class PlacementService {
 
   /** After a lost claim or a failed transaction: take the host's real state from the database. */
   async refreshHost(hostId: string): Promise<void> {
+    const inFlight = [...this.pending.keys()].filter((d) => d.hostId === hostId);
     const [host] = await this.hostRepo.byIds([hostId]);
     const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
     const snapshot = host ? hostSnapshot(host, groups) : null;
-    this.hosts = this.hosts.filter((h) => h.id !== hostId).concat(snapshot ? [snapshot] : []);
+    this.setHosts(this.hosts.filter((h) => h.id !== hostId).concat(snapshot ? [snapshot] : []));
     for (const { scheduler } of this.schedulers.values()) {
       if (snapshot) scheduler.updateHost(snapshot);
       else scheduler.removeHost(hostId);
     }
+    for (const d of inFlight) this.record(d);
   }
 
   /** Forces a reload at the next decision (hosts joined, left, changed status, or freed capacity). */
@@ -175,14 +206,24 @@ export class PlacementService {
   private async load(): Promise<void> {
     const started = Date.now();
     const generation = this.generation;
+    for (const [d, at] of this.pending) if (started - at > PENDING_MAX_AGE_MS) this.pending.delete(d);
+    // Taken before the read: a decision settled while it runs may or may not be in what it
+    // reads, and counting it twice (until the next reload) is the safe side.
+    const inFlight = [...this.pending.keys()];
     const [rows, groups] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts()]);
-    this.hosts = rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {}));
+    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})));
     // Schedulers are rebuilt from the new snapshot (cheap next to a decision at this size).
     const policies = [...this.schedulers.values()].map((e) => e.policy);
     this.schedulers.clear();
     for (const p of policies) this.scheduler(p);
+    for (const d of inFlight) this.record(d);
     this.loadedAt = generation === this.generation ? started : 0;
     this.log.debug(`snapshot of ${rows.length} hosts in ${Date.now() - started} ms`);
+  }
+
+  private setHosts(hosts: HostSnapshot[]): void {
+    this.hosts = hosts;
+    this.position = new Map(hosts.map((h, i) => [h.id, i]));
   }
 
   private async cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {

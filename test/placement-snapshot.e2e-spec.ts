@@ -1,0 +1,49 @@
+import { PlacementService } from '@hyperplane/controller';
+import { mergePolicy, PlacementDecision, PlacementRequest } from '@hyperplane/scheduler';
+import { simHost, startStack, Stack } from '@hyperplane/testing';
+
+// The controller's in-memory view of the fleet between a decision and the commit of the
+// transaction that claims it. Two identical hosts: with `spread`, a decision goes to the
+// emptier one (ties to the lower id), so each decision shows what the view counted.
+const TWINS = [simHost('twin-1', 'linux', 'x86_64'), simHost('twin-2', 'linux', 'x86_64')];
+
+describe('the placement snapshot while transactions are in flight', () => {
+  let stack: Stack;
+  let placement: PlacementService;
+  let request: PlacementRequest;
+
+  beforeAll(async () => {
+    stack = await startStack({ simHosts: TWINS });
+    placement = stack.controller!.get(PlacementService);
+    request = { template: (await placement.template('alpine-3.20'))!, technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } };
+  });
+  afterAll(() => stack.stop());
+
+  async function decide(policy = mergePolicy(placement.basePolicy, { strategy: 'spread' })): Promise<PlacementDecision & { ok: true }> {
+    const [d] = await placement.decideMany(request, policy, 1);
+    if (!d?.ok) throw new Error(`not placed: ${JSON.stringify(d)}`);
+    return d;
+  }
+
+  it('keeps counting a decision not yet settled across a reload, and forgets it once settled', async () => {
+    const first = await decide();
+    placement.invalidate(); // the next decision reloads from the database, which has no claim yet
+    const second = await decide();
+    expect(second.hostId).not.toBe(first.hostId);
+    // Settled without a commit (rolled back): after a reload nothing of the two is counted.
+    placement.settle([first, second]);
+    placement.invalidate();
+    const third = await decide();
+    expect(third.hostId).toBe(first.hostId);
+    placement.settle([third]);
+  });
+
+  it('shows a scheduler made for a new policy the decisions made before it', async () => {
+    placement.invalidate();
+    const packed = await decide(mergePolicy(placement.basePolicy, { strategy: 'binpack' }));
+    // A policy no scheduler has yet: its scheduler starts from the view, not from the last load.
+    const spread = await decide(mergePolicy(placement.basePolicy, { strategy: 'spread', ratios: { container: { vcpus: 7 } } }));
+    expect(spread.hostId).not.toBe(packed.hostId);
+    placement.settle([packed, spread]);
+  });
+});
