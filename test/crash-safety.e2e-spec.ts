@@ -111,11 +111,16 @@ describe('crash safety', () => {
         ),
       );
       expect(posts.every((p) => p.status === 202)).toBe(true);
+      // And a batch, whose creates travel to their hosts as command batches (one job each).
+      const batch = await stack.client.post('/v1/instances/batch', { count: 12, namePrefix: 'flushed', spec: { template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } } });
+      expect(batch.status).toBe(202);
       // Some have reached their hosts, most wait in host queues: then Redis forgets it all.
       await waitFor('work on hosts', async () => {
         const { rows } = await stack.sql.query(`SELECT count(*)::int AS n FROM operations WHERE status = 'running' AND job_queue LIKE 'host-%'`);
-        return rows[0].n >= 20;
+        return rows[0].n >= 32;
       });
+      const sentInBatches = (await stack.sql.query(`SELECT count(*)::int AS n FROM operations WHERE parent_id = $1 AND job_id LIKE 'cmds-%'`, [batch.body.id])).rows[0].n;
+      expect(sentInBatches).toBe(12);
       const client = new IORedis(redis.url);
       const waiting = (await client.keys(`${stack.config.HYPERPLANE_REDIS_PREFIX}:host-*:wait`)).length;
       expect(waiting).toBeGreaterThan(0);
@@ -124,8 +129,13 @@ describe('crash safety', () => {
 
       const ops = await Promise.all(posts.map((p) => stack.client.waitOp(p.body.id, 120)));
       expect(ops.map((o) => o.status)).toEqual(Array(24).fill('succeeded'));
+      // The batch's lost commands were sent again, each alone under its own job id.
+      const parent = await stack.client.waitOp(batch.body.id, 120);
+      expect(parent.result).toMatchObject({ total: 12, succeeded: 12, failed: 0 });
+      const resent = (await stack.sql.query(`SELECT count(*)::int AS n FROM operations WHERE parent_id = $1 AND job_id = 'cmd-' || id || '-create'`, [batch.body.id])).rows[0].n;
+      expect(resent).toBeGreaterThan(0);
       const states = (await stack.client.get('/v1/instances?limit=100')).body.items.map((i: any) => i.state);
-      expect(states).toEqual(Array(24).fill('running'));
+      expect(states).toEqual(Array(36).fill('running'));
       // Hosts came back too: heartbeats resumed, nobody went down for good.
       const hosts = (await stack.client.get('/v1/hosts')).body.items;
       await waitFor('hosts ready', async () => (await stack.client.get('/v1/hosts?status=ready')).body.items.length === MIXED_FLEET.length);

@@ -123,6 +123,15 @@ describe('hybrid placement through the API', () => {
       const children = (await stack.client.get(`/v1/operations?parent=${r.body.id}&limit=100`)).body.items;
       expect(children).toHaveLength(60);
       expect(children.every((c: any) => c.kind === 'create' && c.status === 'succeeded')).toBe(true);
+      // Their creates went to the hosts as command batches: one job per host, not one per child.
+      const { rows: jobs } = await stack.sql.query(
+        `SELECT count(DISTINCT job_id)::int AS jobs, count(DISTINCT host_id)::int AS hosts, bool_and(job_id LIKE 'cmds-%') AS batched
+         FROM operations o JOIN instances i ON i.id = o.instance_id WHERE o.parent_id = $1`,
+        [r.body.id],
+      );
+      expect(jobs[0].batched).toBe(true);
+      expect(jobs[0].jobs).toBeLessThan(60);
+      expect(jobs[0].jobs).toBeGreaterThanOrEqual(jobs[0].hosts);
       const names = (await stack.client.get('/v1/instances?limit=500')).body.items.map((i: any) => i.name).filter((n: string) => n.startsWith('fleet-'));
       expect(names.sort()).toEqual(Array.from({ length: 60 }, (_, i) => `fleet-${String(i + 1).padStart(2, '0')}`));
       const { rows } = await stack.sql.query(`

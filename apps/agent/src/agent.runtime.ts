@@ -41,11 +41,14 @@ export class AgentRuntime {
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
   private timers: NodeJS.Timeout[] = [];
+  /** Jobs at once per host queue, and commands at once within a command batch. */
+  private readonly concurrency: number;
 
   constructor(private readonly opts: AgentOptions) {
+    this.concurrency = opts.concurrency ?? 8;
     this.queue = new JobQueue(opts.redis, 'agent');
     this.consumer = new MultiQueueConsumer(opts.redis, {
-      concurrencyPerQueue: opts.concurrency ?? 8,
+      concurrencyPerQueue: this.concurrency,
       lockDuration: opts.lockDuration,
       name: 'agent',
       onError: (e, queue) => this.log.warn(`${queue ?? 'queue'}: ${e.message}`),
@@ -68,7 +71,7 @@ export class AgentRuntime {
     const state = await this.enrollment(planned);
     for (const [key, { drivers }] of planned) {
       const hostId = state.hosts[key]!;
-      this.hosts.push(new HostRuntime({ hostId, key, drivers, queue: this.queue, consumer: this.consumer }));
+      this.hosts.push(new HostRuntime({ hostId, key, drivers, queue: this.queue, consumer: this.consumer, concurrency: this.concurrency }));
     }
     for (const h of this.hosts) h.start();
     await this.beat();

@@ -40,6 +40,7 @@ export class ControllerWorkers implements OnApplicationShutdown {
         QUEUE_JOBS[QueueName.AgentResults],
         {
           [JobName.AgentResult]: (data) => this.batcher.submit(data),
+          [JobName.AgentResultBatch]: async (data) => void (await Promise.all(data.results.map((r) => this.batcher.submit(r)))),
           [JobName.AgentProgress]: (data) => this.results.progress(data),
           [JobName.AgentSync]: async (data) => void (await this.drift.apply(data)),
         },

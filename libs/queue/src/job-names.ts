@@ -20,7 +20,11 @@ export function isHostQueue(queue: string): boolean {
 export enum JobName {
   RunOperation = 'operation.run',
   HostCommand = 'host.command',
+  /** Many commands for one host in one job (a batch's creates): far fewer jobs at fleet scale. */
+  HostCommandBatch = 'host.command-batch',
   AgentResult = 'agent.result',
+  /** The results of a command batch, reported together. */
+  AgentResultBatch = 'agent.result-batch',
   AgentProgress = 'agent.progress',
   AgentSync = 'agent.sync',
 }
@@ -50,7 +54,18 @@ export interface HostCommandPayload {
   clone?: InstanceSpec;
 }
 
+/**
+ * Commands for one host carried by one job. Each operation records this job's id as the job
+ * it waits for, and its own command as the job data to send again alone if the batch is lost.
+ */
+export interface HostCommandBatchPayload {
+  hostId: string;
+  commands: HostCommandPayload[];
+}
+
 export interface AgentResultPayload {
+  /** The job that carried the command (a command batch's id for its commands). */
+  jobId: string;
   operationId: string;
   instanceId: string;
   hostId: string;
@@ -61,6 +76,11 @@ export interface AgentResultPayload {
   error?: { code: string; message: string };
   /** Driver facts worth keeping (accelerator, console path, …). */
   details?: Record<string, unknown>;
+}
+
+export interface AgentResultBatchPayload {
+  hostId: string;
+  results: AgentResultPayload[];
 }
 
 export interface AgentProgressPayload {
@@ -81,7 +101,9 @@ export interface AgentSyncPayload {
 export interface JobPayloads {
   [JobName.RunOperation]: RunOperationPayload;
   [JobName.HostCommand]: HostCommandPayload;
+  [JobName.HostCommandBatch]: HostCommandBatchPayload;
   [JobName.AgentResult]: AgentResultPayload;
+  [JobName.AgentResultBatch]: AgentResultBatchPayload;
   [JobName.AgentProgress]: AgentProgressPayload;
   [JobName.AgentSync]: AgentSyncPayload;
 }
@@ -89,6 +111,6 @@ export interface JobPayloads {
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
 export const QUEUE_JOBS = {
   [QueueName.Control]: [JobName.RunOperation],
-  [QueueName.AgentResults]: [JobName.AgentResult, JobName.AgentProgress, JobName.AgentSync],
-  host: [JobName.HostCommand],
+  [QueueName.AgentResults]: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
+  host: [JobName.HostCommand, JobName.HostCommandBatch],
 } as const;

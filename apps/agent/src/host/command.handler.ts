@@ -1,9 +1,25 @@
 import { Logger } from '@nestjs/common';
 import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
-import { AgentResultPayload, HostCommandPayload, JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { randomUUID } from 'node:crypto';
+import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue, QueueName } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
+/** A command batch reports what has finished at least this often while the rest still run. */
+const BATCH_REPORT_EVERY_MS = 1000;
+
+export interface CommandHandlerOptions {
+  /** Commands of a batch that run at once. */
+  concurrency?: number;
+  /** How often a command of a batch is tried, and the first wait (doubling) between tries. */
+  retry?: { attempts: number; backoffMs: number };
+}
+
+/** A command in a batch is tried as often, and waits as long between tries, as a command alone. */
+const COMMAND_RETRY = {
+  attempts: JOB_OPTIONS[JobName.HostCommand].attempts ?? 1,
+  backoffMs: (JOB_OPTIONS[JobName.HostCommand].backoff as { delay: number }).delay,
+};
 
 /** An optional driver member, or Unsupported (the capability check should have caught it). */
 function need<F>(member: F | undefined, what: string): F {
@@ -30,10 +46,12 @@ function details(status: InstanceStatus | undefined): Record<string, unknown> | 
 }
 
 /**
- * Runs one driver command for one host and reports the outcome on `agent-results`. Driver
- * calls are idempotent, so a command run twice (a job that stalled when the agent died) has
- * the effect of one. Transient failures are rethrown for BullMQ to retry with backoff; the
- * last failure is reported and ends the job as unrecoverable.
+ * Runs driver commands for one host and reports the outcomes on `agent-results`. Driver calls
+ * are idempotent, so a command run twice (a job that stalled when the agent died) has the
+ * effect of one. A command alone: transient failures are rethrown for BullMQ to retry with
+ * backoff, and the last failure is reported and ends the job as unrecoverable. A batch of
+ * commands: each is retried in the job with the same backoff, `concurrency` run at once, and
+ * their results are reported together.
  */
 export class CommandHandler {
   private readonly log = new Logger('agent');
@@ -42,22 +60,74 @@ export class CommandHandler {
     private readonly hostId: string,
     private readonly drivers: ReadonlyMap<string, Driver>,
     private readonly queue: JobQueue,
+    private readonly opts: CommandHandlerOptions = {},
   ) {}
 
   async handle(cmd: HostCommandPayload, job: Job<HostCommandPayload>): Promise<void> {
-    if (cmd.hostId !== this.hostId) throw new UnrecoverableError(`command for host ${cmd.hostId} reached host ${this.hostId}`);
+    this.mustBeMine(cmd.hostId);
+    const attempts = job.opts.attempts ?? 1;
+    const result = await this.attempt(cmd, job.id!, job.attemptsMade + 1 < attempts);
+    await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}`, data: result });
+    if (!result.ok) throw new UnrecoverableError(result.error!.message);
+  }
+
+  async handleBatch(batch: HostCommandBatchPayload, job: Job<HostCommandBatchPayload>): Promise<void> {
+    this.mustBeMine(batch.hostId);
+    for (const cmd of batch.commands) this.mustBeMine(cmd.hostId);
+    let done: AgentResultPayload[] = [];
+    let lastReport = Date.now();
+    const report = async (): Promise<void> => {
+      const results = done;
+      done = [];
+      lastReport = Date.now();
+      if (results.length === 0) return;
+      // A fresh id each time: a batch run again after a stall reports again, and the
+      // controller ignores results for operations that already ended.
+      await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResultBatch, jobId: `res-${job.id}-${randomUUID()}`, data: { hostId: this.hostId, results } });
+    };
+    const queue = [...batch.commands];
+    const worker = async (): Promise<void> => {
+      for (let cmd = queue.shift(); cmd; cmd = queue.shift()) {
+        done.push(await this.withRetries(cmd, job.id!));
+        if (Date.now() - lastReport >= BATCH_REPORT_EVERY_MS) await report();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, queue.length) }, worker));
+    await report();
+  }
+
+  private mustBeMine(hostId: string): void {
+    if (hostId !== this.hostId) throw new UnrecoverableError(`command for host ${hostId} reached host ${this.hostId}`);
+  }
+
+  /** A command of a batch, tried again while its failures are transient (at most `retry.attempts` times). */
+  private async withRetries(cmd: HostCommandPayload, jobId: string): Promise<AgentResultPayload> {
+    const { attempts, backoffMs } = this.opts.retry ?? COMMAND_RETRY;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(cmd, jobId, attempt < attempts);
+      } catch {
+        await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /**
+   * Runs the command once: its result, success or failure. A transient failure is thrown
+   * instead when `mayRetry`, for the caller to try again.
+   */
+  private async attempt(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
+    const base = { jobId, operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command };
     const driver = this.drivers.get(cmd.driver);
     try {
       if (!driver) throw new DriverError('Unsupported', `driver ${cmd.driver} is not available on this host`);
       const status = await this.execute(driver, cmd, this.context(cmd));
-      await this.report({ ...this.base(cmd), ok: true, state: status?.state, details: details(status) });
+      return { ...base, ok: true, state: status?.state, details: details(status) };
     } catch (e) {
       const error = asDriverError(e);
-      const attempts = job.opts.attempts ?? 1;
-      if (error.retryable && job.attemptsMade + 1 < attempts) throw error;
+      if (error.retryable && mayRetry) throw error;
       this.log.warn(`${cmd.command} of ${cmd.instanceId} failed: ${error.message}`);
-      await this.report({ ...this.base(cmd), ok: false, error: { code: error.code, message: error.message } });
-      throw new UnrecoverableError(error.message);
+      return { ...base, ok: false, error: { code: error.code, message: error.message } };
     }
   }
 
@@ -101,10 +171,6 @@ export class CommandHandler {
     }
   }
 
-  private base(cmd: HostCommandPayload): Pick<AgentResultPayload, 'operationId' | 'instanceId' | 'hostId' | 'command'> {
-    return { operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command };
-  }
-
   private context(cmd: HostCommandPayload): DriverContext {
     // Quick commands report no progress at all; slow ones every half second.
     let last = Date.now();
@@ -123,9 +189,5 @@ export class CommandHandler {
           .catch(() => undefined);
       },
     };
-  }
-
-  private async report(result: AgentResultPayload): Promise<void> {
-    await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}`, data: result });
   }
 }

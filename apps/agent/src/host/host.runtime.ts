@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { Driver } from '@hyperplane/drivers';
-import { HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, QueueName } from '@hyperplane/queue';
+import { HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, QueueName } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 
 export interface HostRuntimeOptions {
@@ -11,6 +11,8 @@ export interface HostRuntimeOptions {
   queue: JobQueue;
   /** Shared by all the agent's hosts: a few Redis connections however many hosts there are. */
   consumer: MultiQueueConsumer;
+  /** How many commands of a command batch run at once (as many as jobs run at once per host). */
+  concurrency?: number;
 }
 
 /** One host as its agent runs it: its drivers, the worker on its own queue, and its reports. */
@@ -19,7 +21,7 @@ export class HostRuntime {
   private readonly handler: CommandHandler;
 
   constructor(readonly opts: HostRuntimeOptions) {
-    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue);
+    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, { concurrency: opts.concurrency });
   }
 
   get hostId(): string {
@@ -29,8 +31,9 @@ export class HostRuntime {
   /** Starts taking this host's commands (only from its own queue, `host-<id>`). */
   start(): void {
     this.opts.consumer.add(hostQueueName(this.opts.hostId), async (job: Job) => {
-      if (job.name !== (JobName.HostCommand as string)) throw new Error(`no handler for job ${job.name} on a host queue`);
-      await this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
+      if (job.name === (JobName.HostCommand as string)) return this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
+      if (job.name === (JobName.HostCommandBatch as string)) return this.handler.handleBatch(job.data as HostCommandBatchPayload, job as Job<HostCommandBatchPayload>);
+      throw new Error(`no handler for job ${job.name} on a host queue`);
     });
   }
 

@@ -1,15 +1,23 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Resources, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { JobName, QueueName } from '@hyperplane/queue';
+import { HostCommandPayload, JobName, QueueName } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { PlacementService } from '../placement/placement.service';
-import { hostCommand, instanceSpec } from './host-command';
+import { hostCommandBatches, hostCommandPayload, instanceSpec } from './host-command';
 
 const CHUNK = 2000;
 const MAX_IDLE_ROUNDS = 20;
 
 type Child = Pick<OperationEntity, 'id' | 'instanceId' | 'projectId'>;
+
+/** Children no host can take, for one reason. */
+interface Refused {
+  ops: string[];
+  instances: string[];
+  reason: string;
+  explanation: Record<string, unknown>;
+}
 
 interface Placed {
   op: Child;
@@ -21,12 +29,16 @@ interface Placed {
  * Places a batch's children in bulk: decisions in memory (alike requests decided together by
  * Scheduler.placeMany, which walks the fleet once rather than once per child), then per chunk
  * one transaction with one aggregated capacity claim per host and technology, bulk updates of
- * instances and operations, and one outbox insert. A host whose claim fails (another controller
- * got there first) is refreshed and its instances tried again in the next round. Safe to run again after a crash: it only takes children still queued.
+ * instances and operations, and the creates sent as command batches (one job per host, not
+ * one per child). A host whose claim fails (another controller got there first) is refreshed
+ * and its instances tried again in the next round. Safe to run again after a crash: it only
+ * takes children still queued.
  */
 @Injectable()
 export class BatchPlacer {
   private readonly log = new Logger('batch');
+  /** Chunk transactions of all batches in this process, one after another (see placeChunk). */
+  private gate: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
@@ -56,7 +68,7 @@ export class BatchPlacer {
   private async placeChunk(children: Child[]): Promise<number> {
     const instances = new Map((await this.instances.byIds(children.map((c) => c.instanceId!))).map((i) => [i.id, i]));
     const placed: Placed[] = [];
-    const refused = new Map<string, { ops: string[]; instances: string[]; reason: string; explanation: Record<string, unknown> }>();
+    const refused = new Map<string, Refused>();
     const individually: Child[] = [];
     // Children whose requests are alike (a batch's usually all are) are decided together.
     const alike = new Map<string, { request: PlacementRequest; policy: PlacementPolicy; members: { op: Child; instance: InstanceEntity }[] }>();
@@ -93,24 +105,42 @@ export class BatchPlacer {
     }
 
     const lost = new Set<string>();
-    const moved = await this.db.transaction(async (em) => {
-      let count = 0;
-      for (const r of refused.values()) {
-        const gone = await this.instances.unschedulableMany(em, r.instances, r.reason, r.explanation);
-        const goneIds = new Set(gone.map((g) => g.id));
-        const goneOps = r.ops.filter((_, i) => goneIds.has(r.instances[i]!));
-        count += (await this.operations.finishMany(em, goneOps, ['queued'], 'failed', { step: 'unschedulable', error: { code: 'unschedulable', message: r.reason } })).length;
-      }
-      if (individually.length) {
-        await this.outbox.add(em, individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: `run-${o.id}`, payload: { operationId: o.id } })));
-        await this.operations.patchJobs(em, individually.map((o) => o.id));
-      }
-      const granted = await this.claimAll(em, placed, lost);
-      count += await this.dispatch(em, granted);
-      return count;
-    });
+    let moved: number;
+    try {
+      moved = await this.serially(() => this.db.transaction((em) => this.write(em, { refused: [...refused.values()], individually, placed, lost })));
+    } finally {
+      this.placement.settle(placed.map((p) => p.decision));
+    }
     for (const hostId of lost) await this.placement.refreshHost(hostId);
     return moved + individually.length;
+  }
+
+  /** The chunk's one transaction: refusals, children for the single path, claims and dispatch. */
+  private async write(em: Tx, chunk: { refused: Refused[]; individually: Child[]; placed: Placed[]; lost: Set<string> }): Promise<number> {
+    let count = 0;
+    for (const r of chunk.refused) {
+      const gone = await this.instances.unschedulableMany(em, r.instances, r.reason, r.explanation);
+      const goneIds = new Set(gone.map((g) => g.id));
+      const goneOps = r.ops.filter((_, i) => goneIds.has(r.instances[i]!));
+      count += (await this.operations.finishMany(em, goneOps, ['queued'], 'failed', { step: 'unschedulable', error: { code: 'unschedulable', message: r.reason } })).length;
+    }
+    if (chunk.individually.length) {
+      await this.outbox.add(em, chunk.individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: `run-${o.id}`, payload: { operationId: o.id } })));
+      await this.operations.patchJobs(em, chunk.individually.map((o) => o.id));
+    }
+    const granted = await this.claimAll(em, chunk.placed, chunk.lost);
+    return count + (await this.dispatch(em, granted));
+  }
+
+  /**
+   * Alike children are packed onto the same hosts, so concurrent chunks (of one batch or of
+   * several) would claim the same boundary hosts and queue behind each other's row locks. One
+   * transaction at a time per process avoids that convoy; deciding the next chunk overlaps it.
+   */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.gate.then(work, work);
+    this.gate = run.catch(() => undefined);
+    return run;
   }
 
   /** One guarded claim per (host, technology), hosts in id order so transactions never deadlock. */
@@ -139,7 +169,7 @@ export class BatchPlacer {
     return granted;
   }
 
-  /** Instances to provisioning, children to running with their host commands, in bulk. */
+  /** Instances to provisioning, children to running with their host commands (in command batches), in bulk. */
   private async dispatch(em: Tx, granted: Placed[]): Promise<number> {
     if (granted.length === 0) return 0;
     const moved = await this.instances.placeMany(
@@ -157,18 +187,24 @@ export class BatchPlacer {
     const byId = new Map(moved.map((i) => [i.id, i]));
     // Claimed for an instance that stopped being pending (its child was cancelled): give it back.
     for (const p of granted) if (!byId.has(p.instance.id)) await this.hosts.release(em, p.decision.hostId, p.decision.claim);
-    const commands = [];
+    const commands: { operationId: string; host: string; payload: HostCommandPayload }[] = [];
     for (const p of granted) {
       const instance = byId.get(p.instance.id);
       if (!instance) continue;
       const template = (await this.placement.template(instance.template))!;
-      commands.push({ op: p.op, host: p.decision.hostName, ...hostCommand(p.op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' }) });
+      const payload = hostCommandPayload(p.op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' });
+      commands.push({ operationId: p.op.id, host: p.decision.hostName, payload });
     }
+    // One job per host for its share of the chunk, not one per instance.
+    const { messages, patches } = hostCommandBatches(commands);
     const dispatched = await this.operations.dispatchMany(
       em,
-      commands.map((c) => ({ id: c.op.id, step: `provisioning on ${c.host}`, jobQueue: c.patch.jobQueue!, jobId: c.patch.jobId!, jobData: c.patch.jobData! })),
+      commands.map((c) => {
+        const patch = patches.get(c.operationId)!;
+        return { id: c.operationId, step: `provisioning on ${c.host}`, jobQueue: patch.jobQueue!, jobId: patch.jobId!, jobData: patch.jobData! };
+      }),
     );
-    await this.outbox.add(em, commands.map((c) => c.message));
+    await this.outbox.add(em, messages);
     return dispatched.length;
   }
 }

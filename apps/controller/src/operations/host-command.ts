@@ -1,11 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { InstanceSpec } from '@hyperplane/drivers';
 import { TemplateSpec } from '@hyperplane/domain';
-import { InstanceEntity, OperationPatch } from '@hyperplane/db';
-import { HostCommand, HostCommandPayload, hostQueueName, JobName } from '@hyperplane/queue';
-import { OutboxMessage } from '@hyperplane/db';
+import { InstanceEntity, OperationEntity, OperationPatch, OutboxMessage } from '@hyperplane/db';
+import { HostCommand, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, QueueMessage } from '@hyperplane/queue';
+
+/** Commands in one command batch at most: a batch is one job, run and retried as a whole. */
+export const MAX_COMMAND_BATCH = 100;
 
 export function hostJobId(operationId: string, command: HostCommand): string {
   return `cmd-${operationId}-${command}`;
+}
+
+export function isBatchJobId(jobId: string): boolean {
+  return jobId.startsWith('cmds-');
 }
 
 export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): InstanceSpec {
@@ -20,28 +27,61 @@ export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): 
   };
 }
 
+type CommandExtra = Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'>;
+
+/** A driver command for the instance's host. */
+export function hostCommandPayload(operationId: string, instance: InstanceEntity, command: HostCommand, extra: CommandExtra = {}): HostCommandPayload {
+  return { operationId, instanceId: instance.id, hostId: instance.hostId!, driver: instance.driver!, command, ...extra };
+}
+
 /**
- * A driver command for the instance's host: the outbox message that carries it, and the
- * operation fields that remember where it went (so lost work can be re-enqueued as it was).
+ * A driver command sent alone: the outbox message that carries it, and the operation fields
+ * that remember where it went (so lost work can be re-enqueued as it was).
  */
-export function hostCommand(
-  operationId: string,
-  instance: InstanceEntity,
-  command: HostCommand,
-  extra: Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'> = {},
-): { message: OutboxMessage; patch: OperationPatch } {
-  const payload: HostCommandPayload = {
-    operationId,
-    instanceId: instance.id,
-    hostId: instance.hostId!,
-    driver: instance.driver!,
-    command,
-    ...extra,
-  };
+export function hostCommand(operationId: string, instance: InstanceEntity, command: HostCommand, extra: CommandExtra = {}): { message: OutboxMessage; patch: OperationPatch } {
+  const payload = hostCommandPayload(operationId, instance, command, extra);
   const queue = hostQueueName(instance.hostId!);
   const jobId = hostJobId(operationId, command);
   return {
     message: { queue, jobName: JobName.HostCommand, jobId, payload: payload as unknown as Record<string, unknown> },
     patch: { jobQueue: queue, jobId, jobData: payload as unknown as Record<string, unknown> },
   };
+}
+
+/**
+ * Many commands as command batches: one job per host for up to MAX_COMMAND_BATCH of them. Each
+ * operation's patch names the batch's job as the one it waits for, and keeps its own command
+ * as the job data (see resendHostJob).
+ */
+export function hostCommandBatches(commands: { operationId: string; payload: HostCommandPayload }[]): { messages: OutboxMessage[]; patches: Map<string, OperationPatch> } {
+  const byHost = new Map<string, { operationId: string; payload: HostCommandPayload }[]>();
+  for (const c of commands) {
+    const list = byHost.get(c.payload.hostId);
+    if (list) list.push(c);
+    else byHost.set(c.payload.hostId, [c]);
+  }
+  const messages: OutboxMessage[] = [];
+  const patches = new Map<string, OperationPatch>();
+  for (const [hostId, list] of byHost) {
+    const queue = hostQueueName(hostId);
+    for (let i = 0; i < list.length; i += MAX_COMMAND_BATCH) {
+      const part = list.slice(i, i + MAX_COMMAND_BATCH);
+      const jobId = `cmds-${randomUUID()}`;
+      const payload: HostCommandBatchPayload = { hostId, commands: part.map((c) => c.payload) };
+      messages.push({ queue, jobName: JobName.HostCommandBatch, jobId, payload: payload as unknown as Record<string, unknown> });
+      for (const c of part) patches.set(c.operationId, { jobQueue: queue, jobId, jobData: c.payload as unknown as Record<string, unknown> });
+    }
+  }
+  return { messages, patches };
+}
+
+/**
+ * The job to enqueue again for an operation whose host job was lost, and the job id the
+ * operation must wait for from then on. A command that went in a batch goes again alone:
+ * the other commands of its batch may have ended, and each has its own operation to resend.
+ */
+export function resendHostJob(op: Pick<OperationEntity, 'id' | 'jobQueue' | 'jobId' | 'jobData'>): QueueMessage<JobName.HostCommand> {
+  const data = op.jobData as unknown as HostCommandPayload;
+  const jobId = isBatchJobId(op.jobId!) ? hostJobId(op.id, data.command) : op.jobId!;
+  return { queue: op.jobQueue!, name: JobName.HostCommand, jobId, data };
 }

@@ -1,12 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
 import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
+import { isHostQueue, JobQueue } from '@hyperplane/queue';
 import { PlacementService } from '../placement/placement.service';
 import { BatchPlacer } from './batch.placer';
 import { ChangeRunner } from './change.runner';
 import { OperationOutcomes } from './operation-outcomes';
-import { hostCommand, instanceSpec } from './host-command';
+import { hostCommand, instanceSpec, isBatchJobId, resendHostJob } from './host-command';
 
 const CLAIM_ATTEMPTS = 8;
 
@@ -42,8 +42,9 @@ export class OperationRunner {
       op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
       if (!op) return; // cancelled in the meantime
     } else if (op.jobQueue && isHostQueue(op.jobQueue) && op.jobId && op.jobData) {
-      // Already handed to a host; this is a replay. Re-send the same job (a no-op if it exists).
-      await this.queue.enqueue({ queue: op.jobQueue, name: JobName.HostCommand, jobId: op.jobId, data: op.jobData as never });
+      // Already handed to a host; this is a replay. Re-send the same job (a no-op if it
+      // exists); a command batch cannot be re-sent from one operation: the reconciler checks it.
+      if (!isBatchJobId(op.jobId)) await this.queue.enqueue(resendHostJob(op));
       return;
     }
     if (op.kind === 'batch') {

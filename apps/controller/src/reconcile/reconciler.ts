@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
 import { OperationEntity, OperationRepository } from '@hyperplane/db';
 import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
+import { resendHostJob } from '../operations/host-command';
 
 /**
  * Redis holds only work in flight, and may lose it (a restart without persistence, a
@@ -67,11 +68,16 @@ export class Reconciler implements OnApplicationShutdown {
     if (!op.jobQueue || !op.jobId || !op.jobData) return false;
     const state = await this.queue.jobState(op.jobQueue, op.jobId);
     if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return false;
-    // 'completed' or 'failed' with the operation still open means its result was lost.
-    if (state !== 'unknown') await this.queue.removeJob(op.jobQueue, op.jobId);
-    const name = isHostQueue(op.jobQueue) ? JobName.HostCommand : JobName.RunOperation;
-    await this.queue.enqueue({ queue: op.jobQueue, name, jobId: op.jobId, data: op.jobData as never });
-    await this.operations.touch(op.id);
+    const message = isHostQueue(op.jobQueue) ? resendHostJob(op) : { queue: op.jobQueue, name: JobName.RunOperation, jobId: op.jobId, data: op.jobData as never };
+    if (message.jobId !== op.jobId) {
+      // Out of a command batch, alone: the operation waits for the new job before it exists.
+      await this.operations.rejob(op.id, message.jobId);
+    } else {
+      // 'completed' or 'failed' with the operation still open means its result was lost.
+      if (state !== 'unknown') await this.queue.removeJob(op.jobQueue, op.jobId);
+      await this.operations.touch(op.id);
+    }
+    await this.queue.enqueue(message);
     this.requeued++;
     return true;
   }

@@ -266,6 +266,11 @@ export class OperationRepository {
   }
 
   /** Marks an operation as looked at, so it is not picked up again at once. */
+  /** The operation now waits for another job (a command resent alone, out of its batch). */
+  async rejob(id: string, jobId: string): Promise<void> {
+    await this.db.manager.query('UPDATE operations SET job_id = $2, version = version + 1, updated_at = now() WHERE id = $1', [id, jobId]);
+  }
+
   async touch(id: string): Promise<void> {
     await this.db.manager.query('UPDATE operations SET updated_at = now() WHERE id = $1', [id]);
   }

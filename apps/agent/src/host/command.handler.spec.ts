@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Job, UnrecoverableError } from 'bullmq';
+import { Driver, DriverError, InstanceSpec, SimDriver } from '@hyperplane/drivers';
+import { AgentResultBatchPayload, AgentResultPayload, deleteRedisPrefix, HostCommandBatchPayload, HostCommandPayload, JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { CommandHandler } from './command.handler';
+
+// Against a real Redis (the results are read back from the agent-results queue) and the
+// simulated driver, with scripted failures in front of it.
+
+const REDIS_URL = process.env.HYPERPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const HOST = randomUUID();
+
+jest.setTimeout(30_000);
+
+/** The simulated driver, failing `create` of chosen instances as scripted, and counting calls. */
+function scripted(inner: SimDriver, failures: Map<string, DriverError[]>): { driver: Driver; creates: Map<string, number>; maxInFlight: () => number } {
+  const creates = new Map<string, number>();
+  let inFlight = 0;
+  let max = 0;
+  const driver = Object.create(inner) as Driver;
+  driver.create = async (spec: InstanceSpec) => {
+    creates.set(spec.id, (creates.get(spec.id) ?? 0) + 1);
+    inFlight++;
+    max = Math.max(max, inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, 20));
+      const next = failures.get(spec.id)?.shift();
+      if (next) throw next;
+      return await inner.create(spec);
+    } finally {
+      inFlight--;
+    }
+  };
+  return { driver, creates, maxInFlight: () => max };
+}
+
+describe('CommandHandler: command batches', () => {
+  let dir: string;
+  let queue: JobQueue;
+  let prefix: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-cmd-'));
+    prefix = `hpt${randomBytes(3).toString('hex')}`;
+    queue = new JobQueue({ url: REDIS_URL, prefix }, 'test');
+  });
+  afterEach(async () => {
+    await queue.close();
+    await deleteRedisPrefix(REDIS_URL, prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function sim(): SimDriver {
+    return new SimDriver({ stateDir: dir, hostOs: 'linux', hostArch: 'x86_64', hostKey: 'sim-linux-1', capacity: { vcpus: 64, memoryMiB: 65536, diskGiB: 1000 }, timeScale: 0 });
+  }
+
+  function create(hostId = HOST): HostCommandPayload {
+    const id = randomUUID();
+    return {
+      operationId: randomUUID(),
+      instanceId: id,
+      hostId,
+      driver: 'sim',
+      command: 'create',
+      start: true,
+      spec: {
+        id,
+        name: `c-${id.slice(0, 8)}`,
+        template: { name: 'alpine-3.20', osFamily: 'linux', distribution: 'alpine', version: '3.20', archs: ['x86_64'], technologies: ['container'] },
+        technology: 'container',
+        arch: 'x86_64',
+        resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 },
+      },
+    };
+  }
+
+  async function reported(): Promise<AgentResultPayload[]> {
+    const jobs = await queue.queue(QueueName.AgentResults).getJobs(['waiting']);
+    expect(jobs.every((j) => j.name === (JobName.AgentResultBatch as string))).toBe(true);
+    return jobs.flatMap((j) => (j.data as AgentResultBatchPayload).results);
+  }
+
+  const job = (id: string): Job<HostCommandBatchPayload> => ({ id }) as Job<HostCommandBatchPayload>;
+
+  it('runs every command, retries transient failures, and reports each outcome under the batch job id', async () => {
+    const [flaky, broken, hopeless, fine] = [create(), create(), create(), create()];
+    const failures = new Map<string, DriverError[]>([
+      [flaky.instanceId, [new DriverError('Transient', 'busy'), new DriverError('Transient', 'busy')]],
+      [broken.instanceId, [new DriverError('Fatal', 'disk full')]],
+      [hopeless.instanceId, Array.from({ length: 10 }, () => new DriverError('Transient', 'still busy'))],
+    ]);
+    const { driver, creates, maxInFlight } = scripted(sim(), failures);
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, { concurrency: 2, retry: { attempts: 4, backoffMs: 5 } });
+
+    await handler.handleBatch({ hostId: HOST, commands: [flaky, broken, hopeless, fine] }, job('cmds-a'));
+
+    const results = new Map((await reported()).map((r) => [r.operationId, r]));
+    expect(results.size).toBe(4);
+    expect([...results.values()].every((r) => r.jobId === 'cmds-a' && r.hostId === HOST && r.command === 'create')).toBe(true);
+    expect(results.get(flaky.operationId)).toMatchObject({ ok: true, state: 'running', instanceId: flaky.instanceId });
+    expect(results.get(fine.operationId)).toMatchObject({ ok: true, state: 'running' });
+    expect(results.get(broken.operationId)).toMatchObject({ ok: false, error: { code: 'Fatal', message: 'disk full' } });
+    expect(results.get(hopeless.operationId)).toMatchObject({ ok: false, error: { code: 'Transient', message: 'still busy' } });
+    // Transient failures are tried again, up to the limit; a fatal one is not.
+    expect(creates.get(flaky.instanceId)).toBe(3);
+    expect(creates.get(hopeless.instanceId)).toBe(4);
+    expect(creates.get(broken.instanceId)).toBe(1);
+    expect(maxInFlight()).toBe(2);
+  });
+
+  it('refuses a batch that holds a command for another host, running none of it', async () => {
+    const { driver, creates } = scripted(sim(), new Map());
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const batch = { hostId: HOST, commands: [create(), create(randomUUID())] };
+    await expect(handler.handleBatch(batch, job('cmds-b'))).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(creates.size).toBe(0);
+    expect(await reported()).toEqual([]);
+  });
+
+  it('answers a command sent alone under its own job id', async () => {
+    const { driver } = scripted(sim(), new Map());
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const cmd = create();
+    await handler.handle(cmd, { id: `cmd-${cmd.operationId}-create`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    const [job] = await queue.queue(QueueName.AgentResults).getJobs(['waiting']);
+    expect(job!.name).toBe(JobName.AgentResult);
+    expect(job!.data).toMatchObject({ jobId: `cmd-${cmd.operationId}-create`, operationId: cmd.operationId, ok: true, state: 'running' });
+  });
+});
