@@ -1,6 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { OperationRunner, startController } from '@hyperplane/controller';
-import { HostRepository } from '@hyperplane/db';
+import { Database, HostRepository } from '@hyperplane/db';
 import { DEFAULT_POLICY, usableCapacity } from '@hyperplane/scheduler';
 import { simHost, startStack, Stack } from '@hyperplane/testing';
 
@@ -59,6 +59,32 @@ describe('two controllers placing 500 concurrent creates on a tight fleet', () =
       expect(r.alloc_memory_mib).toBeLessThanOrEqual(usable.memoryMiB);
       expect(r.alloc_disk_gib).toBeLessThanOrEqual(usable.diskGiB);
     }
+  });
+
+  it('claims many hosts in one statement, each claim guarded on its own', async () => {
+    const hosts = stack.controller!.get(HostRepository);
+    const [a, b] = (await stack.sql.query<{ id: string }>(`SELECT id FROM hosts ORDER BY name LIMIT 2`)).rows.map((r) => r.id);
+    const alloc = async (q: (sql: string, params: unknown[]) => Promise<{ id: string; m: number }[]>): Promise<Record<string, number>> =>
+      Object.fromEntries((await q(`SELECT id, alloc_memory_mib AS m FROM hosts WHERE id = ANY($1)`, [[a, b]])).map((r) => [r.id, r.m]));
+    const outside = async (sql: string, params: unknown[]): Promise<{ id: string; m: number }[]> => (await stack.sql.query(sql, params)).rows;
+    const before = await alloc(outside);
+    const limits = { ratios: DEFAULT_POLICY.ratios.container, reserved: DEFAULT_POLICY.reserved, maxInstancesPerHost: DEFAULT_POLICY.maxInstancesPerHost };
+    const small = { vcpus: 0, memoryMiB: 1, diskGiB: 0 };
+    const rolledBack = new Error('roll back');
+    await expect(
+      stack.controller!.get(Database).transaction(async (em) => {
+        const granted = await hosts.claimMany(em, [
+          { hostId: b!, technology: 'container', claim: { vcpus: 0, memoryMiB: 1 << 30, diskGiB: 0 }, instances: 1, limits },
+          { hostId: a!, technology: 'container', claim: small, instances: 2, limits },
+        ]);
+        // a's claim fits and is made; b's does not, and b is left as it was.
+        expect([...granted]).toEqual([a]);
+        expect(await alloc((sql, params) => em.query(sql, params))).toEqual({ [a!]: before[a!]! + 1, [b!]: before[b!] });
+        await expect(hosts.claimMany(em, [{ hostId: a!, technology: 'container', claim: small, instances: 1, limits }, { hostId: a!, technology: 'vm', claim: small, instances: 1, limits }])).rejects.toThrow(/only once/);
+        throw rolledBack;
+      }),
+    ).rejects.toBe(rolledBack);
+    expect(await alloc(outside)).toEqual(before);
   });
 
   it('records heartbeats without waiting for a placement that holds a host row', async () => {

@@ -143,28 +143,42 @@ export class BatchPlacer {
     return run;
   }
 
-  /** One guarded claim per (host, technology), hosts in id order so transactions never deadlock. */
+  /**
+   * One guarded claim per (host, technology, project), all in one statement (HostRepository.
+   * claimMany). A host with claims of more than one kind (rare: `auto` requests, or several
+   * projects) has the others claimed in further rounds, once its row is already locked.
+   */
   private async claimAll(em: Tx, placed: Placed[], lost: Set<string>): Promise<Placed[]> {
-    const byHost = new Map<string, Placed[]>();
+    const groups = new Map<string, Placed[]>();
     for (const p of placed) {
       const key = `${p.decision.hostId}/${p.decision.technology}/${p.instance.projectId}`;
-      const group = byHost.get(key);
+      const group = groups.get(key);
       if (group) group.push(p);
-      else byHost.set(key, [p]);
+      else groups.set(key, [p]);
+    }
+    const rounds: Placed[][][] = [];
+    const seen = new Map<string, number>();
+    for (const group of groups.values()) {
+      const hostId = group[0]!.decision.hostId;
+      const round = seen.get(hostId) ?? 0;
+      seen.set(hostId, round + 1);
+      (rounds[round] ??= []).push(group);
     }
     const granted: Placed[] = [];
-    for (const key of [...byHost.keys()].sort()) {
-      const group = byHost.get(key)!;
-      const first = group[0]!;
-      const claim = group.reduce<Resources>((sum, p) => addResources(sum, p.decision.claim), { ...ZERO_RESOURCES });
-      const policy = await this.placement.policyFor(first.instance.projectId);
-      const ok = await this.hosts.claim(
-        em,
-        { hostId: first.decision.hostId, technology: first.decision.technology, claim, instances: group.length },
-        this.placement.limits(first.decision, policy),
-      );
-      if (ok) granted.push(...group);
-      else lost.add(first.decision.hostId);
+    for (const round of rounds) {
+      const claims = [];
+      for (const group of round) {
+        const first = group[0]!;
+        const policy = await this.placement.policyFor(first.instance.projectId);
+        const claim = group.reduce<Resources>((sum, p) => addResources(sum, p.decision.claim), { ...ZERO_RESOURCES });
+        claims.push({ hostId: first.decision.hostId, technology: first.decision.technology, claim, instances: group.length, limits: this.placement.limits(first.decision, policy) });
+      }
+      const ok = await this.hosts.claimMany(em, claims);
+      for (const group of round) {
+        const hostId = group[0]!.decision.hostId;
+        if (ok.has(hostId)) granted.push(...group);
+        else lost.add(hostId);
+      }
     }
     return granted;
   }

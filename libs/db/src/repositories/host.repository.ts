@@ -120,33 +120,50 @@ export class HostRepository {
    * overcommitted. Returns false when the claim does not fit any more.
    */
   async claim(em: EntityManager, c: HostClaim, limits: ClaimLimits): Promise<boolean> {
-    const rows = await em.query<[unknown[], number]>(
-      `UPDATE hosts SET
-         alloc_vcpus = alloc_vcpus + $2, alloc_memory_mib = alloc_memory_mib + $3,
-         alloc_disk_gib = alloc_disk_gib + $4, alloc_instances = alloc_instances + $5,
+    return (await this.claimMany(em, [{ ...c, limits }])).has(c.hostId);
+  }
+
+  /**
+   * Many claims at once, each guarded as claim() guards one, in one UPDATE (a batch's chunk
+   * claims hundreds of hosts). The hosts are locked in id order first, as every multi-host
+   * writer locks them, so two such transactions never deadlock. A host may appear only once.
+   * Returns the hosts whose claims were granted.
+   */
+  async claimMany(em: EntityManager, claims: (HostClaim & { limits: ClaimLimits })[]): Promise<Set<string>> {
+    if (claims.length === 0) return new Set();
+    const ids = claims.map((c) => c.hostId);
+    if (new Set(ids).size !== ids.length) throw new Error('claimMany: a host may appear only once');
+    if (claims.length > 1) await em.query('SELECT id FROM hosts WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE', [ids]);
+    const col = <T>(f: (c: HostClaim & { limits: ClaimLimits }) => T): T[] => claims.map(f);
+    const rows = await em.query<[{ id: string }[], number]>(
+      `UPDATE hosts h SET
+         alloc_vcpus = alloc_vcpus + r.cv, alloc_memory_mib = alloc_memory_mib + r.cm,
+         alloc_disk_gib = alloc_disk_gib + r.cd, alloc_instances = alloc_instances + r.n,
          version = version + 1
-       WHERE id = $1 AND status = 'ready'
-         AND alloc_vcpus + $2 <= floor(cap_vcpus * $6::numeric) - $9
-         AND alloc_memory_mib + $3 <= floor(cap_memory_mib * $7::numeric) - $10
-         AND alloc_disk_gib + $4 <= floor(cap_disk_gib * $8::numeric) - $11
-         AND alloc_instances + $5 <= LEAST(CASE WHEN cap_instances > 0 THEN cap_instances ELSE $12 END, $12)
-       RETURNING id`,
+       FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[], $6::numeric[], $7::numeric[], $8::numeric[], $9::int[], $10::int[], $11::int[], $12::int[])
+         AS r(id, cv, cm, cd, n, ratio_v, ratio_m, ratio_d, res_v, res_m, res_d, max_n)
+       WHERE h.id = r.id AND h.status = 'ready'
+         AND alloc_vcpus + r.cv <= floor(cap_vcpus * r.ratio_v) - r.res_v
+         AND alloc_memory_mib + r.cm <= floor(cap_memory_mib * r.ratio_m) - r.res_m
+         AND alloc_disk_gib + r.cd <= floor(cap_disk_gib * r.ratio_d) - r.res_d
+         AND alloc_instances + r.n <= LEAST(CASE WHEN cap_instances > 0 THEN cap_instances ELSE r.max_n END, r.max_n)
+       RETURNING h.id`,
       [
-        c.hostId,
-        c.claim.vcpus,
-        c.claim.memoryMiB,
-        c.claim.diskGiB,
-        c.instances,
-        limits.ratios.vcpus,
-        limits.ratios.memoryMiB,
-        limits.ratios.diskGiB,
-        limits.reserved.vcpus,
-        limits.reserved.memoryMiB,
-        limits.reserved.diskGiB,
-        limits.maxInstancesPerHost,
+        ids,
+        col((c) => c.claim.vcpus),
+        col((c) => c.claim.memoryMiB),
+        col((c) => c.claim.diskGiB),
+        col((c) => c.instances),
+        col((c) => c.limits.ratios.vcpus),
+        col((c) => c.limits.ratios.memoryMiB),
+        col((c) => c.limits.ratios.diskGiB),
+        col((c) => c.limits.reserved.vcpus),
+        col((c) => c.limits.reserved.memoryMiB),
+        col((c) => c.limits.reserved.diskGiB),
+        col((c) => c.limits.maxInstancesPerHost),
       ],
     );
-    return rows[1] === 1;
+    return new Set(rows[0].map((r) => r.id));
   }
 
   /** Gives back what an instance held; in the same transaction that clears its hostId. */
