@@ -1,5 +1,5 @@
 import { InstanceState, Resources } from '@hyperplane/domain';
-import { EntityManager, In } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { InstanceEntity } from '../entities';
 import { bulkInsert, setClause } from '../sql';
@@ -49,8 +49,11 @@ export class InstanceRepository {
     );
   }
 
+  /** Whole rows by id (a batch's chunk: thousands, as one array parameter rather than an IN list). */
   async byIds(ids: string[]): Promise<InstanceEntity[]> {
-    return ids.length ? this.db.manager.findBy(InstanceEntity, { id: In(ids) }) : [];
+    if (ids.length === 0) return [];
+    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT * FROM instances WHERE id = ANY($1::uuid[])', [ids]);
+    return rows.map((r) => fromRow<InstanceEntity>(r));
   }
 
   get(id: string, em: EntityManager = this.db.manager): Promise<InstanceEntity | null> {
