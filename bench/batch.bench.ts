@@ -2,7 +2,7 @@
 // hosts (one agent process standing in for all of them). Prints how fast placements are
 // persisted (children leaving `queued`, with their host claimed) and how long until every
 // instance runs. Not a test. Usage:
-//   npm run build && node dist/bench/batch.bench.js [--hosts 10000] [--instances 100000]
+//   npm run build && node dist/bench/batch.bench.js [--hosts 10000] [--instances 100000] [--progress]
 import { Client } from 'pg';
 import { simFleet } from '@hyperplane/agent';
 import { call, startBenchStack } from './bench-stack';
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const hosts = arg('hosts', 10_000);
   const instances = arg('instances', 100_000);
   const perBatch = Math.min(10_000, instances);
+  const progress = process.argv.includes('--progress');
   const t00 = performance.now();
   const stack = await startBenchStack({ hosts: simFleet(hosts), timeScale: 0 });
   console.log(`fleet hosts=${hosts} ready_s=${((performance.now() - t00) / 1000).toFixed(1)}`);
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     const accepted = performance.now();
     let placedAt = 0;
     let firstPlacedAt = 0;
+    let lastPrinted = 0;
     for (;;) {
       // Only the active rows (a partial index holds them): the monitor must not load the database it measures.
       const { rows } = await pg.query<{ queued: number; active: number }>(
@@ -44,6 +46,10 @@ async function main(): Promise<void> {
       );
       const { queued, active } = rows[0]!;
       const now = performance.now();
+      if (progress && now - lastPrinted >= 1000) {
+        lastPrinted = now;
+        console.log(`t=${((now - t0) / 1000).toFixed(1)}s queued=${queued} active=${active}`);
+      }
       if (!firstPlacedAt && queued < instances) firstPlacedAt = now;
       if (!placedAt && queued === 0) placedAt = now;
       if (active === 0 && placedAt) break;

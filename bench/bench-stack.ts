@@ -67,7 +67,9 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
     redis: { url: config.REDIS_URL, prefix },
     local: false,
     simHosts: opts.hosts,
-    sim: { timeScale: opts.timeScale, seed: 1 },
+    // The simulated hosts keep their state in memory: a real host writes it on its own disk, not
+    // on the control plane's two cores.
+    sim: { timeScale: opts.timeScale, seed: 1, persist: false },
     heartbeatIntervalMs: 2000,
     syncIntervalMs: 600_000,
     lockDuration: 30_000,

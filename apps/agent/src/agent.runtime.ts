@@ -21,7 +21,8 @@ export interface AgentOptions {
   /** Run this machine's real drivers as a host. */
   local: boolean;
   simHosts: SimHostSpec[];
-  sim: { timeScale: number; faults?: SimFaults; seed: number };
+  /** Simulated hosts: `persist: false` keeps their state in memory only (benchmarks: a real host's state is written on its own disk). */
+  sim: { timeScale: number; faults?: SimFaults; seed: number; persist?: boolean };
   heartbeatIntervalMs: number;
   syncIntervalMs: number;
   lockDuration: number;
@@ -122,6 +123,7 @@ export class AgentRuntime {
         timeScale: this.opts.sim.timeScale,
         faults: this.opts.sim.faults,
         seed: this.opts.sim.seed,
+        persist: this.opts.sim.persist,
       });
       planned.set(spec.key, { drivers: new Map([['sim', driver]]), inventory: simInventory(spec, AGENT_VERSION) });
     }
