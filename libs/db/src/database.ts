@@ -39,10 +39,22 @@ export class Database {
   }
 }
 
+/** Column name → property name; the same few dozen names come back in every row. */
+const camelNames = new Map<string, string>();
+
+function camel(column: string): string {
+  let name = camelNames.get(column);
+  if (name === undefined) {
+    name = column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    if (camelNames.size < 10_000) camelNames.set(column, name);
+  }
+  return name;
+}
+
 /** Maps a raw row (snake_case) to the entity's property names (camelCase). */
 export function fromRow<T>(row: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value;
+  for (const key in row) out[camel(key)] = row[key];
   return out as T;
 }
 
