@@ -2,7 +2,7 @@
 // hosts (one agent process standing in for all of them). Prints how fast placements are
 // persisted (children leaving `queued`, with their host claimed) and how long until every
 // instance runs. Not a test. Usage:
-//   npm run build && node dist/bench/batch.bench.js [--hosts 10000] [--instances 100000] [--progress]
+//   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--progress]
 import { Client } from 'pg';
 import { simFleet } from '@hyperplane/agent';
 import { call, startBenchStack } from './bench-stack';
