@@ -215,7 +215,7 @@ export class BatchPlacer {
       em,
       commands.map((c) => {
         const patch = patches.get(c.operationId)!;
-        return { id: c.operationId, step: `provisioning on ${c.host}`, jobQueue: patch.jobQueue!, jobId: patch.jobId!, jobData: patch.jobData! };
+        return { id: c.operationId, step: `provisioning on ${c.host}`, jobQueue: patch.jobQueue!, jobId: patch.jobId!, jobData: patch.jobData ?? null };
       }),
     );
     await this.outbox.add(em, messages);

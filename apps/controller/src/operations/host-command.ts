@@ -50,8 +50,9 @@ export function hostCommand(operationId: string, instance: InstanceEntity, comma
 
 /**
  * Many commands as command batches: one job per host for up to MAX_COMMAND_BATCH of them. Each
- * operation's patch names the batch's job as the one it waits for, and keeps its own command
- * as the job data (see resendHostJob).
+ * operation's patch names the batch's job as the one it waits for. It keeps no copy of its
+ * command (a create's is most of the instance's row): if the batch is lost, the command is made
+ * again from the instance (see resendHostJob).
  */
 export function hostCommandBatches(commands: { operationId: string; payload: HostCommandPayload }[]): { messages: OutboxMessage[]; patches: Map<string, OperationPatch> } {
   const byHost = new Map<string, { operationId: string; payload: HostCommandPayload }[]>();
@@ -69,7 +70,7 @@ export function hostCommandBatches(commands: { operationId: string; payload: Hos
       const jobId = `cmds-${randomUUID()}`;
       const payload: HostCommandBatchPayload = { hostId, commands: part.map((c) => c.payload) };
       messages.push({ queue, jobName: JobName.HostCommandBatch, jobId, payload: payload as unknown as Record<string, unknown> });
-      for (const c of part) patches.set(c.operationId, { jobQueue: queue, jobId, jobData: c.payload as unknown as Record<string, unknown> });
+      for (const c of part) patches.set(c.operationId, { jobQueue: queue, jobId, jobData: null });
     }
   }
   return { messages, patches };
@@ -77,11 +78,17 @@ export function hostCommandBatches(commands: { operationId: string; payload: Hos
 
 /**
  * The job to enqueue again for an operation whose host job was lost, and the job id the
- * operation must wait for from then on. A command that went in a batch goes again alone:
- * the other commands of its batch may have ended, and each has its own operation to resend.
+ * operation must wait for from then on. A command that went in a batch goes again alone (the
+ * other commands of its batch may have ended, and each has its own operation to resend), made
+ * again from its instance: `create` is the only command sent in batches.
  */
-export function resendHostJob(op: Pick<OperationEntity, 'id' | 'jobQueue' | 'jobId' | 'jobData'>): QueueMessage<JobName.HostCommand> {
-  const data = op.jobData as unknown as HostCommandPayload;
-  const jobId = isBatchJobId(op.jobId!) ? hostJobId(op.id, data.command) : op.jobId!;
-  return { queue: op.jobQueue!, name: JobName.HostCommand, jobId, data };
+export function resendHostJob(
+  op: Pick<OperationEntity, 'id' | 'jobQueue' | 'jobId' | 'jobData'>,
+  rebuild?: { instance: InstanceEntity; template: TemplateSpec },
+): QueueMessage<JobName.HostCommand> {
+  if (!isBatchJobId(op.jobId!)) return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: op.jobId!, data: op.jobData as unknown as HostCommandPayload };
+  if (!rebuild) throw new Error(`operation ${op.id} went in a command batch: its command is made again from its instance`);
+  const { instance, template } = rebuild;
+  const data = hostCommandPayload(op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' });
+  return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: hostJobId(op.id, 'create'), data };
 }

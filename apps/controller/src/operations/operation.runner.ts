@@ -41,10 +41,10 @@ export class OperationRunner {
       // A create starts in the same transaction that places it.
       op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
       if (!op) return; // cancelled in the meantime
-    } else if (op.jobQueue && isHostQueue(op.jobQueue) && op.jobId && op.jobData) {
+    } else if (op.jobQueue && isHostQueue(op.jobQueue) && op.jobId) {
       // Already handed to a host; this is a replay. Re-send the same job (a no-op if it
       // exists); a command batch cannot be re-sent from one operation: the reconciler checks it.
-      if (!isBatchJobId(op.jobId)) await this.queue.enqueue(resendHostJob(op));
+      if (!isBatchJobId(op.jobId) && op.jobData) await this.queue.enqueue(resendHostJob(op));
       return;
     }
     if (op.kind === 'batch') {

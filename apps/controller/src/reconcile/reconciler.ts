@@ -1,8 +1,9 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { OperationEntity, OperationRepository } from '@hyperplane/db';
-import { isHostQueue, JobName, JobQueue } from '@hyperplane/queue';
-import { resendHostJob } from '../operations/host-command';
+import { InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
+import { isHostQueue, JobName, JobQueue, QueueMessage } from '@hyperplane/queue';
+import { isBatchJobId, resendHostJob } from '../operations/host-command';
+import { PlacementService } from '../placement/placement.service';
 
 /**
  * Redis holds only work in flight, and may lose it (a restart without persistence, a
@@ -20,6 +21,8 @@ export class Reconciler implements OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly operations: OperationRepository,
+    private readonly instances: InstanceRepository,
+    private readonly placement: PlacementService,
     private readonly queue: JobQueue,
   ) {}
 
@@ -65,10 +68,11 @@ export class Reconciler implements OnApplicationShutdown {
 
   /** Puts the operation's current job back if Redis no longer has it waiting or running. */
   private async ensure(op: OperationEntity): Promise<boolean> {
-    if (!op.jobQueue || !op.jobId || !op.jobData) return false;
+    if (!op.jobQueue || !op.jobId || !(op.jobData || isBatchJobId(op.jobId))) return false;
     const state = await this.queue.jobState(op.jobQueue, op.jobId);
     if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return false;
-    const message = isHostQueue(op.jobQueue) ? resendHostJob(op) : { queue: op.jobQueue, name: JobName.RunOperation, jobId: op.jobId, data: op.jobData as never };
+    const message = await this.resendable(op);
+    if (!message) return false;
     if (message.jobId !== op.jobId) {
       // Out of a command batch, alone: the operation waits for the new job before it exists.
       await this.operations.rejob(op.id, message.jobId);
@@ -80,5 +84,18 @@ export class Reconciler implements OnApplicationShutdown {
     await this.queue.enqueue(message);
     this.requeued++;
     return true;
+  }
+
+  /** The job to send again: as it was, or for a command of a batch, alone and made again from its instance. */
+  private async resendable(op: OperationEntity): Promise<QueueMessage | null> {
+    if (!isHostQueue(op.jobQueue!)) return { queue: op.jobQueue!, name: JobName.RunOperation, jobId: op.jobId!, data: op.jobData as never };
+    if (!isBatchJobId(op.jobId!)) return resendHostJob(op);
+    const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
+    const template = instance ? await this.placement.template(instance.template) : null;
+    if (!instance || !template) {
+      this.log.warn(`operation ${op.id}: its command batch was lost and its ${instance ? `template ${instance.template}` : 'instance'} is gone; it cannot be sent again`);
+      return null;
+    }
+    return resendHostJob(op, { instance, template });
   }
 }

@@ -77,7 +77,7 @@ export class OperationRepository {
    * Many queued operations started and handed to their hosts at once (a batch's children);
    * guarded by status. Returns those that moved.
    */
-  async dispatchMany(em: EntityManager, rows: { id: string; step: string; jobQueue: string; jobId: string; jobData: Record<string, unknown> }[]): Promise<OperationEntity[]> {
+  async dispatchMany(em: EntityManager, rows: { id: string; step: string; jobQueue: string; jobId: string; jobData: Record<string, unknown> | null }[]): Promise<OperationEntity[]> {
     if (rows.length === 0) return [];
     const updated = await em.query<[Record<string, unknown>[], number]>(
       `UPDATE operations o SET status = 'running', started_at = now(), progress = 10, step = r.step,
@@ -85,7 +85,7 @@ export class OperationRepository {
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS r(id, step, job_queue, job_id, job_data)
        WHERE o.id = r.id AND o.status = 'queued'
        RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error`,
-      [rows.map((r) => r.id), rows.map((r) => r.step), rows.map((r) => r.jobQueue), rows.map((r) => r.jobId), rows.map((r) => JSON.stringify(r.jobData))],
+      [rows.map((r) => r.id), rows.map((r) => r.step), rows.map((r) => r.jobQueue), rows.map((r) => r.jobId), rows.map((r) => (r.jobData ? JSON.stringify(r.jobData) : null))],
     );
     const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
     await this.events.append(em, ops.map((o) => this.statusEvent(o, 'queued')));
