@@ -1,6 +1,7 @@
 import { EntityManager } from 'typeorm';
 import { atCommit, Database, fromRow } from '../database';
 import { EventEntity, EventSubject } from '../entities';
+import { recordset } from '../sql';
 
 export interface NewEvent {
   type: string;
@@ -39,13 +40,14 @@ export class EventRepository {
     await this.insert(em, events);
   }
 
-  /** One INSERT over arrays (unnest), whatever the count: no per-row SQL to build or parse. */
+  /** One INSERT of one JSON document (see recordset), whatever the count. */
   private async insert(em: EntityManager, events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
     await em.query(
       `INSERT INTO events (type, subject_type, subject_id, project_id, data)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[])`,
-      [events.map((e) => e.type), events.map((e) => e.subjectType), events.map((e) => e.subjectId), events.map((e) => e.projectId), events.map((e) => JSON.stringify(e.data))],
+       SELECT e.type, e."subjectType", e."subjectId", e."projectId", e.data
+       FROM ${recordset(1, 'e', [['type', 'text'], ['subjectType', 'text'], ['subjectId', 'uuid'], ['projectId', 'uuid'], ['data', 'jsonb']])}`,
+      [JSON.stringify(events)],
     );
   }
 

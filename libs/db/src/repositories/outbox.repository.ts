@@ -1,5 +1,6 @@
 import { EntityManager } from 'typeorm';
 import { Database } from '../database';
+import { recordset } from '../sql';
 
 export interface OutboxMessage {
   queue: string;
@@ -17,8 +18,9 @@ export class OutboxRepository {
   async add(em: EntityManager, messages: OutboxMessage[]): Promise<void> {
     if (messages.length === 0) return;
     await em.query(
-      `INSERT INTO outbox (queue, job_name, job_id, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
-      [messages.map((m) => m.queue), messages.map((m) => m.jobName), messages.map((m) => m.jobId), messages.map((m) => JSON.stringify(m.payload))],
+      `INSERT INTO outbox (queue, job_name, job_id, payload)
+       SELECT m.queue, m."jobName", m."jobId", m.payload FROM ${recordset(1, 'm', [['queue', 'text'], ['jobName', 'text'], ['jobId', 'text'], ['payload', 'jsonb']])}`,
+      [JSON.stringify(messages)],
     );
   }
 
