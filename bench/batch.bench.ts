@@ -3,9 +3,17 @@
 // persisted (children leaving `queued`, with their host claimed) and how long until every
 // instance runs. Not a test. Usage:
 //   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--progress]
+import { existsSync, readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { simFleet } from '@hyperplane/agent';
 import { call, startBenchStack } from './bench-stack';
+
+/** CPU seconds the whole machine has spent so far (user + system, every process), or NaN off Linux. */
+function machineCpuSeconds(): number {
+  if (!existsSync('/proc/stat')) return NaN;
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / 100; // USER_HZ
+}
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,6 +32,7 @@ async function main(): Promise<void> {
   await pg.connect();
   try {
     const t0 = performance.now();
+    const cpu0 = machineCpuSeconds();
     // Requests are sent one after another, as a provider's automation would; placement of the
     // first batches overlaps the acceptance of the later ones.
     for (let k = 0; k * perBatch < instances; k++) {
@@ -56,6 +65,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     const done = performance.now();
+    const cpu = machineCpuSeconds() - cpu0;
     const { rows: states } = await pg.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
     const { rows: drift } = await pg.query<{ n: number }>(`
       SELECT count(*)::int AS n FROM (
@@ -65,7 +75,8 @@ async function main(): Promise<void> {
       `batch hosts=${hosts} instances=${instances} accept_per_s=${(instances / ((accepted - t0) / 1000)).toFixed(0)}` +
         ` placements_persisted_per_s=${(instances / ((placedAt - t0) / 1000)).toFixed(0)}` +
         ` placement_window_per_s=${(instances / ((placedAt - firstPlacedAt) / 1000)).toFixed(0)}` +
-        ` all_running_s=${((done - t0) / 1000).toFixed(1)} hosts_with_allocation_drift=${drift[0]!.n} states=${JSON.stringify(states)}`,
+        ` all_running_s=${((done - t0) / 1000).toFixed(1)} machine_cpu_ms_per_instance=${((cpu * 1000) / instances).toFixed(3)}` +
+        ` hosts_with_allocation_drift=${drift[0]!.n} states=${JSON.stringify(states)}`,
     );
   } finally {
     await pg.end();
