@@ -6,7 +6,7 @@ import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane
 import { PlacementService } from '../placement/placement.service';
 import { hostCommandBatches, hostCommandPayload, instanceSpec } from './host-command';
 
-const CHUNK = 2000;
+const CHUNK = 4000;
 const MAX_IDLE_ROUNDS = 20;
 
 type Child = Pick<OperationEntity, 'id' | 'instanceId' | 'projectId'>;
