@@ -98,7 +98,7 @@ describe('MultiQueueConsumer', () => {
     await deleteRedisPrefix(REDIS_URL, prefix);
   });
 
-  it('consumes every job of 2,500 queues over one command connection and two blocking connections', async () => {
+  it('consumes every job of 2,500 queues over one command connection and five blocking connections', async () => {
     const { consumer, name, errors } = consumers.make();
     const queues = Array.from({ length: 2500 }, queueName);
     const seen = new Map<string, number>();
@@ -112,7 +112,7 @@ describe('MultiQueueConsumer', () => {
 
     await waitFor('5,000 jobs handled', () => seen.size === 5000);
     expect([...seen.values()].every((count) => count === 1)).toBe(true);
-    expect(await connectionsNamed(admin, name)).toBe(3);
+    expect(await connectionsNamed(admin, name)).toBe(6);
     expect(await producer.jobState(queues[1234]!, 'b')).toBe('completed');
     expect(errors).toEqual([]);
   });

@@ -33,7 +33,7 @@ import { createRedis, RedisSettings } from './redis-connection';
  *   backoff, UnrecoverableError and removeOn* rules, and `fetchNext` to take the queue's next
  *   job in the same call, as a Worker does), extendLocks, moveStalledJobsToWait. Each queue
  *   is a small `MinimalQueue` object (its keys and options) sharing that connection.
- * - N blocking connections (one per 2,000 queues by default) wait with one BZPOPMIN on the
+ * - N blocking connections (one per 500 queues by default) wait with one BZPOPMIN on the
  *   `marker` sorted sets of all their *idle* queues at once: BullMQ 5 adds member "0" (score
  *   0) to a queue's marker when a job becomes ready, and member "1" scored with the due time
  *   when a job is delayed. A popped "0" makes the queue fetch; a popped "1" arms a timer for
@@ -79,7 +79,7 @@ export interface MultiQueueConsumerOptions {
   stalledInterval?: number;
   /** Times a job may stall before it fails (default 5, as `startWorker`). */
   maxStalledCount?: number;
-  /** Blocking connections at most (default: one per 2,000 queues, opened as queues are added). */
+  /** Blocking connections at most (default: one per 500 queues, opened as queues are added). */
   blockingConnections?: number;
   /** Connection names are `hyperplane-<name>:cmd` and `hyperplane-<name>:block-<n>`. */
   name?: string;
@@ -87,7 +87,7 @@ export interface MultiQueueConsumerOptions {
   onError?: (error: Error, queue?: string) => void;
 }
 
-const QUEUES_PER_BLOCKING_CONNECTION = 2000;
+const QUEUES_PER_BLOCKING_CONNECTION = 500;
 const BLOCK_SECONDS = 10; // BullMQ's Worker blocks 10 s at most too
 /** A BZPOPMIN unanswered this long after its timeout is presumed lost with its connection. */
 const WATCHDOG_MS = (BLOCK_SECONDS + 5) * 1000;
