@@ -4,7 +4,7 @@ import { Database, HostRepository, InstanceEntity, InstanceRepository, Operation
 import { HostCommandPayload, JobName, QueueName } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { PlacementService } from '../placement/placement.service';
-import { hostCommandBatches, hostCommandPayload, instanceSpec } from './host-command';
+import { createArgs, hostCommandBatches, hostCommandPayload } from './host-command';
 
 const CHUNK = 4000;
 const MAX_IDLE_ROUNDS = 20;
@@ -206,7 +206,7 @@ export class BatchPlacer {
       const instance = byId.get(p.instance.id);
       if (!instance) continue;
       const template = (await this.placement.template(instance.template))!;
-      const payload = hostCommandPayload(p.op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' });
+      const payload = hostCommandPayload(p.op.id, instance, 'create', createArgs(instance, template));
       commands.push({ operationId: p.op.id, host: p.decision.hostName, payload });
     }
     // One job per host for its share of the chunk, not one per instance.

@@ -29,6 +29,11 @@ export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): 
 
 type CommandExtra = Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'>;
 
+/** What a create carries besides the instance's identity: its whole spec, and whether to start it. */
+export function createArgs(instance: InstanceEntity, template: TemplateSpec): CommandExtra {
+  return { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' };
+}
+
 /** A driver command for the instance's host. */
 export function hostCommandPayload(operationId: string, instance: InstanceEntity, command: HostCommand, extra: CommandExtra = {}): HostCommandPayload {
   return { operationId, instanceId: instance.id, hostId: instance.hostId!, driver: instance.driver!, command, ...extra };
@@ -89,6 +94,6 @@ export function resendHostJob(
   if (!isBatchJobId(op.jobId!)) return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: op.jobId!, data: op.jobData as unknown as HostCommandPayload };
   if (!rebuild) throw new Error(`operation ${op.id} went in a command batch: its command is made again from its instance`);
   const { instance, template } = rebuild;
-  const data = hostCommandPayload(op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' });
+  const data = hostCommandPayload(op.id, instance, 'create', createArgs(instance, template));
   return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: hostJobId(op.id, 'create'), data };
 }

@@ -6,7 +6,7 @@ import { PlacementService } from '../placement/placement.service';
 import { BatchPlacer } from './batch.placer';
 import { ChangeRunner } from './change.runner';
 import { OperationOutcomes } from './operation-outcomes';
-import { hostCommand, instanceSpec, isBatchJobId, resendHostJob } from './host-command';
+import { createArgs, hostCommand, isBatchJobId, resendHostJob } from './host-command';
 
 const CLAIM_ATTEMPTS = 8;
 
@@ -129,7 +129,7 @@ export class OperationRunner {
             placementExplanation: decision.explanation as unknown as Record<string, unknown>,
           });
           if (!moved) throw new LostClaim(); // deleted or moved meanwhile: roll the claim back
-          const { message, patch } = hostCommand(op.id, moved, 'create', { spec: instanceSpec(moved, template), start: moved.desiredState === 'running' });
+          const { message, patch } = hostCommand(op.id, moved, 'create', createArgs(moved, template));
           await this.operations.patch(em, op.id, { ...patch, step: `provisioning on ${decision.hostName}`, progress: 10 });
           await this.outbox.add(em, [message]);
           if (!(await this.placement.claim(em, decision, policy, instance.id))) throw new LostClaim();
@@ -159,7 +159,7 @@ export class OperationRunner {
   private async dispatchCreate(op: OperationEntity, instance: InstanceEntity): Promise<void> {
     const template = await this.placement.template(instance.template);
     if (!template) return;
-    const { message, patch } = hostCommand(op.id, instance, 'create', { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' });
+    const { message, patch } = hostCommand(op.id, instance, 'create', createArgs(instance, template));
     await this.db.transaction(async (em) => {
       await this.operations.patch(em, op.id, patch);
       await this.outbox.add(em, [message]);
