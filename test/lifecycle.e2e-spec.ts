@@ -1,4 +1,5 @@
-import { followEvents, startStack, Stack } from '@hyperplane/testing';
+import { JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { followEvents, startStack, Stack, waitFor } from '@hyperplane/testing';
 
 // Every template with each technology it offers, on simulated Linux, Windows and macOS hosts.
 // A container lands on a host of its OS family; a Linux or Windows VM on any host whose VM
@@ -93,5 +94,32 @@ describe('instance lifecycle over HTTP on simulated hosts', () => {
     expect(vms.every((i: any) => i.technology === 'vm')).toBe(true);
     const stopped = (await stack.client.get('/v1/instances?state=stopped')).body.items;
     expect(stopped.map((i: any) => i.name)).toEqual(['cold']);
+  });
+
+  it('applies a result from an agent older than command batches, which names no job', async () => {
+    const linux = [...hosts.values()].find((h: any) => h.os === 'linux');
+    const queue = new JobQueue({ url: stack.redisUrl, prefix: stack.config.HYPERPLANE_REDIS_PREFIX }, 'test-old-agent');
+    const hostQueue = queue.queue(`host-${linux.id}`);
+    await hostQueue.pause(); // the host's own agent takes nothing: the old agent answers instead
+    try {
+      const r = await stack.client.post('/v1/instances', { name: 'old-agent', template: 'alpine-3.20', technology: 'container', placement: { hostId: linux.id }, resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } });
+      expect(r.status).toBe(202);
+      const sent = await waitFor('the create sent to the host', async () => {
+        const op = (await stack.client.get(`/v1/operations/${r.body.id}`)).body;
+        return op.status === 'running' && op.progress >= 10 ? op : null;
+      });
+      await queue.enqueue({
+        queue: QueueName.AgentResults,
+        name: JobName.AgentResult,
+        jobId: `res-${sent.id}-create`,
+        data: { operationId: sent.id, instanceId: r.body.instanceId, hostId: linux.id, command: 'create', ok: true, state: 'running' },
+      });
+      const op = await stack.client.waitOp(r.body.id);
+      expect(op.status).toBe('succeeded');
+      expect((await stack.client.get(`/v1/instances/${r.body.instanceId}`)).body.state).toBe('running');
+    } finally {
+      await hostQueue.resume();
+      await queue.close();
+    }
   });
 });

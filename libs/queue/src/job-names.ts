@@ -64,8 +64,11 @@ export interface HostCommandBatchPayload {
 }
 
 export interface AgentResultPayload {
-  /** The job that carried the command (a command batch's id for its commands). */
-  jobId: string;
+  /**
+   * The job that carried the command (a command batch's id for its commands). Agents older
+   * than command batches leave it out: theirs answer the command sent alone.
+   */
+  jobId?: string;
   operationId: string;
   instanceId: string;
   hostId: string;

@@ -3,9 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { ACTION_RULES, InstanceState, Resources } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, SnapshotRepository, Tx } from '@hyperplane/db';
 import { AgentProgressPayload, AgentResultPayload } from '@hyperplane/queue';
+import { hostJobId } from '../operations/host-command';
 import { Rescheduler } from '../reconcile/rescheduler';
 
 const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
+
+/** The job a result answers (an agent older than command batches names none: its command went alone). */
+function answered(r: AgentResultPayload): string {
+  return r.jobId ?? hostJobId(r.operationId, r.command);
+}
 
 /** Commands whose success only moves the instance's state, from these states: applied in bulk. */
 const SETTLING: Partial<Record<AgentResultPayload['command'], readonly InstanceState[]>> = {
@@ -34,7 +40,7 @@ export class ResultApplier {
   async apply(r: AgentResultPayload): Promise<'applied' | 'ignored'> {
     return this.db.transaction(async (em) => {
       const op = await this.operations.getLocked(em, r.operationId);
-      if (!op || op.status !== 'running' || op.jobId !== r.jobId) return 'ignored';
+      if (!op || op.status !== 'running' || op.jobId !== answered(r)) return 'ignored';
       const instance = op.instanceId ? await this.instances.getLocked(em, op.instanceId) : null;
       if (!instance) return 'ignored';
       if (r.ok) await this.succeed(em, op, instance, r);
@@ -59,7 +65,7 @@ export class ResultApplier {
       const ops = new Map((await this.operations.lockWaitingFor(em, unique.map((r) => r.operationId))).map((o) => [o.id, o]));
       const valid = unique.filter((r) => {
         const op = ops.get(r.operationId);
-        return op?.status === 'running' && op.jobId === r.jobId && op.instanceId === r.instanceId && this.bulkable(r);
+        return op?.status === 'running' && op.jobId === answered(r) && op.instanceId === r.instanceId && this.bulkable(r);
       });
       await this.instances.settleMany(
         em,
