@@ -47,3 +47,23 @@ describe('the placement snapshot while transactions are in flight', () => {
     placement.settle([packed, spread]);
   });
 });
+
+describe('placement on a sample of the fleet (HYPERPLANE_PLACEMENT_SAMPLE_SIZE)', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ simHosts: [...TWINS, simHost('twin-3', 'linux', 'x86_64')], config: { HYPERPLANE_PLACEMENT_SAMPLE_SIZE: 1 } });
+  });
+  afterAll(() => stack.stop());
+
+  it('decides on a sample, says so, and the preview and the controller agree', async () => {
+    const body = { template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } };
+    const preview = (await stack.client.post('/v1/placements/preview', body)).body;
+    expect(preview.ok).toBe(true);
+    expect(preview.explanation.sampled).toMatchObject({ skipped: 2 });
+    expect(preview.explanation.summary).toMatch(/in a sample \(2 candidates not scanned\) out of 3/);
+    const { instance } = await stack.client.createAndWait({ ...body, name: 'sampled' });
+    expect(instance.hostId).toBe(preview.hostId);
+    expect(instance.placementExplanation.summary).toMatch(/in a sample/);
+  });
+});

@@ -123,6 +123,13 @@ export class AppConfig {
   @IsInt() @Min(1) @Max(100_000)
   HYPERPLANE_MAX_INSTANCES_PER_HOST: number = 250;
 
+  /**
+   * Large fleets: look at about this many fitting hosts per decision instead of all of them
+   * (0: all). The explanation says when a decision was made on a sample.
+   */
+  @IsInt() @Min(0) @Max(100_000)
+  HYPERPLANE_PLACEMENT_SAMPLE_SIZE: number = 0;
+
   /** Operations the controller works on at once per process. */
   @IsInt() @Min(1) @Max(1000)
   HYPERPLANE_CONTROLLER_CONCURRENCY: number = 32;

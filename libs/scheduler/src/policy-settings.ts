@@ -28,6 +28,7 @@ export function policyFromSettings(s: {
   HYPERPLANE_RATIOS_VM: string;
   HYPERPLANE_RATIOS_CONTAINER: string;
   HYPERPLANE_MAX_INSTANCES_PER_HOST: number;
+  HYPERPLANE_PLACEMENT_SAMPLE_SIZE?: number;
 }): PlacementPolicy {
   return {
     ...DEFAULT_POLICY,
@@ -37,6 +38,7 @@ export function policyFromSettings(s: {
       container: parseRatios(s.HYPERPLANE_RATIOS_CONTAINER, DEFAULT_POLICY.ratios.container),
     },
     maxInstancesPerHost: s.HYPERPLANE_MAX_INSTANCES_PER_HOST,
+    ...(s.HYPERPLANE_PLACEMENT_SAMPLE_SIZE ? { sampleSize: s.HYPERPLANE_PLACEMENT_SAMPLE_SIZE } : {}),
   };
 }
 
