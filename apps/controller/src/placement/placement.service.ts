@@ -171,7 +171,10 @@ export class PlacementService {
     const [host] = await this.hostRepo.byIds([hostId]);
     const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
     const snapshot = host ? hostSnapshot(host, groups) : null;
-    this.setHosts(this.hosts.filter((h) => h.id !== hostId).concat(snapshot ? [snapshot] : []));
+    const at = this.position.get(hostId);
+    if (snapshot && at !== undefined) this.hosts[at] = snapshot;
+    else if (snapshot) this.setHosts([...this.hosts, snapshot]);
+    else if (at !== undefined) this.setHosts(this.hosts.filter((h) => h.id !== hostId));
     for (const { scheduler } of this.schedulers.values()) {
       if (snapshot) scheduler.updateHost(snapshot);
       else scheduler.removeHost(hostId);
