@@ -20,7 +20,8 @@ export interface InstancePlacement {
  * claim is made and released in the same transaction that sets and clears `hostId`.
  */
 @Entity('instances')
-@Index('instances_project_name_live', ['projectId', 'name'], { unique: true, where: `state <> 'deleted'` })
+@Index('instances_project_name_live', ['projectId', 'name'], { unique: true, where: 'live' })
+@Index('instances_unschedulable', ['id'], { where: 'unschedulable' })
 @Index('instances_project_created', ['projectId', 'createdAt', 'id'])
 @Check('instances_claim_nonnegative', 'claim_vcpus >= 0 AND claim_memory_mib >= 0 AND claim_disk_gib >= 0')
 export class InstanceEntity {
@@ -61,9 +62,21 @@ export class InstanceEntity {
   @JoinColumn({ name: 'host_id' })
   host?: HostEntity;
 
-  @Index()
+  /**
+   * Not indexed, nor any index's condition: a change of state alone (creating → running,
+   * running → stopped) is then a HOT update, which writes no index entries. Indexes that need
+   * the state use the generated flags below, which change only on entering or leaving.
+   */
   @Column({ type: 'varchar', length: 16 })
   state!: InstanceState;
+
+  /** Not deleted (derived from `state`): names are unique among live instances. */
+  @Column({ type: 'boolean', generatedType: 'STORED', asExpression: `state <> 'deleted'`, insert: false, update: false, select: false })
+  live?: boolean;
+
+  /** Waiting for capacity (derived from `state`), for the rescheduler. */
+  @Column({ type: 'boolean', generatedType: 'STORED', asExpression: `state = 'unschedulable'`, insert: false, update: false, select: false })
+  unschedulable?: boolean;
 
   /** What the user wants (running, stopped, suspended, deleted). */
   @Column({ type: 'varchar', length: 16 })

@@ -67,7 +67,7 @@ export class InstanceRepository {
   async findByName(projectId: string, name: string): Promise<InstanceEntity | null> {
     return this.db.manager
       .createQueryBuilder(InstanceEntity, 'i')
-      .where('i.project_id = :projectId AND i.name = :name AND i.state <> :deleted', { projectId, name, deleted: 'deleted' })
+      .where('i.project_id = :projectId AND i.name = :name AND i.live', { projectId, name })
       .getOne();
   }
 
@@ -79,7 +79,7 @@ export class InstanceRepository {
       .limit(filter.limit);
     if (filter.projectIds) qb.andWhere('i.project_id = ANY(:projectIds)', { projectIds: filter.projectIds });
     if (filter.state) qb.andWhere('i.state = :state', { state: filter.state });
-    else if (!filter.includeDeleted) qb.andWhere(`i.state <> 'deleted'`);
+    else if (!filter.includeDeleted) qb.andWhere('i.live');
     if (filter.hostId) qb.andWhere('i.host_id = :hostId', { hostId: filter.hostId });
     if (filter.technology) qb.andWhere('i.technology = :technology', { technology: filter.technology });
     // The cursor's timestamp has milliseconds; the row's own has microseconds: use the row's.
@@ -236,7 +236,9 @@ export class InstanceRepository {
     return this.db.manager.findBy(InstanceEntity, { hostId });
   }
 
+  /** The unschedulable instances that waited longest (their partial index holds only them). */
   async unschedulable(limit: number): Promise<InstanceEntity[]> {
-    return this.db.manager.find(InstanceEntity, { where: { state: 'unschedulable' }, order: { updatedAt: 'ASC' }, take: limit });
+    const rows: Record<string, unknown>[] = await this.db.manager.query('SELECT * FROM instances WHERE unschedulable ORDER BY updated_at LIMIT $1', [limit]);
+    return rows.map((r) => fromRow<InstanceEntity>(r));
   }
 }

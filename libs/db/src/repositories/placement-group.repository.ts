@@ -26,14 +26,14 @@ export class PlacementGroupRepository {
 
   /** Instances of the group that are not deleted. */
   async liveMembers(id: string): Promise<number> {
-    const [row] = await this.db.manager.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM instances WHERE placement_group_id = $1 AND state <> 'deleted'`, [id]);
+    const [row] = await this.db.manager.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM instances WHERE placement_group_id = $1 AND live`, [id]);
     return row?.n ?? 0;
   }
 
   /** Deletes the group unless it still has members (checked in the same statement). */
   async deleteIfEmpty(id: string): Promise<boolean> {
     const res = await this.db.manager.query<[unknown, number]>(
-      `DELETE FROM placement_groups g WHERE g.id = $1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.placement_group_id = g.id AND i.state <> 'deleted')`,
+      `DELETE FROM placement_groups g WHERE g.id = $1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.placement_group_id = g.id AND i.live)`,
       [id],
     );
     return res[1] === 1;
