@@ -42,6 +42,43 @@ describe('hybrid placement through the API', () => {
       expect(preview.body.explanation.rejections.reduce((n: number, r: any) => n + r.count, 0)).toBe(5);
     });
 
+    it("shows a project's token why, but not the rest of the fleet: no host names, no counts of hosts", async () => {
+      expect((await stack.client.post('/v1/projects', { name: 'tenant-view' })).status).toBe(201);
+      const issued = await stack.client.post('/v1/tokens', { name: 'tenant-view-op', role: 'operator', project: 'tenant-view' });
+      const tenant = stack.client.as(issued.body.token);
+      const names = [...hostName.values()];
+      const leaks = (body: unknown): string[] => {
+        const text = JSON.stringify(body);
+        return [...names.filter((n) => text.includes(n)), ...(/\d+ of \d+ hosts|"count"|hostsConsidered|"alternatives"|"hostName"/.exec(text) ?? [])];
+      };
+
+      const tooBig = { template: 'windows-server-2022', technology: 'container', resources: { vcpus: 1, memoryMiB: 999999, diskGiB: 5 } };
+      const refused = await tenant.post('/v1/placements/preview', tooBig);
+      expect(refused.status).toBe(200);
+      expect(refused.body.ok).toBe(false);
+      expect(refused.body.reason).toMatch(/^no host fits: hosts /);
+      expect(refused.body.explanation.rejections.map((r: any) => r.code)).toContain('os');
+      expect(leaks(refused.body)).toEqual([]);
+      // The fleet's token still gets the figures.
+      expect((await stack.client.post('/v1/placements/preview', tooBig)).body.reason).toMatch(/^0 of 5 hosts fit: /);
+
+      const fits = await tenant.post('/v1/placements/preview', { template: 'alpine-3.20', technology: 'container', resources: small });
+      expect(fits.body).toMatchObject({ ok: true, technology: 'container', driver: 'sim' });
+      expect(hostName.has(fits.body.hostId)).toBe(true);
+      expect(fits.body.explanation.summary).toBe('A container with the sim driver, on the best-scoring host that fits');
+      expect(leaks(fits.body)).toEqual([]);
+
+      const { op, instance } = await tenant.createAndWait({ ...tooBig, name: 'tenant-too-big' });
+      expect(instance.state).toBe('unschedulable');
+      expect(instance.stateReason).toMatch(/^no host fits: hosts /);
+      expect(leaks(instance)).toEqual([]);
+      expect(op.error.message).toBe(instance.stateReason);
+      expect(leaks(op)).toEqual([]);
+      expect((await stack.client.get(`/v1/instances/${instance.id}`)).body.stateReason).toMatch(/^0 of 5 hosts fit: /);
+      expect((await stack.client.get(`/v1/operations/${op.id}`)).body.result.explanation.hostsConsidered).toBe(5);
+      expect((await tenant.delete(`/v1/instances/${instance.id}`)).status).toBe(202);
+    });
+
     it('refuses a bad body like a create would', async () => {
       const r = await stack.client.post('/v1/placements/preview', { template: 'nope', technology: 'vm', resources: small });
       expect(r.status).toBe(400);

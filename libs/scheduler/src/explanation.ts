@@ -1,7 +1,7 @@
 import { Arch, HOST_STATUSES, HostStatus, Technology } from '@hyperplane/domain';
 import { OS_NAMES } from './compatibility';
 import { FILTER_ORDER, FilterCode } from './filter-codes';
-import { Candidate, PlacementRequest, Rejection } from './placement.types';
+import { Candidate, Explanation, PlacementDecision, PlacementRequest, PlacementSuccess, Rejection } from './placement.types';
 
 /** What the rejection messages need to know beyond the counts. */
 export interface MessageContext {
@@ -137,4 +137,65 @@ export function successSummary(
       ? `next best: ${alternatives.map((c) => `${c.hostName} (${c.score.toFixed(3)})`).join(', ')}`
       : 'no other host fits';
   return `${what} on ${chosen.hostName} (score ${chosen.score.toFixed(3)}, ${chosen.driver}): ${pool}; ${next}`;
+}
+
+/**
+ * What a project's token may see of an explanation: why, in the request's own terms, but not
+ * the rest of the fleet (project tokens do not see hosts). Other hosts' names and scores, host
+ * counts and sampling figures are left out; the chosen host is named only by the instance's
+ * `hostId`. `stored` is an explanation as decided or as stored with an instance (a batch
+ * stores its summary only).
+ */
+export interface ProjectExplanation {
+  summary: string;
+  technology?: { chosen: Technology; reason: string };
+  rejections?: { code: string; message: string }[];
+  otherTechnology?: { technology: Technology; summary: string; rejections: { code: string; message: string }[] };
+}
+
+/** The placed instance's facts that a project's summary may name. */
+export interface PlacedFacts {
+  technology: Technology | null;
+  driver: string | null;
+}
+
+export function explanationForProject(stored: Partial<Explanation> | Record<string, unknown>, placed: PlacedFacts | null): ProjectExplanation {
+  const e = stored as Partial<Explanation>;
+  const out: ProjectExplanation = { summary: '' };
+  if (e.technology) out.technology = { chosen: e.technology.chosen, reason: e.technology.reason };
+  if (e.otherTechnology) {
+    const rejections = reasonsOnly(e.otherTechnology.rejections);
+    out.otherTechnology = { technology: e.otherTechnology.technology, summary: projectFailureSummary(rejections), rejections };
+  }
+  if (placed?.technology) {
+    out.summary = `A ${technologyName(placed.technology)}${placed.driver ? ` with the ${placed.driver} driver` : ''}, on the best-scoring host that fits`;
+  } else {
+    out.rejections = reasonsOnly(e.rejections);
+    out.summary = projectFailureSummary(out.rejections);
+  }
+  return out;
+}
+
+/** Each rejection's reason without its count ("hosts lack 16384 MiB of free memory"). */
+function reasonsOnly(rejections: readonly Rejection[] | undefined): { code: string; message: string }[] {
+  return (rejections ?? []).map((r) => ({ code: r.code, message: `${r.count === 1 ? 'a host' : 'hosts'} ${r.message}` }));
+}
+
+/** "no host fits: hosts have no …; hosts lack 16384 MiB of free memory" */
+export function projectFailureSummary(reasons: readonly { message: string }[]): string {
+  return reasons.length > 0 ? `no host fits: ${reasons.map((r) => r.message).join('; ')}` : 'no host fits: there are no hosts';
+}
+
+/** A decision as a project's token sees it (see explanationForProject): no host name, no fleet figures. */
+export type ProjectDecision =
+  | (Omit<PlacementSuccess, 'hostName' | 'explanation'> & { explanation: ProjectExplanation })
+  | { ok: false; reason: string; explanation: ProjectExplanation };
+
+export function decisionForProject(d: PlacementDecision): ProjectDecision {
+  if (!d.ok) {
+    const explanation = explanationForProject(d.explanation, null);
+    return { ok: false, reason: explanation.summary, explanation };
+  }
+  const { hostName: _hidden, explanation, ...rest } = d;
+  return { ...rest, explanation: explanationForProject(explanation, { technology: d.technology, driver: d.driver }) };
 }

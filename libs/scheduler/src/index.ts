@@ -11,6 +11,8 @@ export {
   needsDedicatedKernel,
   windowsBuildOf,
 } from './compatibility';
+export { decisionForProject, explanationForProject, projectFailureSummary } from './explanation';
+export type { PlacedFacts, ProjectDecision, ProjectExplanation } from './explanation';
 export { WEIGHTS } from './weighers';
 export { Scheduler, place, withClaim } from './scheduler';
 export type { SchedulerOptions } from './scheduler';

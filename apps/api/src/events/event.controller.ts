@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 import { EventEntity, EventRepository } from '@hyperplane/db';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { canSeeProject, isFleetWide, Principal } from '../auth/principal';
+import { eventDataForProject } from '../common/fleet-view';
 import { problems } from '../common/problem';
 import { EventHub } from './event-hub.service';
 
@@ -24,8 +25,9 @@ function visibleTo(principal: Principal, types: Set<string>): (e: EventEntity) =
   return (e) => types.has(e.subjectType) && (e.projectId === null ? isFleetWide(principal) : canSeeProject(principal, e.projectId));
 }
 
-function frame(e: EventEntity): string {
-  const data = { id: e.id, type: e.type, subjectType: e.subjectType, subjectId: e.subjectId, projectId: e.projectId, at: new Date(e.createdAt).toISOString(), ...e.data };
+function frame(e: EventEntity, fleetWide: boolean): string {
+  const shown = fleetWide ? e.data : eventDataForProject(e.type, e.data);
+  const data = { id: e.id, type: e.type, subjectType: e.subjectType, subjectId: e.subjectId, projectId: e.projectId, at: new Date(e.createdAt).toISOString(), ...shown };
   return `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
@@ -56,6 +58,7 @@ export class EventController {
     const since = q.since ?? lastEventId;
     if (since !== undefined && !/^\d{1,19}$/.test(since)) throw problems.badField('Last-Event-ID', 'must be an event id');
     const accept = visibleTo(principal, new Set((q.types ?? 'instance,operation,host').split(',')));
+    const fleetWide = isFleetWide(principal);
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -70,7 +73,7 @@ export class EventController {
     let sentUpTo = since ?? this.hub.position;
     const held: EventEntity[] = [];
     const send = (e: EventEntity): void => {
-      if (accept(e)) res.write(frame(e));
+      if (accept(e)) res.write(frame(e, fleetWide));
     };
     const unsubscribe = this.hub.subscribe((e) => {
       if (replaying) held.push(e);

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { INSTANCE_STATES, InstanceState, REQUESTED_TECHNOLOGIES, TECHNOLOGIES } from '@hyperplane/domain';
 import { InstanceEntity } from '@hyperplane/db';
+import { explanationForProject } from '@hyperplane/scheduler';
 import { ResourcesDto } from './create-instance.dto';
 
 /** An instance as the API shows it (never the entity itself). */
@@ -26,7 +27,19 @@ export class InstanceDto {
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 
-  static from(i: InstanceEntity): InstanceDto {
+  /**
+   * `fleetWide`: the caller's token sees hosts. A project's token gets the scheduler's
+   * explanation without the rest of the fleet (see explanationForProject), also as the reason
+   * of an unschedulable instance.
+   */
+  static from(i: InstanceEntity, fleetWide: boolean): InstanceDto {
+    let { stateReason, placementExplanation } = i;
+    if (!fleetWide && placementExplanation) {
+      const placed = i.state !== 'unschedulable' && i.technology ? { technology: i.technology, driver: i.driver } : null;
+      const forProject = explanationForProject(placementExplanation, placed);
+      placementExplanation = forProject as unknown as Record<string, unknown>;
+      if (i.state === 'unschedulable') stateReason = forProject.summary;
+    }
     return {
       id: i.id,
       name: i.name,
@@ -39,12 +52,12 @@ export class InstanceDto {
       hostId: i.hostId,
       state: i.state,
       desiredState: i.desiredState,
-      stateReason: i.stateReason,
+      stateReason,
       resources: { vcpus: i.vcpus, memoryMiB: i.memoryMib, diskGiB: i.diskGib },
       limits: i.limits,
       isolation: i.isolation as Record<string, unknown> | null,
       placement: i.placement as Record<string, unknown>,
-      placementExplanation: i.placementExplanation,
+      placementExplanation,
       createdAt: new Date(i.createdAt).toISOString(),
       updatedAt: new Date(i.updatedAt).toISOString(),
     };

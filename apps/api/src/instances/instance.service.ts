@@ -193,7 +193,7 @@ export class InstanceService {
   }
 
   async get(principal: Principal, id: string): Promise<InstanceDto> {
-    return InstanceDto.from(await this.visible(principal, id));
+    return InstanceDto.from(await this.visible(principal, id), isFleetWide(principal));
   }
 
   async list(principal: Principal, q: ListInstancesQuery): Promise<Page<InstanceDto>> {
@@ -206,7 +206,7 @@ export class InstanceService {
       before: decodeCursor(q.cursor),
       limit: limit + 1,
     });
-    return toPage(rows, limit, InstanceDto.from);
+    return toPage(rows, limit, (i) => InstanceDto.from(i, isFleetWide(principal)));
   }
 
   /** Templates change rarely (the catalogue is written at start): cached for 10 s. */

@@ -8,9 +8,9 @@ export const IDEMPOTENCY_HEADER = {
   description: 'The same key and body answer with the same operation; the same key with another body is a 409.',
 };
 
-/** 202 Accepted with the operation and where to follow it. */
+/** 202 Accepted with the operation and where to follow it (just queued: no error, no result to hide). */
 export function accepted(res: Response, submitted: Submitted): OperationDto {
   res.setHeader('Location', `/v1/operations/${submitted.operation.id}`);
   if (submitted.replayed) res.setHeader('Idempotent-Replayed', 'true');
-  return OperationDto.from(submitted.operation);
+  return OperationDto.from(submitted.operation, false);
 }

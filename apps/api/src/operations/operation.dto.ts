@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { OPERATION_KINDS, OPERATION_STATUSES, OperationStatus } from '@hyperplane/domain';
 import { OperationEntity } from '@hyperplane/db';
+import { operationForProject } from '../common/fleet-view';
 
 export class OperationErrorDto {
   @ApiProperty({ example: 'unschedulable' }) code!: string;
@@ -25,20 +26,23 @@ export class OperationDto {
   @ApiPropertyOptional({ nullable: true }) finishedAt!: string | null;
   @ApiProperty() updatedAt!: string;
 
-  static from(o: OperationEntity): OperationDto {
+  /** `fleetWide`: the caller's token sees hosts; a project's token gets the scheduler's reasons without the fleet (fleet-view.ts). */
+  static from(o: OperationEntity, fleetWide: boolean): OperationDto {
     const iso = (d: Date | string | null): string | null => (d ? new Date(d).toISOString() : null);
+    const error = o.error ? { code: o.error.code, message: o.error.message } : null;
+    const shown = fleetWide ? { error, result: o.result } : operationForProject(error, o.result);
     return {
       id: o.id,
       kind: o.kind,
       status: o.status,
       progress: o.progress,
       step: o.step,
-      error: o.error ? { code: o.error.code, message: o.error.message } : null,
+      error: shown.error,
       instanceId: o.instanceId,
       projectId: o.projectId,
       parentId: o.parentId,
       requestedBy: o.requestedBy,
-      result: o.result,
+      result: shown.result,
       createdAt: iso(o.createdAt)!,
       startedAt: iso(o.startedAt),
       finishedAt: iso(o.finishedAt),

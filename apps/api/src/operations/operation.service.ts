@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
 import { Database, InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
-import { canChange, canSeeProject, Principal } from '../auth/principal';
+import { canChange, canSeeProject, isFleetWide, Principal } from '../auth/principal';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { problems } from '../common/problem';
 import { OperationWaiters } from './operation-waiters';
@@ -20,7 +20,7 @@ export class OperationService {
   ) {}
 
   async get(principal: Principal, id: string): Promise<OperationDto> {
-    return OperationDto.from(await this.visible(principal, id));
+    return OperationDto.from(await this.visible(principal, id), isFleetWide(principal));
   }
 
   async list(principal: Principal, q: ListOperationsQuery & { project?: string }): Promise<Page<OperationDto>> {
@@ -34,16 +34,16 @@ export class OperationService {
       before: decodeCursor(q.cursor),
       limit: limit + 1,
     });
-    return toPage(rows, limit, OperationDto.from);
+    return toPage(rows, limit, (o) => OperationDto.from(o, isFleetWide(principal)));
   }
 
   /** Answers when the operation ends or `timeoutS` passes, whichever is first. */
   async wait(principal: Principal, id: string, timeoutS: number): Promise<OperationDto> {
     let op = await this.visible(principal, id);
-    if (TERMINAL_OPERATION_STATUSES.includes(op.status) || timeoutS === 0) return OperationDto.from(op);
+    if (TERMINAL_OPERATION_STATUSES.includes(op.status) || timeoutS === 0) return OperationDto.from(op, isFleetWide(principal));
     await this.waiters.wait(id, timeoutS * 1000);
     op = (await this.operations.get(id))!;
-    return OperationDto.from(op);
+    return OperationDto.from(op, isFleetWide(principal));
   }
 
   /** Cancels an operation that has not started (again: a no-op); its instance is left as it was. */
@@ -73,10 +73,10 @@ export class OperationService {
     if (!cancelled) {
       const now = await this.operations.get(id);
       // Cancelling twice is not an error: the caller gets what it asked for.
-      if (now?.status === 'cancelled') return OperationDto.from(now);
+      if (now?.status === 'cancelled') return OperationDto.from(now, isFleetWide(principal));
       throw problems.conflict(`operation ${id} is ${now?.status ?? 'gone'}; only a queued operation can be cancelled`, { operationStatus: now?.status ?? null });
     }
-    return OperationDto.from(cancelled);
+    return OperationDto.from(cancelled, isFleetWide(principal));
   }
 
   private async visible(principal: Principal, id: string): Promise<OperationEntity> {

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '@hyperplane/config';
 import { hostSnapshot, HostRepository, placementRequest, toTemplateSpec } from '@hyperplane/db';
-import { mergePolicy, place, PlacementDecision, PlacementPolicy, policyFromSettings } from '@hyperplane/scheduler';
-import { Principal } from '../auth/principal';
+import { decisionForProject, mergePolicy, place, PlacementDecision, PlacementPolicy, policyFromSettings, ProjectDecision } from '@hyperplane/scheduler';
+import { isFleetWide, Principal } from '../auth/principal';
 import { InstanceSpecDto } from '../instances/create-instance.dto';
 import { InstanceService } from '../instances/instance.service';
 import { ProjectScope } from '../projects/project-scope.service';
@@ -25,13 +25,15 @@ export class PreviewService {
     this.base = policyFromSettings(config);
   }
 
-  async preview(principal: Principal, dto: InstanceSpecDto): Promise<PlacementDecision> {
+  /** A project's token gets the decision without the rest of the fleet (see decisionForProject). */
+  async preview(principal: Principal, dto: InstanceSpecDto): Promise<PlacementDecision | ProjectDecision> {
     const project = await this.scope.resolve(principal, dto.project);
     const { template, group } = await this.instances.checkSpec(principal, dto, project.id);
     const subject = this.instances.newInstance(randomUUID(), project.id, 'preview', dto, principal, group);
     const request = placementRequest(subject as Parameters<typeof placementRequest>[0], toTemplateSpec(template), group);
     const [rows, groups] = await Promise.all([this.hosts.schedulable(), this.hosts.groupCounts()]);
-    return place(request, rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})), this.policyOf(project.policy));
+    const decision = place(request, rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})), this.policyOf(project.policy));
+    return isFleetWide(principal) ? decision : decisionForProject(decision);
   }
 
   policyOf(override: Record<string, unknown> | null): PlacementPolicy {
