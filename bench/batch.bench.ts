@@ -67,6 +67,8 @@ async function main(): Promise<void> {
     const done = performance.now();
     const cpu = machineCpuSeconds() - cpu0;
     const { rows: states } = await pg.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
+    // The figures depend on it: with the default 128 MB the working set does not fit.
+    const { rows: buffers } = await pg.query<{ shared_buffers: string }>('SHOW shared_buffers');
     const { rows: drift } = await pg.query<{ n: number }>(`
       SELECT count(*)::int AS n FROM (
         SELECT h.id FROM hosts h LEFT JOIN instances i ON i.host_id = h.id GROUP BY h.id
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
         ` placements_persisted_per_s=${(instances / ((placedAt - t0) / 1000)).toFixed(0)}` +
         ` placement_window_per_s=${(instances / ((placedAt - firstPlacedAt) / 1000)).toFixed(0)}` +
         ` all_running_s=${((done - t0) / 1000).toFixed(1)} machine_cpu_ms_per_instance=${((cpu * 1000) / instances).toFixed(3)}` +
-        ` hosts_with_allocation_drift=${drift[0]!.n} states=${JSON.stringify(states)}`,
+        ` hosts_with_allocation_drift=${drift[0]!.n} states=${JSON.stringify(states)} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
     );
   } finally {
     await pg.end();
