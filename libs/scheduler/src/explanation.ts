@@ -78,6 +78,8 @@ export function rejectionMessage(code: FilterCode, count: number, ctx: MessageCo
       return `${verb('is', 'are')} not in zone ${request.zone ?? ''}`;
     case 'labels':
       return `${verb('lacks', 'lack')} the labels ${labelList(request.requiredLabels)}`;
+    case 'excluded':
+      return `already failed to create this instance`;
     case 'anti-affinity':
       return `already ${verb('runs', 'run')} a member of group ${request.group?.name ?? ''} (hard anti-affinity)`;
     case 'affinity':

@@ -8,11 +8,12 @@
  * 2. What a host is, which never changes between heartbeats: `pinned`, `os`, `driver`,
  *    `template-drivers`, `arch`, `guest`, `kernel`, `windows-build`, `capabilities`.
  * 3. Its state and place: `status`, `zone`, `labels`.
- * 4. What changes with every placement: `anti-affinity`, `affinity`, `group-max`, `density`,
+ * 4. Hosts the request names as failed before: `excluded` (per request, never cached).
+ * 5. What changes with every placement: `anti-affinity`, `affinity`, `group-max`, `density`,
  *    `vcpus`, `memory`, `disk`.
  *
  * Groups 1–3 are the static filters: their outcome for a class of alike requests is cached
- * and only re-evaluated for a host that `updateHost()` changes. Group 4 runs on every decision.
+ * and only re-evaluated for a host that `updateHost()` changes. Groups 4 and 5 run on every decision.
  * The codes are stable: they are stored with unschedulable instances.
  */
 export const FILTER_ORDER = [
@@ -31,6 +32,7 @@ export const FILTER_ORDER = [
   'status',
   'zone',
   'labels',
+  'excluded',
   'anti-affinity',
   'affinity',
   'group-max',

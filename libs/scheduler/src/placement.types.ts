@@ -78,6 +78,8 @@ export interface PlacementRequest {
   capabilities?: Capability[];
   /** Pin to one host. */
   hostId?: string;
+  /** Hosts this instance must not go to: each already failed to create it. */
+  excludeHosts?: readonly string[];
   requiredLabels?: Record<string, string>;
   preferredLabels?: Record<string, string>;
   zone?: string;

@@ -74,6 +74,7 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   if (h.status !== 'ready') return at('status');
   if (req.zone !== undefined && h.zone !== req.zone) return at('zone');
   if (Object.entries(req.requiredLabels ?? {}).some(([k, v]) => h.labels[k] !== v)) return at('labels');
+  if ((req.excludeHosts ?? []).includes(h.id)) return at('excluded');
   const g = req.group;
   const members = g ? (h.groups?.[g.id] ?? 0) : 0;
   if (g?.strict && g.policy === 'anti-affinity' && members > 0) return at('anti-affinity');

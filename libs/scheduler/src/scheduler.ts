@@ -288,6 +288,7 @@ export class Scheduler {
       entry = this.classEntry(spec);
       counts.set(entry.counts);
     }
+    if (request.excludeHosts?.length) entry = this.without(entry, new Set(request.excludeHosts), counts);
     const { passers, statusCounts } = entry;
     const weigh = weighContext(request, this.policy);
     const compiled = compiledPassers(entry, request.template.name);
@@ -315,6 +316,14 @@ export class Scheduler {
       messages: { request, technology, wantedArchs: spec.wantedArchs, statusCounts, overhead: result.overhead },
       input,
     };
+  }
+
+  /** The entry without the excluded hosts, counted under `excluded` (a copy: the cached one stays whole). */
+  private without(entry: ClassEntry, excluded: ReadonlySet<string>, counts: Int32Array): ClassEntry {
+    const passers = entry.passers.filter((p) => !excluded.has(p.host.id));
+    if (passers.length === entry.passers.length) return entry;
+    counts[FILTER.excluded]! += entry.passers.length - passers.length;
+    return { ...entry, passers, compiled: null };
   }
 
   /** Every host rejected by one request-level filter. */

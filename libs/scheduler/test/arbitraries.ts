@@ -262,6 +262,7 @@ export const requestArb = (hostIds: readonly string[]): fc.Arbitrary<PlacementRe
       isolation: rarely(isolationArb),
       capabilities: rarely(fc.subarray([...CAPABILITIES], { maxLength: 2 })),
       hostId: rarely(fc.constantFrom(...hostIds, 'nowhere')),
+      excludeHosts: rarely(fc.subarray([...hostIds, 'nowhere'], { minLength: 1 })),
       requiredLabels: rarely(fc.dictionary(fc.constantFrom('rack', 'ssd'), fc.constantFrom('a', 'b'), { maxKeys: 1 })),
       preferredLabels: rarely(fc.dictionary(fc.constantFrom('rack', 'ssd'), fc.constantFrom('a', 'b'), { maxKeys: 2 })),
       zone: rarely(fc.constantFrom('z1', 'z2')),
