@@ -1,18 +1,9 @@
-import { simHost, startStack, Stack } from '@hyperplane/testing';
+import { allocationsMatchClaims as sums, simHost, startStack, Stack } from '@hyperplane/testing';
 
 const FLEET = [
   simHost('host-1', 'linux', 'x86_64', { capacity: { vcpus: 8, memoryMiB: 8192, diskGiB: 100 } }),
   simHost('win-1', 'windows', 'x86_64', { capacity: { vcpus: 8, memoryMiB: 8192, diskGiB: 100 } }),
 ];
-
-async function sums(stack: Stack): Promise<boolean> {
-  const { rows } = await stack.sql.query(`
-    SELECT bool_and(ok) AS ok FROM (
-      SELECT h.alloc_vcpus = COALESCE(SUM(i.claim_vcpus), 0) AND h.alloc_memory_mib = COALESCE(SUM(i.claim_memory_mib), 0)
-         AND h.alloc_disk_gib = COALESCE(SUM(i.claim_disk_gib), 0) AND h.alloc_instances = COUNT(i.id) AS ok
-      FROM hosts h LEFT JOIN instances i ON i.host_id = h.id GROUP BY h.id) t`);
-  return rows[0].ok;
-}
 
 describe('snapshots, clones and resizes through the API (simulated hosts)', () => {
   let stack: Stack;

@@ -206,3 +206,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }
   return stack;
 }
+
+/** Whether every host's allocations equal the sums of the claims of the instances on it. */
+export async function allocationsMatchClaims(stack: Stack): Promise<boolean> {
+  const { rows } = await stack.sql.query(`
+    SELECT bool_and(ok) AS ok FROM (
+      SELECT h.alloc_vcpus = COALESCE(SUM(i.claim_vcpus), 0) AND h.alloc_memory_mib = COALESCE(SUM(i.claim_memory_mib), 0)
+         AND h.alloc_disk_gib = COALESCE(SUM(i.claim_disk_gib), 0) AND h.alloc_instances = COUNT(i.id) AS ok
+      FROM hosts h LEFT JOIN instances i ON i.host_id = h.id GROUP BY h.id) t`);
+  return rows[0].ok;
+}

@@ -121,7 +121,7 @@ export class AgentRuntime {
         hostKey: spec.key,
         capacity: spec.capacity,
         timeScale: this.opts.sim.timeScale,
-        faults: this.opts.sim.faults,
+        faults: spec.faults ?? this.opts.sim.faults,
         seed: this.opts.sim.seed,
         persist: this.opts.sim.persist,
       });

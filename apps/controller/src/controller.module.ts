@@ -15,6 +15,7 @@ import { OutboxRelay } from './outbox/outbox.relay';
 import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
 import { Rescheduler } from './reconcile/rescheduler';
+import { CreateRetry } from './results/create-retry';
 import { ResultApplier } from './results/result.applier';
 import { ResultBatcher } from './results/result.batcher';
 
@@ -50,6 +51,7 @@ export class ControllerModule {
         BatchPlacer,
         BatchWatcher,
         ResultApplier,
+        CreateRetry,
         ResultBatcher,
         DriftService,
         HeartbeatWatcher,

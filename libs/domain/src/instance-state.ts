@@ -5,7 +5,8 @@ import { Capability, InstanceAction, InstanceState, OperationStatus } from './en
 const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
   pending: ['scheduling', 'deleting', 'deleted', 'error'],
   scheduling: ['provisioning', 'unschedulable', 'pending', 'deleting', 'deleted', 'error'],
-  provisioning: ['running', 'stopped', 'error', 'deleting'],
+  // → pending: a create failed on its host and was cleaned up there; it is placed again.
+  provisioning: ['running', 'stopped', 'error', 'deleting', 'pending'],
   running: ['stopped', 'suspended', 'migrating', 'deleting', 'error'],
   stopped: ['running', 'migrating', 'deleting', 'error'],
   suspended: ['running', 'stopped', 'deleting', 'error'],

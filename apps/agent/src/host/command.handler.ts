@@ -67,7 +67,9 @@ export class CommandHandler {
     this.mustBeMine(cmd.hostId);
     const attempts = job.opts.attempts ?? 1;
     const result = await this.attempt(cmd, job.id!, job.attemptsMade + 1 < attempts);
-    await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}`, data: result });
+    // The job id keeps a redelivered command from reporting twice; it names the host because
+    // a create that failed here may be tried again, in the same operation, on another host.
+    await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}-${this.hostId}`, data: result });
     if (!result.ok) throw new UnrecoverableError(result.error!.message);
   }
 

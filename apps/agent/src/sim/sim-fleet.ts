@@ -1,5 +1,5 @@
 import { Arch, HostInventory, OsFamily, Resources } from '@hyperplane/domain';
-import { simOffers } from '@hyperplane/drivers';
+import { SimFaults, simOffers } from '@hyperplane/drivers';
 
 /** One simulated host: what it reports, and the size its SimDriver enforces. */
 export interface SimHostSpec {
@@ -11,6 +11,8 @@ export interface SimHostSpec {
   capacity: Resources;
   labels?: Record<string, string>;
   zone?: string;
+  /** This host's injected failures, in place of the agent's (a host that fails every create, say). */
+  faults?: SimFaults;
 }
 
 const LINUX = [

@@ -7,6 +7,7 @@ import { BatchPlacer } from './batch.placer';
 import { ChangeRunner } from './change.runner';
 import { OperationOutcomes } from './operation-outcomes';
 import { createArgs, hostCommand, isBatchJobId, resendHostJob } from './host-command';
+import { failedCreates } from '../results/create-retry';
 
 const CLAIM_ATTEMPTS = 8;
 
@@ -87,7 +88,8 @@ export class OperationRunner {
       await this.outcomes.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
       return;
     }
-    const request = await this.placement.requestFor(instance, template);
+    const failed = failedCreates(op);
+    const request = { ...(await this.placement.requestFor(instance, template)), ...(failed.length > 0 ? { excludeHosts: failed.map((f) => f.hostId) } : {}) };
     const policy = await this.placement.policyFor(instance.projectId);
     const from = ['pending', 'unschedulable', 'scheduling'] as const;
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {

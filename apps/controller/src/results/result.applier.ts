@@ -5,6 +5,7 @@ import { Database, HostRepository, InstanceEntity, InstanceRepository, Operation
 import { AgentProgressPayload, AgentResultPayload } from '@hyperplane/queue';
 import { hostJobId } from '../operations/host-command';
 import { Rescheduler } from '../reconcile/rescheduler';
+import { CreateRetry, failedCreates } from './create-retry';
 
 const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
 
@@ -35,6 +36,7 @@ export class ResultApplier {
     private readonly hosts: HostRepository,
     private readonly snapshots: SnapshotRepository,
     private readonly rescheduler: Rescheduler,
+    private readonly retry: CreateRetry,
   ) {}
 
   async apply(r: AgentResultPayload): Promise<'applied' | 'ignored'> {
@@ -83,10 +85,18 @@ export class ResultApplier {
   private async succeed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     let result: Record<string, unknown> | null = r.details ? { details: r.details } : null;
     switch (r.command) {
-      case 'create':
+      case 'create': {
         await this.instances.transition(em, instance.id, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
+        const failed = failedCreates(op);
+        if (failed.length > 0) result = { ...result, failedCreates: failed };
         break;
+      }
       case 'destroy': {
+        if (op.kind === 'create') {
+          // The clean-up after a failed create: place the instance again, elsewhere.
+          await this.retry.placeAgain(em, op, instance);
+          return;
+        }
         const gone = await this.instances.transition(em, instance.id, ['deleting'], 'deleted', {
           hostId: null,
           claimVcpus: 0,
@@ -145,6 +155,13 @@ export class ResultApplier {
   private async failed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     const error = r.error ?? { code: 'Fatal', message: 'the agent reported a failure without a reason' };
     const reason = `${r.command} failed on the host: ${error.message}`;
+    if (r.command === 'create' && (await this.retry.cleanUp(em, op, instance, error))) return;
+    if (r.command === 'destroy' && op.kind === 'create') {
+      // Nothing left to remove is a clean-up done.
+      if (error.code === 'NotFound') await this.retry.placeAgain(em, op, instance);
+      else await this.retry.cleanUpFailed(em, op, instance, error);
+      return;
+    }
     if (r.command === 'create' || r.command === 'destroy') {
       // The instance may be half made (or half removed) on its host; it keeps its host and
       // claim until a delete succeeds.

@@ -104,11 +104,12 @@ export class OperationRepository {
     return rows.map((r) => ({ id: r.id, instanceId: r.instance_id, jobId: r.job_id, status: r.status }));
   }
 
-  /** Many running operations succeeded at once, each with its result. */
+  /** Running operations succeeded at once; each result joins what the operation already holds (e.g. a create's failed hosts). */
   async succeedMany(em: EntityManager, rows: { id: string; result: Record<string, unknown> | null }[]): Promise<void> {
     if (rows.length === 0) return;
     const updated = await em.query<[Record<string, unknown>[], number]>(
-      `UPDATE operations o SET status = 'succeeded', progress = 100, step = 'done', finished_at = now(), result = r.result,
+      `UPDATE operations o SET status = 'succeeded', progress = 100, step = 'done', finished_at = now(),
+         result = CASE WHEN o.result IS NULL THEN r.result ELSE o.result || COALESCE(r.result, '{}'::jsonb) END,
          version = o.version + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result)
        WHERE o.id = r.id AND o.status = 'running'

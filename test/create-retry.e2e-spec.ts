@@ -1,0 +1,67 @@
+import { allocationsMatchClaims, followEvents, simHost, startStack, Stack } from '@hyperplane/testing';
+
+// Three hosts whose every create fails (as a host with a broken image store would) and one
+// that works. Labels steer each request: `pool-a` only on broken hosts; `pool-b` on one broken host,
+// preferred (`first`), and on the good one.
+const broken = { create: { fatal: 1 } };
+const FLEET = [
+  simHost('broken-1', 'linux', 'x86_64', { labels: { 'pool-a': 'yes', 'pool-b': 'yes', first: 'yes' }, faults: broken }),
+  simHost('broken-2', 'linux', 'x86_64', { labels: { 'pool-a': 'yes' }, faults: broken }),
+  simHost('broken-3', 'linux', 'x86_64', { labels: { 'pool-a': 'yes' }, faults: broken }),
+  simHost('good', 'linux', 'x86_64', { labels: { 'pool-b': 'yes' } }),
+];
+
+const spec = { template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 512, diskGiB: 5 } };
+
+describe('a create that fails on its host is tried on another', () => {
+  let stack: Stack;
+  let ids: Map<string, string>;
+
+  beforeAll(async () => {
+    stack = await startStack({ simHosts: FLEET });
+    ids = new Map((await stack.client.get('/v1/hosts')).body.items.map((h: any) => [h.name, h.id]));
+  });
+  afterAll(() => stack.stop());
+
+  const held = async (name: string): Promise<number> => (await stack.client.get(`/v1/hosts/${ids.get(name)}`)).body.allocated.instances;
+
+  it('cleans up on the failed host, gives its capacity back, and runs the instance elsewhere', async () => {
+    const sse = followEvents(stack.url, stack.client.token);
+    await sse.ready;
+    const { op, instance } = await stack.client.createAndWait({ ...spec, name: 'retried', placement: { labels: { 'pool-b': 'yes' }, preferredLabels: { first: 'yes' } } });
+    expect(op.status).toBe('succeeded');
+    expect(instance).toMatchObject({ state: 'running', hostId: ids.get('good'), stateReason: null });
+    expect(op.result.failedCreates).toEqual([{ hostId: ids.get('broken-1'), code: 'Fatal', message: 'simulated fatal failure during create' }]);
+    expect(await held('broken-1')).toBe(0);
+    expect(await held('good')).toBe(1);
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    sse.stop();
+    const states = sse.events
+      .filter((e) => e.event === 'instance.state' && e.data.subjectId === instance.id)
+      .sort((a, b) => Number(a.id) - Number(b.id))
+      .map((e) => e.data.state);
+    // Placed on broken-1; failed there and cleaned up (a new reason, same state); pending again; placed on good.
+    expect(states).toEqual(['pending', 'scheduling', 'provisioning', 'provisioning', 'pending', 'scheduling', 'provisioning', 'running']);
+  });
+
+  it(`gives up after three hosts: the instance is in error on the last, which keeps its claim until the delete`, async () => {
+    const { op, instance } = await stack.client.createAndWait({ ...spec, name: 'no-luck', placement: { labels: { 'pool-a': 'yes' } } });
+    expect(op.status).toBe('failed');
+    expect(instance.state).toBe('error');
+    expect(instance.stateReason).toBe('create failed on the host: simulated fatal failure during create');
+    const tried = [...op.result.failedCreates.map((f: any) => f.hostId), instance.hostId];
+    expect(new Set(tried)).toEqual(new Set(['broken-1', 'broken-2', 'broken-3'].map((n) => ids.get(n))));
+    expect(await held(instance.hostId === ids.get('broken-1') ? 'broken-1' : instance.hostId === ids.get('broken-2') ? 'broken-2' : 'broken-3')).toBe(1);
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+    expect((await stack.client.waitOp((await stack.client.delete(`/v1/instances/${instance.id}`)).body.id)).status).toBe('succeeded');
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+
+  it('does not move an instance pinned to its host', async () => {
+    const { op, instance } = await stack.client.createAndWait({ ...spec, name: 'pinned', placement: { hostId: ids.get('broken-2') } });
+    expect(op.status).toBe('failed');
+    expect(op.result?.failedCreates).toBeUndefined();
+    expect(instance).toMatchObject({ state: 'error', hostId: ids.get('broken-2') });
+  });
+});
