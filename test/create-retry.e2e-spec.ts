@@ -9,6 +9,8 @@ const FLEET = [
   simHost('broken-2', 'linux', 'x86_64', { labels: { 'pool-a': 'yes' }, faults: broken }),
   simHost('broken-3', 'linux', 'x86_64', { labels: { 'pool-a': 'yes' }, faults: broken }),
   simHost('good', 'linux', 'x86_64', { labels: { 'pool-b': 'yes' } }),
+  // Makes the instance, fails to start it, and fails to remove it too.
+  simHost('half-made', 'linux', 'x86_64', { labels: { 'pool-c': 'yes' }, faults: { start: { fatal: 1 }, destroy: { fatal: 1 } } }),
 ];
 
 const spec = { template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 512, diskGiB: 5 } };
@@ -55,6 +57,17 @@ describe('a create that fails on its host is tried on another', () => {
     expect(await held(instance.hostId === ids.get('broken-1') ? 'broken-1' : instance.hostId === ids.get('broken-2') ? 'broken-2' : 'broken-3')).toBe(1);
     expect(await allocationsMatchClaims(stack)).toBe(true);
     expect((await stack.client.waitOp((await stack.client.delete(`/v1/instances/${instance.id}`)).body.id)).status).toBe('succeeded');
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+
+  it('leaves the instance in error on its host when removing what the failed create left fails too', async () => {
+    const { op, instance } = await stack.client.createAndWait({ ...spec, name: 'half-made', placement: { labels: { 'pool-c': 'yes' } } });
+    expect(op.status).toBe('failed');
+    expect(instance).toMatchObject({ state: 'error', hostId: ids.get('half-made') });
+    expect(instance.stateReason).toBe(
+      'create failed on the host (simulated fatal failure during start) and removing what it left failed too: simulated fatal failure during destroy',
+    );
+    expect(await held('half-made')).toBe(1);
     expect(await allocationsMatchClaims(stack)).toBe(true);
   });
 

@@ -71,7 +71,11 @@ export class CreateRetry {
       claimDiskGib: 0,
       stateReason: `create failed on ${failed.length} host(s); trying another`,
     });
-    if (!again) return;
+    if (!again) {
+      // Moved on meanwhile (its host lost, say): the operation ends rather than wait for ever.
+      await this.operations.transition(em, op.id, ['running'], 'failed', { step: 'failed', error: { code: 'invalid-state', message: `the instance left provisioning before its create could be tried again` } });
+      return;
+    }
     await this.hosts.release(em, instance.hostId!, this.instances.claimOf(instance));
     const jobId = `run-${op.id}-again-${failed.length}`;
     await this.operations.patch(em, op.id, { step: 'placing again', progress: 1, jobQueue: QueueName.Control, jobId, jobData: { operationId: op.id } });
@@ -81,9 +85,9 @@ export class CreateRetry {
 
   /** The clean-up itself failed: the instance stays on the host, in error, as after any failed create. */
   async cleanUpFailed(em: Tx, op: OperationEntity, instance: InstanceEntity, error: { code: string; message: string }): Promise<void> {
-    const first = failedCreates(op).at(-1);
-    const reason = `create failed on the host (${first?.message ?? 'no reason given'}) and removing what it left failed too: ${error.message}`;
+    const created = failedCreates(op).at(-1);
+    const reason = `create failed on the host (${created?.message ?? 'no reason given'}) and removing what it left failed too: ${error.message}`;
     await this.instances.transition(em, instance.id, ['provisioning'], 'error', { stateReason: reason });
-    await this.operations.transition(em, op.id, ['running'], 'failed', { step: 'failed', error: { code: first?.code ?? error.code, message: reason } });
+    await this.operations.transition(em, op.id, ['running'], 'failed', { step: 'failed', error: { code: created?.code ?? error.code, message: reason } });
   }
 }
