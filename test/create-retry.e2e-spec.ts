@@ -47,6 +47,22 @@ describe('a create that fails on its host is tried on another', () => {
     expect(states).toEqual(['pending', 'scheduling', 'provisioning', 'provisioning', 'pending', 'scheduling', 'provisioning', 'running']);
   });
 
+  it('ranks a host that failed a create last for the next instances, until a create succeeds there', async () => {
+    const body = { ...spec, placement: { labels: { 'pool-b': 'yes' }, preferredLabels: { first: 'yes' } } };
+    const failures = async (name: string): Promise<number> => (await stack.sql.query('SELECT create_failures AS n FROM hosts WHERE id = $1', [ids.get(name)])).rows[0].n;
+    expect(await failures('broken-1')).toBe(1);
+    const preview = (await stack.client.post('/v1/placements/preview', body)).body;
+    expect(preview.hostId).toBe(ids.get('good'));
+    expect(preview.explanation.alternatives.map((c: any) => [c.hostId, c.score < 0])).toEqual([[ids.get('broken-1'), true]]);
+    const { op, instance } = await stack.client.createAndWait({ ...body, name: 'next-one' });
+    expect([op.status, instance.hostId, op.result?.failedCreates]).toEqual(['succeeded', ids.get('good'), undefined]);
+    // A success on a host starts its count again.
+    await stack.sql.query('UPDATE hosts SET create_failures = 3 WHERE id = $1', [ids.get('good')]);
+    const pinned = await stack.client.createAndWait({ ...spec, name: 'clears', placement: { hostId: ids.get('good') } });
+    expect(pinned.op.status).toBe('succeeded');
+    expect(await failures('good')).toBe(0);
+  });
+
   it(`gives up after three hosts: the instance is in error on the last, which keeps its claim until the delete`, async () => {
     const { op, instance } = await stack.client.createAndWait({ ...spec, name: 'no-luck', placement: { labels: { 'pool-a': 'yes' } } });
     expect(op.status).toBe('failed');

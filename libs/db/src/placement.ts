@@ -18,6 +18,7 @@ export function hostSnapshot(h: HostEntity, groups?: Record<string, number>): Ho
     allocated: { vcpus: h.allocVcpus, memoryMiB: h.allocMemoryMib, diskGiB: h.allocDiskGib, instances: h.allocInstances },
     drivers: h.drivers,
     templates: h.templates,
+    ...(h.createFailures > 0 ? { createFailures: h.createFailures } : {}),
     ...(groups ? { groups } : {}),
   };
 }

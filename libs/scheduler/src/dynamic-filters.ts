@@ -179,7 +179,8 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
     let sum = W_STRATEGY * (binpack ? fullest : 1 - fullest) + (local[at] === 1 ? W_LOCALITY : 0);
     if (softGroup !== null) sum += W_GROUP * softGroupScore(softGroup, memberCount);
     if (labelScores !== null) sum += W_LABELS * labelScores[at]!;
-    const score = sum / totalWeight;
+    const failures = passers[at]!.host.snapshot.createFailures;
+    const score = failures ? sum / totalWeight - failures : sum / totalWeight;
     if (collect !== null) collect.push({ host: passers[at]!.host, option: passers[at]!.options[chosen - optionStart[at]!]!, score });
     if (score > bar || (score === bar && passers[at]!.host.id < barId)) {
       const passer = passers[at]!;

@@ -33,6 +33,8 @@ export interface HostSnapshot {
   templates?: readonly string[];
   /** Placement-group id → how many of the group's instances run here. */
   groups?: Readonly<Record<string, number>>;
+  /** Creates that failed here since the last one that succeeded (see weighers.ts). */
+  createFailures?: number;
 }
 
 /** How far a resource may be overcommitted: usable = capacity × ratio − reserved. */

@@ -71,6 +71,17 @@ describe('weighers', () => {
     );
   });
 
+  it('ranks a host with recent create failures below every host without, and still uses it when nothing else fits', () => {
+    const failing = { ...hosts[1]!, createFailures: 2 };
+    const decision = ok(place(request(DEBIAN_12), [hosts[0]!, failing, hosts[2]!]));
+    expect(decision.hostId).toBe('mem-half');
+    expect(decision.explanation.alternatives.map((c) => c.hostId)).toEqual(['empty', 'cpu-full']);
+    const healthy = ok(place(request(DEBIAN_12), [hosts[1]!])).score;
+    const alone = ok(place(request(DEBIAN_12), [failing]));
+    expect(alone.hostId).toBe('cpu-full');
+    expect(alone.score).toBeCloseTo(healthy - 2, 10);
+  });
+
   it('breaks ties by host id, whatever the fleet order', () => {
     const twins = ['c', 'a', 'b'].map((id) => linuxHost(id));
     const decision = ok(place(request(DEBIAN_12), twins));

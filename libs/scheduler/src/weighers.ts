@@ -3,7 +3,9 @@ import { PlacementGroupSpec, PlacementPolicy, PlacementRequest, Strategy } from 
 
 /**
  * How much each weigher counts. A host's score is the weighted mean of the weighers that apply
- * to the request, each in [0, 1], so the score is in [0, 1] too; higher is better.
+ * to the request, each in [0, 1], so the score is in [0, 1] too; higher is better. A host with
+ * recent create failures loses one per failure (like Nova's build-failure weigher): it ranks
+ * below every host without, and is still used when nothing else fits.
  */
 export const WEIGHTS = Object.freeze({ strategy: 1, group: 1, preferredLabels: 0.5, locality: 0.25 });
 

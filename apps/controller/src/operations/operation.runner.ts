@@ -89,6 +89,8 @@ export class OperationRunner {
       return;
     }
     const failed = failedCreates(op);
+    // This controller's view learns of the failure at once (others at their next reload).
+    if (failed.length > 0) await this.placement.refreshHost(failed.at(-1)!.hostId);
     const request = { ...(await this.placement.requestFor(instance, template)), ...(failed.length > 0 ? { excludeHosts: failed.map((f) => f.hostId) } : {}) };
     const policy = await this.placement.policyFor(instance.projectId);
     const from = ['pending', 'unschedulable', 'scheduling'] as const;

@@ -74,6 +74,7 @@ export class ResultApplier {
         valid.map((r) => ({ id: r.instanceId, state: r.state ?? (r.command === 'create' ? 'stopped' : 'running'), from: SETTLING[r.command]! })),
       );
       await this.operations.succeedMany(em, valid.map((r) => ({ id: r.operationId, result: r.details ? { details: r.details } : null })));
+      await this.hosts.clearCreateFailures(em, valid.filter((r) => r.command === 'create').map((r) => r.hostId));
     });
   }
 
@@ -87,6 +88,7 @@ export class ResultApplier {
     switch (r.command) {
       case 'create': {
         await this.instances.transition(em, instance.id, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
+        if (instance.hostId) await this.hosts.clearCreateFailures(em, [instance.hostId]);
         const failed = failedCreates(op);
         if (failed.length > 0) result = { ...result, failedCreates: failed };
         break;
@@ -155,6 +157,7 @@ export class ResultApplier {
   private async failed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     const error = r.error ?? { code: 'Fatal', message: 'the agent reported a failure without a reason' };
     const reason = `${r.command} failed on the host: ${error.message}`;
+    if (r.command === 'create' && instance.hostId) await this.hosts.noteCreateFailure(em, instance.hostId);
     if (r.command === 'create' && (await this.retry.cleanUp(em, op, instance, error))) return;
     if (r.command === 'destroy' && op.kind === 'create') {
       // Nothing left to remove is a clean-up done.

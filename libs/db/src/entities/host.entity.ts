@@ -70,6 +70,10 @@ export class HostEntity {
   @Column({ type: 'int', default: 0 })
   allocInstances!: number;
 
+  /** Creates that failed here since the last one that succeeded (the scheduler ranks such a host last). */
+  @Column({ type: 'int', default: 0 })
+  createFailures!: number;
+
   @Column({ type: 'jsonb', default: [] })
   drivers!: DriverProbe[];
 

@@ -167,6 +167,17 @@ export class HostRepository {
   }
 
   /** Gives back what an instance held; in the same transaction that clears its hostId. */
+  /** A create failed on the host: it ranks last for new instances until one succeeds there. */
+  async noteCreateFailure(em: EntityManager, hostId: string): Promise<void> {
+    await em.query('UPDATE hosts SET create_failures = create_failures + 1 WHERE id = $1', [hostId]);
+  }
+
+  /** Creates succeeded on these hosts: their failure counts start again (rows already at 0 are not written). */
+  async clearCreateFailures(em: EntityManager, hostIds: string[]): Promise<void> {
+    if (hostIds.length === 0) return;
+    await em.query('UPDATE hosts SET create_failures = 0 WHERE id = ANY($1::uuid[]) AND create_failures > 0', [[...new Set(hostIds)]]);
+  }
+
   async release(em: EntityManager, hostId: string, claim: Resources, instances = 1): Promise<void> {
     await em.query(
       `UPDATE hosts SET alloc_vcpus = alloc_vcpus - $2, alloc_memory_mib = alloc_memory_mib - $3,
