@@ -56,6 +56,11 @@ describe('a create that fails on its host is tried on another', () => {
     expect(preview.explanation.alternatives.map((c: any) => [c.hostId, c.score < 0])).toEqual([[ids.get('broken-1'), true]]);
     const { op, instance } = await stack.client.createAndWait({ ...body, name: 'next-one' });
     expect([op.status, instance.hostId, op.result?.failedCreates]).toEqual(['succeeded', ids.get('good'), undefined]);
+    // An administrator who repaired the host drains it and activates it again: forgiven.
+    expect((await stack.client.get(`/v1/hosts/${ids.get('broken-1')}`)).body.createFailures).toBe(1);
+    expect((await stack.client.post(`/v1/hosts/${ids.get('broken-1')}/actions/drain`, {})).status).toBe(200);
+    const activated = await stack.client.post(`/v1/hosts/${ids.get('broken-1')}/actions/activate`, {});
+    expect([activated.status, activated.body.status, activated.body.createFailures]).toEqual([200, 'ready', 0]);
     // A success on a host starts its count again.
     await stack.sql.query('UPDATE hosts SET create_failures = 3 WHERE id = $1', [ids.get('good')]);
     const pinned = await stack.client.createAndWait({ ...spec, name: 'clears', placement: { hostId: ids.get('good') } });

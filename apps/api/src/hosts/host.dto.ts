@@ -34,6 +34,8 @@ export class HostDto {
   @ApiProperty({ type: CapacityDto }) capacity!: CapacityDto;
   @ApiProperty({ type: CapacityDto, description: 'Claimed by instances, including driver overheads' }) allocated!: CapacityDto;
   @ApiProperty({ type: [HostDriverDto] }) drivers!: HostDriverDto[];
+  @ApiProperty({ description: 'Creates that failed here since the last that succeeded; above 0 the scheduler ranks the host last. Activate resets it.' })
+  createFailures!: number;
   @ApiPropertyOptional({ nullable: true }) lastHeartbeatAt!: string | null;
   @ApiPropertyOptional({ nullable: true }) agentVersion!: string | null;
   @ApiProperty() createdAt!: string;
@@ -56,6 +58,7 @@ export class HostDto {
       capacity: { vcpus: h.capVcpus, memoryMiB: h.capMemoryMib, diskGiB: h.capDiskGib, instances: h.capInstances },
       allocated: { vcpus: h.allocVcpus, memoryMiB: h.allocMemoryMib, diskGiB: h.allocDiskGib, instances: h.allocInstances },
       drivers: h.drivers,
+      createFailures: h.createFailures,
       lastHeartbeatAt: beat ? new Date(beat).toISOString() : null,
       agentVersion: h.agentVersion,
       createdAt: new Date(h.createdAt).toISOString(),

@@ -29,7 +29,10 @@ export class HostService {
     if (!host) throw problems.notFound('host', id);
     if (host.status === rule.to) return host;
     if (!rule.from.includes(host.status)) throw this.refusal(host, action);
-    const [changed] = await this.hosts.setStatus([id], rule.from, rule.to, rule.to === 'ready' ? null : (reason ?? rule.reason));
+    // Activating a host also forgives its failed creates: the administrator says it is sound.
+    const [changed] = await this.hosts.setStatus([id], rule.from, rule.to, rule.to === 'ready' ? null : (reason ?? rule.reason), {
+      clearCreateFailures: action === 'activate',
+    });
     if (changed) return changed;
     // The status moved between the read and the guarded write (a heartbeat, another admin).
     const now = await this.hosts.get(id);

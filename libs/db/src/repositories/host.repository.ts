@@ -188,15 +188,17 @@ export class HostRepository {
   }
 
   /** Moves hosts between statuses, guarded by the status they are expected to be in. */
-  async setStatus(ids: string[], from: HostStatus[], to: HostStatus, reason: string | null): Promise<HostEntity[]> {
+  /** `clearCreateFailures`: an administrator says the host is sound again (activate). */
+  async setStatus(ids: string[], from: HostStatus[], to: HostStatus, reason: string | null, opts: { clearCreateFailures?: boolean } = {}): Promise<HostEntity[]> {
     if (ids.length === 0) return [];
     return this.db.transaction(async (em) => {
       const rows = await em.query<[Record<string, unknown>[], number]>(
         // Rows are locked in id order, as placements lock them, so the two never deadlock.
-        `UPDATE hosts SET status = $3, status_reason = $4, version = version + 1, updated_at = now()
+        `UPDATE hosts SET status = $3, status_reason = $4, version = version + 1, updated_at = now(),
+           create_failures = CASE WHEN $5::boolean THEN 0 ELSE create_failures END
          WHERE id IN (SELECT id FROM hosts WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE)
            AND status = ANY($2::text[]) RETURNING *`,
-        [ids, from, to, reason],
+        [ids, from, to, reason, opts.clearCreateFailures === true],
       );
       // Controllers reload their view of the fleet at once (delivered at commit).
       if (rows[0].length > 0) await em.query(`SELECT pg_notify('${HOSTS_CHANNEL}', '')`);
