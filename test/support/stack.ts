@@ -108,6 +108,8 @@ export function testConfig(db: string, prefix: string, overrides: Partial<AppCon
     HYPERPLANE_HEARTBEAT_TIMEOUT_S: 4,
     HYPERPLANE_RECONCILE_INTERVAL_S: 2,
     HYPERPLANE_JOB_LOCK_MS: 4000,
+    // Suites send wrong tokens on purpose, all from 127.0.0.1; the throttle has its own test.
+    HYPERPLANE_AUTH_FAILURES_PER_MINUTE: 0,
     ...overrides,
   };
 }

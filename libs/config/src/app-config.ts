@@ -47,6 +47,13 @@ export class AppConfig {
   @IsString() @Matches(/^\d+(b|kb|mb)$/)
   HYPERPLANE_BODY_LIMIT: string = '256kb';
 
+  /**
+   * Failed authentications one source (IP address) may make per minute before the API answers
+   * 429 without checking what it sends. 0 turns the throttle off.
+   */
+  @IsInt() @Min(0)
+  HYPERPLANE_AUTH_FAILURES_PER_MINUTE: number = 30;
+
   /** Run migrations when the api (or all-in-one) starts. */
   @Transform(toBool) @IsBoolean()
   HYPERPLANE_MIGRATE: boolean = true;

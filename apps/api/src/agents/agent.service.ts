@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { HostInventory } from '@hyperplane/domain';
-import { Database, HostRepository, TokenRepository } from '@hyperplane/db';
+import { Database, HostEntity, HostRepository, TokenRepository } from '@hyperplane/db';
 import { hostQueueName } from '@hyperplane/queue';
 import { problems } from '../common/problem';
 import { hashSecret, newSecret } from '../auth/secrets';
@@ -27,28 +27,49 @@ export class AgentService {
     private readonly hosts: HostRepository,
   ) {}
 
+  /** Whether an enrollment token could enroll a host now (its host limit is checked at enrollment). */
+  async enrollmentTokenUsable(secret: string): Promise<boolean> {
+    const token = await this.tokens.findEnrollmentToken(hashSecret(secret));
+    return !!token && !token.revokedAt && (!token.expiresAt || token.expiresAt.getTime() > Date.now());
+  }
+
+  /** A host enrolled with this agent credential, or null: the credential is unknown or revoked. */
+  agentForCredential(secret: string): Promise<HostEntity | null> {
+    return this.hosts.findByCredentialHash(hashSecret(secret));
+  }
+
   /** Joins hosts to the fleet with an enrollment token; they become ready on their first heartbeat. */
   async enroll(secret: string, inventories: HostInventory[]): Promise<Enrollment> {
     const token = await this.tokens.findEnrollmentToken(hashSecret(secret));
     if (!token) throw problems.unauthorized('unknown enrollment token');
     const credential = newSecret('agent');
-    const enrolled = inventories.map((inv) => ({ id: randomUUID(), name: inv.hostname, queue: '' }));
+    const hosts = await this.addHosts(token.id, hashSecret(credential), inventories);
+    return { credential, hosts };
+  }
+
+  /**
+   * More hosts for an agent that enrolled already (an agent sends its hosts in pages), counted
+   * against the enrollment token that enrolled it.
+   */
+  async enrollMore(credential: string, inventories: HostInventory[]): Promise<EnrolledHost[]> {
+    const known = await this.agentForCredential(credential);
+    if (!known) throw problems.unauthorized('the agent credential is unknown or revoked');
+    if (!known.enrollmentTokenId) throw problems.forbidden('this agent was not enrolled with an enrollment token that can take more hosts');
+    return this.addHosts(known.enrollmentTokenId, known.credentialHash, inventories);
+  }
+
+  private async addHosts(tokenId: string, credentialHash: string, inventories: HostInventory[]): Promise<EnrolledHost[]> {
+    const enrolled = inventories.map((inv) => ({ id: randomUUID(), name: inv.hostname }));
     await this.db.transaction(async (em) => {
-      if (!(await this.tokens.useEnrollmentToken(em, token.id, inventories.length))) {
+      if (!(await this.tokens.useEnrollmentToken(em, tokenId, inventories.length))) {
         throw problems.forbidden('the enrollment token is revoked, expired, or has no hosts left');
       }
       await this.hosts.insertMany(
-        inventories.map((inventory, i) => ({
-          id: enrolled[i]!.id,
-          name: inventory.hostname,
-          inventory,
-          credentialHash: hashSecret(credential),
-          enrollmentTokenId: token.id,
-        })),
+        inventories.map((inventory, i) => ({ id: enrolled[i]!.id, name: inventory.hostname, inventory, credentialHash, enrollmentTokenId: tokenId })),
         em,
       );
     });
-    return { credential, hosts: enrolled.map((h) => ({ ...h, queue: hostQueueName(h.id) })) };
+    return enrolled.map((h) => ({ ...h, queue: hostQueueName(h.id) }));
   }
 
   /** Replaces the inventory of hosts that this agent credential enrolled. */

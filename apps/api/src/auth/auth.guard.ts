@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { Role } from '@hyperplane/domain';
 import { problems } from '../common/problem';
 import { AuthedRequest, FLEET_KEY, PUBLIC_KEY, ROLES_KEY } from './auth.decorators';
+import { Principal } from './principal';
 import { bearer } from './secrets';
 import { TokenService } from './token.service';
 
@@ -18,10 +19,8 @@ export class AuthGuard implements CanActivate {
     const targets = [ctx.getHandler(), ctx.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
-    const secret = bearer(req.headers.authorization);
-    if (!secret) throw problems.unauthorized('send Authorization: Bearer <token>');
-    const principal = await this.tokens.authenticate(secret);
-    if (!principal) throw problems.unauthorized('the token is unknown, expired or revoked');
+    // Normally authenticateFirst has already done this, before the body was read.
+    const principal = req.principal ?? (await this.authenticate(req));
     req.principal = principal;
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (roles && !roles.includes(principal.role)) {
@@ -31,5 +30,13 @@ export class AuthGuard implements CanActivate {
       throw problems.forbidden('this needs a fleet-wide token; the token is limited to a project');
     }
     return true;
+  }
+
+  private async authenticate(req: AuthedRequest): Promise<Principal> {
+    const secret = bearer(req.headers.authorization);
+    if (!secret) throw problems.unauthorized('send Authorization: Bearer <token>');
+    const principal = await this.tokens.authenticate(secret);
+    if (!principal) throw problems.unauthorized('the token is unknown, expired or revoked');
+    return principal;
   }
 }

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { Request, Response } from 'express';
 
 export interface FieldError {
   /** Dotted path of the field at fault, e.g. `resources.memoryMiB`. */
@@ -71,7 +72,22 @@ export const problems = {
   tooLarge(limit: string): Problem {
     return new Problem(HttpStatus.PAYLOAD_TOO_LARGE, 'payload-too-large', 'Payload too large', `the request body is larger than ${limit}`);
   },
+  tooManyRequests(detail: string, retryAfterS: number): Problem {
+    return new Problem(HttpStatus.TOO_MANY_REQUESTS, 'too-many-requests', 'Too many requests', detail, { retryAfterS });
+  },
   unavailable(detail: string): Problem {
     return new Problem(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', 'Service unavailable', detail);
   },
 };
+
+/**
+ * Answers with a problem from an express middleware (outside Nest's filters). A request whose
+ * body is still unread gets `Connection: close`: the server then need not read a body it
+ * refused (a 401 before a 60 MB upload is sent, not after).
+ */
+export function sendProblem(req: Request, res: Response, problem: Problem): void {
+  const retryAfter = problem.extensions.retryAfterS;
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+  if (!req.complete) res.setHeader('Connection', 'close');
+  res.status(problem.getStatus()).type('application/problem+json').send(JSON.stringify(problem.body(req.originalUrl)));
+}
