@@ -47,6 +47,14 @@ export class AppConfig {
   @IsString() @Matches(/^\d+(b|kb|mb)$/)
   HYPERPLANE_BODY_LIMIT: string = '256kb';
 
+  /** How long an enrollment token lives when its maker gives no `expiresInS` (default one day). */
+  @IsInt() @Min(60) @Max(31_536_000)
+  HYPERPLANE_ENROLLMENT_TOKEN_TTL_S: number = 86_400;
+
+  /** How many hosts an enrollment token enrolls when its maker gives no `maxHosts`. */
+  @IsInt() @Min(1) @Max(1_000_000)
+  HYPERPLANE_ENROLLMENT_TOKEN_MAX_HOSTS: number = 100;
+
   /** Run migrations when the api (or all-in-one) starts. */
   @Transform(toBool) @IsBoolean()
   HYPERPLANE_MIGRATE: boolean = true;
