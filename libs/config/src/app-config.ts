@@ -35,7 +35,7 @@ export class AppConfig {
   @IsString()
   HYPERPLANE_BIND: string = '127.0.0.1';
 
-  /** The bootstrap admin token's value; when unset, a random one is made and printed once. */
+  /** The bootstrap admin token's value; when unset, a random one is made and printed once. A new value revokes the previous one. */
   @IsOptional() @IsString() @Matches(/^\S{16,256}$/, { message: 'HYPERPLANE_ADMIN_TOKEN must be 16 to 256 non-blank characters' })
   HYPERPLANE_ADMIN_TOKEN?: string;
 
