@@ -113,7 +113,8 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
     }
     if ((await this.tokens.countAdmins()) > 0) return;
     const secret = newSecret('api');
-    await this.tokens.replaceBootstrapAdmin(this.row({ name: 'bootstrap-admin', role: 'admin', projectId: null, createdBy: null }, secret));
+    // Not a replacement: two replicas starting on an empty database each print one that works.
+    await this.tokens.insertApiToken({ ...this.row({ name: 'bootstrap-admin', role: 'admin', projectId: null, createdBy: null }, secret), bootstrap: true });
     this.log.warn(`bootstrap admin token (shown once, keep it): ${secret}`);
   }
 
