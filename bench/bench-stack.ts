@@ -57,7 +57,8 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
   const enroll = await fetch(`${base}/v1/enrollment-tokens`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
+    // Made tokens enroll 100 hosts unless told otherwise; a bench fleet may be thousands.
+    body: JSON.stringify({ name: 'bench', maxHosts: Math.max(1, opts.hosts.length) }),
   });
   const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-'));
   const options: AgentOptions = {

@@ -71,7 +71,7 @@ describe('the API edge', () => {
   });
 
   it('takes an enrollment larger than one page in pages, under one credential', async () => {
-    const token = await stack.enrollmentToken();
+    const token = await stack.enrollmentToken(2_000);
     const hosts = Array.from({ length: MAX_HOSTS_PER_AGENT_REQUEST + 1 }, (_, i) => ({
       hostname: `paged-${i}`,
       os: 'linux',
@@ -96,7 +96,7 @@ describe('the API edge', () => {
     const { rows } = await stack.sql.query(`SELECT COUNT(DISTINCT credential_hash)::int AS credentials, COUNT(*)::int AS n FROM hosts WHERE name LIKE 'paged-%'`);
     expect(rows[0]).toEqual({ credentials: 1, n: MAX_HOSTS_PER_AGENT_REQUEST + 1 });
     // The agent's client pages by itself.
-    const paged = await new AgentApiClient(stack.url).enroll(await stack.enrollmentToken(), hosts.map((h) => ({ ...h, hostname: `client-${h.hostname}` })) as any);
+    const paged = await new AgentApiClient(stack.url).enroll(await stack.enrollmentToken(2_000), hosts.map((h) => ({ ...h, hostname: `client-${h.hostname}` })) as any);
     expect(new Set(paged.hosts.map((h) => h.id)).size).toBe(MAX_HOSTS_PER_AGENT_REQUEST + 1);
     expect(paged.hosts.at(-1)!.name).toBe(`client-paged-${MAX_HOSTS_PER_AGENT_REQUEST}`);
     // An enrollment token is not an agent credential.

@@ -87,7 +87,7 @@ export interface Stack {
   dataDir: string;
   startAgent(options?: Partial<AgentOptions>): Promise<AgentRuntime>;
   /** Makes an enrollment token for an agent the test runs itself. */
-  enrollmentToken(): Promise<string>;
+  enrollmentToken(maxHosts?: number): Promise<string>;
   startController(): Promise<INestApplicationContext>;
   stopController(): Promise<void>;
   waitForHosts(count: number, timeoutMs?: number): Promise<any[]>;
@@ -143,8 +143,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redisUrl,
     sql,
     dataDir,
-    async enrollmentToken(): Promise<string> {
-      const enroll = await client.post('/v1/enrollment-tokens', { name: 'test agent' });
+    async enrollmentToken(maxHosts?: number): Promise<string> {
+      const enroll = await client.post('/v1/enrollment-tokens', { name: 'test agent', ...(maxHosts ? { maxHosts } : {}) });
       if (enroll.status !== 201) throw new Error(`enrollment token: ${enroll.status} ${JSON.stringify(enroll.body)}`);
       return enroll.body.token;
     },
@@ -161,7 +161,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async startAgent(options: Partial<AgentOptions> = {}): Promise<AgentRuntime> {
       const agent = new AgentRuntime({
         apiUrl: url,
-        enrollmentToken: await stack.enrollmentToken(),
+        enrollmentToken: await stack.enrollmentToken(Math.max(100, (options.simHosts ?? opts.simHosts ?? MIXED_FLEET).length + 1)),
         dataDir,
         redis: { url: redisUrl, prefix },
         local: opts.local ?? false,

@@ -8,7 +8,7 @@ import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
 import { AgentService } from './agents/agent.service';
 import { AuthGuard } from './auth/auth.guard';
-import { TokenService } from './auth/token.service';
+import { TOKENS_LISTENER, TokenService } from './auth/token.service';
 import { EventController } from './events/event.controller';
 import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
 import { HealthController, REDIS_PING } from './health/health.controller';
@@ -65,6 +65,7 @@ export class ApiModule {
         { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: TOKENS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
         { provide: APP_GUARD, useClass: AuthGuard },
         RedisCloser,
         TokenService,

@@ -35,7 +35,7 @@ export class AppConfig {
   @IsString()
   HYPERPLANE_BIND: string = '127.0.0.1';
 
-  /** The bootstrap admin token's value; when unset, a random one is made and printed once. */
+  /** The bootstrap admin token's value; when unset, a random one is made and printed once. A new value revokes the previous one. */
   @IsOptional() @IsString() @Matches(/^\S{16,256}$/, { message: 'HYPERPLANE_ADMIN_TOKEN must be 16 to 256 non-blank characters' })
   HYPERPLANE_ADMIN_TOKEN?: string;
 
@@ -53,6 +53,14 @@ export class AppConfig {
    */
   @IsInt() @Min(0)
   HYPERPLANE_AUTH_FAILURES_PER_MINUTE: number = 30;
+
+  /** How long an enrollment token lives when its maker gives no `expiresInS` (default one day). */
+  @IsInt() @Min(60) @Max(31_536_000)
+  HYPERPLANE_ENROLLMENT_TOKEN_TTL_S: number = 86_400;
+
+  /** How many hosts an enrollment token enrolls when its maker gives no `maxHosts`. */
+  @IsInt() @Min(1) @Max(1_000_000)
+  HYPERPLANE_ENROLLMENT_TOKEN_MAX_HOSTS: number = 100;
 
   /** Run migrations when the api (or all-in-one) starts. */
   @Transform(toBool) @IsBoolean()
