@@ -111,6 +111,17 @@ describe('CommandHandler: command batches', () => {
     expect(maxInFlight()).toBe(2);
   });
 
+  it('reports every command of a batch exactly once when it reports while commands still run', async () => {
+    // Reports go out while other commands are running (every 0 ms here): a result that lands
+    // as a report swaps the list must still go out, in this report or the next.
+    const commands = Array.from({ length: 40 }, () => create());
+    const { driver } = scripted(sim(), new Map());
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, { concurrency: 8, reportEveryMs: 0 });
+    await handler.handleBatch({ hostId: HOST, commands }, job('cmds-many'));
+    const ids = (await reported()).map((r) => r.operationId);
+    expect(ids.sort()).toEqual(commands.map((c) => c.operationId).sort());
+  });
+
   it('refuses a batch that holds a command for another host, running none of it', async () => {
     const { driver, creates } = scripted(sim(), new Map());
     const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);

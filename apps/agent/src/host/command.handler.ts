@@ -13,6 +13,8 @@ export interface CommandHandlerOptions {
   concurrency?: number;
   /** How often a command of a batch is tried, and the first wait (doubling) between tries. */
   retry?: { attempts: number; backoffMs: number };
+  /** How often a running batch reports the results it has so far (default 1 s). */
+  reportEveryMs?: number;
 }
 
 /** A command in a batch is tried as often, and waits as long between tries, as a command alone. */
@@ -90,8 +92,11 @@ export class CommandHandler {
     const queue = [...batch.commands];
     const worker = async (): Promise<void> => {
       for (let cmd = queue.shift(); cmd; cmd = queue.shift()) {
-        done.push(await this.withRetries(cmd, job.id!));
-        if (Date.now() - lastReport >= BATCH_REPORT_EVERY_MS) await report();
+        // Not `done.push(await …)`: that reads `done` before the await, and a report() meanwhile
+        // swaps it for a new array, so the result would land in one already sent (and be lost).
+        const result = await this.withRetries(cmd, job.id!);
+        done.push(result);
+        if (Date.now() - lastReport >= (this.opts.reportEveryMs ?? BATCH_REPORT_EVERY_MS)) await report();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, queue.length) }, worker));
