@@ -71,6 +71,10 @@ export const problems = {
   tooLarge(limit: string): Problem {
     return new Problem(HttpStatus.PAYLOAD_TOO_LARGE, 'payload-too-large', 'Payload too large', `the request body is larger than ${limit}`);
   },
+  /** The caller should try again after `retryAfterS` seconds (sent as Retry-After by the caller). */
+  tooManyRequests(detail: string, retryAfterS: number): Problem {
+    return new Problem(HttpStatus.TOO_MANY_REQUESTS, 'too-many-requests', 'Too many requests', detail, { retryAfter: retryAfterS });
+  },
   unavailable(detail: string): Problem {
     return new Problem(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', 'Service unavailable', detail);
   },

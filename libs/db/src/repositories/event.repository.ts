@@ -60,6 +60,26 @@ export class EventRepository {
     return rows.map((r) => fromRow<EventEntity>(r));
   }
 
+  /**
+   * One page of a replay: the events after `afterId` up to `upTo` that a caller may see, oldest
+   * first. The project filter runs here, in SQL (keyset on id), so a project's replay reads
+   * only its own rows, never every tenant's. `projectIds` null: every project and the fleet's
+   * own events (hosts); otherwise those projects only.
+   */
+  async page(filter: { afterId: string; upTo: string; projectIds: string[] | null; subjects: readonly EventSubject[]; limit: number }): Promise<EventEntity[]> {
+    const rows: Record<string, unknown>[] =
+      filter.projectIds === null
+        ? await this.db.manager.query(
+            'SELECT * FROM events WHERE id > $1 AND id <= $2 AND subject_type = ANY($3::text[]) ORDER BY id LIMIT $4',
+            [filter.afterId, filter.upTo, filter.subjects, filter.limit],
+          )
+        : await this.db.manager.query(
+            'SELECT * FROM events WHERE project_id = ANY($5::uuid[]) AND id > $1 AND id <= $2 AND subject_type = ANY($3::text[]) ORDER BY id LIMIT $4',
+            [filter.afterId, filter.upTo, filter.subjects, filter.limit, filter.projectIds],
+          );
+    return rows.map((r) => fromRow<EventEntity>(r));
+  }
+
   async byIds(ids: string[]): Promise<EventEntity[]> {
     if (ids.length === 0) return [];
     const rows: Record<string, unknown>[] = await this.db.manager.query('SELECT * FROM events WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
