@@ -67,16 +67,20 @@ export class EventRepository {
    * own events (hosts); otherwise those projects only.
    */
   async page(filter: { afterId: string; upTo: string; projectIds: string[] | null; subjects: readonly EventSubject[]; limit: number }): Promise<EventEntity[]> {
-    const rows: Record<string, unknown>[] =
-      filter.projectIds === null
-        ? await this.db.manager.query(
-            'SELECT * FROM events WHERE id > $1 AND id <= $2 AND subject_type = ANY($3::text[]) ORDER BY id LIMIT $4',
-            [filter.afterId, filter.upTo, filter.subjects, filter.limit],
-          )
-        : await this.db.manager.query(
-            'SELECT * FROM events WHERE project_id = ANY($5::uuid[]) AND id > $1 AND id <= $2 AND subject_type = ANY($3::text[]) ORDER BY id LIMIT $4',
-            [filter.afterId, filter.upTo, filter.subjects, filter.limit, filter.projectIds],
-          );
+    const params: unknown[] = [filter.afterId, filter.upTo, filter.subjects, filter.limit];
+    let project = '';
+    if (filter.projectIds?.length === 1) {
+      // One project (the usual token): an equality walks events_project (project, id) in order.
+      project = 'project_id = $5 AND ';
+      params.push(filter.projectIds[0]);
+    } else if (filter.projectIds) {
+      project = 'project_id = ANY($5::uuid[]) AND ';
+      params.push(filter.projectIds);
+    }
+    const rows: Record<string, unknown>[] = await this.db.manager.query(
+      `SELECT * FROM events WHERE ${project}id > $1 AND id <= $2 AND subject_type = ANY($3::text[]) ORDER BY id LIMIT $4`,
+      params,
+    );
     return rows.map((r) => fromRow<EventEntity>(r));
   }
 
