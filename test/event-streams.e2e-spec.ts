@@ -123,7 +123,8 @@ describe('event streams cannot exhaust the API', () => {
           expect((await fetch(`${url}/healthz`)).status).toBe(200);
           latencies.push(Date.now() - t0);
         }
-        expect(Math.max(...latencies)).toBeLessThan(1000);
+        // Measured 0.2 to 0.7 s on a loaded 2-core machine; unbounded, the API stalled for seconds.
+        expect(Math.max(...latencies)).toBeLessThan(2000);
 
         // The server hangs up on readers that took nothing for HYPERPLANE_EVENTS_STALL_S.
         await waitFor('the stalled readers to be dropped', async () => establishedOn(port) === 0, 60_000, 200);
@@ -131,7 +132,7 @@ describe('event streams cannot exhaust the API', () => {
         clearInterval(sample);
       }
       // Unbounded, each reader held its whole replay: the process grew by some 650 MiB (145 to
-      // 793 MiB) and never let go. Bounded, it grows by about 110 MiB at the peak, most of it
+      // 793 MiB) and never let go. Bounded, it grows by about 120 MiB at the peak, most of it
       // garbage of the pages the kernel's socket buffers took before the readers stalled.
       expect((peak - before) / MiB).toBeLessThan(250);
 
