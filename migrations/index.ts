@@ -4,6 +4,15 @@ import { InstanceSnapshots1795660403782 } from './1795660403782-instance-snapsho
 import { HotInstanceStates1795681827563 } from './1795681827563-hot-instance-states';
 import { HostCreateFailures1795685922432 } from './1795685922432-host-create-failures';
 import { TokenBootstrapFlags1796433017885 } from './1796433017885-token-bootstrap-flags';
+import { EventsByProject1796433974784 } from './1796433974784-events-by-project';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
-export const MIGRATIONS = [Init1795654694139, PlacementGroups1795659365030, InstanceSnapshots1795660403782, HotInstanceStates1795681827563, HostCreateFailures1795685922432, TokenBootstrapFlags1796433017885];
+export const MIGRATIONS = [
+  Init1795654694139,
+  PlacementGroups1795659365030,
+  InstanceSnapshots1795660403782,
+  HotInstanceStates1795681827563,
+  HostCreateFailures1795685922432,
+  TokenBootstrapFlags1796433017885,
+  EventsByProject1796433974784,
+];

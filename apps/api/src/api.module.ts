@@ -11,6 +11,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { TOKENS_LISTENER, TokenService } from './auth/token.service';
 import { EventController } from './events/event.controller';
 import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
+import { EventStreams } from './events/event-stream.service';
 import { HealthController, REDIS_PING } from './health/health.controller';
 import { HostController } from './hosts/host.controller';
 import { HostService } from './hosts/host.service';
@@ -70,6 +71,7 @@ export class ApiModule {
         RedisCloser,
         TokenService,
         EventHub,
+        EventStreams,
         ProjectScope,
         OperationSubmitter,
         InstanceService,

@@ -66,6 +66,18 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean()
   HYPERPLANE_MIGRATE: boolean = true;
 
+  /** Event streams (GET /v1/events) one token may hold open at once in one API process. */
+  @IsInt() @Min(1) @Max(10_000)
+  HYPERPLANE_EVENTS_MAX_PER_TOKEN: number = 20;
+
+  /** A live event stream whose unsent data passes this many KiB is dropped (its reader is too slow). */
+  @IsInt() @Min(16) @Max(65_536)
+  HYPERPLANE_EVENTS_BUFFER_KB: number = 1024;
+
+  /** A replaying event stream whose reader takes nothing for this long is dropped. */
+  @IsInt() @Min(1) @Max(3600)
+  HYPERPLANE_EVENTS_STALL_S: number = 30;
+
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 

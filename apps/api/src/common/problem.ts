@@ -72,6 +72,7 @@ export const problems = {
   tooLarge(limit: string): Problem {
     return new Problem(HttpStatus.PAYLOAD_TOO_LARGE, 'payload-too-large', 'Payload too large', `the request body is larger than ${limit}`);
   },
+  /** The caller should try again after `retryAfterS` seconds (sent as Retry-After). */
   tooManyRequests(detail: string, retryAfterS: number): Problem {
     return new Problem(HttpStatus.TOO_MANY_REQUESTS, 'too-many-requests', 'Too many requests', detail, { retryAfterS });
   },

@@ -15,7 +15,7 @@ import {
 import { JobName, QueueName } from '@hyperplane/queue';
 import { Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
-import { problems } from '../common/problem';
+import { Problem, problems } from '../common/problem';
 
 export interface Submission {
   projectId: string;
@@ -56,6 +56,12 @@ export class OperationSubmitter {
     const jobId = `run-${id}`;
     try {
       await this.db.transaction(async (em) => {
+        // Locks in the one order (operation, then instance): a cancel of the active operation
+        // at the same moment is waited for, not deadlocked with; one still active refuses this.
+        if (s.instanceId) {
+          const active = await this.operations.lockActiveForInstance(em, s.instanceId);
+          if (active) throw this.activeConflict(s.instanceId, active);
+        }
         await s.before?.(em, id);
         await this.operations.insert(em, [
           {
@@ -101,6 +107,15 @@ export class OperationSubmitter {
     return { operation: earlier, replayed: true };
   }
 
+  private activeConflict(instanceId: string | null, active: OperationEntity | null): Problem {
+    return problems.conflict(
+      active
+        ? `instance ${instanceId} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`
+        : `instance ${instanceId} already has an active operation`,
+      { operationId: active?.id ?? null },
+    );
+  }
+
   /**
    * Turns the database's refusals into 409s that say with what. Two requests with the same
    * key that raced: the loser answers with the winner's operation. Anything else: null.
@@ -112,12 +127,7 @@ export class OperationSubmitter {
         return this.replay(principal, idem);
       case 'operations_one_active_per_instance': {
         const active = s.instanceId ? await this.operations.activeForInstance(s.instanceId) : null;
-        throw problems.conflict(
-          active
-            ? `instance ${s.instanceId} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`
-            : `instance ${s.instanceId} already has an active operation`,
-          { operationId: active?.id ?? null },
-        );
+        throw this.activeConflict(s.instanceId, active);
       }
       case 'instances_project_name_live': {
         // Requests with one key that raced: the loser's instance name clashed with the winner's.

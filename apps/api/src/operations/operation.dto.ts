@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { OPERATION_KINDS, OPERATION_STATUSES, OperationStatus } from '@hyperplane/domain';
 import { OperationEntity } from '@hyperplane/db';
-import { operationForProject } from '../common/fleet-view';
+import { operationForProject, stepForProject } from '../common/fleet-view';
 
 export class OperationErrorDto {
   @ApiProperty({ example: 'unschedulable' }) code!: string;
@@ -36,7 +36,7 @@ export class OperationDto {
       kind: o.kind,
       status: o.status,
       progress: o.progress,
-      step: o.step,
+      step: fleetWide ? o.step : stepForProject(o.step),
       error: shown.error,
       instanceId: o.instanceId,
       projectId: o.projectId,

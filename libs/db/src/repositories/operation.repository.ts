@@ -188,6 +188,19 @@ export class OperationRepository {
     return this.db.manager.findOneBy(OperationEntity, { idempotencyScope: scope, idempotencyKey: key });
   }
 
+  /**
+   * The instance's active operation, locked. Operation rows are locked before their instance's
+   * (as the controller and a cancel do), so a request that would change the instance takes
+   * this first: it waits for a cancel in flight instead of deadlocking with it.
+   */
+  async lockActiveForInstance(em: EntityManager, instanceId: string): Promise<OperationEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>(
+      `SELECT * FROM operations WHERE instance_id = $1 AND status IN ('queued', 'running') FOR UPDATE`,
+      [instanceId],
+    );
+    return rows[0] ? fromRow<OperationEntity>(rows[0]) : null;
+  }
+
   activeForInstance(instanceId: string, em: EntityManager = this.db.manager): Promise<OperationEntity | null> {
     return em
       .createQueryBuilder(OperationEntity, 'o')
