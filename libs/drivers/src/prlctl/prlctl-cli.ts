@@ -59,7 +59,7 @@ export class PrlctlCli {
         okCodes: ALL_CODES,
       });
       if (result.code === 0) return result;
-      const stderr = result.stderr.trim() || result.stdout.trim();
+      const stderr = messageOf(result);
       if (result.code === PRL_EXIT.dispatcherUnreachable) {
         unreachable++;
         if (unreachable < unreachableAttempts) {
@@ -83,9 +83,17 @@ export class PrlctlCli {
 
 const ALL_CODES = Array.from({ length: 256 }, (_, i) => i);
 
+// Virtuozzo prints this before every non-list command; it says nothing about the failure.
+const DEPRECATION = /^WARNING: You are using a deprecated CLI component.*$/gm;
+
+/** What the tool said about a failure: stderr without its deprecation notice, else stdout. */
+export function messageOf(result: RunResult): string {
+  return result.stderr.replace(DEPRECATION, '').trim() || result.stdout.trim();
+}
+
 /** A failed call as a DriverError; exported for the driver's own checks and the tests. */
 export function classifyFailure(file: string, args: readonly string[], result: RunResult): DriverError {
-  const stderr = result.stderr.trim() || result.stdout.trim();
+  const stderr = messageOf(result);
   if (result.code === PRL_EXIT.frozen) {
     return classify(file, args, result, `the instance is frozen (exit 254): ${stderr}`, 'Fatal');
   }

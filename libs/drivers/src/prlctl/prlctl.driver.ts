@@ -125,17 +125,17 @@ export class PrlctlDriver implements Driver {
     });
   }
 
-  start(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+  async start(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
     return this.locks.run(id, () => this.doStart(id, ctx));
   }
 
-  stop(id: string, opts: StopOptions = {}, ctx: DriverContext = {}): Promise<InstanceStatus> {
+  async stop(id: string, opts: StopOptions = {}, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
     return this.locks.run(id, () => this.doStop(id, opts, ctx));
   }
 
-  restart(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+  async restart(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const at = await this.settled(id);
@@ -148,7 +148,7 @@ export class PrlctlDriver implements Driver {
     });
   }
 
-  suspend(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+  async suspend(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const at = await this.settled(id);
@@ -159,7 +159,7 @@ export class PrlctlDriver implements Driver {
     });
   }
 
-  resume(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+  async resume(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const at = await this.settled(id);
@@ -170,7 +170,7 @@ export class PrlctlDriver implements Driver {
     });
   }
 
-  destroy(id: string, ctx: DriverContext = {}): Promise<void> {
+  async destroy(id: string, ctx: DriverContext = {}): Promise<void> {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const at = await this.locate(id);
