@@ -195,7 +195,7 @@ export interface PrlVmInfo {
 /** The first object of `prlctl list -i -j`: keys as the tool prints them ("ID", "State", "Hardware"). */
 export function parseInfo(stdout: string): PrlVmInfo {
   const data = extractJson(stdout, 'prlctl list --info');
-  const first = Array.isArray(data) ? data[0] : data;
+  const first: unknown = Array.isArray(data) ? data[0] : data;
   if (!first || typeof first !== 'object') throw new DriverError('Fatal', 'prlctl list --info printed no VM');
   const r = lowerKeys(first as Record<string, unknown>);
   const hw = lowerKeys(asObject(r.hardware));

@@ -7,7 +7,8 @@ import { describeConformance } from '../../test/conformance';
 import { FAKE_PRLCTL, FakeFlavour, FakePrlHost } from '../../test/fakes/prlctl/fake-prl-harness';
 import { InstanceSpec } from '../driver';
 import { runCommand } from '../exec/run-command';
-import { PrlctlDriver, PrlctlDriverOptions, prlNameOf } from './prlctl.driver';
+import { createPrlctlDriver, PrlctlDriver, PrlctlDriverOptions, prlNameOf } from './prlctl.driver';
+import { REAL_DRIVER_FACTORIES } from '../driver.registry';
 
 const template = (name: string): TemplateSpec => BUILTIN_TEMPLATES.find((t) => t.name === name)!;
 const HOST: Record<FakeFlavour, { hostOs: OsFamily; hostArch: Arch }> = {
@@ -233,6 +234,25 @@ describe('PrlctlDriver against the fake: what prlctl really does', () => {
       const probe = await (await setup('desktop', { FAKE_PRL_EDITION: 'standard' })).driver.probe();
       expect(probe).toMatchObject({ installed: false, offers: [], error: expect.stringMatching(/standard edition: prlctl needs the Pro, Business or Enterprise edition/) });
       expect((await (await setup('desktop', { FAKE_PRL_EDITION: 'business' })).driver.probe()).installed).toBe(true);
+    });
+
+    it('is registered, and runs the prlctl HYPERPLANE_PRLCTL names with the prlsrvctl beside it', async () => {
+      expect(REAL_DRIVER_FACTORIES.prlctl).toBe(createPrlctlDriver);
+      const host = new FakePrlHost('virtuozzo');
+      hosts.push(host);
+      const saved = { prlctl: process.env.HYPERPLANE_PRLCTL, state: process.env.FAKE_PRL_STATE };
+      process.env.HYPERPLANE_PRLCTL = FAKE_PRLCTL;
+      process.env.FAKE_PRL_STATE = host.dir;
+      try {
+        const driver = createPrlctlDriver({ stateDir: host.dir, hostOs: 'linux', hostArch: 'x86_64' });
+        expect(await driver.probe()).toMatchObject({ installed: true, flavour: 'virtuozzo' });
+        expect(host.calls().map((c) => c[0])).toEqual(expect.arrayContaining(['prlctl', 'prlsrvctl']));
+      } finally {
+        for (const [key, value] of [['HYPERPLANE_PRLCTL', saved.prlctl], ['FAKE_PRL_STATE', saved.state]] as const) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+      }
     });
 
     it('is unusable where prlctl is missing, or on a Windows host', async () => {
