@@ -170,7 +170,8 @@ export class PlacementService {
     const inFlight = [...this.pending.keys()].filter((d) => d.hostId === hostId);
     const [host] = await this.hostRepo.byIds([hostId]);
     const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
-    const snapshot = host ? hostSnapshot(host, groups) : null;
+    const macosGuests = (await this.hostRepo.macosGuestCounts([hostId])).get(hostId);
+    const snapshot = host ? hostSnapshot(host, groups, macosGuests) : null;
     const at = this.position.get(hostId);
     if (snapshot && at !== undefined) this.hosts[at] = snapshot;
     else if (snapshot) this.setHosts([...this.hosts, snapshot]);
@@ -213,8 +214,8 @@ export class PlacementService {
     // Taken before the read: a decision settled while it runs may or may not be in what it
     // reads, and counting it twice (until the next reload) is the safe side.
     const inFlight = [...this.pending.keys()];
-    const [rows, groups] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts()]);
-    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})));
+    const [rows, groups, macos] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts(), this.hostRepo.macosGuestCounts()]);
+    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {}, macos.get(h.id))));
     // Schedulers are rebuilt from the new snapshot (cheap next to a decision at this size).
     const policies = [...this.schedulers.values()].map((e) => e.policy);
     this.schedulers.clear();
