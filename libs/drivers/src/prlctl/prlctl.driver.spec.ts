@@ -279,6 +279,9 @@ describe('the fake prlctl fails loudly on what the real one refuses', () => {
     [['start', '00000000-0000-4000-8000-000000000001'], 255, /virtual machine does not exist/],
     [['frobnicate'], 1, /Invalid action: frobnicate/],
     [['set', '00000000-0000-4000-8000-000000000001', '--cpus'], 1, /requires an argument/],
+    // The target comes right after the action (CmdParam.cpp reads it from argv[2]).
+    [['stop', '--kill', '00000000-0000-4000-8000-000000000001'], 1, /Unrecognized option: 00000000-0000-4000-8000-000000000001/],
+    [['start'], 1, /Invalid usage/],
   ])('prlctl %j exits %i', async (args, code, message) => {
     const result = await run(args);
     expect(result.code).toBe(code);

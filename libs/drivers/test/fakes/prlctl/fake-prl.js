@@ -221,9 +221,16 @@ function log(tool, argv) {
 
 // --- prlctl --------------------------------------------------------------------------------
 
-function requireTarget(positional, action) {
-  if (positional.length !== 1) fail(1, `Usage: prlctl ${action} <ID | NAME> [OPTIONS]`);
-  return positional[0];
+/**
+ * `prlctl ACTION <ID | NAME> [OPTIONS]`: the target is the word right after the action
+ * (CmdParam.cpp `param.id = argv[offset]`), options follow it. Anything else is refused.
+ */
+function parseTargeted(argv, action) {
+  if (argv.length < 1) fail(1, 'Invalid usage');
+  const [target, ...rest] = argv;
+  const { opts, positional } = parse(rest, actionSpec(action));
+  if (positional.length) fail(1, `Unrecognized option: ${positional[0]}`);
+  return { target, opts };
 }
 
 function infoObject(vm) {
@@ -288,8 +295,8 @@ function printRows(vms, opts) {
 }
 
 function cmdCreate(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('create'));
-  const name = requireTarget(positional, 'create');
+  const { target, opts } = parseTargeted(argv, 'create');
+  const name = target;
   if (Object.values(state.vms).some((v) => v.name === name)) fail(255, `Failed to create the ${opts.vmtype === 'ct' ? 'Container' : 'VM'}: The virtual machine with the name "${name}" already exists.`);
   if (opts.vmtype && !['ct', 'vm'].includes(opts.vmtype)) fail(1, `An incorrect value for --vmtype is specified: ${opts.vmtype}`);
   const ct = opts.vmtype === 'ct';
@@ -313,8 +320,8 @@ function cmdCreate(state, argv) {
 }
 
 function cmdClone(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('clone'));
-  const src = find(state, requireTarget(positional, 'clone'), { templates: true });
+  const { target, opts } = parseTargeted(argv, 'clone');
+  const src = find(state, target, { templates: true });
   if (!opts.name) fail(1, 'The --name option must be specified.');
   if (Object.values(state.vms).some((v) => v.name === opts.name)) fail(255, `Failed to clone the ${kind(src)}: The virtual machine with the name "${opts.name}" already exists.`);
   injected(state, 'clone', src);
@@ -334,8 +341,8 @@ const TRANSITIONS = {
 };
 
 function cmdPower(state, action, argv) {
-  const { opts, positional } = parse(argv, actionSpec(action));
-  const vm = find(state, requireTarget(positional, action));
+  const { target, opts } = parseTargeted(argv, action);
+  const vm = find(state, target);
   injected(state, action, vm);
   const t = TRANSITIONS[action];
   if (action === 'stop' && vm.state === 'suspended') {
@@ -363,8 +370,8 @@ function writeAndHang(state) {
 }
 
 function cmdDelete(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('delete'));
-  const vm = find(state, requireTarget(positional, 'delete'), { templates: true });
+  const { target, opts } = parseTargeted(argv, 'delete');
+  const vm = find(state, target, { templates: true });
   injected(state, 'delete', vm);
   if (vm.state !== 'stopped') {
     if (!opts.force) fail(255, `Failed to delete the ${kind(vm)}: The ${kind(vm)} is ${vm.state}. Stop it first.`);
@@ -376,8 +383,8 @@ function cmdDelete(state, argv) {
 }
 
 function cmdSet(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('set'));
-  const vm = find(state, requireTarget(positional, 'set'));
+  const { target, opts } = parseTargeted(argv, 'set');
+  const vm = find(state, target);
   if (Object.keys(opts).length === 0) fail(1, 'Nothing to set: no options were given.');
   injected(state, 'set', vm);
   for (const key of ['cpus', 'memsize']) {
@@ -397,8 +404,8 @@ function snapDate() {
 }
 
 function cmdSnapshot(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('snapshot'));
-  const vm = find(state, requireTarget(positional, 'snapshot'));
+  const { target, opts } = parseTargeted(argv, 'snapshot');
+  const vm = find(state, target);
   injected(state, 'snapshot', vm);
   const id = crypto.randomUUID();
   const current = vm.snapshots.find((s) => s.current);
@@ -414,8 +421,8 @@ function snapById(vm, ref) {
 }
 
 function cmdSnapshotList(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('snapshot-list'));
-  const vm = find(state, requireTarget(positional, 'snapshot-list'));
+  const { target, opts } = parseTargeted(argv, 'snapshot-list');
+  const vm = find(state, target);
   if (opts.tree && opts.id) fail(1, 'The --tree and --id options cannot be used together.');
   injected(state, 'snapshot-list', vm);
   if (opts.json) {
@@ -431,8 +438,8 @@ function cmdSnapshotList(state, argv) {
 }
 
 function cmdSnapshotSwitch(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('snapshot-switch'));
-  const vm = find(state, requireTarget(positional, 'snapshot-switch'));
+  const { target, opts } = parseTargeted(argv, 'snapshot-switch');
+  const vm = find(state, target);
   if (!opts.id) fail(1, 'The snapshot ID must be specified with --id.');
   injected(state, 'snapshot-switch', vm);
   const s = snapById(vm, opts.id);
@@ -444,8 +451,8 @@ function cmdSnapshotSwitch(state, argv) {
 }
 
 function cmdSnapshotDelete(state, argv) {
-  const { opts, positional } = parse(argv, actionSpec('snapshot-delete'));
-  const vm = find(state, requireTarget(positional, 'snapshot-delete'));
+  const { target, opts } = parseTargeted(argv, 'snapshot-delete');
+  const vm = find(state, target);
   if (!opts.id) fail(1, 'The snapshot ID must be specified with --id.');
   injected(state, 'snapshot-delete', vm);
   const s = snapById(vm, opts.id);
