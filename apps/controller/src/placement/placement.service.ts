@@ -16,6 +16,7 @@ import {
 } from '@hyperplane/db';
 import {
   HostSnapshot,
+  MAX_MACOS_GUESTS,
   mergePolicy,
   PlacementDecision,
   PlacementPolicy,
@@ -157,7 +158,12 @@ export class PlacementService {
       if (group.strict && group.policy === 'affinity' && placed > 0 && onHost === 0) return false;
       if (group.maxPerHost && onHost >= group.maxPerHost) return false;
     }
-    return this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
+    const claimed = await this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
+    if (!claimed || !decision.macosGuest) return claimed;
+    // The claim holds the host's row until commit, so a concurrent placement on this Mac waits
+    // above and then counts this guest (already on the host in this transaction) here.
+    const guests = (await this.hostRepo.macosGuestCounts([decision.hostId], em)).get(decision.hostId) ?? 0;
+    return guests <= MAX_MACOS_GUESTS;
   }
 
   /** The numbers the PostgreSQL claim must respect: the same the scheduler used. */
