@@ -117,6 +117,10 @@ export class AppConfig {
   @IsOptional() @IsString()
   HYPERPLANE_IMAGE_DIR?: string;
 
+  /** Another prlctl than the one on the PATH; prlsrvctl is looked for beside it (read by the driver). */
+  @IsOptional() @IsString()
+  HYPERPLANE_PRLCTL?: string;
+
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 

@@ -8,3 +8,4 @@ export * from './sim/sim-profile';
 export * from './driver.registry';
 export * from './lxc/lxc.driver';
 export * from './qemu';
+export * from './prlctl';

@@ -16,6 +16,7 @@ import {
 } from '@hyperplane/db';
 import {
   HostSnapshot,
+  MAX_MACOS_GUESTS,
   mergePolicy,
   PlacementDecision,
   PlacementPolicy,
@@ -157,7 +158,12 @@ export class PlacementService {
       if (group.strict && group.policy === 'affinity' && placed > 0 && onHost === 0) return false;
       if (group.maxPerHost && onHost >= group.maxPerHost) return false;
     }
-    return this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
+    const claimed = await this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
+    if (!claimed || !decision.macosGuest) return claimed;
+    // The claim holds the host's row until commit, so a concurrent placement on this Mac waits
+    // above and then counts this guest (already on the host in this transaction) here.
+    const guests = (await this.hostRepo.macosGuestCounts([decision.hostId], em)).get(decision.hostId) ?? 0;
+    return guests <= MAX_MACOS_GUESTS;
   }
 
   /** The numbers the PostgreSQL claim must respect: the same the scheduler used. */
@@ -170,7 +176,8 @@ export class PlacementService {
     const inFlight = [...this.pending.keys()].filter((d) => d.hostId === hostId);
     const [host] = await this.hostRepo.byIds([hostId]);
     const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
-    const snapshot = host ? hostSnapshot(host, groups) : null;
+    const macosGuests = (await this.hostRepo.macosGuestCounts([hostId])).get(hostId);
+    const snapshot = host ? hostSnapshot(host, groups, macosGuests) : null;
     const at = this.position.get(hostId);
     if (snapshot && at !== undefined) this.hosts[at] = snapshot;
     else if (snapshot) this.setHosts([...this.hosts, snapshot]);
@@ -213,8 +220,8 @@ export class PlacementService {
     // Taken before the read: a decision settled while it runs may or may not be in what it
     // reads, and counting it twice (until the next reload) is the safe side.
     const inFlight = [...this.pending.keys()];
-    const [rows, groups] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts()]);
-    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})));
+    const [rows, groups, macos] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts(), this.hostRepo.macosGuestCounts()]);
+    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {}, macos.get(h.id))));
     // Schedulers are rebuilt from the new snapshot (cheap next to a decision at this size).
     const policies = [...this.schedulers.values()].map((e) => e.policy);
     this.schedulers.clear();

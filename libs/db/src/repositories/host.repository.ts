@@ -245,6 +245,22 @@ export class HostRepository {
     return out;
   }
 
+  /**
+   * macOS guests holding one of their Mac's two licence slots, per host: VMs of a macOS template
+   * being created, running or suspended (Hyperplane's `suspended` covers prlctl's paused too).
+   */
+  async macosGuestCounts(hostIds?: string[], em: EntityManager = this.db.manager): Promise<Map<string, number>> {
+    const rows = await em.query<{ host_id: string; n: number }[]>(
+      `SELECT i.host_id, count(*)::int AS n FROM instances i JOIN templates t ON t.name = i.template
+       WHERE i.host_id IS NOT NULL AND t.os_family = 'macos' AND i.technology = 'vm'
+         AND i.state IN ('provisioning', 'running', 'suspended', 'migrating')
+         AND ($1::uuid[] IS NULL OR i.host_id = ANY($1::uuid[]))
+       GROUP BY i.host_id`,
+      [hostIds ?? null],
+    );
+    return new Map(rows.map((r) => [r.host_id, r.n]));
+  }
+
   async byIds(ids: string[]): Promise<HostEntity[]> {
     return ids.length ? this.db.manager.findBy(HostEntity, { id: In(ids) }) : [];
   }
