@@ -1,15 +1,16 @@
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { loadConfig, loadDotEnv } from '@hyperplane/config';
-import { TokenRepository } from '@hyperplane/db';
+import { AppConfig, loadConfig, loadDotEnv } from '@hyperplane/config';
+import { createDataSource, Database, HostRepository, migrateDatabase, TokenRepository } from '@hyperplane/db';
 import { startApi } from '@hyperplane/api';
-import { startController } from '@hyperplane/controller';
+import { HeartbeatWatcher, startController } from '@hyperplane/controller';
 import { agentOptions, startAgent } from '@hyperplane/agent';
-import { createHash, randomBytes } from 'node:crypto';
 import { findOrStartPostgres, findOrStartRedis } from './local-services';
+import { readyBanner, TokenOrigin } from './ready-banner';
 
 const log = new Logger('all-in-one');
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 /** api + controller + an agent for this machine (and simulated hosts when asked), one process. */
 async function main(): Promise<void> {
@@ -17,23 +18,26 @@ async function main(): Promise<void> {
   const env = loadConfig();
   const postgres = await findOrStartPostgres(env.HYPERPLANE_DATA_DIR, env.DATABASE_URL);
   const redis = await findOrStartRedis(env.HYPERPLANE_DATA_DIR, env.REDIS_URL);
-  const config = { ...env, DATABASE_URL: postgres.url, REDIS_URL: redis.url };
+  if (env.HYPERPLANE_MIGRATE) await migrateDatabase(postgres.url);
+  const token = await bootstrapAdminToken(postgres.url, env.HYPERPLANE_ADMIN_TOKEN);
+  const config = { ...env, DATABASE_URL: postgres.url, REDIS_URL: redis.url, HYPERPLANE_MIGRATE: false };
 
   const { app: api, url } = await startApi(config);
-  const controller = await startController({ ...config, HYPERPLANE_MIGRATE: false });
+  const controller = await startController(config);
 
   // The all-in-one enrolls its own agent: a single-use enrollment token, made directly.
   const secret = `hpe_${randomBytes(32).toString('base64url')}`;
   await api.get(TokenRepository).insertEnrollmentToken({
     id: randomUUID(),
     name: 'all-in-one local agent',
-    secretHash: createHash('sha256').update(secret).digest('hex'),
+    secretHash: sha256(secret),
     maxHosts: config.HYPERPLANE_SIM_HOSTS + 1,
     expiresAt: new Date(Date.now() + 10 * 60_000),
     createdBy: null,
   });
   const agent = await startAgent(agentOptions(config, { apiUrl: url, enrollmentToken: secret }));
-  log.log(`ready: ${url}/docs — ${agent.hostIds.length} host(s) enrolled`);
+  const ready = await untilReady(api.get(HostRepository), controller.get(HeartbeatWatcher), agent.hostIds, config);
+  process.stdout.write(readyBanner({ url, hosts: agent.hostIds.length, ready, token }));
 
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -49,6 +53,45 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+}
+
+/**
+ * The admin token the banner shows: HYPERPLANE_ADMIN_TOKEN when set (the API adds it), else a
+ * new one made here on a database without admins, so that the banner can show it; else none
+ * (one was shown at an earlier start).
+ */
+async function bootstrapAdminToken(databaseUrl: string, configured: string | undefined): Promise<TokenOrigin> {
+  if (configured) return { kind: 'configured' };
+  const ds = await createDataSource({ url: databaseUrl, poolSize: 1, applicationName: 'hyperplane-all-in-one' }).initialize();
+  try {
+    const tokens = new TokenRepository(new Database(ds));
+    if ((await tokens.countAdmins()) > 0) return { kind: 'earlier' };
+    const secret = `hp_${randomBytes(32).toString('base64url')}`;
+    await tokens.insertApiToken({ id: randomUUID(), name: 'bootstrap-admin', role: 'admin', projectId: null, createdBy: null, secretHash: sha256(secret), prefix: secret.slice(0, 10), expiresAt: null, revokedAt: null });
+    return { kind: 'new', secret };
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/**
+ * Waits until the agent's hosts are `ready` (they are `enrolling` until the controller sees
+ * their first heartbeat), so that "ready" means a create can be placed at once. Bounded by the
+ * heartbeat timeout; returns how many are ready.
+ */
+async function untilReady(hosts: HostRepository, watcher: HeartbeatWatcher, ids: string[], config: AppConfig): Promise<number> {
+  const started = Date.now();
+  const until = started + Math.max(10, config.HYPERPLANE_HEARTBEAT_TIMEOUT_S) * 1000;
+  for (;;) {
+    // The agent has beaten once already: look now rather than at the watcher's next tick.
+    await watcher.tick();
+    const ready = (await hosts.byIds(ids)).filter((h) => h.status === 'ready').length;
+    if (ready === ids.length || Date.now() > until) {
+      if (ready < ids.length) log.warn(`${ids.length - ready} of ${ids.length} host(s) not ready after ${Math.round((Date.now() - started) / 1000)} s; creates wait for them a while`);
+      return ready;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 main().catch((e: unknown) => {

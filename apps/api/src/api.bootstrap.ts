@@ -7,6 +7,7 @@ import { migrateDatabase, TemplateRepository } from '@hyperplane/db';
 import { ApiModule } from './api.module';
 import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
+import { ApiLogger } from './common/api.logger';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 
@@ -16,7 +17,7 @@ export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: stri
 
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
   if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
-  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: logLevels(config.LOG_LEVEL) });
+  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: new ApiLogger(logLevels(config.LOG_LEVEL)) });
   // Agents speaking for thousands of simulated hosts send large inventories; users do not.
   app.use('/v1/agents', jsonBody(AGENT_BODY_LIMIT), bodyErrors(AGENT_BODY_LIMIT));
   app.use(jsonBody(config.HYPERPLANE_BODY_LIMIT));
