@@ -51,7 +51,7 @@ describe('the all-in-one with nothing on the usual ports (a network namespace of
       });
     } else {
       console.warn(`embedded-start.e2e-spec: skipped: ${notPossible}`);
-      it.skip(`runs only where ${notPossible.replace(/ need.*$/, '')} is possible (skipped: ${notPossible})`, () => undefined);
+      it.skip(`starts with nothing on the usual ports (skipped: ${notPossible})`, () => undefined);
     }
     return;
   }
