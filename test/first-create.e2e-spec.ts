@@ -44,7 +44,8 @@ describe('a create that arrives while hosts are still enrolling', () => {
       const op = (await stack.client.get(`/v1/operations/${post.body.id}`)).body;
       return op.step === WAITING && op;
     });
-    expect(waiting.status).toBe('running');
+    // Not under way yet: still queued (and so still cancellable).
+    expect(waiting.status).toBe('queued');
     const host = (await stack.client.get(`/v1/hosts/${ids[0]}`)).body;
     expect(host.status).toBe('enrolling');
 
@@ -55,6 +56,20 @@ describe('a create that arrives while hosts are still enrolling', () => {
     expect(instance).toMatchObject({ state: 'running', hostId: ids[0] });
   });
 
+  it('can be cancelled while it waits', async () => {
+    await enrollSilently(simHost('silent-windows-0', 'windows', 'x86_64'));
+    const post = await create('never-mind', 'windows-server-2022');
+    expect(post.status).toBe(202);
+    await waitFor('the create to wait', async () => (await stack.client.get(`/v1/operations/${post.body.id}`)).body.step === WAITING);
+    const cancel = await stack.client.post(`/v1/operations/${post.body.id}/cancel`, {});
+    expect(cancel.status).toBe(200);
+    expect(cancel.body).toMatchObject({ status: 'cancelled' });
+    const done = await stack.client.waitOp(post.body.id, 10);
+    expect(done).toMatchObject({ status: 'cancelled' });
+    // The instance that was never placed is gone with its create.
+    expect((await stack.client.get(`/v1/instances/${post.body.instanceId}`)).status).toBe(404);
+  });
+
   it('fails unschedulable, saying so, when the enrolling host stays silent past the heartbeat timeout', async () => {
     await enrollSilently(windows);
     const post = await create('for-windows', 'windows-server-2022');
@@ -62,7 +77,7 @@ describe('a create that arrives while hosts are still enrolling', () => {
     await waitFor('the create to wait', async () => (await stack.client.get(`/v1/operations/${post.body.id}`)).body.step === WAITING);
     const done = await stack.client.waitOp(post.body.id, 30);
     expect(done).toMatchObject({ status: 'failed', step: 'unschedulable', error: { code: 'unschedulable' } });
-    expect(done.error.message).toMatch(/not ready \(enrolling\)/);
+    expect(done.error.message).toMatch(/not ready \((\d+ )?enrolling\)/);
   });
 
   it('does not wait when no enrolling host would take the request', async () => {

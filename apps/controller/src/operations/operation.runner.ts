@@ -164,8 +164,8 @@ export class OperationRunner {
   /**
    * No host takes the request now. A host that enrolled lately becomes `ready` at its first
    * heartbeat (seconds later, as at the first start of `npm start`): when such a host would
-   * take it, the create waits (step WAITING_FOR_ENROLLING_HOSTS, the job run again every
-   * second) rather than fail. Both the hosts counted and the wait are bounded by the
+   * take it, the create waits (still queued, step WAITING_FOR_ENROLLING_HOSTS, the job run
+   * again every second) rather than fail. Both the hosts counted and the wait are bounded by the
    * heartbeat timeout, after which a silent host is not coming soon: the create then ends
    * `unschedulable` as before, and the rescheduler retries it when a host becomes ready.
    */
@@ -174,12 +174,8 @@ export class OperationRunner {
     const now = Date.now();
     if (now - new Date(op.createdAt).getTime() > boundMs) return;
     if (!(await this.placement.enrollingWouldPlace(request, policy, new Date(now - boundMs)))) return;
-    const waiting = await this.db.transaction(async (em) => {
-      if (op.status === 'queued') return (await this.operations.transition(em, op.id, ['queued'], 'running', { step: WAITING_FOR_ENROLLING_HOSTS, progress: 1 })) !== null;
-      if (op.step !== WAITING_FOR_ENROLLING_HOSTS) await this.operations.patch(em, op.id, { step: WAITING_FOR_ENROLLING_HOSTS });
-      return true;
-    });
-    if (!waiting) return; // cancelled meanwhile: the transaction that follows finds nothing to do
+    // It stays queued (so it can still be cancelled) until placed; the step says why it waits.
+    if (op.step !== WAITING_FOR_ENROLLING_HOSTS && !(await this.operations.markWaiting(op.id, WAITING_FOR_ENROLLING_HOSTS))) return;
     throw new RetryLater(ENROLLING_RETRY_MS, `operation ${op.id} waits for enrolling hosts`);
   }
 
