@@ -27,9 +27,9 @@ describe('progress of a root filesystem build', () => {
     for (const expected of [
       'building debian-12-x86_64: downloading the package index',
       'building debian-12-x86_64: downloading packages (6 so far)',
-      'building debian-12-x86_64: extracting packages (6 of 6)',
-      'building debian-12-x86_64: unpacking packages (3 of 6)',
-      'building debian-12-x86_64: configuring packages (6 of 6)',
+      'building debian-12-x86_64: extracting packages (6 of ~6)',
+      'building debian-12-x86_64: unpacking packages (3 of ~6)',
+      'building debian-12-x86_64: configuring packages (6 of ~6)',
       'building debian-12-x86_64: root filesystem installed',
     ]) {
       expect(steps).toContain(expected);
@@ -69,7 +69,7 @@ describe('progress of a root filesystem build', () => {
         }, 20_000, 50);
       const downloading = await watch(/^building debian-12-x86_64: downloading packages \(\d+ so far\)$/);
       expect(downloading.status).toBe('running');
-      const later = await watch(/^building debian-12-x86_64: (extracting|unpacking|configuring) packages \(\d+ of 6\)$/);
+      const later = await watch(/^building debian-12-x86_64: (extracting|unpacking|configuring) packages \(\d+ of ~6\)$/);
       // The host's part is 10–99 % of the operation: a build is past the dispatch's 10 %.
       expect(later.progress).toBeGreaterThan(downloading.progress);
       expect(downloading.progress).toBeGreaterThan(10);

@@ -71,7 +71,8 @@ export class DebootstrapProgress {
   private counted(phase: Counted, verb: string): BuildProgress | null {
     const done = ++this.counts[phase];
     const total = Math.max(this.packages.size, done);
-    return this.report(phase, `${verb} packages (${done} of ${total})`, done, total);
+    // Of about as many as were downloaded: a few are installed without a line of their own.
+    return this.report(phase, `${verb} packages (${done} of ~${total})`, done, total);
   }
 
   private report(phase: Phase, step: string, done = 0, total = 0): BuildProgress {
