@@ -12,6 +12,7 @@ import { AuthThrottle } from './auth/auth-throttle';
 import { authenticateFirst } from './auth/authenticate-first';
 import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
+import { ApiLogger } from './common/api.logger';
 import { pathEncodingCheck } from './common/path-encoding';
 import { securityHeaders } from './common/security-headers';
 import { ProblemFilter } from './common/problem.filter';
@@ -21,7 +22,7 @@ export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: stri
 
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
   if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
-  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: logLevels(config.LOG_LEVEL) });
+  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: new ApiLogger(logLevels(config.LOG_LEVEL)) });
   const http = app.getHttpAdapter().getInstance() as Application;
   http.disable('x-powered-by');
   app.use(securityHeaders());

@@ -2,4 +2,5 @@ export * from './controller.bootstrap';
 export * from './controller.module';
 export * from './operations/operation.runner';
 export * from './placement/placement.service';
+export * from './hosts/heartbeat.watcher';
 export * from './reconcile/reconciler';

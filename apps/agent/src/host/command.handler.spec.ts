@@ -140,4 +140,28 @@ describe('CommandHandler: command batches', () => {
     expect(job!.name).toBe(JobName.AgentResult);
     expect(job!.data).toMatchObject({ jobId: `cmd-${cmd.operationId}-create`, operationId: cmd.operationId, ok: true, state: 'running' });
   });
+
+  it('sends the latest step of a command that then goes quiet, and nothing of a quick one', async () => {
+    const { driver } = scripted(sim(), new Map());
+    const inner = driver.create.bind(driver);
+    const progressJobs = async () => (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).filter((j) => j.name === (JobName.AgentProgress as string));
+    // A long build: one step reported at once, then silence (debootstrap downloading).
+    driver.create = async (spec, ctx) => {
+      ctx?.progress?.(30, 'downloading packages (3 so far)');
+      const until = Date.now() + 10_000;
+      while ((await progressJobs()).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      return inner(spec, ctx);
+    };
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const slow = create();
+    await handler.handle(slow, { id: `cmd-${slow.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    const sent = await progressJobs();
+    expect(sent.map((j) => j.data)).toEqual([{ operationId: slow.operationId, hostId: HOST, percent: 18, step: 'downloading packages (3 so far)' }]);
+
+    driver.create = inner;
+    const quick = create();
+    await handler.handle(quick, { id: `cmd-${quick.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    await new Promise((r) => setTimeout(r, 600)); // past the window: a flush left pending would show now
+    expect(await progressJobs()).toHaveLength(1);
+  });
 });

@@ -126,15 +126,18 @@ export class CommandHandler {
   private async attempt(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
     const base = { jobId, operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command };
     const driver = this.drivers.get(cmd.driver);
+    const ctx = this.context(cmd);
     try {
       if (!driver) throw new DriverError('Unsupported', `driver ${cmd.driver} is not available on this host`);
-      const status = await this.execute(driver, cmd, this.context(cmd));
+      const status = await this.execute(driver, cmd, ctx);
       return { ...base, ok: true, state: status?.state, details: details(status) };
     } catch (e) {
       const error = asDriverError(e);
       if (error.retryable && mayRetry) throw error;
       this.log.warn(`${cmd.command} of ${cmd.instanceId} failed: ${error.message}`);
       return { ...base, ok: false, error: { code: error.code, message: error.message } };
+    } finally {
+      ctx.end();
     }
   }
 
@@ -178,22 +181,43 @@ export class CommandHandler {
     }
   }
 
-  private context(cmd: HostCommandPayload): DriverContext {
-    // Quick commands report no progress at all; slow ones every half second.
+  /**
+   * Progress as the driver reports it, sent at most every half second: quick commands send
+   * none; the latest report of a window goes out at its end, so that a long silent stretch
+   * (a debootstrap download) shows the step it is in rather than one from before. `end()`
+   * drops what is still pending once the command is over.
+   */
+  private context(cmd: HostCommandPayload): DriverContext & { end(): void } {
     let last = Date.now();
+    let pending: { percent: number; step: string } | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const send = (percent: number, step: string): void => {
+      last = Date.now();
+      void this.queue
+        .enqueue({
+          queue: QueueName.AgentResults,
+          name: JobName.AgentProgress,
+          jobId: `prg-${cmd.operationId}-${last}`,
+          data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },
+        })
+        .catch(() => undefined);
+    };
+    const flush = (): void => {
+      timer = null;
+      if (pending) send(pending.percent, pending.step);
+      pending = null;
+    };
     return {
       progress: (percent, step) => {
-        const now = Date.now();
-        if (now - last < PROGRESS_EVERY_MS) return;
-        last = now;
-        void this.queue
-          .enqueue({
-            queue: QueueName.AgentResults,
-            name: JobName.AgentProgress,
-            jobId: `prg-${cmd.operationId}-${now}`,
-            data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },
-          })
-          .catch(() => undefined);
+        pending = { percent, step };
+        const wait = last + PROGRESS_EVERY_MS - Date.now();
+        if (wait <= 0) flush();
+        else timer ??= setTimeout(flush, wait);
+      },
+      end: () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+        pending = null;
       },
     };
   }

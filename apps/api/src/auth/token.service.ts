@@ -10,6 +10,9 @@ const CACHE_MS = 10_000;
 
 export const TOKENS_LISTENER = Symbol('TOKENS_LISTENER');
 
+/** Where the admin token a newcomer needs came from. */
+export type BootstrapOrigin = { kind: 'new'; secret: string } | { kind: 'configured' } | { kind: 'earlier' };
+
 export interface IssuedToken {
   token: ApiTokenEntity;
   /** Shown once; only its hash is kept. */
@@ -98,13 +101,18 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
    * previous bootstrap token, which is revoked in the same transaction; a value that was
    * revoked stays revoked.
    */
+  /** What the last bootstrapAdmin() did: the all-in-one's banner shows a new token once. */
+  bootstrapped: BootstrapOrigin = { kind: 'earlier' };
+
   async bootstrapAdmin(configured: string | undefined): Promise<void> {
     if (configured) {
       const existing = await this.tokens.findApiToken(hashSecret(configured));
       if (existing) {
         if (existing.revokedAt) this.log.warn('HYPERPLANE_ADMIN_TOKEN is a revoked token and stays revoked: configure a new value');
+        this.bootstrapped = { kind: 'configured' };
         return;
       }
+      this.bootstrapped = { kind: 'configured' };
       const row = this.row({ name: 'bootstrap-admin', role: 'admin', projectId: null, createdBy: null }, configured);
       const replaced = await this.tokens.replaceBootstrapAdmin(row).catch(ignoreDuplicate(0));
       this.log.log(`bootstrap admin token created from HYPERPLANE_ADMIN_TOKEN${replaced ? `; the previous one (${replaced}) revoked` : ''}`);
@@ -115,6 +123,7 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
     const secret = newSecret('api');
     // Not a replacement: two replicas starting on an empty database each print one that works.
     await this.tokens.insertApiToken({ ...this.row({ name: 'bootstrap-admin', role: 'admin', projectId: null, createdBy: null }, secret), bootstrap: true });
+    this.bootstrapped = { kind: 'new', secret };
     this.log.warn(`bootstrap admin token (shown once, keep it): ${secret}`);
   }
 

@@ -140,6 +140,17 @@ export class PlacementService {
     return this.scheduler(policy).place(request).ok;
   }
 
+  /**
+   * Whether a host still enrolling (enrolled since `since`, not yet beaten) would take the
+   * request once ready: what it claims is checked again when it is ready and really placed.
+   */
+  async enrollingWouldPlace(request: PlacementRequest, policy: PlacementPolicy, since: Date): Promise<boolean> {
+    const rows = await this.hostRepo.enrollingSince(since);
+    if (rows.length === 0) return false;
+    const asReady = rows.map((h): HostSnapshot => ({ ...hostSnapshot(h), status: 'ready' }));
+    return new Scheduler(asReady, policy).place(request).ok;
+  }
+
   /** Serialises placements in a group; the first statement of the placing transaction. */
   async lockGroup(em: Tx, groupId: string): Promise<void> {
     await this.groupRepo.lock(em, groupId);

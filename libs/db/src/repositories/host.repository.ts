@@ -107,6 +107,11 @@ export class HostRepository {
     return this.db.manager.find(HostEntity);
   }
 
+  /** Hosts enrolled since `since` that have not beaten yet (placement may wait for them). */
+  enrollingSince(since: Date): Promise<HostEntity[]> {
+    return this.db.manager.createQueryBuilder(HostEntity, 'h').where("h.status = 'enrolling'").andWhere('h.created_at >= :since', { since }).getMany();
+  }
+
   /** What the heartbeat watcher needs of every host, without the inventories. */
   async liveness(): Promise<Pick<HostEntity, 'id' | 'name' | 'status' | 'lastHeartbeatAt' | 'createdAt'>[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, name, status, last_heartbeat_at, created_at FROM hosts');

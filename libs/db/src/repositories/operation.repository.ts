@@ -272,6 +272,15 @@ export class OperationRepository {
     await em.query(`UPDATE operations SET ${sql}, version = version + 1, updated_at = now() WHERE id = $1`, [id, ...params]);
   }
 
+  /** An operation that has not ended says what it waits for (its status stays). False if it ended. */
+  async markWaiting(id: string, step: string): Promise<boolean> {
+    const rows: unknown[] = await this.db.manager.query(
+      `UPDATE operations SET step = $2, version = version + 1, updated_at = now() WHERE id = $1 AND status IN ('queued', 'running') RETURNING id`,
+      [id, step],
+    );
+    return rows.length > 0;
+  }
+
   /** Progress only moves forward, and only while running. */
   async progress(id: string, percent: number, step: string): Promise<void> {
     await this.db.manager.query(
