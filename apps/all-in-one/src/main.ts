@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { loadConfig, loadDotEnv } from '@hyperplane/config';
+import { installAppLogger } from '@hyperplane/observability';
 import { TokenRepository } from '@hyperplane/db';
 import { startApi } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
@@ -15,6 +16,7 @@ const log = new Logger('all-in-one');
 async function main(): Promise<void> {
   loadDotEnv();
   const env = loadConfig();
+  installAppLogger(env);
   const postgres = await findOrStartPostgres(env.HYPERPLANE_DATA_DIR, env.DATABASE_URL);
   const redis = await findOrStartRedis(env.HYPERPLANE_DATA_DIR, env.REDIS_URL);
   const config = { ...env, DATABASE_URL: postgres.url, REDIS_URL: redis.url };

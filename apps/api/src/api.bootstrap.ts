@@ -1,7 +1,8 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppConfig, logLevels } from '@hyperplane/config';
+import { AppConfig } from '@hyperplane/config';
+import { createAppLogger } from '@hyperplane/observability';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
 import { migrateDatabase, TemplateRepository } from '@hyperplane/db';
 import { ApiModule } from './api.module';
@@ -9,6 +10,7 @@ import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
+import { requestObserver } from './observability/request-observer.middleware';
 
 const AGENT_BODY_LIMIT = '64mb';
 
@@ -16,7 +18,9 @@ export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: stri
 
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
   if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
-  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: logLevels(config.LOG_LEVEL) });
+  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: createAppLogger(config) });
+  // First: every request gets its id and is timed, whatever happens to it next.
+  app.use(requestObserver());
   // Agents speaking for thousands of simulated hosts send large inventories; users do not.
   app.use('/v1/agents', jsonBody(AGENT_BODY_LIMIT), bodyErrors(AGENT_BODY_LIMIT));
   app.use(jsonBody(config.HYPERPLANE_BODY_LIMIT));

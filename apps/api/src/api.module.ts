@@ -13,6 +13,7 @@ import { EventController } from './events/event.controller';
 import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
 import { HealthController, REDIS_PING } from './health/health.controller';
 import { HostController } from './hosts/host.controller';
+import { MetricsController } from './observability/metrics.controller';
 import { HostService } from './hosts/host.service';
 import { InstanceController } from './instances/instance.controller';
 import { InstanceService } from './instances/instance.service';
@@ -48,6 +49,7 @@ export class ApiModule {
       imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-api', poolSize: 20 })],
       controllers: [
         HealthController,
+        MetricsController,
         InstanceController,
         InstanceChangeController,
         OperationController,

@@ -1,5 +1,6 @@
 import { Job, Worker, WorkerOptions } from 'bullmq';
 import { JobName, JobPayloads } from './job-names';
+import { observeJob } from './job-metrics';
 import { createRedis, RedisSettings } from './redis-connection';
 
 export type JobHandler<N extends JobName> = (data: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<void>;
@@ -32,7 +33,7 @@ export function startWorker<N extends JobName>(
     async (job: Job) => {
       const handler = (handlers as unknown as Record<string, ((data: unknown, job: Job) => Promise<void>) | undefined>)[job.name];
       if (!handler) throw new Error(`no handler for job ${job.name} on ${queue}`);
-      await handler(job.data, job);
+      await observeJob(queue, job, () => handler(job.data, job));
     },
     {
       connection,

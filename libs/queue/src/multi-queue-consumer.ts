@@ -17,6 +17,7 @@ import {
   WorkerOptions,
 } from 'bullmq';
 import { Redis } from 'ioredis';
+import { observeJob } from './job-metrics';
 import { createRedis, RedisSettings } from './redis-connection';
 
 /*
@@ -458,7 +459,7 @@ export class MultiQueueConsumer {
       try {
         // A job that stalled more than maxStalledCount times comes back with a deferred failure.
         if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
-        await q.handler(job);
+        await observeJob(q.name, job, () => q.handler(job));
         next = await job.moveToCompleted(undefined, token, finishing());
       } catch (e) {
         next = await this.fail(q, job, token, e, finishing());

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiProduces, ApiPropertyOption
 import { IsOptional, Matches } from 'class-validator';
 import type { Request, Response } from 'express';
 import { EventEntity, EventRepository } from '@hyperplane/db';
+import { eventStreamConnections } from '@hyperplane/observability';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { canSeeProject, isFleetWide, Principal } from '../auth/principal';
 import { eventDataForProject } from '../common/fleet-view';
@@ -67,6 +68,7 @@ export class EventController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write(': connected\n\n');
+    eventStreamConnections.inc();
 
     // Live events are held back while the backlog is read, then sent without duplicates.
     let replaying = since !== undefined;
@@ -81,6 +83,7 @@ export class EventController {
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.on('close', () => {
+      eventStreamConnections.dec();
       clearInterval(ping);
       unsubscribe();
     });
