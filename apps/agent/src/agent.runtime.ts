@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
-import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
+import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -58,6 +58,7 @@ export class AgentRuntime {
       lockDuration: opts.lockDuration,
       name: 'agent',
       onError: (e, queue) => this.log.warn(`${queue ?? 'queue'}: ${e.message}`),
+      around: observeJob,
     });
     this.heartbeats = new HeartbeatStore(this.queue.connection, opts.redis.prefix);
     this.api = new AgentApiClient(opts.apiUrl);
