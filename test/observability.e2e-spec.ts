@@ -1,8 +1,10 @@
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Database, HostRepository, OutboxRepository } from '@hyperplane/db';
 import { ControllerListener, ControllerMetrics } from '@hyperplane/controller';
-import { startHealthServer } from '@hyperplane/observability';
+import { createAppLogger, JsonLogger, startHealthServer } from '@hyperplane/observability';
 import { HeartbeatStore, JobQueue, QueueName } from '@hyperplane/queue';
 import { MIXED_FLEET, Stack, startStack } from '@hyperplane/testing';
 
@@ -148,6 +150,34 @@ describe('observability: metrics, health listeners and request ids', () => {
     } finally {
       await results.close();
       await hostQueue.close();
+    }
+  });
+
+  it('writes JSON log lines of the api, the controller and the agent that carry the request id', async () => {
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    Logger.overrideLogger(new JsonLogger('debug', sink));
+    try {
+      const id = 'obs-test-logs-0002';
+      const r = await stack.client.post(
+        '/v1/instances',
+        { name: 'logged', template: 'debian-12', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 5 } },
+        { 'X-Request-Id': id },
+      );
+      expect(r.status).toBe(202);
+      expect((await stack.client.waitOp(r.body.id)).status).toBe('succeeded');
+      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { context?: string; requestId?: string; msg: string });
+      const contexts = new Set(lines.filter((l) => l.requestId === id).map((l) => l.context));
+      // api (access log), controller (placement), agent (the driver call)
+      expect([...contexts].sort()).toEqual(expect.arrayContaining(['agent', 'http', 'operations']));
+      expect(lines.find((l) => l.requestId === id && l.context === 'agent' && /^sim create .* ok in/.test(l.msg))).toBeDefined();
+    } finally {
+      Logger.overrideLogger(createAppLogger(stack.config));
     }
   });
 

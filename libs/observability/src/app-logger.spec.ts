@@ -37,6 +37,12 @@ describe('logs', () => {
     expect(typeof outside!.time).toBe('string');
   });
 
+  it('put the fields of a structured line into the JSON', () => {
+    const { stream, lines } = capture();
+    withRequestId('req-7', () => new JsonLogger('log', stream).log({ msg: 'POST /v1/instances 202', status: 202, durationMs: 3 }, 'http'));
+    expect(lines()[0]).toMatchObject({ context: 'http', msg: 'POST /v1/instances 202', status: 202, durationMs: 3, requestId: 'req-7' });
+  });
+
   it('keep the request id across awaits', async () => {
     const { stream, lines } = capture();
     const logger = new JsonLogger('log', stream);

@@ -54,6 +54,12 @@ export class JsonLogger implements LoggerService {
     const { context, rest } = split(params);
     const stack = level === 'error' || level === 'fatal' ? rest.find((p) => typeof p === 'string') : undefined;
     const err = message instanceof Error ? { err: message } : {};
+    // A plain object is a structured line: its fields go into the JSON, its `msg` is the message.
+    if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
+      const { msg, ...fields } = message as Record<string, unknown>;
+      this.pino[level]({ ...(context ? { context } : {}), ...fields }, typeof msg === 'string' ? msg : '');
+      return;
+    }
     this.pino[level]({ ...(context ? { context } : {}), ...(stack ? { stack } : {}), ...err }, text(message));
   }
 

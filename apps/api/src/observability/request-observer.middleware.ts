@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { childCache, httpRequestDuration, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from '@hyperplane/observability';
 
@@ -11,6 +12,7 @@ const series = childCache((method, route, status) => httpRequestDuration.labels(
  * the raw URL, which holds ids and names.
  */
 export function requestObserver() {
+  const log = new Logger('http');
   return (req: Request, res: Response, next: NextFunction): void => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     res.setHeader('X-Request-Id', requestId);
@@ -20,7 +22,12 @@ export function requestObserver() {
       // bodies too large) are "unmatched".
       const route = (req.route as { path?: unknown } | undefined)?.path;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      series(req.method, typeof route === 'string' ? route : 'unmatched', String(res.statusCode)).observe(seconds);
+      const pattern = typeof route === 'string' ? route : 'unmatched';
+      series(req.method, pattern, String(res.statusCode)).observe(seconds);
+      // An access log line (debug; a server error is a warning), in the request's context.
+      const line = { msg: `${req.method} ${pattern} ${res.statusCode}`, method: req.method, route: pattern, status: res.statusCode, durationMs: Math.round(seconds * 1000), requestId };
+      if (res.statusCode >= 500) log.warn(line);
+      else log.debug(line);
     });
     withRequestId(requestId, next);
   };
