@@ -97,6 +97,27 @@ describe('observability: metrics, health listeners and request ids', () => {
     expect(sample(text, 'hyperplane_process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
+  it('counts the jobs of the control queue and of the agent\'s host queues', async () => {
+    const opts = { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX };
+    const control = new Queue(QueueName.Control, opts);
+    const host = new Queue(`host-${hostId}`, opts);
+    try {
+      // Delayed for an hour: they stay put while we look.
+      await control.add('operation.run', { operationId: '00000000-0000-0000-0000-000000000000' }, { jobId: 'obs-delayed', delay: 3_600_000 });
+      await host.add('host.command', {}, { jobId: 'obs-delayed-1', delay: 3_600_000 });
+      await host.add('host.command', {}, { jobId: 'obs-delayed-2', delay: 3_600_000 });
+      const { text } = await scrape(`${stack.url}/metrics`, stack.client.token);
+      expect(sample(text, 'hyperplane_queue_jobs', { queue: 'control', state: 'delayed' })).toBe(1);
+      expect(sample(text, 'hyperplane_queue_jobs', { queue: 'host', state: 'delayed' })).toBe(2);
+    } finally {
+      await control.remove('obs-delayed');
+      await host.remove('obs-delayed-1');
+      await host.remove('obs-delayed-2');
+      await control.close();
+      await host.close();
+    }
+  });
+
   it('counts open event streams', async () => {
     const ac = new AbortController();
     const res = await fetch(`${stack.url}/v1/events`, { headers: { Authorization: `Bearer ${stack.client.token}` }, signal: ac.signal });

@@ -12,6 +12,16 @@ export interface QueueMessage<N extends JobName = JobName> {
   data: JobPayloads[N];
 }
 
+// KEYS: per queue its wait, prioritized, active and delayed keys. Returns {waiting, active, delayed}.
+const COUNT_JOBS_LUA = `
+local w, a, d = 0, 0, 0
+for i = 1, #KEYS, 4 do
+  w = w + redis.call('LLEN', KEYS[i]) + redis.call('ZCARD', KEYS[i + 1])
+  a = a + redis.call('LLEN', KEYS[i + 2])
+  d = d + redis.call('ZCARD', KEYS[i + 3])
+end
+return {w, a, d}`;
+
 export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
 
 /**
@@ -66,26 +76,19 @@ export class JobQueue {
   }
 
   /**
-   * Jobs waiting (with the prioritized), active and delayed, summed over `queues`: pipelined
-   * LLEN/ZCARD on BullMQ's keys, a thousand queues a round trip, so an agent with thousands of
-   * host queues can answer a scrape.
+   * Jobs waiting (with the prioritized), active and delayed, summed over `queues` by a script
+   * on BullMQ's keys, a thousand queues a call: an agent with thousands of host queues answers
+   * a scrape with a few commands, not four per queue.
    */
   async countJobs(queues: readonly string[]): Promise<{ waiting: number; active: number; delayed: number }> {
     const keys = new QueueKeys(this.settings.prefix);
     const sum = { waiting: 0, active: 0, delayed: 0 };
     for (let i = 0; i < queues.length; i += 1000) {
-      const pipeline = this.connection.pipeline();
-      for (const q of queues.slice(i, i + 1000)) {
-        pipeline.llen(keys.toKey(q, 'wait')).zcard(keys.toKey(q, 'prioritized')).llen(keys.toKey(q, 'active')).zcard(keys.toKey(q, 'delayed'));
-      }
-      const answers = (await pipeline.exec()) ?? [];
-      answers.forEach(([error, n], j) => {
-        if (error) throw error;
-        const which = j % 4;
-        if (which < 2) sum.waiting += Number(n);
-        else if (which === 2) sum.active += Number(n);
-        else sum.delayed += Number(n);
-      });
+      const chunk = queues.slice(i, i + 1000).flatMap((q) => [keys.toKey(q, 'wait'), keys.toKey(q, 'prioritized'), keys.toKey(q, 'active'), keys.toKey(q, 'delayed')]);
+      const [waiting, active, delayed] = (await this.connection.eval(COUNT_JOBS_LUA, chunk.length, ...chunk)) as [number, number, number];
+      sum.waiting += waiting;
+      sum.active += active;
+      sum.delayed += delayed;
     }
     return sum;
   }
