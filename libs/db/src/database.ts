@@ -45,7 +45,14 @@ export class Database {
       for (const flush of hooks.values()) await flush(em);
       return out;
     });
-    for (const done of committed) done();
+    // What was committed stays committed: a failing hook (a metric) must not turn it into an error.
+    for (const done of committed) {
+      try {
+        done();
+      } catch {
+        // ignored
+      }
+    }
     return result;
   }
 
