@@ -202,6 +202,19 @@ describe('observability: metrics, health listeners and request ids', () => {
     }
   });
 
+  it('gives a batch\'s children the request id of the batch', async () => {
+    const id = 'obs-test-batch-0003';
+    const r = await stack.client.post(
+      '/v1/instances/batch',
+      { count: 3, namePrefix: 'obs-batch', spec: { template: 'debian-12', technology: 'container', resources: { vcpus: 1, memoryMiB: 128, diskGiB: 1 } } },
+      { 'X-Request-Id': id },
+    );
+    expect(r.status).toBe(202);
+    expect((await stack.client.waitOp(r.body.id)).status).toBe('succeeded');
+    const { rows } = await stack.sql.query('SELECT request_id FROM operations WHERE parent_id = $1', [r.body.id]);
+    expect(rows.map((x: { request_id: string }) => x.request_id)).toEqual([id, id, id]);
+  });
+
   it('gives a request without a usable X-Request-Id a fresh one', async () => {
     const r = await stack.client.request('GET', '/v1/hosts', { headers: { 'X-Request-Id': 'has spaces in it' } });
     expect(r.status).toBe(200);
