@@ -32,6 +32,17 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
+/** Polls `probe` until it gives a value (10 s at most). */
+async function until<T>(probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function scrape(url: string, token?: string): Promise<{ status: number; text: string }> {
   const res = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
   return { status: res.status, text: await res.text() };
@@ -127,6 +138,12 @@ describe('observability: metrics, health listeners and request ids', () => {
     } finally {
       ac.abort();
     }
+    // Closed: the gauge goes back down, and the stream's hours are not a request latency.
+    const text = await until(async () => {
+      const t = (await scrape(`${stack.url}/metrics`, stack.client.token)).text;
+      return sample(t, 'hyperplane_event_stream_connections') === 0 ? t : null;
+    });
+    expect(sample(text, 'hyperplane_http_request_duration_seconds_count', { route: '/v1/events' })).toBeUndefined();
   });
 
   it('keeps the api\'s /metrics to fleet-wide tokens', async () => {

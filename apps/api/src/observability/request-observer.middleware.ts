@@ -23,7 +23,9 @@ export function requestObserver() {
       const route = (req.route as { path?: unknown } | undefined)?.path;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const pattern = typeof route === 'string' ? route : 'unmatched';
-      series(req.method, pattern, String(res.statusCode)).observe(seconds);
+      // An event stream lasts as long as its reader: hyperplane_event_stream_connections counts those.
+      const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+      if (!stream) series(req.method, pattern, String(res.statusCode)).observe(seconds);
       // An access log line (debug; a server error is a warning), in the request's context.
       const line = { msg: `${req.method} ${pattern} ${res.statusCode}`, method: req.method, route: pattern, status: res.statusCode, durationMs: Math.round(seconds * 1000), requestId };
       if (res.statusCode >= 500) log.warn(line);
