@@ -1,4 +1,6 @@
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
@@ -6,19 +8,7 @@ import { Database, HostRepository, OutboxRepository } from '@hyperplane/db';
 import { ControllerListener, ControllerMetrics } from '@hyperplane/controller';
 import { createAppLogger, JsonLogger, startHealthServer } from '@hyperplane/observability';
 import { HeartbeatStore, JobQueue, QueueName } from '@hyperplane/queue';
-import { MIXED_FLEET, Stack, startStack } from '@hyperplane/testing';
-
-/** A port nothing listens on right now (the OS's choice, closed again). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, MIXED_FLEET, Proc, spawnApp, Stack, startStack, waitFor } from '@hyperplane/testing';
 
 /** Prometheus text → the value of one series, given its name and exact labels (undefined if absent). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -30,17 +20,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
   }
   return undefined;
-}
-
-/** Polls `probe` until it gives a value (10 s at most). */
-async function until<T>(probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function scrape(url: string, token?: string): Promise<{ status: number; text: string }> {
@@ -139,7 +118,7 @@ describe('observability: metrics, health listeners and request ids', () => {
       ac.abort();
     }
     // Closed: the gauge goes back down, and the stream's hours are not a request latency.
-    const text = await until(async () => {
+    const text = await waitFor('the stream to be counted as closed', async () => {
       const t = (await scrape(`${stack.url}/metrics`, stack.client.token)).text;
       return sample(t, 'hyperplane_event_stream_connections') === 0 ? t : null;
     });
@@ -236,6 +215,44 @@ describe('observability: metrics, health listeners and request ids', () => {
     const r = await stack.client.request('GET', '/v1/hosts', { headers: { 'X-Request-Id': 'has spaces in it' } });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('serves them from a controller and an agent run as processes of their own, which log JSON lines when not on a terminal', async () => {
+    const [cPort, aPort] = [await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), 'hp-obs-agent-'));
+    const common = { DATABASE_URL: stack.config.DATABASE_URL, REDIS_URL: stack.redisUrl, HYPERPLANE_REDIS_PREFIX: stack.config.HYPERPLANE_REDIS_PREFIX, HYPERPLANE_MIGRATE: 'false', LOG_LEVEL: 'log' };
+    const procs: Proc[] = [];
+    try {
+      procs.push(spawnApp('controller', { ...common, HYPERPLANE_CONTROLLER_PORT: String(cPort) }));
+      procs.push(
+        spawnApp('agent', {
+          ...common,
+          HYPERPLANE_AGENT_PORT: String(aPort),
+          HYPERPLANE_API_URL: stack.url,
+          HYPERPLANE_ENROLLMENT_TOKEN: await stack.enrollmentToken(),
+          HYPERPLANE_LOCAL_AGENT: 'false',
+          HYPERPLANE_SIM_HOSTS: '1',
+          HYPERPLANE_DATA_DIR: dataDir,
+        }),
+      );
+      for (const port of [cPort, aPort]) {
+        const ready = await waitFor(`/readyz on ${port}`, async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+          return res?.status === 200 ? res.json() : null;
+        });
+        expect(ready).toMatchObject({ status: 'ready' });
+        const metrics = await scrape(`http://127.0.0.1:${port}/metrics`);
+        expect(metrics.text).toContain('hyperplane_queue_jobs');
+      }
+      for (const p of procs) {
+        const lines = p.output().trim().split('\n');
+        expect(lines.length).toBeGreaterThan(0);
+        for (const line of lines) expect(JSON.parse(line)).toHaveProperty('msg');
+      }
+    } finally {
+      for (const p of procs) await p.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('answers /readyz 503 on a controller listener whose Redis does not answer', async () => {
