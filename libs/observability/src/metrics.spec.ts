@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { childCache } from './label-cache';
 import { metricsRegistry } from './metrics';
 import { requestIdFrom } from './request-context';
-import './scrape-gauges';
+import { addScrapeSource, outboxPending } from './scrape-gauges';
 
 describe('metrics', () => {
   it('has every series the Grafana dashboard queries', async () => {
@@ -12,6 +12,18 @@ describe('metrics', () => {
     const known = new Set((await metricsRegistry.getMetricsAsJSON()).map((m) => m.name));
     expect([...used].filter((n) => !known.has(n))).toEqual([]);
     expect(used.size).toBeGreaterThan(15);
+  });
+
+  it('answers a scrape whose source hangs, within its bound', async () => {
+    outboxPending.set(7);
+    const remove = addScrapeSource(() => new Promise(() => undefined));
+    try {
+      // Unbounded, this would hang until Jest's timeout.
+      const text = await metricsRegistry.metrics();
+      expect(text).toContain('hyperplane_outbox_pending 7');
+    } finally {
+      remove();
+    }
   });
 
   it('finds a child series once made, whatever the number of calls', () => {

@@ -11,9 +11,19 @@ type Source = () => Promise<void>;
 const sources = new Set<Source>();
 let running: Promise<void> | null = null;
 
+// A source whose database or Redis does not answer must not hang the scrape: when things break
+// is when the other metrics are wanted. Its gauges keep their last values.
+const SOURCE_TIMEOUT_MS = 2000;
+
+function bounded(source: Source): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, SOURCE_TIMEOUT_MS)));
+  return Promise.race([source().catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 function refresh(): Promise<void> {
   // Every gauge's collect() asks; the first runs the sources, the others wait for the same run.
-  running ??= Promise.all([...sources].map((s) => s().catch(() => undefined)))
+  running ??= Promise.all([...sources].map(bounded))
     .then(() => undefined)
     .finally(() => setImmediate(() => (running = null)));
   return running;
