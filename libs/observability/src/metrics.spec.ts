@@ -26,6 +26,19 @@ describe('metrics', () => {
     }
   });
 
+  it('runs each scrape source once a scrape, for all its gauges', async () => {
+    let runs = 0;
+    const remove = addScrapeSource(async () => void runs++);
+    try {
+      await metricsRegistry.metrics();
+      expect(runs).toBe(1);
+      await metricsRegistry.metrics();
+      expect(runs).toBe(2);
+    } finally {
+      remove();
+    }
+  });
+
   it('finds a child series once made, whatever the number of calls', () => {
     let made = 0;
     const get = childCache((a, b) => ({ a, b, n: ++made }));

@@ -22,10 +22,11 @@ function bounded(source: Source): Promise<void> {
 }
 
 function refresh(): Promise<void> {
-  // Every gauge's collect() asks; the first runs the sources, the others wait for the same run.
+  // Every gauge's collect() asks, all in the same tick of one scrape: the first runs the
+  // sources, the others wait for the same run; the next scrape runs them again.
   running ??= Promise.all([...sources].map(bounded))
     .then(() => undefined)
-    .finally(() => setImmediate(() => (running = null)));
+    .finally(() => (running = null));
   return running;
 }
 
