@@ -4,6 +4,7 @@ import { InstanceSnapshots1795660403782 } from './1795660403782-instance-snapsho
 import { HotInstanceStates1795681827563 } from './1795681827563-hot-instance-states';
 import { HostCreateFailures1795685922432 } from './1795685922432-host-create-failures';
 import { TokenBootstrapFlags1796433017885 } from './1796433017885-token-bootstrap-flags';
+import { OperationRequestId1796433095619 } from './1796433095619-operation-request-id';
 import { EventsByProject1796433974784 } from './1796433974784-events-by-project';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
@@ -14,5 +15,6 @@ export const MIGRATIONS = [
   HotInstanceStates1795681827563,
   HostCreateFailures1795685922432,
   TokenBootstrapFlags1796433017885,
+  OperationRequestId1796433095619,
   EventsByProject1796433974784,
 ];

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
-import { HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
+import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
+import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -28,6 +29,8 @@ export interface AgentOptions {
   lockDuration: number;
   /** Commands run at once per host (default 8). */
   concurrency?: number;
+  /** Where to serve /healthz, /readyz and /metrics (none when absent or port 0). */
+  listen?: { port: number; bind: string };
 }
 
 /**
@@ -42,6 +45,8 @@ export class AgentRuntime {
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
   private timers: NodeJS.Timeout[] = [];
+  private listener: HealthServer | null = null;
+  private removeScrapeSource: (() => void) | null = null;
   /** Jobs at once per host queue, and commands at once within a command batch. */
   private readonly concurrency: number;
 
@@ -53,6 +58,7 @@ export class AgentRuntime {
       lockDuration: opts.lockDuration,
       name: 'agent',
       onError: (e, queue) => this.log.warn(`${queue ?? 'queue'}: ${e.message}`),
+      around: observeJob,
     });
     this.heartbeats = new HeartbeatStore(this.queue.connection, opts.redis.prefix);
     this.api = new AgentApiClient(opts.apiUrl);
@@ -67,7 +73,28 @@ export class AgentRuntime {
     return this.hosts.find((h) => h.hostId === hostId)?.opts.drivers.get(name);
   }
 
+  /** Redis answers and the agent's hosts are enrolled (and their queues consumed). */
+  readinessChecks(): ReadinessChecks {
+    return {
+      redis: () => this.queue.connection.ping(),
+      enrolled: async () => {
+        if (this.hosts.length === 0) throw new Error('not enrolled yet');
+      },
+    };
+  }
+
+  /** The port of its /healthz, /readyz and /metrics listener (null when off). */
+  get listenPort(): number | null {
+    return this.listener?.port ?? null;
+  }
+
   async start(): Promise<void> {
+    // Listening first: /healthz answers and /readyz says why not while the agent enrolls.
+    if (this.opts.listen?.port) {
+      this.listener = await startHealthServer({ ...this.opts.listen, checks: this.readinessChecks() });
+      this.log.log(`health and metrics on http://${this.opts.listen.bind}:${this.listener.port}`);
+    }
+    this.removeScrapeSource = addScrapeSource(() => this.collectQueueDepths());
     const planned = await this.plan();
     const state = await this.enrollment(planned);
     for (const [key, { drivers }] of planned) {
@@ -87,7 +114,18 @@ export class AgentRuntime {
     await Promise.all(this.hosts.map((h) => h.stop()));
     this.hosts = [];
     await this.consumer.close();
+    this.removeScrapeSource?.();
+    await this.listener?.close();
+    this.listener = null;
     await this.queue.close();
+  }
+
+  /** Its host queues' jobs, together (one pipelined count at scrape time). */
+  private async collectQueueDepths(): Promise<void> {
+    const c = await this.queue.countJobs(this.hosts.map((h) => hostQueueName(h.hostId)));
+    queueJobs.labels('host', 'waiting').set(c.waiting);
+    queueJobs.labels('host', 'active').set(c.active);
+    queueJobs.labels('host', 'delayed').set(c.delayed);
   }
 
   /** Reports every host's actual instances now (normally on an interval). */

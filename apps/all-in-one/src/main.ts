@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { AppConfig, loadConfig, loadDotEnv } from '@hyperplane/config';
+import { installAppLogger } from '@hyperplane/observability';
 import { HostRepository, TokenRepository } from '@hyperplane/db';
 import { startApi, TokenService } from '@hyperplane/api';
 import { HeartbeatWatcher, startController } from '@hyperplane/controller';
@@ -16,6 +17,7 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
 async function main(): Promise<void> {
   loadDotEnv();
   const env = loadConfig();
+  installAppLogger(env);
   const postgres = await findOrStartPostgres(env.HYPERPLANE_DATA_DIR, env.DATABASE_URL);
   const redis = await findOrStartRedis(env.HYPERPLANE_DATA_DIR, env.REDIS_URL);
   const config = { ...env, DATABASE_URL: postgres.url, REDIS_URL: redis.url };

@@ -1,7 +1,8 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppConfig, logLevels } from '@hyperplane/config';
+import { AppConfig } from '@hyperplane/config';
+import { createAppLogger } from '@hyperplane/observability';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
 import { migrateDatabase, TemplateRepository } from '@hyperplane/db';
 import { ApiModule } from './api.module';
@@ -12,17 +13,19 @@ import { AuthThrottle } from './auth/auth-throttle';
 import { authenticateFirst } from './auth/authenticate-first';
 import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
-import { ApiLogger } from './common/api.logger';
 import { pathEncodingCheck } from './common/path-encoding';
 import { securityHeaders } from './common/security-headers';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
+import { requestObserver } from './observability/request-observer.middleware';
 
 export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
 
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
   if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
-  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: new ApiLogger(logLevels(config.LOG_LEVEL)) });
+  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: createAppLogger(config) });
+  // First: every request gets its id and is timed, whatever happens to it next.
+  app.use(requestObserver());
   const http = app.getHttpAdapter().getInstance() as Application;
   http.disable('x-powered-by');
   app.use(securityHeaders());

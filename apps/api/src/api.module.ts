@@ -14,6 +14,7 @@ import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
 import { EventStreams } from './events/event-stream.service';
 import { HealthController, REDIS_PING } from './health/health.controller';
 import { HostController } from './hosts/host.controller';
+import { MetricsController } from './observability/metrics.controller';
 import { HostService } from './hosts/host.service';
 import { InstanceController } from './instances/instance.controller';
 import { InstanceService } from './instances/instance.service';
@@ -49,6 +50,7 @@ export class ApiModule {
       imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-api', poolSize: 20 })],
       controllers: [
         HealthController,
+        MetricsController,
         InstanceController,
         InstanceChangeController,
         OperationController,

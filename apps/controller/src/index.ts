@@ -4,3 +4,5 @@ export * from './operations/operation.runner';
 export * from './placement/placement.service';
 export * from './hosts/heartbeat.watcher';
 export * from './reconcile/reconciler';
+export * from './observability/controller-listener';
+export * from './observability/controller-metrics';

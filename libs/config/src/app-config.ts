@@ -81,6 +81,17 @@ export class AppConfig {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 
+  /** `auto`: text on a terminal, JSON lines (with request ids) otherwise; `json` or `pretty` to choose. */
+  @IsIn(['auto', 'json', 'pretty'])
+  LOG_FORMAT: 'auto' | 'json' | 'pretty' = 'auto';
+
+  /**
+   * Address of the controller's and the agent's own listeners (/healthz, /readyz, /metrics),
+   * which have no authentication: keep it on a private network.
+   */
+  @IsString()
+  HYPERPLANE_METRICS_BIND: string = '127.0.0.1';
+
   // --- agent ---------------------------------------------------------------------------
 
   /** The API an agent enrolls with. */
@@ -124,7 +135,15 @@ export class AppConfig {
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 
+  /** The agent's listener for /healthz, /readyz and /metrics when run alone (0: none). */
+  @IsInt() @Min(0) @Max(65535)
+  HYPERPLANE_AGENT_PORT: number = 0;
+
   // --- controller ----------------------------------------------------------------------
+
+  /** The controller's listener for /healthz, /readyz and /metrics when run alone (0: none). */
+  @IsInt() @Min(0) @Max(65535)
+  HYPERPLANE_CONTROLLER_PORT: number = 0;
 
   /** A host whose last heartbeat is older than this goes `down`. */
   @IsInt() @Min(2) @Max(86_400)

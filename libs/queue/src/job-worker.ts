@@ -1,5 +1,6 @@
 import { DelayedError, Job, Worker, WorkerOptions } from 'bullmq';
 import { JobName, JobPayloads } from './job-names';
+import { observeJob } from './job-metrics';
 import { createRedis, RedisSettings } from './redis-connection';
 
 /**
@@ -45,13 +46,15 @@ export function startWorker<N extends JobName>(
     async (job: Job, token?: string) => {
       const handler = (handlers as unknown as Record<string, ((data: unknown, job: Job) => Promise<void>) | undefined>)[job.name];
       if (!handler) throw new Error(`no handler for job ${job.name} on ${queue}`);
-      try {
-        await handler(job.data, job);
-      } catch (e) {
-        if (!(e instanceof RetryLater)) throw e;
-        await job.moveToDelayed(Date.now() + e.delayMs, token);
-        throw new DelayedError();
-      }
+      await observeJob(queue, job, async () => {
+        try {
+          await handler(job.data, job);
+        } catch (e) {
+          if (!(e instanceof RetryLater)) throw e;
+          await job.moveToDelayed(Date.now() + e.delayMs, token);
+          throw new DelayedError();
+        }
+      });
     },
     {
       connection,

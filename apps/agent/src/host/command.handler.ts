@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
+import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
 import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue, QueueName } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
@@ -22,6 +23,9 @@ const COMMAND_RETRY = {
   attempts: JOB_OPTIONS[JobName.HostCommand].attempts ?? 1,
   backoffMs: (JOB_OPTIONS[JobName.HostCommand].backoff as { delay: number }).delay,
 };
+
+// Driver, command and outcome are each a short list: a few dozen series, found through maps.
+const driverCalls = childCache((driver, operation, outcome) => driverCallDuration.labels(driver, operation, outcome));
 
 /** An optional driver member, or Unsupported (the capability check should have caught it). */
 function need<F>(member: F | undefined, what: string): F {
@@ -123,16 +127,30 @@ export class CommandHandler {
    * Runs the command once: its result, success or failure. A transient failure is thrown
    * instead when `mayRetry`, for the caller to try again.
    */
-  private async attempt(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
-    const base = { jobId, operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command };
+  private attempt(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
+    // A command of a batch has its own request id: its logs, and the driver's, carry it.
+    return withRequestId(cmd.requestId, () => this.attemptOnce(cmd, jobId, mayRetry));
+  }
+
+  private async attemptOnce(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
+    const base = { jobId, operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command, ...(cmd.requestId ? { requestId: cmd.requestId } : {}) };
     const driver = this.drivers.get(cmd.driver);
     const ctx = this.context(cmd);
+    const started = Date.now();
+    const took = (outcome: string): number => {
+      const seconds = (Date.now() - started) / 1000;
+      if (driver) driverCalls(cmd.driver, cmd.command, outcome).observe(seconds);
+      return seconds;
+    };
     try {
       if (!driver) throw new DriverError('Unsupported', `driver ${cmd.driver} is not available on this host`);
+      this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
       const status = await this.execute(driver, cmd, ctx);
+      this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
       return { ...base, ok: true, state: status?.state, details: details(status) };
     } catch (e) {
       const error = asDriverError(e);
+      took(error.code);
       if (error.retryable && mayRetry) throw error;
       this.log.warn(`${cmd.command} of ${cmd.instanceId} failed: ${error.message}`);
       return { ...base, ok: false, error: { code: error.code, message: error.message } };

@@ -6,6 +6,7 @@ import { canSeeProject, isFleetWide, Principal } from '../auth/principal';
 import { eventDataForProject } from '../common/fleet-view';
 import { problems } from '../common/problem';
 import { EventHub } from './event-hub.service';
+import { eventStreamConnections } from '@hyperplane/observability';
 
 /** Events read per replay query: one page at most waits in memory for a slow reader. */
 const REPLAY_PAGE = 200;
@@ -52,10 +53,12 @@ export class EventStreams {
       throw problems.tooManyRequests(`the token ${principal.name} already holds ${held} event streams, the most one token may hold; close one first`, RETRY_AFTER_S);
     }
     this.perToken.set(principal.tokenId, held + 1);
+    eventStreamConnections.inc();
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      eventStreamConnections.dec();
       const left = (this.perToken.get(principal.tokenId) ?? 1) - 1;
       if (left > 0) this.perToken.set(principal.tokenId, left);
       else this.perToken.delete(principal.tokenId);

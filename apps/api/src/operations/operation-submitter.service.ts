@@ -12,7 +12,8 @@ import {
   pgErrorCode,
   Tx,
 } from '@hyperplane/db';
-import { JobName, QueueName } from '@hyperplane/queue';
+import { currentRequestId } from '@hyperplane/observability';
+import { JobName, QueueName, RunOperationPayload } from '@hyperplane/queue';
 import { Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
 import { Problem, problems } from '../common/problem';
@@ -54,6 +55,9 @@ export class OperationSubmitter {
     if (replay) return replay;
     const id = randomUUID();
     const jobId = `run-${id}`;
+    const requestId = currentRequestId() ?? null;
+    // The job carries the request id, so the controller's and the agent's logs name it too.
+    const job: RunOperationPayload = requestId ? { operationId: id, requestId } : { operationId: id };
     try {
       await this.db.transaction(async (em) => {
         // Locks in the one order (operation, then instance): a cancel of the active operation
@@ -77,12 +81,13 @@ export class OperationSubmitter {
             idempotencyScope: idem.key ? principal.tokenId : null,
             requestHash: idem.key ? idem.fingerprint : null,
             requestedBy: principal.tokenId,
-            ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { operationId: id } }),
+            requestId,
+            ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { ...job } }),
           },
         ]);
         await s.after?.(em, id);
         if (s.enqueue !== false) {
-          await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { operationId: id } }]);
+          await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { ...job } }]);
         }
       });
     } catch (error) {

@@ -20,6 +20,7 @@ export class OperationDto {
   @ApiProperty({ format: 'uuid' }) projectId!: string;
   @ApiPropertyOptional({ format: 'uuid', nullable: true }) parentId!: string | null;
   @ApiPropertyOptional({ format: 'uuid', nullable: true, description: 'The token that asked' }) requestedBy!: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The X-Request-Id of the request that made it (logs of the api, controller and agent carry it)' }) requestId!: string | null;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) result!: Record<string, unknown> | null;
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional({ nullable: true }) startedAt!: string | null;
@@ -42,6 +43,7 @@ export class OperationDto {
       projectId: o.projectId,
       parentId: o.parentId,
       requestedBy: o.requestedBy,
+      requestId: o.requestId ?? null,
       result: shown.result,
       createdAt: iso(o.createdAt)!,
       startedAt: iso(o.startedAt),

@@ -28,6 +28,8 @@ import {
   withClaim,
 } from '@hyperplane/scheduler';
 
+import { observePlacement } from '../observability/controller-metrics';
+
 const SNAPSHOT_MAX_AGE_MS = 2000;
 const CACHE_MS = 10_000;
 /** A decision nobody settled (a caller that died mid-way) stops counting after this long. */
@@ -111,7 +113,9 @@ export class PlacementService {
   async decideMany(request: PlacementRequest, policy: PlacementPolicy, count: number): Promise<PlacementDecision[]> {
     await this.fresh();
     const own = this.scheduler(policy);
+    const started = process.hrtime.bigint();
     const decisions = own.placeMany(request, count);
+    observePlacement(count, Number(process.hrtime.bigint() - started) / 1e9, decisions);
     const now = Date.now();
     for (const d of decisions) {
       if (!d.ok) continue;

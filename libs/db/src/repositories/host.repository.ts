@@ -113,6 +113,12 @@ export class HostRepository {
   }
 
   /** What the heartbeat watcher needs of every host, without the inventories. */
+  /** How many hosts have each status (for metrics). */
+  async countByStatus(): Promise<Map<string, number>> {
+    const rows = await this.db.manager.query<{ status: string; n: number }[]>('SELECT status, count(*)::int AS n FROM hosts GROUP BY status');
+    return new Map(rows.map((r) => [r.status, r.n]));
+  }
+
   async liveness(): Promise<Pick<HostEntity, 'id' | 'name' | 'status' | 'lastHeartbeatAt' | 'createdAt'>[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, name, status, last_heartbeat_at, created_at FROM hosts');
     return rows.map((r) => fromRow(r));
