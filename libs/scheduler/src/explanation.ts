@@ -107,7 +107,8 @@ export function rejectionMessage(code: FilterCode, count: number, ctx: MessageCo
 function macosFullText(names: readonly string[], count: number): string {
   const most = `${MAX_MACOS_GUESTS} macOS guests`;
   if (count === 1 && names.length === 1) return `host ${names[0]} already runs ${most}, the most macOS allows`;
-  const listed = [...names].sort().slice(0, 3);
+  // Unique: one walk of the fleet may meet a host twice where another meets it once.
+  const listed = [...new Set(names)].sort().slice(0, 3);
   const rest = count - listed.length;
   const who = rest > 0 ? `${listed.join(', ')} and ${rest} more` : listed.length > 1 ? `${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]}` : (listed[0] ?? '');
   return `hosts ${who} already run ${most} each, the most macOS allows`;
