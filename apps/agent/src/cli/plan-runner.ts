@@ -1,5 +1,5 @@
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, win32 } from 'node:path';
+import { dirname, isAbsolute, join, win32 } from 'node:path';
 import { runCommand } from '@hyperplane/drivers';
 import { PlannedCommand, ServicePlan } from './service-plan';
 
@@ -61,6 +61,8 @@ export async function runPlan(plan: ServicePlan, o: RunPlanOptions = {}): Promis
   for (const d of plan.dirs) {
     print(`${verb}create directory ${where(d.path)}${d.mode !== undefined && posixModes ? ` (mode ${d.mode.toString(8)})` : ''}`);
     if (o.dryRun) continue;
+    // Parents keep the usual mode; only the planned directory gets its own.
+    await mkdir(dirname(where(d.path)), { recursive: true });
     await mkdir(where(d.path), { recursive: true, mode: d.mode });
     if (d.mode !== undefined && posixModes) await chmod(where(d.path), d.mode);
   }
@@ -74,7 +76,7 @@ export async function runPlan(plan: ServicePlan, o: RunPlanOptions = {}): Promis
       continue;
     }
     const tmp = `${where(f.path)}.${process.pid}.tmp`;
-    await mkdir(join(where(f.path), '..'), { recursive: true });
+    await mkdir(dirname(where(f.path)), { recursive: true });
     // Created with its final mode, so a secret is never readable by others, even for a moment.
     await writeFile(tmp, f.content, { mode: f.mode });
     if (posixModes) await chmod(tmp, f.mode);
