@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { Stack, startStack, waitFor } from '@hyperplane/testing';
+import { Stack, startStack } from '@hyperplane/testing';
 
 const CLI = join(__dirname, '..', 'dist', 'apps', 'agent', 'src', 'cli', 'hyperplane-agent.js');
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });

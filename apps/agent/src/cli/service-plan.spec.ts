@@ -19,6 +19,8 @@ describe('the agent service, planned for each OS', () => {
   it('puts data and logs where each OS expects them', () => {
     expect(servicePaths('linux')).toMatchObject({ data: '/var/lib/hyperplane-agent', envFile: '/etc/hyperplane-agent/agent.env', serviceFile: '/etc/systemd/system/hyperplane-agent.service' });
     expect(servicePaths('macos')).toMatchObject({ data: '/Library/Application Support/Hyperplane', logs: '/Library/Logs/Hyperplane', serviceFile: '/Library/LaunchDaemons/dev.hyperplane.agent.plist' });
+    expect(envFileContent({})).toBeTruthy();
+    expect(installPlan('windows', winOpts).files[0]!.content).toContain('HYPERPLANE_IMAGE_DIR=C:\\ProgramData\\Hyperplane\\data\\images\n');
     expect(servicePaths('windows', { programData: 'D:\\ProgramData' })).toMatchObject({ data: 'D:\\ProgramData\\Hyperplane\\data', logs: 'D:\\ProgramData\\Hyperplane\\logs', envFile: 'D:\\ProgramData\\Hyperplane\\agent.env' });
   });
 
@@ -31,7 +33,7 @@ describe('the agent service, planned for each OS', () => {
       expect(env.content).toContain(`HYPERPLANE_DATA_DIR=${plan.paths.data}\n`);
       expect(env.content).toContain('HYPERPLANE_LOCAL_AGENT=true\n');
       // What the agent's process.loadEnvFile reads back: the values exactly, Windows paths and spaces included.
-      expect(parseEnv(env.content)).toEqual({ ...ENV, HYPERPLANE_DATA_DIR: plan.paths.data, HYPERPLANE_LOCAL_AGENT: 'true' });
+      expect(parseEnv(env.content)).toEqual({ ...ENV, HYPERPLANE_DATA_DIR: plan.paths.data, HYPERPLANE_IMAGE_DIR: expect.stringMatching(/^(\/|C:\\).*images$/), HYPERPLANE_LOCAL_AGENT: 'true' });
     }
   });
 

@@ -202,7 +202,9 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 export function installPlan(os: OsFamily, o: InstallOptions): ServicePlan {
   for (const key of ['HYPERPLANE_API_URL', 'REDIS_URL']) if (!o.env[key]) throw new Error(`${key} is required (--${key === 'REDIS_URL' ? 'redis-url' : 'api-url'})`);
   const paths = servicePaths(os, o);
-  const env = { ...o.env, HYPERPLANE_DATA_DIR: paths.data, HYPERPLANE_LOCAL_AGENT: 'true' };
+  // Absolute paths: a service's working directory is not a checkout (C:\Windows\System32 for a Windows service).
+  const images = (os === 'windows' ? win32 : posix).join(paths.data, 'images');
+  const env = { HYPERPLANE_IMAGE_DIR: images, ...o.env, HYPERPLANE_DATA_DIR: paths.data, HYPERPLANE_LOCAL_AGENT: 'true' };
   const envFile: PlannedFile = { path: paths.envFile, content: envFileContent(env), mode: 0o600, secret: true };
   switch (os) {
     case 'linux':
