@@ -1,13 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
+import { HostInventory } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
 import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
-import { hostArch, hostOs, readLocalInventory } from './inventory/local-inventory';
+import { probeDrivers } from './inventory/driver-probes';
+import { hostOs, readLocalInventory, readOsFacts } from './inventory/local-inventory';
 import { SimHostSpec, simInventory } from './sim/sim-fleet';
 
 export const AGENT_VERSION = '0.1.0';
@@ -141,15 +142,11 @@ export class AgentRuntime {
   private async plan(): Promise<Map<string, { drivers: Map<string, Driver>; inventory: HostInventory }>> {
     const planned = new Map<string, { drivers: Map<string, Driver>; inventory: HostInventory }>();
     if (this.opts.local) {
-      const drivers = new Map<string, Driver>();
-      const probes: DriverProbe[] = [];
-      for (const [name, factory] of Object.entries(REAL_DRIVER_FACTORIES)) {
-        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: hostOs(), hostArch: hostArch() });
-        const probe = normalizeProbe(await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] })));
-        probes.push(probe);
-        if (probe.installed) drivers.set(name, driver);
-      }
-      planned.set(LOCAL_KEY, { drivers, inventory: readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION) });
+      // The OS facts first: the architecture drivers get is the machine's, not Node's (Rosetta).
+      const facts = await readOsFacts();
+      const { drivers, probes } = await probeDrivers(REAL_DRIVER_FACTORIES, { dataDir: this.opts.dataDir, hostOs: hostOs(), hostArch: facts.arch });
+      for (const p of probes) if (!p.installed) this.log.log(`driver ${p.name} not used: ${p.error ?? 'no reason given'}`);
+      planned.set(LOCAL_KEY, { drivers, inventory: await readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION, facts) });
     }
     for (const spec of this.opts.simHosts) {
       const driver = new SimDriver({
