@@ -28,6 +28,8 @@ import { ProjectScope } from './projects/project-scope.service';
 import { TemplateController } from './templates/template.controller';
 import { PlacementGroupController } from './placement/placement-group.controller';
 import { PlacementController } from './placement/placement.controller';
+import { UsageController } from './projects/usage.controller';
+import { UsageService } from './projects/usage.service';
 import { PreviewService } from './placement/preview.service';
 
 export const API_REDIS = Symbol('API_REDIS');
@@ -61,6 +63,7 @@ export class ApiModule {
         AdminController,
         PlacementGroupController,
         PlacementController,
+        UsageController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -83,6 +86,7 @@ export class ApiModule {
         AgentService,
         PreviewService,
         HostService,
+        UsageService,
       ],
     };
   }
