@@ -30,6 +30,7 @@ import { PlacementGroupController } from './placement/placement-group.controller
 import { PlacementController } from './placement/placement.controller';
 import { UsageController } from './projects/usage.controller';
 import { UsageService } from './projects/usage.service';
+import { RateLimiter } from './auth/rate-limiter';
 import { PreviewService } from './placement/preview.service';
 
 export const API_REDIS = Symbol('API_REDIS');
@@ -72,6 +73,7 @@ export class ApiModule {
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
         { provide: TOKENS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis, config.HYPERPLANE_REDIS_PREFIX, config.HYPERPLANE_RATE_LIMIT_PER_MINUTE), inject: [API_REDIS] },
         { provide: APP_GUARD, useClass: AuthGuard },
         RedisCloser,
         TokenService,
