@@ -29,7 +29,8 @@ export class AuthGuard implements CanActivate {
     const taken = await this.limiter.take(principal.tokenId, principal.requestsPerMinute);
     if (taken) {
       const res = ctx.switchToHttp().getResponse<Response>();
-      for (const [name, value] of Object.entries(taken.headers)) res.setHeader(name, value);
+      res.setHeader('RateLimit-Policy', taken.headers['RateLimit-Policy']);
+      res.setHeader('RateLimit', taken.headers.RateLimit);
       if (taken.over) throw taken.over;
     }
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);

@@ -27,7 +27,14 @@ export class RateLimiter {
     const limit = perMinute ?? this.defaultPerMinute;
     if (limit <= 0) return null;
     const window = Math.floor(Date.now() / 1000 / WINDOW_S);
-    const [count, ttl] = (await this.redis.eval(COUNT, 1, `${this.prefix}:ratelimit:${tokenId}:${window}`, WINDOW_S + 1)) as [number, number];
+    let count: number;
+    let ttl: number;
+    try {
+      [count, ttl] = (await this.redis.eval(COUNT, 1, `${this.prefix}:ratelimit:${tokenId}:${window}`, WINDOW_S + 1)) as [number, number];
+    } catch {
+      // Redis away: serve rather than refuse everyone (the limit protects, it does not gate).
+      return null;
+    }
     const reset = Math.max(1, Math.min(WINDOW_S, ttl > 0 ? ttl : WINDOW_S));
     const headers = { 'RateLimit-Policy': `"per-token";q=${limit};w=${WINDOW_S}`, RateLimit: `"per-token";r=${Math.max(0, limit - count)};t=${reset}` };
     const over = count > limit ? problems.tooManyRequests(`the token made more than ${limit} requests in ${WINDOW_S} s; retry in ${reset} s`, reset) : null;
