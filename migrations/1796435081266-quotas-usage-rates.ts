@@ -99,7 +99,8 @@ END $$`);
     await queryRunner.query(`CREATE TRIGGER instances_meter_insert AFTER INSERT ON instances FOR EACH ROW
       WHEN (NEW.state IN ('running', 'stopped', 'suspended')) EXECUTE FUNCTION hp_instances_meter()`);
     await queryRunner.query(`CREATE TRIGGER instances_meter_update AFTER UPDATE OF state, vcpus, memory_mib, disk_gib, technology ON instances FOR EACH ROW
-      WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.vcpus <> NEW.vcpus OR OLD.memory_mib <> NEW.memory_mib OR OLD.disk_gib <> NEW.disk_gib OR OLD.technology IS DISTINCT FROM NEW.technology)
+      WHEN ((OLD.state IN ('running', 'stopped', 'suspended') OR NEW.state IN ('running', 'stopped', 'suspended'))
+        AND (OLD.state IS DISTINCT FROM NEW.state OR OLD.vcpus <> NEW.vcpus OR OLD.memory_mib <> NEW.memory_mib OR OLD.disk_gib <> NEW.disk_gib OR OLD.technology IS DISTINCT FROM NEW.technology))
       EXECUTE FUNCTION hp_instances_meter()`);
     // Instances already in a metered state are metered from now on (their past is unknown).
     await queryRunner.query(`INSERT INTO usage_intervals (instance_id, project_id, technology, state, vcpus, memory_mib, disk_gib, started_at)
