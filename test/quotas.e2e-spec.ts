@@ -126,10 +126,25 @@ describe('quotas through the controller: deletes and shrinks give room back; res
     const del = await stack.client.delete(`/v1/instances/${instance.id}`);
     expect((await stack.client.waitOp(del.body.id)).status).toBe('succeeded');
     expect((await stack.client.get('/v1/projects/p/usage')).body.usage).toMatchObject({ instances: 0, vcpus: 0 });
-    expect((await stack.client.post('/v1/instances', { name: 'two', ...spec })).status).toBe(202);
+    const two = await stack.client.post('/v1/instances', { name: 'two', ...spec });
+    expect(two.status).toBe(202);
+    expect((await stack.client.waitOp(two.body.id)).status).toBe('succeeded');
+    // A clone is a new instance: over the quota of one.
+    const clone = await stack.client.post(`/v1/instances/${two.body.instanceId}/clone`, { name: 'copy' });
+    expect(clone.status).toBe(409);
+    expect(clone.body).toMatchObject({ resource: 'instances', limit: 1, usage: 1, requested: 1 });
     // The real life was metered: the deleted instance's running interval is closed.
     const { rows } = await stack.sql.query(`SELECT state, ended_at IS NOT NULL AS closed FROM usage_intervals WHERE instance_id = $1 ORDER BY id`, [instance.id]);
     expect(rows.length).toBeGreaterThanOrEqual(1);
     expect(rows.every((r: any) => r.state === 'running' && r.closed)).toBe(true);
+  });
+
+  it('an auto instance, once placed, counts only against its technology', async () => {
+    await projectWithQuota(stack.client, 'auto', { perTechnology: { vm: { instances: 1 } } });
+    const { op } = await stack.client.createAndWait({ name: 'a', project: 'auto', template: 'alpine-3.20', technology: 'auto', resources: SMALL });
+    expect(op.status).toBe('succeeded');
+    const view = (await stack.client.get('/v1/projects/auto/usage')).body;
+    expect(view.usage.perTechnology).toMatchObject({ container: { instances: 1 }, auto: { instances: 0 }, vm: { instances: 0 } });
+    expect((await stack.client.post('/v1/instances', { name: 'v', project: 'auto', template: 'debian-12', technology: 'vm', resources: SMALL })).status).toBe(202);
   });
 });
