@@ -27,6 +27,7 @@ describe('rate limits per token, shared by two API processes through Redis', () 
   it('answers 429 with Retry-After and RateLimit headers once a token\'s own limit is used, counting both APIs', async () => {
     const made = await stack.client.post('/v1/tokens', { name: 'limited', role: 'viewer', requestsPerMinute: 5 });
     expect(made.status).toBe(201);
+    expect((await stack.client.get('/v1/tokens')).body.items.find((t: any) => t.id === made.body.id).requestsPerMinute).toBe(5);
     await earlyInAMinute();
     const replies = [];
     for (let i = 0; i < 6; i++) replies.push(await (i % 2 ? other : stack.client).as(made.body.token).get('/v1/instances'));

@@ -55,6 +55,7 @@ export class AdminController {
         projectId: t.projectId,
         createdBy: t.createdBy,
         bootstrap: t.bootstrap,
+        requestsPerMinute: t.rateLimitPerMinute,
         createdAt: iso(t.createdAt),
         expiresAt: iso(t.expiresAt),
         revokedAt: iso(t.revokedAt),
