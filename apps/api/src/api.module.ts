@@ -28,6 +28,9 @@ import { ProjectScope } from './projects/project-scope.service';
 import { TemplateController } from './templates/template.controller';
 import { PlacementGroupController } from './placement/placement-group.controller';
 import { PlacementController } from './placement/placement.controller';
+import { UsageController } from './projects/usage.controller';
+import { UsageService } from './projects/usage.service';
+import { RateLimiter } from './auth/rate-limiter';
 import { PreviewService } from './placement/preview.service';
 
 export const API_REDIS = Symbol('API_REDIS');
@@ -61,6 +64,7 @@ export class ApiModule {
         AdminController,
         PlacementGroupController,
         PlacementController,
+        UsageController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -69,6 +73,7 @@ export class ApiModule {
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
         { provide: TOKENS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis, config.HYPERPLANE_REDIS_PREFIX, config.HYPERPLANE_RATE_LIMIT_PER_MINUTE), inject: [API_REDIS] },
         { provide: APP_GUARD, useClass: AuthGuard },
         RedisCloser,
         TokenService,
@@ -83,6 +88,7 @@ export class ApiModule {
         AgentService,
         PreviewService,
         HostService,
+        UsageService,
       ],
     };
   }

@@ -54,6 +54,13 @@ export class AppConfig {
   @IsInt() @Min(0)
   HYPERPLANE_AUTH_FAILURES_PER_MINUTE: number = 30;
 
+  /**
+   * Requests per minute per API token, shared by every API process through Redis (0: off).
+   * Generous by default; a token's own limit, else its project's quota.requestsPerMinute, wins.
+   */
+  @IsInt() @Min(0)
+  HYPERPLANE_RATE_LIMIT_PER_MINUTE: number = 60000;
+
   /** How long an enrollment token lives when its maker gives no `expiresInS` (default one day). */
   @IsInt() @Min(60) @Max(31_536_000)
   HYPERPLANE_ENROLLMENT_TOKEN_TTL_S: number = 86_400;

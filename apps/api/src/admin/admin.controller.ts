@@ -38,7 +38,7 @@ export class AdminController {
       projectId = project.id;
     }
     if (dto.role === 'admin' && projectId) throw problems.badField('role', 'an admin token is fleet-wide; give no project');
-    const { token, secret } = await this.tokenService.issue({ name: dto.name, role: dto.role, projectId, createdBy: principal.tokenId, expiresInS: dto.expiresInS });
+    const { token, secret } = await this.tokenService.issue({ name: dto.name, role: dto.role, projectId, createdBy: principal.tokenId, expiresInS: dto.expiresInS, requestsPerMinute: dto.requestsPerMinute });
     return { id: token.id, name: token.name, role: token.role, projectId, token: secret, expiresAt: iso(token.expiresAt) };
   }
 
@@ -55,6 +55,7 @@ export class AdminController {
         projectId: t.projectId,
         createdBy: t.createdBy,
         bootstrap: t.bootstrap,
+        requestsPerMinute: t.rateLimitPerMinute,
         createdAt: iso(t.createdAt),
         expiresAt: iso(t.expiresAt),
         revokedAt: iso(t.revokedAt),

@@ -11,6 +11,12 @@ export class CreateTokenDto {
   @Matches(NAME_PATTERN, { message: `project must be ${NAME_RULE}` })
   project?: string;
   @ApiPropertyOptional({ minimum: 60, maximum: 31536000 * 5 }) @IsOptional() @IsInt() @Min(60) @Max(31536000 * 5) expiresInS?: number;
+  @ApiPropertyOptional({ minimum: 0, description: 'Requests per minute (0: unlimited); the project\'s, else HYPERPLANE_RATE_LIMIT_PER_MINUTE, when absent' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  requestsPerMinute?: number;
 }
 
 export class CreateEnrollmentTokenDto {

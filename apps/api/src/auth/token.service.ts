@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '@hyperplane/config';
 import { Role } from '@hyperplane/domain';
-import { ApiTokenEntity, EnrollmentTokenEntity, pgErrorCode, PG_UNIQUE_VIOLATION, PgListener, TokenRepository, TOKENS_CHANNEL } from '@hyperplane/db';
+import { ApiTokenEntity, EnrollmentTokenEntity, pgErrorCode, PG_UNIQUE_VIOLATION, PgListener, ProjectRepository, TokenRepository, TOKENS_CHANNEL } from '@hyperplane/db';
 import { Principal } from './principal';
 import { hashSecret, newSecret } from './secrets';
 
@@ -33,6 +33,7 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly tokens: TokenRepository,
+    private readonly projects: ProjectRepository,
     private readonly config: AppConfig,
     @Inject(TOKENS_LISTENER) private readonly listener: PgListener,
   ) {}
@@ -61,7 +62,7 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
     const token = await this.tokens.findApiToken(hash);
     const valid = token && !token.revokedAt && (!token.expiresAt || token.expiresAt.getTime() > now);
     const principal: Principal | null = valid
-      ? { tokenId: token.id, name: token.name, role: token.role, projectIds: token.projectId ? [token.projectId] : null }
+      ? { tokenId: token.id, name: token.name, role: token.role, projectIds: token.projectId ? [token.projectId] : null, requestsPerMinute: await this.rateOf(token) }
       : null;
     if (generation !== this.generation) return principal;
     if (this.cache.size > 10_000) this.cache.clear();
@@ -71,9 +72,17 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
     return principal;
   }
 
-  async issue(input: { name: string; role: Role; projectId: string | null; createdBy: string | null; expiresInS?: number; secret?: string }): Promise<IssuedToken> {
+  /** A token's own rate limit, else its project's (projects.quota.requestsPerMinute), else null. */
+  private async rateOf(token: { rateLimitPerMinute: number | null; projectId: string | null }): Promise<number | null> {
+    if (token.rateLimitPerMinute !== null) return token.rateLimitPerMinute;
+    if (!token.projectId) return null;
+    const perMinute = (await this.projects.get(token.projectId))?.quota?.requestsPerMinute;
+    return typeof perMinute === 'number' ? perMinute : null;
+  }
+
+  async issue(input: { name: string; role: Role; projectId: string | null; createdBy: string | null; expiresInS?: number; secret?: string; requestsPerMinute?: number }): Promise<IssuedToken> {
     const secret = input.secret ?? newSecret('api');
-    const token = this.row(input, secret);
+    const token = { ...this.row(input, secret), rateLimitPerMinute: input.requestsPerMinute ?? null };
     await this.tokens.insertApiToken(token);
     return { token: token as ApiTokenEntity, secret };
   }

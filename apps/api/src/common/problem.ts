@@ -57,6 +57,20 @@ export const problems = {
   conflict(detail: string, extensions: Record<string, unknown> = {}): Problem {
     return new Problem(HttpStatus.CONFLICT, 'conflict', 'Conflict', detail, extensions);
   },
+  /**
+   * Over quota: 409, not 403 — the token is allowed to do this; the project's current usage
+   * conflicts with it, and the same request succeeds once room is freed or the quota raised.
+   */
+  quotaExceeded(q: { project: string; technology: string; resource: string; limit: number; usage: number; requested: number }): Problem {
+    const scope = q.technology === 'all' ? '' : ` (${q.technology})`;
+    return new Problem(
+      HttpStatus.CONFLICT,
+      'quota-exceeded',
+      'Quota exceeded',
+      `project ${q.project}${scope} ${q.resource}: limit ${q.limit}, in use ${q.usage}, requested ${q.requested}`,
+      q,
+    );
+  },
   unauthorized(detail: string): Problem {
     return new Problem(HttpStatus.UNAUTHORIZED, 'unauthorized', 'Unauthorized', detail);
   },

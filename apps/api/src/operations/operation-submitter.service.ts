@@ -6,10 +6,13 @@ import {
   OperationEntity,
   OperationRepository,
   OutboxRepository,
+  parseQuotaRefusal,
   PG_UNIQUE_VIOLATION,
   pgConstraint,
   pgDetail,
   pgErrorCode,
+  ProjectRepository,
+  SQLSTATE_QUOTA_EXCEEDED,
   Tx,
 } from '@hyperplane/db';
 import { currentRequestId } from '@hyperplane/observability';
@@ -48,6 +51,7 @@ export class OperationSubmitter {
     private readonly db: Database,
     private readonly operations: OperationRepository,
     private readonly outbox: OutboxRepository,
+    private readonly projects: ProjectRepository,
   ) {}
 
   async submit(principal: Principal, idem: IdempotencyContext, s: Submission): Promise<Submitted> {
@@ -91,12 +95,21 @@ export class OperationSubmitter {
         }
       });
     } catch (error) {
+      if (pgErrorCode(error) === SQLSTATE_QUOTA_EXCEEDED) throw await this.quotaProblem(error, s.projectId);
       const raced = await this.explainConflict(error, principal, idem, s);
       if (raced) return raced;
       throw error;
     }
     const operation = await this.operations.get(id);
     return { operation: operation!, replayed: false };
+  }
+
+  /** The quota trigger's refusal, as a problem naming the resource, limit, usage and request. */
+  private async quotaProblem(error: unknown, projectId: string): Promise<Problem> {
+    const q = parseQuotaRefusal(pgDetail(error));
+    const project = (await this.projects.get(projectId))?.name ?? projectId;
+    if (!q) return problems.conflict(`project ${project} is over its quota`);
+    return problems.quotaExceeded({ project, technology: q.technology, resource: q.resource, limit: q.limit, usage: q.usage, requested: q.requested });
   }
 
   /** The earlier answer to the same key and request, if any (409 for the same key with another request). */

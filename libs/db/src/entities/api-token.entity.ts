@@ -38,6 +38,10 @@ export class ApiTokenEntity {
   @Column({ type: 'boolean', default: false })
   bootstrap!: boolean;
 
+  /** Requests per minute for this token (null: the project's, else the configured default). */
+  @Column({ type: 'int', nullable: true })
+  rateLimitPerMinute!: number | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

@@ -9,6 +9,7 @@ import { OutboxEntity } from './outbox.entity';
 import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
+import { UsageIntervalEntity } from './usage-interval.entity';
 
 export * from './api-token.entity';
 export * from './enrollment-token.entity';
@@ -21,6 +22,7 @@ export * from './outbox.entity';
 export * from './placement-group.entity';
 export * from './project.entity';
 export * from './template.entity';
+export * from './usage-interval.entity';
 
 export const ENTITIES = [
   ProjectEntity,
@@ -34,4 +36,5 @@ export const ENTITIES = [
   EventEntity,
   PlacementGroupEntity,
   InstanceSnapshotEntity,
+  UsageIntervalEntity,
 ];
