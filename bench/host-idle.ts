@@ -9,11 +9,10 @@
 // the bench destroys exactly those at the end, however the run ends.
 // Needs root, lxc and busybox-static, PostgreSQL and Redis (BENCH_PG, BENCH_REDIS).
 // Usage: npm run bench:host-idle [-- --levels 0,50,200 --seconds 60 --width 8]
-import * as childProcess from 'node:child_process';
+import childProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Client } from 'pg';
 import { INestApplication, INestApplicationContext } from '@nestjs/common';
