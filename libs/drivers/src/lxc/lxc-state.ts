@@ -94,7 +94,7 @@ export class LxcStateReader {
     });
     const names = dirs.filter((d) => d.isDirectory() && UUID_PATTERN.test(d.name)).map((d) => d.name);
     const [layout, sockets] = await Promise.all([this.opts.layout(), readFile(join(this.procRoot, 'net', 'unix'), 'utf8').then(parseAbstractSockets)]);
-    const entries: (LxcListEntry | undefined)[] = new Array(names.length);
+    const entries = new Array<LxcListEntry | undefined>(names.length);
     await eachLimited(names.length, this.concurrency, async (i) => {
       const name = names[i]!;
       if (!(await fileExists(join(this.opts.lxcPath, name, 'config')))) return;

@@ -172,7 +172,7 @@ export class LxcDriver implements Driver {
 
   async list(): Promise<InstanceStatus[]> {
     const entries = await this.states.list();
-    const out: InstanceStatus[] = new Array(entries.length);
+    const out = new Array<InstanceStatus>(entries.length);
     // A few at once: each reads its meta, config or cgroup files.
     let next = 0;
     await Promise.all(

@@ -180,7 +180,7 @@ export class QemuDriver implements Driver {
   /** Every VM's state: its process in /proc and one QMP `query-status` over its socket, a few VMs at once. */
   async observe(): Promise<InstanceObservation[]> {
     const ids = await this.store.ids();
-    const out: (InstanceObservation | undefined)[] = new Array(ids.length);
+    const out = new Array<InstanceObservation | undefined>(ids.length);
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(8, ids.length) }, async () => {
