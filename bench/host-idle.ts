@@ -164,8 +164,9 @@ async function cpuWindow(ms: number): Promise<{ cpuMs: number; spawns: Map<strin
   return { cpuMs: c1 - c0, spawns };
 }
 
-async function healthzWindow(url: string, ms: number): Promise<number[]> {
+async function healthzWindow(url: string, ms: number): Promise<{ times: number[]; errors: number }> {
   const times: number[] = [];
+  let errors = 0;
   const inflight: Promise<void>[] = [];
   const end = performance.now() + ms;
   // Open loop: a request every 100 ms whether or not the previous one has answered.
@@ -174,18 +175,33 @@ async function healthzWindow(url: string, ms: number): Promise<number[]> {
     inflight.push(
       (async () => {
         const t0 = performance.now();
-        const r = await fetch(`${url}/healthz`);
-        await r.arrayBuffer();
+        try {
+          const r = await fetch(`${url}/healthz`);
+          await r.arrayBuffer();
+          if (!r.ok) errors++;
+        } catch {
+          errors++; // counted, and its time kept: a reset connection is a slow answer too
+        }
         times.push(performance.now() - t0);
       })(),
     );
   }
   await Promise.all(inflight);
-  return times.sort((a, b) => a - b);
+  return { times: times.sort((a, b) => a - b), errors };
 }
 
 async function main(): Promise<void> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('needs root on Linux');
+  // Ctrl-C ends the measuring, not the clean-up below.
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    console.error('interrupted: cleaning up (Ctrl-C again to leave the containers behind)');
+  });
+  const checkInterrupt = () => {
+    if (interrupted) throw new Error('interrupted');
+  };
   let stack: Stack | undefined;
   const made: string[] = [];
   try {
@@ -201,14 +217,16 @@ async function main(): Promise<void> {
         console.log(`created ${level} running containers in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
         await sleep(5_000); // let the tail of the creates settle
       }
+      checkInterrupt();
       const cpu = await cpuWindow(SECONDS * 1000);
       const perMin = (cpu.cpuMs * 60_000) / (SECONDS * 1000);
       const spawns = [...cpu.spawns].map(([t, n]) => `${t}:${n}`).join(',') || 'none';
       const total = [...cpu.spawns.values()].reduce((a, b) => a + b, 0);
       console.log(`containers=${level} cpu_ms_per_min=${perMin.toFixed(0)} cpu_pct_of_one_core=${((perMin / 60_000) * 100).toFixed(2)} processes_spawned=${total} (${spawns})`);
-      const hz = await healthzWindow(stack.url, SECONDS * 1000);
+      checkInterrupt();
+      const { times: hz, errors } = await healthzWindow(stack.url, SECONDS * 1000);
       console.log(
-        `containers=${level} healthz n=${hz.length} p50_ms=${percentile(hz, 50).toFixed(1)} p99_ms=${percentile(hz, 99).toFixed(1)} max_ms=${hz[hz.length - 1]!.toFixed(1)}`,
+        `containers=${level} healthz n=${hz.length} errors=${errors} p50_ms=${percentile(hz, 50).toFixed(1)} p99_ms=${percentile(hz, 99).toFixed(1)} max_ms=${hz[hz.length - 1]!.toFixed(1)}`,
       );
     }
   } finally {
