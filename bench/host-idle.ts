@@ -12,8 +12,9 @@
 import childProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { loadConfig } from '@hyperplane/config';
@@ -154,6 +155,18 @@ async function createContainers(stack: Stack, from: number, to: number, made: st
   });
 }
 
+/** The longest the event loop was late in a window (ms): our own blocking, or the CPU taken by others. */
+function loopDelay(): { stop(): number } {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  return {
+    stop() {
+      h.disable();
+      return h.max / 1e6;
+    },
+  };
+}
+
 async function cpuWindow(ms: number): Promise<{ cpuMs: number; spawns: Map<string, number> }> {
   const before = new Map(spawned);
   const c0 = cpuMs();
@@ -224,10 +237,17 @@ async function main(): Promise<void> {
       const total = [...cpu.spawns.values()].reduce((a, b) => a + b, 0);
       console.log(`containers=${level} cpu_ms_per_min=${perMin.toFixed(0)} cpu_pct_of_one_core=${((perMin / 60_000) * 100).toFixed(2)} processes_spawned=${total} (${spawns})`);
       checkInterrupt();
+      const loop = loopDelay();
       const { times: hz, errors } = await healthzWindow(stack.url, SECONDS * 1000);
+      const loopMax = loop.stop();
       console.log(
-        `containers=${level} healthz n=${hz.length} errors=${errors} p50_ms=${percentile(hz, 50).toFixed(1)} p99_ms=${percentile(hz, 99).toFixed(1)} max_ms=${hz[hz.length - 1]!.toFixed(1)}`,
+        `containers=${level} healthz n=${hz.length} errors=${errors} p50_ms=${percentile(hz, 50).toFixed(1)} p99_ms=${percentile(hz, 99).toFixed(1)} max_ms=${hz[hz.length - 1]!.toFixed(1)} event_loop_delay_max_ms=${loopMax.toFixed(1)} loadavg=${loadavg()[0]!.toFixed(1)}`,
       );
+      // One sync's reading of the host, timed alone (the driver's cheap path where it has one).
+      const lxc = stack.agent.driver(stack.hostId, 'lxc');
+      const t0 = performance.now();
+      const n = lxc?.observe ? (await lxc.observe()).length : ((await lxc?.list()) ?? []).length;
+      console.log(`containers=${level} one_sync_read_ms=${(performance.now() - t0).toFixed(0)} (${lxc?.observe ? 'observe' : 'list'}, ${n} containers)`);
     }
   } finally {
     // Exactly the containers this run made, in its own lxcpath: force-stopped and destroyed by the driver.

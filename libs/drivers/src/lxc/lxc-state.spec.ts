@@ -129,6 +129,22 @@ describe('lxc state from the kernel', () => {
       expect(await empty.list()).toEqual([]);
     });
 
+    it('leaves out a container destroyed while it was being read, and gives up on the pass when LXC cannot say why', async () => {
+      const failing = new LxcStateReader({
+        lxcPath,
+        layout: () => Promise.resolve(layout),
+        procRoot: join(root, 'proc'),
+        info: (name) => {
+          rmSync(join(lxcPath, name), { recursive: true, force: true });
+          return Promise.reject(new Error('Failed to load config'));
+        },
+      });
+      expect(Object.keys(Object.fromEntries((await failing.list()).map((e) => [e.name, e.state]))).sort()).toEqual([running, frozen, stopped].sort());
+      const broken = new LxcStateReader({ lxcPath, layout: () => Promise.resolve(layout), procRoot: join(root, 'proc'), info: () => Promise.reject(new Error('lxc-info timed out')) });
+      write(join(lxcPath, elsewhere, 'config'), 'lxc.uts.name = x\n');
+      await expect(broken.list()).rejects.toThrow(/timed out/);
+    });
+
     it('reads cgroup values of a running container directly, and none for one without a cgroup', async () => {
       const keys = version === 'v1' ? ['memory.usage_in_bytes', 'memory.limit_in_bytes', 'cpu.shares', 'pids.max'] : ['memory.current', 'memory.max', 'pids.max'];
       const values = await reader.cgroupValues(running, keys);

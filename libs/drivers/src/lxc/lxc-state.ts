@@ -136,7 +136,11 @@ export class LxcStateReader {
     const text = file ? await readFile(file, 'utf8').catch(() => undefined) : undefined;
     const state = text !== undefined ? stateFromCgroup(layout.version, text) : undefined;
     if (state) return { name, state };
-    const info = await this.opts.info(name);
+    const info = await this.opts.info(name).catch(async (error: unknown) => {
+      // Destroyed while we looked: gone, not a reason to give up on the whole pass.
+      if (!(await fileExists(join(this.opts.lxcPath, name, 'config')))) return undefined;
+      throw error;
+    });
     if (!info) return undefined;
     if (info.pid !== undefined && info.state !== 'STOPPED') {
       const cgroup = await readFile(join(this.procRoot, String(info.pid), 'cgroup'), 'utf8').catch(() => '');
