@@ -121,12 +121,26 @@ describe('lxc state from the kernel', () => {
       expect(infoCalls).toEqual([elsewhere]);
     });
 
-    it('sees a container stop when its monitor goes away, and an lxcpath that does not exist as empty', async () => {
+    it('sees a container stop when its monitor and cgroup go away, and an lxcpath that does not exist as empty', async () => {
       writeFileSync(join(root, 'proc', 'net', 'unix'), procNetUnix([commandSocketName(lxcPath, frozen)]));
+      for (const name of [running, elsewhere]) {
+        for (const h of ['freezer', 'memory', 'cpu', 'unified']) rmSync(join(root, 'cg', h, `lxc.payload.${name}`), { recursive: true, force: true });
+      }
+      rmSync(join(root, 'cg', version === 'v1' ? 'freezer' : 'unified', 'custom'), { recursive: true, force: true });
       expect(await states()).toEqual({ [running]: 'STOPPED', [frozen]: 'FROZEN', [stopped]: 'STOPPED', [elsewhere]: 'STOPPED' });
       expect(infoCalls).toEqual([]);
       const empty = new LxcStateReader({ lxcPath: join(root, 'nowhere'), layout: () => Promise.resolve(layout), procRoot: join(root, 'proc'), info: () => Promise.reject(new Error('no')) });
       expect(await empty.list()).toEqual([]);
+    });
+
+    it('asks LXC about a container whose cgroup runs but whose monitor socket it cannot see (another network namespace)', async () => {
+      writeFileSync(join(root, 'proc', 'net', 'unix'), procNetUnix([]));
+      infos.set(running, { state: 'RUNNING', pid: 4243 });
+      const seen = await states();
+      expect(seen[running]).toBe('RUNNING');
+      expect(seen[stopped]).toBe('STOPPED');
+      expect(infoCalls).toContain(running);
+      expect(infoCalls).not.toContain(stopped);
     });
 
     it('leaves out a container destroyed while it was being read, and gives up on the pass when LXC cannot say why', async () => {

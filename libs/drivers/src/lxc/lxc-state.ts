@@ -130,12 +130,16 @@ export class LxcStateReader {
   }
 
   private async stateOf(name: string, layout: CgroupLayout, sockets: Set<string>): Promise<LxcListEntry | undefined> {
-    // No monitor, no container: exactly what lxc-info reports as STOPPED.
-    if (!sockets.has(commandSocketName(this.opts.lxcPath, name))) return { name, state: 'STOPPED' };
     const file = this.stateFile(layout, this.learned.get(name) ?? `${PAYLOAD_PREFIX}${name}`);
     const text = file ? await readFile(file, 'utf8').catch(() => undefined) : undefined;
     const state = text !== undefined ? stateFromCgroup(layout.version, text) : undefined;
-    if (state) return { name, state };
+    if (!sockets.has(commandSocketName(this.opts.lxcPath, name))) {
+      // No monitor and no cgroup: what lxc-info reports as STOPPED. A cgroup without a monitor we
+      // can see means we may not see the sockets at all (another network namespace): ask LXC.
+      if (!state) return { name, state: 'STOPPED' };
+    } else if (state) {
+      return { name, state };
+    }
     const info = await this.opts.info(name).catch(async (error: unknown) => {
       // Destroyed while we looked: gone, not a reason to give up on the whole pass.
       if (!(await fileExists(join(this.opts.lxcPath, name, 'config')))) return undefined;
