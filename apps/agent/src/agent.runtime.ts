@@ -105,7 +105,8 @@ export class AgentRuntime {
     for (const h of this.hosts) h.start();
     await this.beat();
     this.timers.push(setInterval(() => void this.beat(), this.opts.heartbeatIntervalMs));
-    this.timers.push(setInterval(() => void this.syncAll(), this.opts.syncIntervalMs));
+    // The periodic sync reports a host only when something changed there (or now and then anyway).
+    this.timers.push(setInterval(() => void this.syncAll({ onlyChanged: true }), this.opts.syncIntervalMs));
     this.log.log(`agent running ${this.hosts.length} host(s): ${[...planned.keys()].slice(0, 5).join(', ')}${planned.size > 5 ? ', …' : ''}`);
   }
 
@@ -129,9 +130,9 @@ export class AgentRuntime {
     queueJobs.labels('host', 'delayed').set(c.delayed);
   }
 
-  /** Reports every host's actual instances now (normally on an interval). */
-  async syncAll(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.sync().catch((e: unknown) => this.log.warn(`sync failed: ${String(e)}`))));
+  /** Reports every host's actual instances now (normally on an interval, then only hosts where something changed). */
+  async syncAll(opts: { onlyChanged?: boolean } = {}): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.sync(opts).catch((e: unknown) => this.log.warn(`sync failed: ${String(e)}`))));
   }
 
   private async beat(): Promise<void> {
