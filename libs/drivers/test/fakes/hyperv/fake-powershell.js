@@ -139,10 +139,12 @@ function paramBlock(text) {
   }
   if (cur.trim()) parts.push(cur);
   return parts.map((p) => {
-    const name = /\$(\w+)/.exec(p);
-    const types = [...p.matchAll(/\[(\w+)\]/g)].map((m) => m[1].toLowerCase());
+    const attribute = /\[Parameter\(([^)]*)\)\]/i.exec(p);
+    const rest = p.replace(/\[Parameter\([^)]*\)\]/i, '');
+    const name = /\$(\w+)/.exec(rest);
+    const types = [...rest.matchAll(/\[(\w+)\]/g)].map((m) => m[1].toLowerCase());
     if (!name || types.length === 0) fail(1, `ParserError: fake powershell cannot read the parameter ${p.trim()}`);
-    return { name: name[1], type: types[types.length - 1], mandatory: /Mandatory\s*=\s*\$true/i.test(p), hasDefault: /=\s*[^=]+$/.test(p.replace(/\[Parameter\([^)]*\)\]/i, '')) };
+    return { name: name[1], type: types[types.length - 1], mandatory: attribute !== null && /Mandatory\s*=\s*\$true/i.test(attribute[1]) };
   });
 }
 
