@@ -132,6 +132,10 @@ export class AppConfig {
   @IsOptional() @IsString()
   HYPERPLANE_PRLCTL?: string;
 
+  /** Another PowerShell host than `powershell` on the PATH, for the Hyper-V driver (read by the driver). */
+  @IsOptional() @IsString()
+  HYPERPLANE_POWERSHELL?: string;
+
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 

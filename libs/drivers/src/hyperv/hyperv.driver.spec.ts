@@ -256,13 +256,17 @@ describe('the fake PowerShell host fails loudly on what powershell.exe and the s
     expect([result.code, result.stderr]).toEqual([code, expect.stringMatching(message)]);
   });
 
-  it('binds against each script\'s own param() block, every shipped script parses, and each has an emulation', async () => {
-    const { paramBlock } = require('../../test/fakes/hyperv/fake-powershell.js') as { paramBlock(text: string): { name: string; type: string; mandatory: boolean }[] };
-    expect(paramBlock(readFileSync(script('stop.ps1'), 'utf8'))).toEqual([
-      expect.objectContaining({ name: 'VmId', type: 'guid', mandatory: true }),
-      expect.objectContaining({ name: 'TimeoutSeconds', type: 'int', mandatory: true }),
-      expect.objectContaining({ name: 'TurnOff', type: 'switch', mandatory: false }),
-    ]);
+  it('binds against each script\'s own param() block, so the fake and the scripts cannot drift', async () => {
+    expect((await run([...POWERSHELL_PREFIX, script('stop.ps1'), '-TurnOff'])).stderr).toMatch(/missing mandatory parameters: VmId TimeoutSeconds\./);
+    const dir = mkdtempSync(join(tmpdir(), 'hp-hv-drift-'));
+    try {
+      cpSync(HYPERV_SCRIPT_DIR, dir, { recursive: true });
+      const get = join(dir, 'get.ps1');
+      writeFileSync(get, readFileSync(get, 'utf8').replace(/\$VmId\b/g, '$VirtualMachineId'));
+      expect((await run([...POWERSHELL_PREFIX, get, '-VmId', guid])).stderr).toMatch(/matches parameter name 'VmId'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(readdirSync(HYPERV_SCRIPT_DIR).filter((f) => f !== 'hyperv-common.ps1').sort()).toEqual(HYPERV_SCRIPTS.map((s) => `${s}.ps1`).sort());
   });
 
