@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
+import { DriverProbe, HostInventory, normalizeProbe, OsFamily } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
 import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
@@ -31,6 +31,12 @@ export interface AgentOptions {
   concurrency?: number;
   /** Where to serve /healthz, /readyz and /metrics (none when absent or port 0). */
   listen?: { port: number; bind: string };
+  /**
+   * Tests only (no setting reads it): the OS this machine's drivers are built for and the
+   * local inventory reports, so an agent here with a fake tool on its PATH (the fake Hyper-V
+   * PowerShell host) stands in for a host of another OS.
+   */
+  localHostAs?: { os: OsFamily; osVersion?: string; kernel?: string };
 }
 
 /**
@@ -143,13 +149,16 @@ export class AgentRuntime {
     if (this.opts.local) {
       const drivers = new Map<string, Driver>();
       const probes: DriverProbe[] = [];
+      const as = this.opts.localHostAs;
       for (const [name, factory] of Object.entries(REAL_DRIVER_FACTORIES)) {
-        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: hostOs(), hostArch: hostArch() });
+        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: as?.os ?? hostOs(), hostArch: hostArch() });
         const probe = normalizeProbe(await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] })));
         probes.push(probe);
         if (probe.installed) drivers.set(name, driver);
       }
-      planned.set(LOCAL_KEY, { drivers, inventory: readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION) });
+      const inventory = readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION);
+      if (as) Object.assign(inventory, { os: as.os, osVersion: as.osVersion ?? inventory.osVersion, kernel: as.kernel ?? inventory.kernel });
+      planned.set(LOCAL_KEY, { drivers, inventory });
     }
     for (const spec of this.opts.simHosts) {
       const driver = new SimDriver({

@@ -93,7 +93,7 @@ describe('HypervDriver against the fake: what Hyper-V really does', () => {
     await driver.resume(spec.id);
     await driver.suspend(spec.id);
     expect((await driver.stop(spec.id)).state).toBe('stopped');
-    expect(host.cmdlets().map((c) => c[0]).filter((c) => /Save|Start|Suspend|SavedState/.test(c))).toEqual(['Start-VM', 'Save-VM', 'Start-VM', 'Save-VM', 'Remove-VMSavedState']);
+    expect(host.cmdlets().map((c) => c[0]!).filter((c) => /Save|Start|Suspend|SavedState/.test(c))).toEqual(['Start-VM', 'Save-VM', 'Start-VM', 'Save-VM', 'Remove-VMSavedState']);
     await expect(driver.suspend(spec.id)).rejects.toMatchObject({ code: 'Conflict' });
   });
 

@@ -410,8 +410,9 @@ function fmt(r: Resources): string {
   return `${r.vcpus} vCPU/${r.memoryMiB} MiB/${r.diskGiB} GiB`;
 }
 
-/** The registry's factory: `HYPERPLANE_POWERSHELL` names another PowerShell host. */
+/** The registry's factory: `HYPERPLANE_POWERSHELL` names another PowerShell host, `HYPERPLANE_HYPERV_TEMPLATE_DIR` another base-disk directory. */
 export function createHypervDriver(opts: DriverOptions): HypervDriver {
   const powershell = process.env.HYPERPLANE_POWERSHELL?.trim();
-  return new HypervDriver({ ...opts, ...(powershell ? { powershell } : {}) });
+  const templateDir = process.env.HYPERPLANE_HYPERV_TEMPLATE_DIR?.trim();
+  return new HypervDriver({ ...opts, ...(powershell ? { powershell } : {}), ...(templateDir ? { templateDir } : {}) });
 }
