@@ -55,7 +55,7 @@ describe('HypervDriver against the fake: what Hyper-V really does', () => {
     const calls = host.calls();
     for (const argv of calls) expect(argv.slice(0, 7)).toEqual([...POWERSHELL_PREFIX, expect.stringMatching(/[\\/]scripts[\\/][a-z-]+\.ps1$/)]);
     const create = calls.find((c) => c[6]!.endsWith('create.ps1'))!;
-    expect(create.slice(7)).toEqual(['-Name', hvNameOf(spec.id), '-BaseVhdx', join(host.templateDir, 'windows-server-2022.vhdx'), '-InstanceDir', expect.stringContaining(spec.id), '-ProcessorCount', '2', '-MemoryBytes', String(2048 * 1024 * 1024)]);
+    expect(create.slice(7)).toEqual(['-Name', hvNameOf(spec.id), '-BaseVhdx', join(host.templateDir, 'windows-server-2022.vhdx'), '-InstanceDir', expect.stringContaining(spec.id), '-ProcessorCount', '2', '-MemoryBytes', String(2048 * 1024 * 1024), '-GuestOs', 'windows']);
     expect(calls.find((c) => c[6]!.endsWith('start.ps1'))!.slice(7)).toEqual(['-VmId', guid]);
     expect(calls.find((c) => c[6]!.endsWith('stop.ps1'))!.slice(7)).toEqual(['-VmId', guid, '-TimeoutSeconds', '60', '-TurnOff']);
     // The instance id reaches PowerShell only inside the VM's name and its folder.
@@ -70,6 +70,20 @@ describe('HypervDriver against the fake: what Hyper-V really does', () => {
     const vm = Object.values((await host.state()).vms)[0]!;
     expect(JSON.parse(readFileSync(vm.disks[0]!, 'utf8'))).toEqual({ type: 'differencing', parent: join(host.templateDir, 'windows-server-2022.vhdx') });
     expect(host.cmdlets().map((c) => c[0])).toEqual(expect.arrayContaining(['New-VHD', 'New-VM', 'Set-VMProcessor', 'Set-VMMemory']));
+    expect(host.cmdlets().some((c) => c[0] === 'Set-VMFirmware')).toBe(false);
+    // A Linux guest boots under the UEFI CA's Secure Boot keys.
+    await driver.create(makeSpec({ template: template('debian-12') }));
+    expect(host.cmdlets().filter((c) => c[0] === 'Set-VMFirmware').map((c) => c.slice(2))).toEqual([['-SecureBootTemplate', 'MicrosoftUEFICertificateAuthority']]);
+  });
+
+  it('destroys a saved VM by dropping its saved state first', async () => {
+    const { host, driver } = setup();
+    const spec = makeSpec();
+    await driver.create(spec);
+    await driver.start(spec.id);
+    await driver.suspend(spec.id);
+    await driver.destroy(spec.id);
+    expect(host.cmdlets().slice(-3).map((c) => c[0])).toEqual(['Remove-VMSavedState', 'Get-VMHardDiskDrive', 'Remove-VM']);
   });
 
   it('shuts the guest down, then turns it off when the shutdown outlasts the timeout', async () => {

@@ -121,6 +121,7 @@ export class HypervDriver implements Driver {
           InstanceDir: instanceDir,
           ProcessorCount: spec.resources.vcpus,
           MemoryBytes: spec.resources.memoryMiB * MIB,
+          GuestOs: template.os,
           SwitchName: this.opts.switchName,
         },
         { signal: ctx.signal, timeoutMs: 600_000 },

@@ -6,6 +6,7 @@ param(
     [Parameter(Mandatory = $true)][string]$InstanceDir,
     [Parameter(Mandatory = $true)][int]$ProcessorCount,
     [Parameter(Mandatory = $true)][int64]$MemoryBytes,
+    [Parameter(Mandatory = $true)][string]$GuestOs,
     [string]$SwitchName = ''
 )
 . (Join-Path $PSScriptRoot 'hyperv-common.ps1')
@@ -22,9 +23,14 @@ try {
     $vm = Hyper-V\New-VM @vmArgs
     Hyper-V\Set-VMProcessor -VM $vm -Count $ProcessorCount
     Hyper-V\Set-VMMemory -VM $vm -DynamicMemoryEnabled $false -StartupBytes $MemoryBytes
-    # Checkpoints only when asked for (Vagrant does the same), and Standard ones so a restore
-    # needs no VSS inside the guest.
-    Hyper-V\Set-VM -VM $vm -AutomaticCheckpointsEnabled $false -CheckpointType Standard
+    # Generation 2 boots with Secure Boot against Microsoft's Windows keys; Linux loaders are
+    # signed by the UEFI CA.
+    if ($GuestOs -eq 'linux') { Hyper-V\Set-VMFirmware -VM $vm -SecureBootTemplate 'MicrosoftUEFICertificateAuthority' }
+    # Checkpoints only when asked for (Vagrant does the same; the switch is missing before
+    # Windows Server 2019), and Standard ones so a restore needs no VSS inside the guest.
+    $setVm = @{ VM = $vm; CheckpointType = 'Standard' }
+    if ((Get-Command 'Hyper-V\Set-VM').Parameters.ContainsKey('AutomaticCheckpointsEnabled')) { $setVm.AutomaticCheckpointsEnabled = $false }
+    Hyper-V\Set-VM @setVm
     Write-HpResult (ConvertTo-HpVm (Get-HpVm $vm.Id.ToString()))
 } catch {
     Exit-HpException $_

@@ -7,7 +7,9 @@ param(
 . (Join-Path $PSScriptRoot 'hyperv-common.ps1')
 try {
     $vm = Get-HpVm $VmId
-    if ($vm.State.ToString() -ne 'Off') { Hyper-V\Stop-VM -VM $vm -TurnOff -Force }
+    $state = $vm.State.ToString()
+    if ($state -eq 'Saved') { Hyper-V\Remove-VMSavedState -VM $vm }
+    elseif ($state -ne 'Off') { Hyper-V\Stop-VM -VM $vm -TurnOff -Force }
     $disks = @(Hyper-V\Get-VMHardDiskDrive -VM $vm | ForEach-Object { [string]$_.Path })
     Hyper-V\Remove-VM -VM $vm -Force
     foreach ($d in $disks) {

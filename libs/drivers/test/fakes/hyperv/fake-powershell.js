@@ -319,7 +319,8 @@ const SCRIPTS = {
     s.cmdlet('Set-VMProcessor', id, '-Count', String(ProcessorCount));
     vm.processorCount = ProcessorCount;
     s.cmdlet('Set-VMMemory', id, '-StartupBytes', String(MemoryBytes));
-    s.cmdlet('Set-VM', id, '-AutomaticCheckpointsEnabled', 'False');
+    if (s.p.GuestOs === 'linux') s.cmdlet('Set-VMFirmware', id, '-SecureBootTemplate', 'MicrosoftUEFICertificateAuthority');
+    s.cmdlet('Set-VM', id, '-CheckpointType', 'Standard');
     return s.out(vm);
   },
 
@@ -445,7 +446,10 @@ const SCRIPTS = {
 
   'delete.ps1'(s) {
     const vm = s.vm(s.p.VmId);
-    if (vm.state !== 'Off') {
+    if (vm.state === 'Saved') {
+      s.cmdlet('Remove-VMSavedState', vm.id);
+      vm.state = 'Off';
+    } else if (vm.state !== 'Off') {
       s.cmdlet('Stop-VM', vm.id, '-TurnOff');
       vm.state = 'Off';
     }
