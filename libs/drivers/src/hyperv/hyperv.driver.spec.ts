@@ -152,6 +152,24 @@ describe('HypervDriver against the fake: what Hyper-V really does', () => {
     rmSync(scripts, { recursive: true, force: true });
   });
 
+  it('waits out a transitional state (Stopping) before acting, reading the state by name', async () => {
+    const { host, driver } = setup();
+    const spec = makeSpec();
+    await driver.create(spec);
+    const guid = await vmId(driver, spec.id);
+    await host.update((s) => (s.vms[guid]!.passing = ['Stopping', 'Stopping']));
+    expect((await driver.start(spec.id)).state).toBe('running');
+    const runs = host.calls().map((c) => c[6]!.replace(/^.*[\\/]/, ''));
+    expect(runs.slice(-4)).toEqual(['get.ps1', 'get.ps1', 'get.ps1', 'start.ps1']);
+  });
+
+  it('refuses parameter values PowerShell would read as another parameter or a closing quote', () => {
+    const { driver } = setup();
+    expect(() => driver.shell.argv('get', { VmId: '-Force' })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+    expect(() => driver.shell.argv('probe', { TemplateDir: 'C:\\x" -Evil "' })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+    expect(driver.shell.argv('stop', { VmId: 'a', TimeoutSeconds: 5, TurnOff: false })).toEqual([...POWERSHELL_PREFIX, join(HYPERV_SCRIPT_DIR, 'stop.ps1'), '-VmId', 'a', '-TimeoutSeconds', '5']);
+  });
+
   it('retries while VMMS is unreachable, and ends Transient when it stays so', async () => {
     const { host, driver } = setup();
     const spec = makeSpec();

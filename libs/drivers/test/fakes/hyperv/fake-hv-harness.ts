@@ -19,6 +19,8 @@ export interface FakeHvVm {
   config: string;
   disks: string[];
   hangOnShutdown?: boolean;
+  /** States shown on the next reads before the VM's own, one per read. */
+  passing?: string[];
   checkpoints: { id: string; name: string; createdAt: string }[];
 }
 

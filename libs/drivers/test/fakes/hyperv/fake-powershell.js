@@ -258,7 +258,9 @@ class Script {
   /** ConvertTo-HpVm. */
   out(vm) {
     this.cmdlet('Get-VMHardDiskDrive', vm.id);
-    return { id: vm.id, name: vm.name, state: vm.state, generation: vm.generation, processorCount: vm.processorCount, memoryStartupBytes: vm.memoryStartupBytes, path: vm.path, uptimeSeconds: vm.state === 'Running' ? 42 : 0, disks: [...vm.disks] };
+    // `passing`: states the VM shows on the next reads before its own (Starting, Stopping, …).
+    const shown = vm.passing && vm.passing.length ? vm.passing.shift() : vm.state;
+    return { id: vm.id, name: vm.name, state: shown, generation: vm.generation, processorCount: vm.processorCount, memoryStartupBytes: vm.memoryStartupBytes, path: vm.path, uptimeSeconds: vm.state === 'Running' ? 42 : 0, disks: [...vm.disks] };
   }
 }
 
