@@ -312,6 +312,8 @@ describe('the fake PowerShell host fails loudly on what powershell.exe and the s
       expect((await run([...POWERSHELL_PREFIX, get, '-VmId', guid])).stderr).toMatch(/ParserError: Unexpected token '\?'/);
       writeFileSync(get, original.replace('Write-HpResult (ConvertTo-HpVm (Get-HpVm $VmId))', 'Write-HpResult (Get-VM)'));
       expect((await run([...POWERSHELL_PREFIX, get, '-VmId', guid])).stderr).toMatch(/calls Get-VM without its module/);
+      writeFileSync(get, original.replace('# One VM by GUID.', '# One VM by GUID — its state.'));
+      expect((await run([...POWERSHELL_PREFIX, get, '-VmId', guid])).stderr).toMatch(/non-ASCII text without a UTF-8 BOM/);
       writeFileSync(join(dir, 'hyperv-common.ps1'), readFileSync(join(dir, 'hyperv-common.ps1'), 'utf8').replace("$ErrorActionPreference = 'Stop'", ''));
       writeFileSync(get, original);
       expect((await run([...POWERSHELL_PREFIX, get, '-VmId', guid])).stderr).toMatch(/does not set \$ErrorActionPreference = 'Stop'/);

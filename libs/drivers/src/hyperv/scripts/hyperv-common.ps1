@@ -4,6 +4,8 @@
 # ===HP-BEGIN-ERROR=== <json> ===HP-END-ERROR=== (with exit 1); anything around it is noise.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
+# UTF-8 without a BOM: the console's OEM code page would mangle a path with accents.
+[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false
 Set-StrictMode -Version 2.0
 
 function Write-HpFrame([string]$Kind, $Value) {

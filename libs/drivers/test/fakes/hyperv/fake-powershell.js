@@ -105,7 +105,12 @@ function withoutComments(text) {
 
 /** The script and what it dot-sources from $PSScriptRoot, comments removed. */
 function scriptText(file) {
-  let text = withoutComments(fs.readFileSync(file, 'utf8'));
+  const raw = fs.readFileSync(file);
+  // Windows PowerShell 5.1 reads a file without a BOM in the ANSI code page, not UTF-8.
+  if (/[^\x00-\x7f]/.test(raw.toString('latin1')) && !(raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf)) {
+    fail(1, `fake powershell: ${file} holds non-ASCII text without a UTF-8 BOM; Windows PowerShell 5.1 would read it as ANSI`);
+  }
+  let text = withoutComments(raw.toString('utf8'));
   for (const m of text.matchAll(/^\s*\.\s*\(Join-Path \$PSScriptRoot '([\w.-]+\.ps1)'\)/gm)) {
     const dep = path.join(path.dirname(file), m[1]);
     if (!fs.existsSync(dep)) fail(1, `. : The term '${dep}' is not recognized as the name of a cmdlet, function, script file, or operable program.`);
