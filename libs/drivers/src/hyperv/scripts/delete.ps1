@@ -5,6 +5,21 @@ param(
     [Parameter(Mandatory = $true)][string]$InstanceDir
 )
 . (Join-Path $PSScriptRoot 'hyperv-common.ps1')
+
+# Remove-VM merges checkpoints into the disks after it returns and the files stay locked until
+# that merge ends, so a removal is tried again for a while.
+function Remove-HpPath([string]$Path) {
+    for ($try = 1; ; $try++) {
+        if (-not (Test-Path -LiteralPath $Path)) { return }
+        try {
+            Remove-Item -LiteralPath $Path -Recurse -Force
+            return
+        } catch {
+            if ($try -ge 60) { throw }
+            Start-Sleep -Seconds 1
+        }
+    }
+}
 try {
     $vm = Get-HpVm $VmId
     $state = $vm.State.ToString()
@@ -12,10 +27,8 @@ try {
     elseif ($state -ne 'Off') { Hyper-V\Stop-VM -VM $vm -TurnOff -Force }
     $disks = @(Hyper-V\Get-VMHardDiskDrive -VM $vm | ForEach-Object { [string]$_.Path })
     Hyper-V\Remove-VM -VM $vm -Force
-    foreach ($d in $disks) {
-        if (Test-Path -LiteralPath $d) { Remove-Item -LiteralPath $d -Force }
-    }
-    if (Test-Path -LiteralPath $InstanceDir) { Remove-Item -LiteralPath $InstanceDir -Recurse -Force }
+    foreach ($d in $disks) { Remove-HpPath $d }
+    Remove-HpPath $InstanceDir
     Write-HpResult ([ordered]@{ removedDisks = $disks })
 } catch {
     Exit-HpException $_

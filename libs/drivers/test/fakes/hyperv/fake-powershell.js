@@ -466,9 +466,11 @@ const SCRIPTS = {
     // Hyper-V's Remove-VM deletes the configuration and nothing else: disks stay.
     fs.rmSync(vm.config, { force: true });
     delete s.state.vms[vm.id];
+    // Only what the script goes on to remove (itself, or through its Remove-HpPath) goes.
     const after = s.text.slice(s.text.indexOf('Hyper-V\\Remove-VM'));
-    if (/Remove-Item -LiteralPath \$d\b/.test(after)) for (const d of disks) fs.rmSync(d, { force: true });
-    if (/Remove-Item -LiteralPath \$InstanceDir -Recurse/.test(after)) fs.rmSync(s.p.InstanceDir, { recursive: true, force: true });
+    const removes = (v) => /\bRemove-Item\b/.test(s.text) && new RegExp(`(Remove-Item -LiteralPath|Remove-HpPath)\\s+\\$${v}\\b`).test(after);
+    if (removes('d')) for (const d of disks) fs.rmSync(d, { force: true });
+    if (removes('InstanceDir')) fs.rmSync(s.p.InstanceDir, { recursive: true, force: true });
     return { removedDisks: disks };
   },
 };
