@@ -139,6 +139,14 @@ export class AppConfig {
   @IsOptional() @IsString()
   HYPERPLANE_PRLCTL?: string;
 
+  /** Another PowerShell host than `powershell` on the PATH, for the Hyper-V driver (read by the driver). */
+  @IsOptional() @IsString()
+  HYPERPLANE_POWERSHELL?: string;
+
+  /** Where the Hyper-V driver finds base disks named like templates (default <agent data>/drivers/hyperv/templates). */
+  @IsOptional() @IsString()
+  HYPERPLANE_HYPERV_TEMPLATE_DIR?: string;
+
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 
