@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
 import { DbModule, PgListener } from '@hyperplane/db';
-import { createRedis, HeartbeatStore } from '@hyperplane/queue';
+import { createRedis, HeartbeatStore, WebhookDestinations } from '@hyperplane/queue';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
 import { AgentService } from './agents/agent.service';
@@ -29,6 +29,10 @@ import { TemplateController } from './templates/template.controller';
 import { PlacementGroupController } from './placement/placement-group.controller';
 import { PlacementController } from './placement/placement.controller';
 import { PreviewService } from './placement/preview.service';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
+import { WebhookController } from './webhooks/webhook.controller';
+import { API_WEBHOOK_DESTINATIONS, WebhookService } from './webhooks/webhook.service';
 
 export const API_REDIS = Symbol('API_REDIS');
 
@@ -61,6 +65,8 @@ export class ApiModule {
         AdminController,
         PlacementGroupController,
         PlacementController,
+        WebhookController,
+        AuditController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -83,6 +89,9 @@ export class ApiModule {
         AgentService,
         PreviewService,
         HostService,
+        { provide: API_WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
+        WebhookService,
+        AuditService,
       ],
     };
   }

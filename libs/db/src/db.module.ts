@@ -12,6 +12,8 @@ import { SnapshotRepository } from './repositories/snapshot.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { TemplateRepository } from './repositories/template.repository';
 import { TokenRepository } from './repositories/token.repository';
+import { WebhookRepository } from './repositories/webhook.repository';
+import { AuditRepository } from './repositories/audit.repository';
 
 export const DB_OPTIONS = Symbol('DB_OPTIONS');
 
@@ -41,6 +43,8 @@ const REPOSITORIES = [
   TokenRepository,
   PlacementGroupRepository,
   SnapshotRepository,
+  WebhookRepository,
+  AuditRepository,
 ];
 
 /** PostgreSQL for an app: the data source, the transaction helper and every repository. */
@@ -63,6 +67,8 @@ export class DbModule {
         { provide: TokenRepository, useFactory: (db: Database) => new TokenRepository(db), inject: [Database] },
         { provide: SnapshotRepository, useFactory: (db: Database) => new SnapshotRepository(db), inject: [Database] },
         { provide: PlacementGroupRepository, useFactory: (db: Database) => new PlacementGroupRepository(db), inject: [Database] },
+        { provide: WebhookRepository, useFactory: (db: Database) => new WebhookRepository(db), inject: [Database] },
+        { provide: AuditRepository, useFactory: (db: Database) => new AuditRepository(db), inject: [Database] },
         ...[HostRepository, InstanceRepository, OperationRepository].map((Repo) => ({
           provide: Repo,
           useFactory: (db: Database, events: EventRepository) => new Repo(db, events),

@@ -14,5 +14,7 @@ export * from './placement';
 export * from './repositories/project.repository';
 export * from './repositories/template.repository';
 export * from './repositories/token.repository';
+export * from './repositories/webhook.repository';
+export * from './repositories/audit.repository';
 export type { EntityManager as Tx } from 'typeorm';
 export * from './pg-listener';

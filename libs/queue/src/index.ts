@@ -6,3 +6,5 @@ export * from './job-metrics';
 export * from './heartbeat.store';
 export * from './redis-connection';
 export * from './multi-queue-consumer';
+export * from './webhooks/webhook-signature';
+export * from './webhooks/webhook-destination';

@@ -9,6 +9,9 @@ import { OutboxEntity } from './outbox.entity';
 import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
+import { WebhookEntity } from './webhook.entity';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { AuditEntryEntity } from './audit-entry.entity';
 
 export * from './api-token.entity';
 export * from './enrollment-token.entity';
@@ -21,6 +24,9 @@ export * from './outbox.entity';
 export * from './placement-group.entity';
 export * from './project.entity';
 export * from './template.entity';
+export * from './webhook.entity';
+export * from './webhook-delivery.entity';
+export * from './audit-entry.entity';
 
 export const ENTITIES = [
   ProjectEntity,
@@ -34,4 +40,7 @@ export const ENTITIES = [
   EventEntity,
   PlacementGroupEntity,
   InstanceSnapshotEntity,
+  WebhookEntity,
+  WebhookDeliveryEntity,
+  AuditEntryEntity,
 ];
