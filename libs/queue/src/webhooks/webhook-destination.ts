@@ -2,13 +2,14 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 // Where a webhook must not go unless allowed: loopback, link-local (cloud metadata), private,
-// shared, benchmark, multicast and reserved ranges, and IPv6's equivalents and v4 mappings.
+// shared, benchmark, multicast and reserved ranges, and IPv6's equivalents (BlockList checks an
+// IPv4-mapped IPv6 address against the IPv4 rules, so ::ffff:127.0.0.1 is refused as 127.0.0.1).
 const FORBIDDEN_V4: [string, number][] = [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ];
 const FORBIDDEN_V6: [string, number][] = [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ];
 
 export class DestinationRefused extends Error {}
