@@ -50,7 +50,7 @@ export class AuditEntryDto {
   }
 }
 
-/** Who changed what: fleet admins see everything, a project's admin that project's entries. */
+/** Who changed what: fleet admins see everything, a project's operator that project's entries. */
 @ApiTags('audit')
 @ApiBearerAuth()
 @Controller('v1/audit')
@@ -61,9 +61,12 @@ export class AuditController {
   ) {}
 
   @Get()
-  @Roles('admin')
+  @Roles('admin', 'operator')
   @ApiOkResponse({ type: [AuditEntryDto], description: 'Newest first' })
   async list(@CurrentPrincipal() principal: Principal, @Query() q: AuditQuery): Promise<{ items: AuditEntryDto[]; nextCursor: string | null }> {
+    // Admin tokens are fleet-wide; a project's highest token is its operator, which stands in
+    // as the project's administrator here. A fleet-wide operator is not an auditor.
+    if (principal.role === 'operator' && principal.projectIds === null) throw problems.forbidden('the audit trail needs an admin token, or a project token');
     if (q.from && q.to && q.from > q.to) throw problems.badField('to', 'must not be before from');
     const projectIds = await this.scope.forRead(principal, q.project);
     const limit = q.limit ?? 100;

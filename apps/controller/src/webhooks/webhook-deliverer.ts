@@ -80,8 +80,8 @@ export class WebhookDeliverer implements OnApplicationShutdown {
     try {
       const answer = await postWebhook(this.destinations, new URL(hook.url), headers, body, this.config.HYPERPLANE_WEBHOOK_TIMEOUT_MS);
       status = answer.status;
-      const ra = answer.headers['retry-after'];
-      retryAfter = Array.isArray(ra) ? ra[0] : ra;
+      const ra: string | string[] | undefined = answer.headers['retry-after'];
+      retryAfter = typeof ra === 'string' ? ra : ra?.[0];
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       refused = e instanceof DestinationRefused;
