@@ -2,7 +2,7 @@ import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from
 import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
-import { DbModule, PgListener } from '@hyperplane/db';
+import { DbModule, OperationRepository, PgListener } from '@hyperplane/db';
 import { createRedis, HeartbeatStore, WebhookDestinations } from '@hyperplane/queue';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
@@ -31,6 +31,7 @@ import { PlacementController } from './placement/placement.controller';
 import { PreviewService } from './placement/preview.service';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
+import { RequestQueueConsumer } from './integrations/request-queue.consumer';
 import { WebhookController } from './webhooks/webhook.controller';
 import { API_WEBHOOK_DESTINATIONS, WebhookService } from './webhooks/webhook.service';
 
@@ -92,6 +93,11 @@ export class ApiModule {
         { provide: API_WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
         WebhookService,
         AuditService,
+        {
+          provide: RequestQueueConsumer,
+          useFactory: (t: TokenService, i: InstanceService, c: InstanceChangeService, o: OperationRepository, w: OperationWaiters, a: AuditService) => new RequestQueueConsumer(config, t, i, c, o, w, a),
+          inject: [TokenService, InstanceService, InstanceChangeService, OperationRepository, OperationWaiters, AuditService],
+        },
       ],
     };
   }

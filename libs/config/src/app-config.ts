@@ -203,6 +203,14 @@ export class AppConfig {
   @IsInt() @Min(100) @Max(60_000)
   HYPERPLANE_WEBHOOK_TIMEOUT_MS: number = 15_000;
 
+  /** The inbound job queue external systems add requests to (docs/integrations/job-queue.md). */
+  @IsString() @Matches(/^[A-Za-z0-9_-]{1,64}$/)
+  HYPERPLANE_REQUEST_QUEUE: string = 'hyperplane-requests';
+
+  /** Requests from that queue in progress at once per API process (each waits for its operation); 0: this process takes none. */
+  @IsInt() @Min(0) @Max(5000)
+  HYPERPLANE_REQUEST_QUEUE_CONCURRENCY: number = 200;
+
   /** Events (and finished webhook deliveries) older than this are pruned in the background. */
   @IsInt() @Min(1)
   HYPERPLANE_EVENTS_RETENTION_DAYS: number = 30;

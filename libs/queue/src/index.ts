@@ -8,3 +8,4 @@ export * from './redis-connection';
 export * from './multi-queue-consumer';
 export * from './webhooks/webhook-signature';
 export * from './webhooks/webhook-destination';
+export * from './request-queue';
