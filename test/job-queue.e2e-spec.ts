@@ -99,7 +99,6 @@ describe('the job-queue contract', () => {
       producerS: Math.round(s.summaryMs / 100) / 10,
       testS: Math.round((Date.now() - t0) / 100) / 10,
     };
-    // eslint-disable-next-line no-console
     console.log(`job-queue figures: ${JSON.stringify(figures)}`);
     // Every accepted job is in the audit trail, from "queue".
     const audited = (await stack.sql.query(`SELECT count(DISTINCT request_id)::int AS n FROM audit_entries WHERE source = 'queue' AND status = 202`)).rows[0].n;
