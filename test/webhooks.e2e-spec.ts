@@ -190,6 +190,21 @@ describe('signed webhooks', () => {
     expect(receiver.at('/restart').map((r) => payload(r).data.status)).toEqual(['draining', 'ready']);
   });
 
+  it('sends again a delivery whose job was lost with Redis', async () => {
+    const hook = await admin.post('/v1/webhooks', { url: `${receiver.url}/lost`, events: ['host.status_changed'] });
+    await stack.stopController();
+    const host = (await admin.get('/v1/hosts')).body.items[0];
+    expect((await admin.post(`/v1/hosts/${host.id}/actions/drain`)).status).toBeLessThan(300);
+    // As if a relay had queued it and Redis had then lost the job.
+    const marked = await stack.sql.query(`UPDATE webhook_deliveries SET queued = true, next_attempt_at = now() WHERE webhook_id = $1`, [hook.body.id]);
+    expect(marked.rowCount).toBe(1);
+    await stack.startController();
+    const got = await waitFor('the lost delivery', async () => receiver.at('/lost')[0], 60_000);
+    expect(verify(hook.body.secret, got)).toBe(true);
+    expect(payload(got).data).toMatchObject({ hostId: host.id, status: 'draining' });
+    await admin.post(`/v1/hosts/${host.id}/actions/activate`);
+  });
+
   it("never shows a tenant another's webhooks or deliveries", async () => {
     const a = (await teamA.get('/v1/webhooks')).body.items;
     expect(a.length).toBeGreaterThan(0);

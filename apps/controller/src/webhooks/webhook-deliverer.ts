@@ -103,10 +103,10 @@ export class WebhookDeliverer implements OnApplicationShutdown {
           await this.webhooks.recordAttempt(deliveryId, attempt, 'failed');
           return;
         }
-        await this.webhooks.recordAttempt(deliveryId, attempt, null);
         const step = SCHEDULE_S[Math.min(made - 1, SCHEDULE_S.length - 1)]! * 1000 * this.config.HYPERPLANE_WEBHOOK_RETRY_SCALE;
         // A little jitter, so that a fleet of retries does not arrive at once.
         const delay = Math.max(verdict.atLeastMs, step * (1 + Math.random() * 0.1));
+        await this.webhooks.recordAttempt(deliveryId, attempt, null, delay);
         throw new RetryLater(Math.round(delay), `attempt ${made} of delivery ${deliveryId}: ${status ?? error}`);
       }
     }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '@hyperplane/config';
 import { EVENTS_CHANNEL, PgListener, WebhookRepository } from '@hyperplane/db';
 import { JobName, JobQueue, QueueName, webhookJobId } from '@hyperplane/queue';
 import { NOTIFY_LISTENER } from '../notify-listener';
@@ -17,8 +18,10 @@ export class WebhookRelay implements OnModuleInit, OnApplicationShutdown {
   private again = false;
   private stopped = false;
   private poll: NodeJS.Timeout | null = null;
+  private rescue: NodeJS.Timeout | null = null;
 
   constructor(
+    private readonly config: AppConfig,
     private readonly webhooks: WebhookRepository,
     private readonly queue: JobQueue,
     @Inject(NOTIFY_LISTENER) private readonly listener: PgListener,
@@ -28,12 +31,25 @@ export class WebhookRelay implements OnModuleInit, OnApplicationShutdown {
     // The outbox relay starts and closes the shared listener.
     this.listener.on(EVENTS_CHANNEL, () => this.kick());
     this.poll = setInterval(() => this.kick(), 1000);
+    // Two minutes (scaled like the retry schedule) past due: the job is gone, queue it again.
+    const graceS = Math.max(5, 120 * this.config.HYPERPLANE_WEBHOOK_RETRY_SCALE);
+    this.rescue = setInterval(() => {
+      this.webhooks
+        .rescueOverdue(graceS)
+        .then((n) => {
+          if (n === 0) return;
+          this.log.warn(`${n} webhook deliveries were overdue (their jobs lost?): queued again`);
+          this.kick();
+        })
+        .catch(() => undefined);
+    }, graceS * 1000);
     this.kick();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
+    if (this.rescue) clearInterval(this.rescue);
     while (this.running) await new Promise((r) => setTimeout(r, 20));
   }
 

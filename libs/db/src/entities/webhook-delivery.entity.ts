@@ -15,6 +15,8 @@ export interface DeliveryAttempt {
 @Index('webhook_deliveries_webhook', ['webhookId', 'createdAt'])
 // The relay's work list: only rows not yet handed to the queue.
 @Index('webhook_deliveries_unsent', ['createdAt'], { where: 'queued = false' })
+// The rescue's work list: pending deliveries by when their next attempt is due.
+@Index('webhook_deliveries_due', ['nextAttemptAt'], { where: "status = 'pending'" })
 export class WebhookDeliveryEntity {
   /** Also the `webhook-id` header: stable across retries, the receiver's idempotency key. */
   @PrimaryColumn('uuid')
@@ -42,6 +44,10 @@ export class WebhookDeliveryEntity {
 
   @Column({ type: 'jsonb', default: [] })
   attempts!: DeliveryAttempt[];
+
+  /** When the queued job should next run: one long overdue was lost with Redis, and is queued again. */
+  @Column({ type: 'timestamptz', nullable: true })
+  nextAttemptAt!: Date | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

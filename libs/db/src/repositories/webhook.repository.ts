@@ -68,18 +68,34 @@ export class WebhookRepository {
       );
       if (rows.length === 0) return 0;
       await enqueue(rows);
-      await em.query('UPDATE webhook_deliveries SET queued = true WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+      await em.query('UPDATE webhook_deliveries SET queued = true, next_attempt_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
       return rows.length;
     });
   }
 
-  /** Logs one attempt; `finish` ends the delivery (succeeded or failed). */
-  async recordAttempt(id: string, attempt: DeliveryAttempt, finish: 'succeeded' | 'failed' | null): Promise<void> {
+  /** Logs one attempt; `finish` ends the delivery (succeeded or failed), else `nextInMs` is when the retry is due. */
+  async recordAttempt(id: string, attempt: DeliveryAttempt, finish: 'succeeded' | 'failed' | null, nextInMs = 0): Promise<void> {
     await this.db.manager.query(
-      `UPDATE webhook_deliveries SET attempts = attempts || $2::jsonb,
-         status = COALESCE($3, status), finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END WHERE id = $1`,
-      [id, JSON.stringify([attempt]), finish],
+      `UPDATE webhook_deliveries SET attempts = attempts || $2::jsonb, status = COALESCE($3, status),
+         finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
+         next_attempt_at = CASE WHEN $3::text IS NULL THEN now() + make_interval(secs => $4::float8 / 1000) END
+       WHERE id = $1`,
+      [id, JSON.stringify([attempt]), finish, nextInMs],
     );
+  }
+
+  /**
+   * Hands back to the relay the pending deliveries whose job is overdue by more than `graceS`
+   * (its job was lost with Redis, or never ran): at least once, even then. A job that was
+   * merely late may then send its delivery twice; receivers dedupe on webhook-id.
+   */
+  async rescueOverdue(graceS: number): Promise<number> {
+    const [, n] = await this.db.manager.query<[unknown, number]>(
+      `UPDATE webhook_deliveries SET queued = false, next_attempt_at = NULL
+       WHERE status = 'pending' AND queued AND next_attempt_at < now() - make_interval(secs => $1::float8)`,
+      [graceS],
+    );
+    return n;
   }
 
   async finish(id: string, status: 'succeeded' | 'failed'): Promise<void> {
