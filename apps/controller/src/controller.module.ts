@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { DbModule, PgListener } from '@hyperplane/db';
-import { HeartbeatStore, JobQueue } from '@hyperplane/queue';
+import { DbModule, PgListener, WebhookRepository } from '@hyperplane/db';
+import { HeartbeatStore, JobQueue, WebhookDestinations } from '@hyperplane/queue';
 import { ControllerWorkers } from './controller.workers';
 import { DriftService } from './hosts/drift.service';
 import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
@@ -20,6 +20,9 @@ import { Rescheduler } from './reconcile/rescheduler';
 import { CreateRetry } from './results/create-retry';
 import { ResultApplier } from './results/result.applier';
 import { ResultBatcher } from './results/result.batcher';
+import { RetentionPruner } from './webhooks/retention.pruner';
+import { WEBHOOK_DESTINATIONS, WebhookDeliverer } from './webhooks/webhook-deliverer';
+import { WebhookRelay } from './webhooks/webhook.relay';
 
 @Injectable()
 class QueueCloser implements OnApplicationShutdown {
@@ -61,6 +64,10 @@ export class ControllerModule {
         HeartbeatWatcher,
         Reconciler,
         Rescheduler,
+        { provide: WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
+        { provide: WebhookDeliverer, useFactory: (w: WebhookRepository, d: WebhookDestinations) => new WebhookDeliverer(config, w, d), inject: [WebhookRepository, WEBHOOK_DESTINATIONS] },
+        WebhookRelay,
+        RetentionPruner,
         {
           provide: ControllerWorkers,
           useFactory: (r: OperationRunner, a: ResultApplier, b: ResultBatcher, d: DriftService) => new ControllerWorkers(config, r, a, b, d),

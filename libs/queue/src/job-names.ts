@@ -6,6 +6,8 @@ export enum QueueName {
   Control = 'control',
   /** What agents report back. Consumed by controllers. */
   AgentResults = 'agent-results',
+  /** Webhook deliveries: one job per delivery, retried as delayed jobs. Consumed by controllers. */
+  Webhooks = 'webhooks',
 }
 
 /** Each host's own queue; only that host's agent consumes it. */
@@ -27,6 +29,7 @@ export enum JobName {
   AgentResultBatch = 'agent.result-batch',
   AgentProgress = 'agent.progress',
   AgentSync = 'agent.sync',
+  WebhookDeliver = 'webhook.deliver',
 }
 
 export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
@@ -106,6 +109,12 @@ export interface AgentSyncPayload {
   instances: { id: string; state: ActualState; details?: Record<string, unknown> }[];
 }
 
+export interface WebhookDeliverPayload {
+  deliveryId: string;
+  /** Attempts logged before this job (a redelivery starts a fresh schedule). */
+  firstAttempt: number;
+}
+
 /** One payload type per job name; `enqueue` and the workers are typed from it. */
 export interface JobPayloads {
   [JobName.RunOperation]: RunOperationPayload;
@@ -115,11 +124,18 @@ export interface JobPayloads {
   [JobName.AgentResultBatch]: AgentResultBatchPayload;
   [JobName.AgentProgress]: AgentProgressPayload;
   [JobName.AgentSync]: AgentSyncPayload;
+  [JobName.WebhookDeliver]: WebhookDeliverPayload;
 }
 
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
 export const QUEUE_JOBS = {
   [QueueName.Control]: [JobName.RunOperation],
   [QueueName.AgentResults]: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
+  [QueueName.Webhooks]: [JobName.WebhookDeliver],
   host: [JobName.HostCommand, JobName.HostCommandBatch],
 } as const;
+
+/** A delivery's job: a redelivery (after `attempt` logged attempts) is a new job. */
+export function webhookJobId(deliveryId: string, attempt: number): string {
+  return `whd-${deliveryId}-${attempt}`;
+}

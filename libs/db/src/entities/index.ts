@@ -11,6 +11,10 @@ import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
 import { UsageIntervalEntity } from './usage-interval.entity';
 
+import { WebhookEntity } from './webhook.entity';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { AuditEntryEntity } from './audit-entry.entity';
+
 export * from './api-token.entity';
 export * from './enrollment-token.entity';
 export * from './event.entity';
@@ -23,6 +27,10 @@ export * from './placement-group.entity';
 export * from './project.entity';
 export * from './template.entity';
 export * from './usage-interval.entity';
+
+export * from './webhook.entity';
+export * from './webhook-delivery.entity';
+export * from './audit-entry.entity';
 
 export const ENTITIES = [
   ProjectEntity,
@@ -37,4 +45,8 @@ export const ENTITIES = [
   PlacementGroupEntity,
   InstanceSnapshotEntity,
   UsageIntervalEntity,
+
+  WebhookEntity,
+  WebhookDeliveryEntity,
+  AuditEntryEntity,
 ];
