@@ -67,8 +67,23 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   );
   if (!guestOk) return at('guest');
   if (tech === 'container' && t.minKernel && compareVersions(h.kernel, t.minKernel) < 0) return at('kernel');
-  if (tech === 'container' && t.osFamily === 'windows' && t.windowsBuild && h.osVersion.split('.')[2] !== t.windowsBuild) {
-    return at('windows-build');
+  let hypervIsolated = false;
+  if (tech === 'container' && t.osFamily === 'windows') {
+    // Process isolation: the same build; Hyper-V isolation: the same or older; strict isolation: Hyper-V only.
+    const hypervNeeded = req.isolation?.kernel === 'dedicated' || req.isolation?.security === 'strict';
+    const modes = way.offer.windowsIsolation ?? ['process'];
+    const hostBuild = Number(h.osVersion.split('.')[2] ?? Number.NaN);
+    if (t.windowsBuild) {
+      const imageBuild = Number(t.windowsBuild);
+      if (Number.isNaN(hostBuild)) return at('windows-build');
+      const processOk = !hypervNeeded && modes.includes('process') && imageBuild === hostBuild;
+      const hypervOk = modes.includes('hyperv') && imageBuild <= hostBuild;
+      if (!processOk && !hypervOk) return at(imageBuild > hostBuild ? 'windows-build' : 'hyperv-isolation');
+      hypervIsolated = !processOk;
+    } else if (hypervNeeded) {
+      if (!modes.includes('hyperv')) return at('hyperv-isolation');
+      hypervIsolated = true;
+    }
   }
   if (!(req.capabilities ?? []).every((c) => way.offer.capabilities.includes(c))) return at('capabilities');
   if (h.status !== 'ready') return at('status');
@@ -88,7 +103,8 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   if (h.allocated.instances + 1 > cap) return at('density');
   const ratio = policy.ratios[tech];
   const usable = (r: keyof Resources): number => Math.floor(h.capacity[r] * ratio[r]) - policy.reserved[r];
-  const over = (r: keyof Resources): boolean => h.allocated[r] + req.resources[r] + way.offer.overhead[r] > usable(r);
+  const overhead = hypervIsolated && way.offer.hypervOverhead ? way.offer.hypervOverhead : way.offer.overhead;
+  const over = (r: keyof Resources): boolean => h.allocated[r] + req.resources[r] + overhead[r] > usable(r);
   if (over('vcpus')) return at('vcpus');
   if (over('memoryMiB')) return at('memory');
   if (over('diskGiB')) return at('disk');
@@ -111,7 +127,9 @@ function referenceHost(h: HostSnapshot, req: PlacementRequest, tech: Technology,
 
 function referenceRequestLevel(req: PlacementRequest, tech: Technology): FilterCode | null {
   const iso = req.isolation;
-  const dedicated = iso?.kernel === 'dedicated' || iso?.security === 'strict' || (iso?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
+  // A Windows container meets a dedicated kernel and strict security with Hyper-V isolation.
+  const ownKernel = req.template.osFamily !== 'windows' && (iso?.kernel === 'dedicated' || iso?.security === 'strict');
+  const dedicated = ownKernel || (iso?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
   if (req.technology === 'container' && dedicated) return 'isolation';
   if (!req.template.technologies.includes(tech)) return 'template-technology';
   if (req.arch && !req.template.archs.includes(req.arch)) return 'template-arch';
