@@ -4,6 +4,7 @@ import { DriverOptions } from './driver-options';
 import { createLxcDriver } from './lxc/lxc.driver';
 import { createPrlctlDriver } from './prlctl/prlctl.driver';
 import { createQemuDriver } from './qemu/qemu.driver';
+import { createWincontainerDriver } from './wincontainer/wincontainer.driver';
 
 export type DriverFactory = (opts: DriverOptions) => Driver;
 
@@ -16,4 +17,5 @@ export const REAL_DRIVER_FACTORIES: Partial<Record<DriverName, DriverFactory>> =
   lxc: createLxcDriver,
   qemu: createQemuDriver,
   prlctl: createPrlctlDriver,
+  wincontainer: createWincontainerDriver,
 };
