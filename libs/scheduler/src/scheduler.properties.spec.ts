@@ -59,16 +59,10 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   const wanted = req.arch ? [req.arch] : t.archs;
   if (!wanted.includes(way.arch)) return at('arch');
   if (way.arch !== h.arch && (tech === 'container' || !emulates.includes(way.arch))) return at('arch');
-  const guestOk = way.offer.guests.some(
-    (g) =>
-      g.os === t.osFamily &&
-      (g.archs.includes(way.arch) || emulates.includes(way.arch)) &&
-      (!g.distributions || (g.distributions[t.distribution] ?? []).some((v) => v === '*' || v === t.version)),
-  );
-  if (!guestOk) return at('guest');
-  if (tech === 'container' && t.minKernel && compareVersions(h.kernel, t.minKernel) < 0) return at('kernel');
   let hypervIsolated = false;
-  if (tech === 'container' && t.osFamily === 'windows') {
+  // The build rule comes before the guest list for Windows containers (see static-filters.ts).
+  const windowsGuest = way.offer.guests.some((g) => g.os === 'windows' && (g.archs.includes(way.arch) || emulates.includes(way.arch)));
+  if (tech === 'container' && t.osFamily === 'windows' && windowsGuest) {
     // Process isolation: the same build; Hyper-V isolation: the same or older; strict isolation: Hyper-V only.
     const hypervNeeded = req.isolation?.kernel === 'dedicated' || req.isolation?.security === 'strict';
     const modes = way.offer.windowsIsolation ?? ['process'];
@@ -85,6 +79,14 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
       hypervIsolated = true;
     }
   }
+  const guestOk = way.offer.guests.some(
+    (g) =>
+      g.os === t.osFamily &&
+      (g.archs.includes(way.arch) || emulates.includes(way.arch)) &&
+      (!g.distributions || (g.distributions[t.distribution] ?? []).some((v) => v === '*' || v === t.version)),
+  );
+  if (!guestOk) return at('guest');
+  if (tech === 'container' && t.minKernel && compareVersions(h.kernel, t.minKernel) < 0) return at('kernel');
   if (!(req.capabilities ?? []).every((c) => way.offer.capabilities.includes(c))) return at('capabilities');
   if (h.status !== 'ready') return at('status');
   if (req.zone !== undefined && h.zone !== req.zone) return at('zone');

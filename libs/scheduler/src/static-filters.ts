@@ -165,17 +165,11 @@ export function profileVerdict(host: HostState, spec: ClassSpec): StaticVerdict 
       const archs = hostArchWanted ? [snap.arch] : [];
       for (const arch of spec.wantedArchs) if (arch !== snap.arch && runnable.includes(arch)) archs.push(arch);
       if (archs.length === 0) continue;
-      const arch = archs.find((a) => offerRunsGuest(offer, template, a));
-      if (arch === undefined) {
-        furthest = Math.max(furthest, FILTER.guest);
-        continue;
-      }
-      if (technology === 'container' && template.minKernel && !kernelMeets(spec, snap.kernel, template.minKernel)) {
-        furthest = Math.max(furthest, FILTER.kernel);
-        continue;
-      }
       let isolation: WindowsIsolation | undefined;
-      if (technology === 'container' && template.osFamily === 'windows' && (spec.imageBuild !== null || spec.hypervRequired)) {
+      // The build rule before the guest list: a driver lists only the images it can run, so a
+      // host of another build lacks the image too, and the build is the reason worth giving.
+      const windowsGuest = offer.guests.some((g) => g.os === 'windows' && archs.some((a) => g.archs.includes(a) || offer.emulates?.includes(a)));
+      if (technology === 'container' && template.osFamily === 'windows' && windowsGuest && (spec.imageBuild !== null || spec.hypervRequired)) {
         const known = host.windowsBuild === null ? null : Number.parseInt(host.windowsBuild, 10);
         if (spec.imageBuild !== null && (known === null || Number.isNaN(known))) {
           furthest = Math.max(furthest, FILTER['windows-build']);
@@ -189,6 +183,15 @@ export function profileVerdict(host: HostState, spec: ClassSpec): StaticVerdict 
           continue;
         }
         isolation = verdict.isolation;
+      }
+      const arch = archs.find((a) => offerRunsGuest(offer, template, a));
+      if (arch === undefined) {
+        furthest = Math.max(furthest, FILTER.guest);
+        continue;
+      }
+      if (technology === 'container' && template.minKernel && !kernelMeets(spec, snap.kernel, template.minKernel)) {
+        furthest = Math.max(furthest, FILTER.kernel);
+        continue;
       }
       if (!spec.capabilities.every((c) => offer.capabilities.includes(c))) {
         furthest = Math.max(furthest, FILTER.capabilities);

@@ -12,13 +12,13 @@ import { Scheduler, place } from './scheduler';
 const WS2019: TemplateSpec = { ...WINDOWS_SERVER_2022, name: 'windows-server-2019', version: '2019', windowsBuild: '17763' };
 const HYPERV_OVERHEAD = { vcpus: 0, memoryMiB: 512, diskGiB: 0 };
 
-const win = (name: string, build: number, modes: WindowsIsolation[] = ['process']): HostSnapshot =>
+const win = (name: string, build: number, modes: WindowsIsolation[] = ['process'], versions = ['2019', '2022', '2025']): HostSnapshot =>
   windowsHost(name, {
     osVersion: `10.0.${build}`,
     kernel: `10.0.${build}`,
     drivers: [
       probe('wincontainer', [
-        offer('container', [{ os: 'windows', archs: ['x86_64'], distributions: { 'windows-server': ['2019', '2022', '2025'] } }], {
+        offer('container', [{ os: 'windows', archs: ['x86_64'], distributions: { 'windows-server': versions } }], {
           windowsIsolation: modes,
           hypervOverhead: HYPERV_OVERHEAD,
         }),
@@ -51,6 +51,12 @@ const CASES: Case[] = [
   {
     name: 'Hyper-V isolation does not run a newer image on an older host either',
     hosts: [win('w-2019', 17763, ['process', 'hyperv'])],
+    chosen: null,
+    explanation: '0 of 1 hosts fit: 1 is a Windows host of another build: host w-2019 runs build 17763; a windows-server-2022 container needs 20348 for process isolation, or 20348 or newer with Hyper-V isolation',
+  },
+  {
+    name: 'a host whose driver lists only the images it can run is refused for its build, not for a missing image',
+    hosts: [win('w-2019', 17763, ['process', 'hyperv'], ['2019'])],
     chosen: null,
     explanation: '0 of 1 hosts fit: 1 is a Windows host of another build: host w-2019 runs build 17763; a windows-server-2022 container needs 20348 for process isolation, or 20348 or newer with Hyper-V isolation',
   },
