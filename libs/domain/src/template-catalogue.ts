@@ -1,8 +1,10 @@
 import { TemplateSpec } from './template';
 
 /**
- * The built-in catalogue, written to the database at start. The first five are what simulated
- * hosts serve; `busybox` and `tiny-linux` are small enough to run for real (LXC, QEMU) here.
+ * The built-in catalogue, written to the database at start. All but the last two are what
+ * simulated hosts serve (Windows containers by the build rule, see windows-build.ts);
+ * `busybox` and `tiny-linux` are small enough to run for real (LXC, QEMU) here. Windows
+ * templates name their build and the image the wincontainer driver runs.
  */
 export const BUILTIN_TEMPLATES: TemplateSpec[] = [
   {
