@@ -28,6 +28,9 @@ interface Way {
   probe: DriverProbe;
   offer: DriverOffer;
   arch: Arch;
+  /** Set when the way passes: what it costs beyond the request (a Hyper-V isolated container's utility VM). */
+  overhead?: Resources;
+  isolation?: 'process' | 'hyperv';
 }
 
 function referenceDriverOk(probe: DriverProbe, os: HostSnapshot['os']): boolean {
@@ -78,6 +81,7 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
       if (!modes.includes('hyperv')) return at('hyperv-isolation');
       hypervIsolated = true;
     }
+    if (t.windowsBuild || hypervNeeded) way.isolation = hypervIsolated ? 'hyperv' : 'process';
   }
   const guestOk = way.offer.guests.some(
     (g) =>
@@ -106,6 +110,7 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   const ratio = policy.ratios[tech];
   const usable = (r: keyof Resources): number => Math.floor(h.capacity[r] * ratio[r]) - policy.reserved[r];
   const overhead = hypervIsolated && way.offer.hypervOverhead ? way.offer.hypervOverhead : way.offer.overhead;
+  way.overhead = overhead;
   const over = (r: keyof Resources): boolean => h.allocated[r] + req.resources[r] + overhead[r] > usable(r);
   if (over('vcpus')) return at('vcpus');
   if (over('memoryMiB')) return at('memory');
@@ -207,11 +212,11 @@ describe('placement properties', () => {
           if (!decision.ok) continue;
           const ways = ref.fitting.get(decision.hostId) ?? [];
           const claimOf = (w: Way): Resources => ({
-            vcpus: req.resources.vcpus + w.offer.overhead.vcpus,
-            memoryMiB: req.resources.memoryMiB + w.offer.overhead.memoryMiB,
-            diskGiB: req.resources.diskGiB + w.offer.overhead.diskGiB,
+            vcpus: req.resources.vcpus + (w.overhead ?? w.offer.overhead).vcpus,
+            memoryMiB: req.resources.memoryMiB + (w.overhead ?? w.offer.overhead).memoryMiB,
+            diskGiB: req.resources.diskGiB + (w.overhead ?? w.offer.overhead).diskGiB,
           });
-          expect(ways.map((w) => [w.probe.name, w.arch, claimOf(w)])).toContainEqual([decision.driver, decision.arch, decision.claim]);
+          expect(ways.map((w) => [w.probe.name, w.arch, claimOf(w), w.isolation])).toContainEqual([decision.driver, decision.arch, decision.claim, decision.windowsIsolation]);
         }
       }),
       { numRuns: 400 },
