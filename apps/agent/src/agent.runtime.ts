@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
+import { DriverProbe, HostInventory, normalizeProbe, OsFamily } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
 import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
@@ -21,6 +21,11 @@ export interface AgentOptions {
   redis: RedisSettings;
   /** Run this machine's real drivers as a host. */
   local: boolean;
+  /**
+   * Tests only: the local host stands in for another OS (a tool's fake on the PATH, e.g. the
+   * fake `docker` of a Windows host): its drivers are probed for it and its inventory says so.
+   */
+  localHostAs?: { os: OsFamily; osVersion: string; kernel: string };
   simHosts: SimHostSpec[];
   /** Simulated hosts: `persist: false` keeps their state in memory only (benchmarks: a real host's state is written on its own disk). */
   sim: { timeScale: number; faults?: SimFaults; seed: number; persist?: boolean };
@@ -144,12 +149,13 @@ export class AgentRuntime {
       const drivers = new Map<string, Driver>();
       const probes: DriverProbe[] = [];
       for (const [name, factory] of Object.entries(REAL_DRIVER_FACTORIES)) {
-        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: hostOs(), hostArch: hostArch() });
+        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: this.opts.localHostAs?.os ?? hostOs(), hostArch: hostArch() });
         const probe = normalizeProbe(await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] })));
         probes.push(probe);
         if (probe.installed) drivers.set(name, driver);
       }
-      planned.set(LOCAL_KEY, { drivers, inventory: readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION) });
+      const inventory = readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION);
+      planned.set(LOCAL_KEY, { drivers, inventory: this.opts.localHostAs ? { ...inventory, ...this.opts.localHostAs } : inventory });
     }
     for (const spec of this.opts.simHosts) {
       const driver = new SimDriver({
