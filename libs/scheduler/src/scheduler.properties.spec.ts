@@ -230,7 +230,10 @@ describe('placement properties', () => {
           const decision = place(req, fleet, policy);
           const containerFits = reference({ ...req, technology: 'container' }, 'container', fleet, policy).fitting.size > 0;
           const chosen = decision.explanation.technology?.chosen;
-          if (dedicatedKernel(req)) expect(chosen).not.toBe('container');
+          // A Windows container meets a dedicated kernel and strict security with Hyper-V isolation.
+          const otherNeeds = (req.isolation?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
+          const forbidden = dedicatedKernel(req) && (req.template.osFamily !== 'windows' || otherNeeds);
+          if (forbidden) expect(chosen).not.toBe('container');
           else if (containerFits) expect([chosen, decision.ok]).toEqual(['container', true]);
           else if (req.template.technologies.includes('vm')) expect(chosen).toBe('vm');
         }
@@ -239,13 +242,17 @@ describe('placement properties', () => {
     );
   });
 
-  it('never chooses a container when the request needs a dedicated kernel', () => {
+  it('never chooses a container sharing the host kernel when the request needs a dedicated one', () => {
     fc.assert(
       fc.property(scenario(false), ({ fleet, requests, policy }) => {
         for (const req of requests.filter(dedicatedKernel)) {
           for (const technology of ['auto', 'container'] as const) {
             const decision = place({ ...req, technology }, fleet, policy);
-            expect(decision.ok && decision.technology).not.toBe('container');
+            if (!decision.ok || decision.technology !== 'container') continue;
+            // Only a Windows container in its own utility VM (Hyper-V isolation), and only for
+            // the needs that gives: a dedicated kernel, strict security.
+            const otherNeeds = (req.isolation?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
+            expect([req.template.osFamily, decision.windowsIsolation, otherNeeds]).toEqual(['windows', 'hyperv', false]);
           }
         }
       }),
