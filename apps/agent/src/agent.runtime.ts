@@ -164,6 +164,7 @@ export class AgentRuntime {
         stateDir: join(this.opts.dataDir, 'sim'),
         hostOs: spec.os,
         hostArch: spec.arch,
+        hostKernel: spec.kernel,
         hostKey: spec.key,
         capacity: spec.capacity,
         timeScale: this.opts.sim.timeScale,

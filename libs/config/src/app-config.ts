@@ -147,6 +147,18 @@ export class AppConfig {
   @IsOptional() @IsString()
   HYPERPLANE_HYPERV_TEMPLATE_DIR?: string;
 
+  /** Another docker than the one on the PATH, for Windows containers (read by the driver). */
+  @IsOptional() @IsString()
+  HYPERPLANE_DOCKER?: string;
+
+  /** Isolation modes this Windows host offers its containers: process, hyperv, or both (Hyper-V needs the role). */
+  @IsString() @Matches(/^(process|hyperv)(,(process|hyperv))?$/, { message: 'HYPERPLANE_DOCKER_ISOLATION must be process, hyperv or process,hyperv' })
+  HYPERPLANE_DOCKER_ISOLATION: string = 'process';
+
+  /** Offer Windows templates whose image this host must pull first (read by the driver). */
+  @Transform(toBool) @IsBoolean()
+  HYPERPLANE_DOCKER_PULL: boolean = false;
+
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 

@@ -7,3 +7,5 @@ export * from './template';
 export * from './isolation';
 export * from './template-catalogue';
 export * from './webhooks';
+
+export * from './windows-build';

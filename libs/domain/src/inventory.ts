@@ -1,5 +1,6 @@
 import { Arch, Capability, DriverName, HostStatus, OsFamily, Technology } from './enums';
 import { Resources } from './resources';
+import { WindowsIsolation } from './windows-build';
 
 /**
  * Guests a driver can run. `distributions` maps a distribution to its versions (`*` = any);
@@ -20,6 +21,10 @@ export interface DriverOffer {
   overhead: Resources;
   /** Guest architectures the driver runs by emulation (slowly) besides the host's own. */
   emulates?: Arch[];
+  /** Windows containers: the isolation modes the host runs (absent = process only). */
+  windowsIsolation?: WindowsIsolation[];
+  /** Windows containers: what a Hyper-V isolated one costs beyond its request (its utility VM), in place of `overhead`. */
+  hypervOverhead?: Resources;
 }
 
 /** What `probe()` tells about a driver on one host (cf. Incus `Info()`, Nomad `Fingerprint()`). */

@@ -1,8 +1,10 @@
 import { TemplateSpec } from './template';
 
 /**
- * The built-in catalogue, written to the database at start. The first five are what simulated
- * hosts serve; `busybox` and `tiny-linux` are small enough to run for real (LXC, QEMU) here.
+ * The built-in catalogue, written to the database at start. All but the last two are what
+ * simulated hosts serve (Windows containers by the build rule, see windows-build.ts);
+ * `busybox` and `tiny-linux` are small enough to run for real (LXC, QEMU) here. Windows
+ * templates name their build and the image the wincontainer driver runs.
  */
 export const BUILTIN_TEMPLATES: TemplateSpec[] = [
   {
@@ -35,14 +37,37 @@ export const BUILTIN_TEMPLATES: TemplateSpec[] = [
     technologies: ['container', 'vm'],
   },
   {
+    name: 'windows-server-2019',
+    description: 'Windows Server 2019 (build 17763); process-isolated containers need a host of the same build, Hyper-V isolated ones 17763 or newer',
+    osFamily: 'windows',
+    distribution: 'windows-server',
+    version: '2019',
+    archs: ['x86_64'],
+    technologies: ['container', 'vm'],
+    windowsBuild: '17763',
+    image: { wincontainer: { image: 'mcr.microsoft.com/windows/servercore:ltsc2019' } },
+  },
+  {
     name: 'windows-server-2022',
-    description: 'Windows Server 2022 (build 20348); containers need a host of the same build',
+    description: 'Windows Server 2022 (build 20348); process-isolated containers need a host of the same build, Hyper-V isolated ones 20348 or newer',
     osFamily: 'windows',
     distribution: 'windows-server',
     version: '2022',
     archs: ['x86_64'],
     technologies: ['container', 'vm'],
     windowsBuild: '20348',
+    image: { wincontainer: { image: 'mcr.microsoft.com/windows/servercore:ltsc2022' } },
+  },
+  {
+    name: 'windows-server-2025',
+    description: 'Windows Server 2025 (build 26100); process-isolated containers need a host of the same build, Hyper-V isolated ones 26100 or newer',
+    osFamily: 'windows',
+    distribution: 'windows-server',
+    version: '2025',
+    archs: ['x86_64'],
+    technologies: ['container', 'vm'],
+    windowsBuild: '26100',
+    image: { wincontainer: { image: 'mcr.microsoft.com/windows/servercore:ltsc2025' } },
   },
   {
     name: 'macos-15',

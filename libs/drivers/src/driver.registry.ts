@@ -5,6 +5,7 @@ import { createHypervDriver } from './hyperv/hyperv.driver';
 import { createLxcDriver } from './lxc/lxc.driver';
 import { createPrlctlDriver } from './prlctl/prlctl.driver';
 import { createQemuDriver } from './qemu/qemu.driver';
+import { createWincontainerDriver } from './wincontainer/wincontainer.driver';
 
 export type DriverFactory = (opts: DriverOptions) => Driver;
 
@@ -18,4 +19,6 @@ export const REAL_DRIVER_FACTORIES: Partial<Record<DriverName, DriverFactory>> =
   qemu: createQemuDriver,
   prlctl: createPrlctlDriver,
   hyperv: createHypervDriver,
+
+  wincontainer: createWincontainerDriver,
 };

@@ -1,4 +1,4 @@
-import { Arch, DriverName, DriverProbe, Resources, Technology, TemplateSpec } from '@hyperplane/domain';
+import { Arch, DriverName, DriverProbe, IsolationNeeds, Resources, Technology, TemplateSpec } from '@hyperplane/domain';
 
 /** Limits beyond the sizing resources; drivers apply what their technology can enforce. */
 export interface InstanceLimits {
@@ -24,6 +24,8 @@ export interface InstanceSpec {
   resources: Resources;
   limits?: InstanceLimits;
   network?: { bridge?: string };
+  /** The request's isolation needs: a Windows container that needs its own kernel gets Hyper-V isolation. */
+  isolation?: IsolationNeeds;
 }
 
 export type ActualState = 'running' | 'stopped' | 'suspended';

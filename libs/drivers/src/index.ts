@@ -13,3 +13,5 @@ export * from './lxc/debootstrap-progress';
 export * from './qemu';
 export * from './prlctl';
 export * from './hyperv';
+
+export * from './wincontainer';

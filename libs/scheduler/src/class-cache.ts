@@ -46,6 +46,10 @@ export interface ClassEntry {
   verdicts: Uint8Array;
   /** `passers` compiled; dropped whenever they change. */
   compiled: CompiledPassers | null;
+  /** Hosts rejected under `windows-build` or `hyperv-isolation`, by filter: named in the message. */
+  windowsRejected: Map<HostState, number>;
+  /** `windowsRejected` as the message reads it; dropped whenever it changes. */
+  windowsList?: { name: string; build: string | null; code: 'windows-build' | 'hyperv-isolation' }[] | null;
 }
 
 const PASSED = 255;
@@ -69,6 +73,7 @@ export function buildClassEntry(
     passers: [],
     verdicts: new Uint8Array(slotCount),
     compiled: null,
+    windowsRejected: new Map(),
   };
   index.countSkipped(spec, entry.counts);
   const marked = new Uint8Array(slotCount);
@@ -106,6 +111,8 @@ export function deriveClassEntry(base: ClassEntry, spec: ClassSpec): ClassEntry 
     passers: [],
     verdicts: base.verdicts.slice(),
     compiled: null,
+    windowsRejected: new Map(base.windowsRejected),
+    windowsList: null,
   };
   for (const passer of base.passers) {
     const verdict = placementVerdict(passer.host, spec);
@@ -191,6 +198,10 @@ export function refreshClassEntry(
   } else if (previous > 0) {
     const code = previous - 1;
     entry.counts[code]! -= 1;
+    if (isWindowsCode(code)) {
+      entry.windowsRejected.delete(host);
+      entry.windowsList = null;
+    }
     if (code === FILTER.status && previousFacts) bump(entry.statusCounts, previousFacts.status, -1);
   } else if (previousFacts) {
     // Never evaluated: the index skipped it and counted it from its OS and mask.
@@ -215,10 +226,18 @@ function record(entry: ClassEntry, host: HostState, verdict: number | HostOption
     entry.counts[verdict]! += 1;
     entry.verdicts[host.slot] = verdict + 1;
     if (verdict === FILTER.status) bump(entry.statusCounts, host.snapshot.status, 1);
+    if (isWindowsCode(verdict)) {
+      entry.windowsRejected.set(host, verdict);
+      entry.windowsList = null;
+    }
   } else {
     entry.verdicts[host.slot] = PASSED;
     entry.passers.push({ host, options: verdict });
   }
+}
+
+export function isWindowsCode(code: number): boolean {
+  return code === FILTER['windows-build'] || code === FILTER['hyperv-isolation'];
 }
 
 function bump<K>(map: Map<K, number>, key: K, delta: number): void {

@@ -9,6 +9,7 @@ import {
   OsFamily,
   Technology,
   TemplateSpec,
+  windowsBuildNumber,
 } from '@hyperplane/domain';
 
 // The rules of what can run where. Pure functions over domain types, shared by the filters
@@ -85,10 +86,10 @@ function guestMatches(guest: GuestSupport, offer: DriverOffer, template: Templat
   return versions.includes('*') || versions.includes(template.version);
 }
 
-/** The Windows build of a host, the third part of `10.0.20348` in its OS version or kernel. */
+/** The Windows build of a host, from `10.0.20348` in its OS version or kernel. */
 export function windowsBuildOf(osVersion: string, kernel: string): string | null {
-  const pattern = /(\d+)\.(\d+)\.(\d+)/;
-  return pattern.exec(osVersion)?.[3] ?? pattern.exec(kernel)?.[3] ?? null;
+  const build = windowsBuildNumber(osVersion) ?? windowsBuildNumber(kernel);
+  return build === null ? null : String(build);
 }
 
 /** Isolation needs that a container, sharing the host kernel, cannot meet. */
@@ -102,12 +103,18 @@ export function needsDedicatedKernel(isolation: IsolationNeeds | undefined): boo
   );
 }
 
-/** Why the isolation needs rule out a container, in words; null when a container may do. */
-export function containerBlocker(isolation: IsolationNeeds | undefined): string | null {
+/**
+ * Why the isolation needs rule out a container, in words; null when a container may do. A
+ * Windows container meets a dedicated kernel and strict security with Hyper-V isolation (a
+ * utility VM with its own kernel): for a Windows template those two are no blocker, the
+ * static filters then ask for Hyper-V isolation.
+ */
+export function containerBlocker(isolation: IsolationNeeds | undefined, guestOs?: OsFamily): string | null {
   const needs = dedicatedKernelNeeds(isolation);
   if (needs.length > 0) {
     return `the request needs ${needs.join(' and ')}, which a container sharing the host kernel cannot have`;
   }
+  if (guestOs === 'windows') return null;
   if (isolation?.kernel === 'dedicated') return 'the request asks for a dedicated kernel, which only a VM has';
   if (isolation?.security === 'strict') {
     return 'the request asks for strict security isolation, a hardware boundary a container sharing the host kernel does not give';

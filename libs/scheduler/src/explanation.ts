@@ -16,6 +16,16 @@ export interface MessageContext {
   blocker?: string;
   /** Names of the hosts counted under `macos-guests` (the first few). */
   macosFull?: readonly string[];
+  /** The hosts counted under `windows-build` and `hyperv-isolation`, with their builds. */
+  windowsHosts?: readonly WindowsHostRejected[];
+  /** A Windows container whose isolation needs take Hyper-V isolation. */
+  hypervRequired?: boolean;
+}
+
+export interface WindowsHostRejected {
+  name: string;
+  build: string | null;
+  code: 'windows-build' | 'hyperv-isolation';
 }
 
 export function technologyName(technology: Technology): string {
@@ -27,7 +37,11 @@ export function rejectionsFrom(counts: Int32Array, ctx: MessageContext): Rejecti
   const rejections: Rejection[] = [];
   FILTER_ORDER.forEach((code, i) => {
     const count = counts[i] ?? 0;
-    if (count > 0) rejections.push({ code, count, message: rejectionMessage(code, count, ctx) });
+    if (count <= 0) return;
+    const rejection: Rejection = { code, count, message: rejectionMessage(code, count, ctx) };
+    const generic = projectMessage(code, count, ctx);
+    if (generic) rejection.projectMessage = generic;
+    rejections.push(rejection);
   });
   return rejections.sort((a, b) => b.count - a.count);
 }
@@ -71,7 +85,9 @@ export function rejectionMessage(code: FilterCode, count: number, ctx: MessageCo
     case 'kernel':
       return `${verb('runs', 'run')} a kernel older than ${template.minKernel ?? '?'}, which ${template.name} containers need`;
     case 'windows-build':
-      return `${verb('is', 'are')} not Windows build ${template.windowsBuild ?? '?'}, which ${template.name} containers need`;
+      return `${verb('is a Windows host', 'are Windows hosts')} of another build: ${windowsHostsText(ctx, code, count)}; ${windowsNeeds(code, ctx)}`;
+    case 'hyperv-isolation':
+      return `${verb('has', 'have')} no Hyper-V isolation: ${windowsHostsText(ctx, code, count)}; ${windowsNeeds(code, ctx)}`;
     case 'capabilities':
       return `${verb('has', 'have')} no ${tech} driver with ${(request.capabilities ?? []).join(', ')}`;
     case 'status':
@@ -114,6 +130,49 @@ function macosFullText(names: readonly string[], count: number): string {
   return `hosts ${who} already run ${most} each, the most macOS allows`;
 }
 
+/** What a Windows container needs, after the hosts that lack it. */
+function windowsNeeds(code: 'windows-build' | 'hyperv-isolation', ctx: MessageContext): string {
+  const { template } = ctx.request;
+  const build = template.windowsBuild ?? 'the host build';
+  if (ctx.hypervRequired) {
+    return code === 'windows-build'
+      ? `a ${template.name} container with Hyper-V isolation needs ${build} or newer`
+      : `the request's isolation needs take Hyper-V isolation (a kernel of its own)`;
+  }
+  return code === 'windows-build'
+    ? `a ${template.name} container needs ${build} for process isolation, or ${build} or newer with Hyper-V isolation`
+    : `a ${template.name} container needs ${build} for process isolation, and Hyper-V isolation on any newer build`;
+}
+
+/** "host w-1 runs build 17763" / "hosts w-1 and w-2 run build 17763, host w-3 runs build 14393". */
+function windowsHostsText(ctx: MessageContext, code: 'windows-build' | 'hyperv-isolation', count: number): string {
+  const hosts = (ctx.windowsHosts ?? []).filter((h) => h.code === code);
+  if (hosts.length === 0) return `${count === 1 ? 'a host runs' : `${count} hosts run`} another build`;
+  const byBuild = new Map<string, string[]>();
+  for (const h of hosts) {
+    const key = h.build ?? '';
+    byBuild.set(key, [...(byBuild.get(key) ?? []), h.name]);
+  }
+  const parts = [...byBuild.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([build, names]) => {
+      const listed = [...names].sort().slice(0, 3);
+      const rest = names.length - listed.length;
+      const who = rest > 0 ? `${listed.join(', ')} and ${rest} more` : listed.length > 1 ? `${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]}` : (listed[0] ?? '');
+      const one = names.length === 1;
+      return build ? `${one ? 'host' : 'hosts'} ${who} ${one ? 'runs' : 'run'} build ${build}` : `${one ? 'host' : 'hosts'} ${who} ${one ? 'reports' : 'report'} no Windows build`;
+    });
+  return parts.join(', ');
+}
+
+/** The message without host names, for a project's token; null when the message names none. */
+function projectMessage(code: FilterCode, count: number, ctx: MessageContext): string | null {
+  const one = count === 1;
+  if (code === 'windows-build') return `${one ? 'a Windows host runs' : 'Windows hosts run'} another build; ${windowsNeeds(code, ctx)}`;
+  if (code === 'hyperv-isolation') return `${one ? 'a Windows host has' : 'Windows hosts have'} no Hyper-V isolation; ${windowsNeeds(code, ctx)}`;
+  return null;
+}
+
 /** Messages for a project's token, where a message would name hosts it must not see. */
 const PROJECT_MESSAGES: Partial<Record<string, (one: boolean) => string>> = {
   'macos-guests': (one) => `${one ? 'a Mac already runs' : 'Macs already run'} ${MAX_MACOS_GUESTS} macOS guests, the most macOS allows`,
@@ -150,7 +209,7 @@ export function successSummary(
   hostsConsidered: number,
   sampled: { size: number; skipped: number } | undefined,
 ): string {
-  const what = chosen.technology === 'vm' ? 'A VM' : 'A container';
+  const what = chosen.technology === 'vm' ? 'A VM' : chosen.isolation === 'hyperv' ? 'A container (Hyper-V isolation)' : chosen.isolation === 'process' ? 'A container (process isolation)' : 'A container';
   const pool = sampled
     ? `the best of ${fitting} fitting hosts in a sample (${sampled.skipped} candidates not scanned) out of ${hostsConsidered}`
     : `the best of ${fitting} fitting ${fitting === 1 ? 'host' : 'hosts'} out of ${hostsConsidered}`;
@@ -201,6 +260,7 @@ export function explanationForProject(stored: Partial<Explanation> | Record<stri
 /** Each rejection's reason without its count ("hosts lack 16384 MiB of free memory"). */
 function reasonsOnly(rejections: readonly Rejection[] | undefined): { code: string; message: string }[] {
   return (rejections ?? []).map((r) => {
+    if (r.projectMessage) return { code: r.code, message: r.projectMessage };
     const generic = PROJECT_MESSAGES[r.code];
     return { code: r.code, message: generic ? generic(r.count === 1) : `${r.count === 1 ? 'a host' : 'hosts'} ${r.message}` };
   });

@@ -6,7 +6,9 @@
  * 1. Request-level (reject every host at once): `isolation` (an explicit container the
  *    isolation needs rule out), `template-technology`, `template-arch`.
  * 2. What a host is, which never changes between heartbeats: `pinned`, `os`, `driver`,
- *    `template-drivers`, `arch`, `guest`, `kernel`, `windows-build`, `capabilities`.
+ *    `template-drivers`, `arch`, `guest`, `kernel`, `windows-build` (no isolation mode runs
+ *    the image's Windows build there), `hyperv-isolation` (only Hyper-V isolation could, and
+ *    the host has none), `capabilities`.
  * 3. Its state and place: `status`, `zone`, `labels`.
  * 4. Hosts the request names as failed before: `excluded` (per request, never cached).
  * 5. What changes with every placement: `anti-affinity`, `affinity`, `group-max`,
@@ -29,6 +31,7 @@ export const FILTER_ORDER = [
   'guest',
   'kernel',
   'windows-build',
+  'hyperv-isolation',
   'capabilities',
   'status',
   'zone',

@@ -11,6 +11,7 @@ import {
   Resources,
   Technology,
   TemplateSpec,
+  WindowsIsolation,
 } from '@hyperplane/domain';
 
 /** A host as the scheduler sees it at one moment. Plain data, no I/O. */
@@ -102,6 +103,8 @@ export interface Candidate {
   technology: Technology;
   arch: Arch;
   score: number;
+  /** A Windows container: process or Hyper-V isolation on that host. */
+  isolation?: WindowsIsolation;
 }
 
 /** One filter's verdict over the fleet: "7012 have no container driver for windows-server-2022". */
@@ -109,6 +112,8 @@ export interface Rejection {
   code: string;
   count: number;
   message: string;
+  /** The message without host names, for a project's token (when `message` names hosts). */
+  projectMessage?: string;
 }
 
 export interface Explanation {
@@ -145,6 +150,8 @@ export interface PlacementSuccess {
   groupId?: string;
   /** A macOS guest: `commit()` counts it against the host's macOS guest slots. */
   macosGuest?: true;
+  /** A Windows container: the isolation it gets on the chosen host (the driver applies the same rule). */
+  windowsIsolation?: WindowsIsolation;
   explanation: Explanation;
 }
 

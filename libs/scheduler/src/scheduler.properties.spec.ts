@@ -28,6 +28,9 @@ interface Way {
   probe: DriverProbe;
   offer: DriverOffer;
   arch: Arch;
+  /** Set when the way passes: what it costs beyond the request (a Hyper-V isolated container's utility VM). */
+  overhead?: Resources;
+  isolation?: 'process' | 'hyperv';
 }
 
 function referenceDriverOk(probe: DriverProbe, os: HostSnapshot['os']): boolean {
@@ -59,6 +62,27 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   const wanted = req.arch ? [req.arch] : t.archs;
   if (!wanted.includes(way.arch)) return at('arch');
   if (way.arch !== h.arch && (tech === 'container' || !emulates.includes(way.arch))) return at('arch');
+  let hypervIsolated = false;
+  // The build rule comes before the guest list for Windows containers (see static-filters.ts).
+  const windowsGuest = way.offer.guests.some((g) => g.os === 'windows' && (g.archs.includes(way.arch) || emulates.includes(way.arch)));
+  if (tech === 'container' && t.osFamily === 'windows' && windowsGuest) {
+    // Process isolation: the same build; Hyper-V isolation: the same or older; strict isolation: Hyper-V only.
+    const hypervNeeded = req.isolation?.kernel === 'dedicated' || req.isolation?.security === 'strict';
+    const modes = way.offer.windowsIsolation ?? ['process'];
+    const hostBuild = Number(h.osVersion.split('.')[2] ?? Number.NaN);
+    if (t.windowsBuild) {
+      const imageBuild = Number(t.windowsBuild);
+      if (Number.isNaN(hostBuild)) return at('windows-build');
+      const processOk = !hypervNeeded && modes.includes('process') && imageBuild === hostBuild;
+      const hypervOk = modes.includes('hyperv') && imageBuild <= hostBuild;
+      if (!processOk && !hypervOk) return at(imageBuild > hostBuild ? 'windows-build' : 'hyperv-isolation');
+      hypervIsolated = !processOk;
+    } else if (hypervNeeded) {
+      if (!modes.includes('hyperv')) return at('hyperv-isolation');
+      hypervIsolated = true;
+    }
+    if (t.windowsBuild || hypervNeeded) way.isolation = hypervIsolated ? 'hyperv' : 'process';
+  }
   const guestOk = way.offer.guests.some(
     (g) =>
       g.os === t.osFamily &&
@@ -67,9 +91,6 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   );
   if (!guestOk) return at('guest');
   if (tech === 'container' && t.minKernel && compareVersions(h.kernel, t.minKernel) < 0) return at('kernel');
-  if (tech === 'container' && t.osFamily === 'windows' && t.windowsBuild && h.osVersion.split('.')[2] !== t.windowsBuild) {
-    return at('windows-build');
-  }
   if (!(req.capabilities ?? []).every((c) => way.offer.capabilities.includes(c))) return at('capabilities');
   if (h.status !== 'ready') return at('status');
   if (req.zone !== undefined && h.zone !== req.zone) return at('zone');
@@ -88,7 +109,9 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   if (h.allocated.instances + 1 > cap) return at('density');
   const ratio = policy.ratios[tech];
   const usable = (r: keyof Resources): number => Math.floor(h.capacity[r] * ratio[r]) - policy.reserved[r];
-  const over = (r: keyof Resources): boolean => h.allocated[r] + req.resources[r] + way.offer.overhead[r] > usable(r);
+  const overhead = hypervIsolated && way.offer.hypervOverhead ? way.offer.hypervOverhead : way.offer.overhead;
+  way.overhead = overhead;
+  const over = (r: keyof Resources): boolean => h.allocated[r] + req.resources[r] + overhead[r] > usable(r);
   if (over('vcpus')) return at('vcpus');
   if (over('memoryMiB')) return at('memory');
   if (over('diskGiB')) return at('disk');
@@ -111,7 +134,9 @@ function referenceHost(h: HostSnapshot, req: PlacementRequest, tech: Technology,
 
 function referenceRequestLevel(req: PlacementRequest, tech: Technology): FilterCode | null {
   const iso = req.isolation;
-  const dedicated = iso?.kernel === 'dedicated' || iso?.security === 'strict' || (iso?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
+  // A Windows container meets a dedicated kernel and strict security with Hyper-V isolation.
+  const ownKernel = req.template.osFamily !== 'windows' && (iso?.kernel === 'dedicated' || iso?.security === 'strict');
+  const dedicated = ownKernel || (iso?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
   if (req.technology === 'container' && dedicated) return 'isolation';
   if (!req.template.technologies.includes(tech)) return 'template-technology';
   if (req.arch && !req.template.archs.includes(req.arch)) return 'template-arch';
@@ -187,11 +212,11 @@ describe('placement properties', () => {
           if (!decision.ok) continue;
           const ways = ref.fitting.get(decision.hostId) ?? [];
           const claimOf = (w: Way): Resources => ({
-            vcpus: req.resources.vcpus + w.offer.overhead.vcpus,
-            memoryMiB: req.resources.memoryMiB + w.offer.overhead.memoryMiB,
-            diskGiB: req.resources.diskGiB + w.offer.overhead.diskGiB,
+            vcpus: req.resources.vcpus + (w.overhead ?? w.offer.overhead).vcpus,
+            memoryMiB: req.resources.memoryMiB + (w.overhead ?? w.offer.overhead).memoryMiB,
+            diskGiB: req.resources.diskGiB + (w.overhead ?? w.offer.overhead).diskGiB,
           });
-          expect(ways.map((w) => [w.probe.name, w.arch, claimOf(w)])).toContainEqual([decision.driver, decision.arch, decision.claim]);
+          expect(ways.map((w) => [w.probe.name, w.arch, claimOf(w), w.isolation])).toContainEqual([decision.driver, decision.arch, decision.claim, decision.windowsIsolation]);
         }
       }),
       { numRuns: 400 },
@@ -205,7 +230,10 @@ describe('placement properties', () => {
           const decision = place(req, fleet, policy);
           const containerFits = reference({ ...req, technology: 'container' }, 'container', fleet, policy).fitting.size > 0;
           const chosen = decision.explanation.technology?.chosen;
-          if (dedicatedKernel(req)) expect(chosen).not.toBe('container');
+          // A Windows container meets a dedicated kernel and strict security with Hyper-V isolation.
+          const otherNeeds = (req.isolation?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
+          const forbidden = dedicatedKernel(req) && (req.template.osFamily !== 'windows' || otherNeeds);
+          if (forbidden) expect(chosen).not.toBe('container');
           else if (containerFits) expect([chosen, decision.ok]).toEqual(['container', true]);
           else if (req.template.technologies.includes('vm')) expect(chosen).toBe('vm');
         }
@@ -214,13 +242,17 @@ describe('placement properties', () => {
     );
   });
 
-  it('never chooses a container when the request needs a dedicated kernel', () => {
+  it('never chooses a container sharing the host kernel when the request needs a dedicated one', () => {
     fc.assert(
       fc.property(scenario(false), ({ fleet, requests, policy }) => {
         for (const req of requests.filter(dedicatedKernel)) {
           for (const technology of ['auto', 'container'] as const) {
             const decision = place({ ...req, technology }, fleet, policy);
-            expect(decision.ok && decision.technology).not.toBe('container');
+            if (!decision.ok || decision.technology !== 'container') continue;
+            // Only a Windows container in its own utility VM (Hyper-V isolation), and only for
+            // the needs that gives: a dedicated kernel, strict security.
+            const otherNeeds = (req.isolation?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
+            expect([req.template.osFamily, decision.windowsIsolation, otherNeeds]).toEqual(['windows', 'hyperv', false]);
           }
         }
       }),

@@ -7,6 +7,7 @@ import {
   compareIds,
   compiledPassers,
   deriveClassEntry,
+  isWindowsCode,
   labelScoresOf,
   refreshClassEntry,
 } from './class-cache';
@@ -14,6 +15,7 @@ import { BestHeap } from './best-heap';
 import { DynamicInput, DynamicResult, KEEP, Scored, evaluateDynamic } from './dynamic-filters';
 import {
   MessageContext,
+  WindowsHostRejected,
   failureSummary,
   rejectionsFrom,
   successSummary,
@@ -285,6 +287,7 @@ export class Scheduler {
         passers: pinned && typeof verdict !== 'number' ? [{ host: pinned, options: verdict }] : [],
         verdicts: new Uint8Array(0),
         compiled: null,
+        windowsRejected: new Map(pinned && typeof verdict === 'number' && isWindowsCode(verdict) ? [[pinned, verdict]] : []),
       };
     } else {
       entry = this.classEntry(spec);
@@ -316,7 +319,16 @@ export class Scheduler {
       technology,
       counts,
       result,
-      messages: { request, technology, wantedArchs: spec.wantedArchs, statusCounts, overhead: result.overhead, macosFull: result.macosFull },
+      messages: {
+        request,
+        technology,
+        wantedArchs: spec.wantedArchs,
+        statusCounts,
+        overhead: result.overhead,
+        macosFull: result.macosFull,
+        ...(entry.windowsRejected.size > 0 ? { windowsHosts: (entry.windowsList ??= windowsHostsOf(entry.windowsRejected)) } : {}),
+        ...(spec.hypervRequired ? { hypervRequired: true } : {}),
+      },
       input,
     };
   }
@@ -411,6 +423,7 @@ export class Scheduler {
       technology,
       arch: s.option.arch,
       score: s.score,
+      ...(s.option.isolation ? { isolation: s.option.isolation } : {}),
     });
     explanation.chosen = candidate(best);
     explanation.alternatives = rest.map(candidate);
@@ -432,6 +445,7 @@ export class Scheduler {
     };
     if (request.group) success.groupId = request.group.id;
     if (isMacosGuest(request, technology)) success.macosGuest = true;
+    if (best.option.isolation) success.windowsIsolation = best.option.isolation;
     return success;
   }
 
@@ -475,6 +489,15 @@ export function place(
   policy: PlacementPolicy = DEFAULT_POLICY,
 ): PlacementDecision {
   return new Scheduler(hosts, policy, { shareProfiles: false }).place(request);
+}
+
+/** The hosts a class rejected under the Windows filters, for the message (at most a few per build are named). */
+function windowsHostsOf(rejected: ReadonlyMap<HostState, number>): WindowsHostRejected[] {
+  const out: WindowsHostRejected[] = [];
+  for (const [host, code] of rejected) {
+    out.push({ name: host.snapshot.name, build: host.windowsBuild, code: code === FILTER['windows-build'] ? 'windows-build' : 'hyperv-isolation' });
+  }
+  return out;
 }
 
 /** A macOS VM: it takes one of its host's MAX_MACOS_GUESTS licence slots. */

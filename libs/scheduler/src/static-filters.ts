@@ -7,7 +7,10 @@ import {
   OsFamily,
   Technology,
   TemplateSpec,
+  WindowsIsolation,
   compareVersions,
+  needsHypervIsolation,
+  windowsContainerIsolation,
 } from '@hyperplane/domain';
 import { DRIVER_PREFERENCE, allowedHostOs, driverUsableOn, offerRunsGuest, runnableArchs } from './compatibility';
 import { FILTER } from './filter-codes';
@@ -38,6 +41,10 @@ export interface ClassSpec {
   archPairs: number;
   /** Kernel version → meets template.minKernel; hosts share a handful of kernels. */
   kernelOk: Map<string, boolean>;
+  /** A Windows container whose isolation needs ask for its own kernel: Hyper-V isolation only. */
+  hypervRequired: boolean;
+  /** The template's Windows build as a number (Windows containers), else null. */
+  imageBuild: number | null;
 }
 
 /** One way a host can serve the class: a driver, the offer's overhead and the guest arch. */
@@ -47,6 +54,8 @@ export interface HostOption {
   overheadVcpus: number;
   overheadMemoryMiB: number;
   overheadDiskGiB: number;
+  /** A Windows container: how it is isolated on this host. */
+  isolation?: WindowsIsolation;
 }
 
 /** Either the filter (index into FILTER_ORDER) that rejects the host, or the ways it can serve. */
@@ -70,6 +79,8 @@ export function classSpecFor(request: PlacementRequest, technology: Technology):
       if (wantedArchs.includes(arch)) archPairs |= bit;
     }
   }
+  const hypervRequired = technology === 'container' && template.osFamily === 'windows' && needsHypervIsolation(request.isolation);
+  const imageBuild = technology === 'container' && template.osFamily === 'windows' && template.windowsBuild ? Number.parseInt(template.windowsBuild, 10) : null;
   const base = JSON.stringify([
     template.name,
     template.osFamily,
@@ -81,6 +92,7 @@ export function classSpecFor(request: PlacementRequest, technology: Technology):
     technology,
     wantedArchs,
     capabilities,
+    hypervRequired,
   ]);
   const placed = request.zone !== undefined || requiredLabels.length > 0;
   return {
@@ -96,6 +108,8 @@ export function classSpecFor(request: PlacementRequest, technology: Technology):
     allowedPairs,
     archPairs,
     kernelOk: new Map(),
+    hypervRequired,
+    imageBuild: imageBuild !== null && Number.isFinite(imageBuild) ? imageBuild : null,
   };
 }
 
@@ -151,6 +165,25 @@ export function profileVerdict(host: HostState, spec: ClassSpec): StaticVerdict 
       const archs = hostArchWanted ? [snap.arch] : [];
       for (const arch of spec.wantedArchs) if (arch !== snap.arch && runnable.includes(arch)) archs.push(arch);
       if (archs.length === 0) continue;
+      let isolation: WindowsIsolation | undefined;
+      // The build rule before the guest list: a driver lists only the images it can run, so a
+      // host of another build lacks the image too, and the build is the reason worth giving.
+      const windowsGuest = offer.guests.some((g) => g.os === 'windows' && archs.some((a) => g.archs.includes(a) || offer.emulates?.includes(a)));
+      if (technology === 'container' && template.osFamily === 'windows' && windowsGuest && (spec.imageBuild !== null || spec.hypervRequired)) {
+        const known = host.windowsBuild === null ? null : Number.parseInt(host.windowsBuild, 10);
+        if (spec.imageBuild !== null && (known === null || Number.isNaN(known))) {
+          furthest = Math.max(furthest, FILTER['windows-build']);
+          continue;
+        }
+        // No declared image build: taken to be the host's own, so only the mode matters.
+        const hostBuild = known ?? 0;
+        const verdict = windowsContainerIsolation(spec.imageBuild ?? hostBuild, hostBuild, offer.windowsIsolation, spec.hypervRequired);
+        if (!verdict.ok) {
+          furthest = Math.max(furthest, verdict.why === 'no-hyperv' ? FILTER['hyperv-isolation'] : FILTER['windows-build']);
+          continue;
+        }
+        isolation = verdict.isolation;
+      }
       const arch = archs.find((a) => offerRunsGuest(offer, template, a));
       if (arch === undefined) {
         furthest = Math.max(furthest, FILTER.guest);
@@ -160,25 +193,18 @@ export function profileVerdict(host: HostState, spec: ClassSpec): StaticVerdict 
         furthest = Math.max(furthest, FILTER.kernel);
         continue;
       }
-      if (
-        technology === 'container' &&
-        template.osFamily === 'windows' &&
-        template.windowsBuild &&
-        host.windowsBuild !== template.windowsBuild
-      ) {
-        furthest = Math.max(furthest, FILTER['windows-build']);
-        continue;
-      }
       if (!spec.capabilities.every((c) => offer.capabilities.includes(c))) {
         furthest = Math.max(furthest, FILTER.capabilities);
         continue;
       }
+      const overhead = isolation === 'hyperv' && offer.hypervOverhead ? offer.hypervOverhead : offer.overhead;
       options.push({
         driver: probe.name,
         arch,
-        overheadVcpus: offer.overhead.vcpus,
-        overheadMemoryMiB: offer.overhead.memoryMiB,
-        overheadDiskGiB: offer.overhead.diskGiB,
+        overheadVcpus: overhead.vcpus,
+        overheadMemoryMiB: overhead.memoryMiB,
+        overheadDiskGiB: overhead.diskGiB,
+        ...(isolation ? { isolation } : {}),
       });
     }
   }

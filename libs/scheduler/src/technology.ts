@@ -1,4 +1,4 @@
-import { Technology } from '@hyperplane/domain';
+import { IsolationNeeds, Technology, needsHypervIsolation } from '@hyperplane/domain';
 import { OS_NAMES, containerBlocker } from './compatibility';
 import { FilterCode } from './filter-codes';
 import { PlacementRequest, Rejection } from './placement.types';
@@ -26,7 +26,9 @@ export type TechnologyPlan =
  */
 export function planTechnology(request: PlacementRequest): TechnologyPlan {
   const { template } = request;
-  const blocker = containerBlocker(request.isolation);
+  const blocker = containerBlocker(request.isolation, template.osFamily);
+  // A Windows container with its own kernel: Hyper-V isolation, between a container and a VM.
+  const hyperv = template.osFamily === 'windows' && needsHypervIsolation(request.isolation) ? hypervWhy(request.isolation) : null;
   const offersContainer = template.technologies.includes('container');
   const offersVm = template.technologies.includes('vm');
   switch (request.technology) {
@@ -41,7 +43,13 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
             blocker,
             reason: `a container was requested, but ${blocker}; ask for a VM`,
           }
-        : { kind: 'fixed', technology: 'container', reason: 'a container: requested explicitly' };
+        : {
+            kind: 'fixed',
+            technology: 'container',
+            reason: hyperv
+              ? `a container with Hyper-V isolation: requested explicitly, and the request ${hyperv}, which a Windows container gets from a utility VM with its own kernel`
+              : 'a container: requested explicitly',
+          };
     case 'auto':
       break;
   }
@@ -59,6 +67,23 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
       : { kind: 'reject', technology: 'vm', code: 'template-technology', reason: `${template.name} offers no technology` };
   }
   const hostOs = OS_NAMES[template.osFamily];
+  if (hyperv) {
+    return {
+      kind: 'auto',
+      vmPossible: offersVm,
+      containerReason: (fitting, sampled) =>
+        fitting > 0
+          ? `a container with Hyper-V isolation: the request ${hyperv}, which a Windows container gets from a utility VM with its own kernel (a middle point between a container and a VM), and ${
+              sampled ? 'at least ' : ''
+            }${fitting} Windows ${fitting === 1 ? 'host' : 'hosts'} can run ${template.name} containers that way`
+          : `a container with Hyper-V isolation: the request ${hyperv} and ${template.name} is offered only as a container, but no host can take it`,
+      vmReason: (rejections) => {
+        const top = rejections.slice(0, 2).map((r) => `${r.count} ${r.message}`);
+        const detail = top.length > 0 ? `: ${top.join('; ')}` : '';
+        return `a VM: the request ${hyperv}, and no host can take a ${template.name} container with Hyper-V isolation${detail}`;
+      },
+    };
+  }
   return {
     kind: 'auto',
     vmPossible: offersVm,
@@ -74,4 +99,9 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
       return `a VM: the workload could share the host kernel, but no host can take a ${template.name} container${detail}`;
     },
   };
+}
+
+/** What in the isolation needs calls for Hyper-V isolation, as it reads after "the request". */
+function hypervWhy(isolation: IsolationNeeds | undefined): string {
+  return isolation?.security === 'strict' ? 'asks for strict security isolation' : 'asks for a dedicated kernel';
 }

@@ -13,6 +13,7 @@ import {
   OS_FAMILIES,
   TECHNOLOGIES,
   TemplateSpec,
+  WindowsIsolation,
 } from '@hyperplane/domain';
 import fc from 'fast-check';
 import { DEFAULT_POLICY } from '../src/placement-policy';
@@ -89,8 +90,13 @@ const realisticProbeArb = (
       overhead: overheadArb(technology),
       emulates: technology === 'vm' ? fc.constantFrom<Arch[]>([], [], ['arm64'], ['x86_64']) : fc.constant<Arch[]>([]),
       restrict: fc.constantFrom(false, false, false, true),
+      // Windows containers: the isolation modes (absent = process only).
+      windowsIsolation:
+        name === 'wincontainer'
+          ? fc.constantFrom<WindowsIsolation[] | undefined>(undefined, ['process'], ['process', 'hyperv'], ['hyperv'])
+          : fc.constant<WindowsIsolation[] | undefined>(undefined),
     })
-    .map(({ installed, capabilities, overhead, emulates, restrict }): DriverProbe => ({
+    .map(({ installed, capabilities, overhead, emulates, restrict, windowsIsolation }): DriverProbe => ({
       name,
       installed,
       ...(accelerator ? { accelerator } : {}),
@@ -105,6 +111,8 @@ const realisticProbeArb = (
           capabilities,
           overhead,
           ...(emulates.length ? { emulates } : {}),
+          ...(windowsIsolation ? { windowsIsolation } : {}),
+          ...(windowsIsolation?.includes('hyperv') ? { hypervOverhead: { vcpus: 0, memoryMiB: 512, diskGiB: 0 } } : {}),
         },
       ],
     }));
@@ -142,7 +150,7 @@ const hostArb = (id: string): fc.Arbitrary<HostSnapshot> =>
       status: fc.constantFrom(...HOST_STATUSES, ...Array<'ready'>(12).fill('ready')),
       os: fc.constantFrom(...OS_FAMILIES, 'linux', 'linux', 'windows'),
       kernel: fc.constantFrom('4.19.0', '5.10.0', '5.15.0', '6.1.0', '6.8.0'),
-      build: fc.constantFrom('10.0.20348', '10.0.20348', '10.0.17763'),
+      build: fc.constantFrom('10.0.20348', '10.0.20348', '10.0.17763', '10.0.26100'),
       arch: fc.constantFrom(...ARCHES),
       labels: fc.dictionary(fc.constantFrom('rack', 'ssd'), fc.constantFrom('a', 'b'), { maxKeys: 2 }),
       zone: fc.constantFrom(null, 'z1', 'z2'),

@@ -80,7 +80,7 @@ export function simInventory(spec: SimHostSpec, agentVersion: string): HostInven
     cpus: spec.capacity.vcpus,
     memoryMiB: spec.capacity.memoryMiB,
     diskGiB: spec.capacity.diskGiB,
-    drivers: [{ name: 'sim', installed: true, version: '1.0.0', accelerator: 'simulated', offers: simOffers(spec.os, spec.arch) }],
+    drivers: [{ name: 'sim', installed: true, version: '1.0.0', accelerator: 'simulated', offers: simOffers(spec.os, spec.arch, spec.kernel) }],
     labels: spec.labels,
     zone: spec.zone,
     simulated: true,

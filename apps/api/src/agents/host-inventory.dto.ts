@@ -17,7 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ARCHES, Arch, CAPABILITIES, Capability, DRIVER_NAMES, DriverName, MAX_HOSTS_PER_AGENT_REQUEST, OS_FAMILIES, OsFamily, TECHNOLOGIES, Technology } from '@hyperplane/domain';
+import { ARCHES, Arch, CAPABILITIES, Capability, DRIVER_NAMES, DriverName, MAX_HOSTS_PER_AGENT_REQUEST, OS_FAMILIES, OsFamily, TECHNOLOGIES, Technology, WINDOWS_ISOLATIONS, WindowsIsolation } from '@hyperplane/domain';
 import { IsSmallObject, IsStringMap, IsVersionMap } from '../common/validators';
 
 export class OverheadDto {
@@ -46,6 +46,17 @@ export class DriverOfferDto {
   @ApiProperty({ enum: CAPABILITIES, isArray: true }) @IsArray() @ArrayMaxSize(32) @IsIn(CAPABILITIES, { each: true }) capabilities!: Capability[];
   @ApiProperty({ type: OverheadDto }) @ValidateNested() @Type(() => OverheadDto) overhead!: OverheadDto;
   @ApiPropertyOptional({ enum: ARCHES, isArray: true }) @IsOptional() @IsArray() @IsIn(ARCHES, { each: true }) emulates?: Arch[];
+  @ApiPropertyOptional({ enum: WINDOWS_ISOLATIONS, isArray: true, description: 'Windows containers: the isolation modes the host runs (absent: process only)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(2)
+  @IsIn(WINDOWS_ISOLATIONS, { each: true })
+  windowsIsolation?: WindowsIsolation[];
+  @ApiPropertyOptional({ type: OverheadDto, description: 'Windows containers: what a Hyper-V isolated one costs beyond its request, in place of overhead' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => OverheadDto)
+  hypervOverhead?: OverheadDto;
 }
 
 export class DriverProbeDto {

@@ -25,6 +25,7 @@ export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): 
     arch: instance.arch!,
     resources: { vcpus: instance.vcpus, memoryMiB: instance.memoryMib, diskGiB: instance.diskGib },
     ...(instance.limits ? { limits: instance.limits } : {}),
+    ...(instance.isolation ? { isolation: instance.isolation } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { Arch, DriverOffer, OsFamily, Technology } from '@hyperplane/domain';
+import { Arch, DriverOffer, OsFamily, Technology, windowsBuildNumber } from '@hyperplane/domain';
 import { Distribution } from './sim-random';
 
 export const SIM_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'clone', 'resize'] as const;
@@ -36,8 +36,23 @@ export const DEFAULT_SIM_TIMINGS: SimTimings = {
   },
 };
 
-/** What a simulated host of each OS offers, modelled on the real drivers for it. */
-export function simOffers(os: OsFamily, arch: Arch): DriverOffer[] {
+/** Windows Server container images by release, with their builds. */
+export const SIM_WINDOWS_IMAGES: readonly { version: string; build: number }[] = [
+  { version: '2019', build: 17763 },
+  { version: '2022', build: 20348 },
+  { version: '2025', build: 26100 },
+];
+
+/** Where a simulated Windows host reports no build: Server 2022's. */
+const DEFAULT_WINDOWS_BUILD = 20348;
+
+/**
+ * What a simulated host of each OS offers, modelled on the real drivers for it. A Windows host
+ * (its build from `kernel`, e.g. 10.0.17763) offers Windows containers as the wincontainer
+ * driver does with the Hyper-V role: process and Hyper-V isolation, images of its own build
+ * and older ones (a newer image runs on no older host).
+ */
+export function simOffers(os: OsFamily, arch: Arch, kernel?: string): DriverOffer[] {
   const vmGuests: DriverOffer['guests'] =
     os === 'macos'
       ? [
@@ -77,9 +92,17 @@ export function simOffers(os: OsFamily, arch: Arch): DriverOffer[] {
         }
       : {
           technology: 'container',
-          guests: [{ os: 'windows', archs: [arch], distributions: { 'windows-server': ['2022'] } }],
+          guests: [{ os: 'windows', archs: [arch], distributions: { 'windows-server': simWindowsVersions(kernel) } }],
           capabilities: ['snapshot', 'clone'],
           overhead: { vcpus: 0, memoryMiB: 32, diskGiB: 0 },
+          windowsIsolation: ['process', 'hyperv'],
+          hypervOverhead: { vcpus: 0, memoryMiB: 512, diskGiB: 0 },
         };
   return [container, vm];
+}
+
+/** The Windows Server images a simulated host of this kernel can run: its build and older. */
+export function simWindowsVersions(kernel?: string): string[] {
+  const build = windowsBuildNumber(kernel) ?? DEFAULT_WINDOWS_BUILD;
+  return SIM_WINDOWS_IMAGES.filter((i) => i.build <= build).map((i) => i.version);
 }

@@ -118,3 +118,47 @@ describe('SimDriver', () => {
     expect(vm).toBeGreaterThan(container);
   });
 });
+
+describe('SimDriver on a simulated Windows host: the build rule the real wincontainer driver applies', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-simw-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const ws = (version: string, build: string): TemplateSpec => ({
+    name: `windows-server-${version}`,
+    osFamily: 'windows',
+    distribution: 'windows-server',
+    version,
+    archs: ['x86_64'],
+    technologies: ['container', 'vm'],
+    windowsBuild: build,
+  });
+  const winDriver = (kernel: string): SimDriver => makeDriver(dir, { hostOs: 'windows', hostKey: `sim-win-${kernel}`, hostKernel: kernel });
+
+  it('offers the images of its build and older, with both isolation modes', async () => {
+    const guests = (await winDriver('10.0.20348').probe()).offers.find((o) => o.technology === 'container')!;
+    expect(guests.guests[0]!.distributions).toEqual({ 'windows-server': ['2019', '2022'] });
+    expect(guests.windowsIsolation).toEqual(['process', 'hyperv']);
+    const older = (await winDriver('10.0.17763').probe()).offers.find((o) => o.technology === 'container')!;
+    expect(older.guests[0]!.distributions).toEqual({ 'windows-server': ['2019'] });
+  });
+
+  it.each([
+    ['10.0.20348', '2022', '20348', undefined, 'process'],
+    ['10.0.20348', '2019', '17763', undefined, 'hyperv'],
+    ['10.0.20348', '2022', '20348', 'strict', 'hyperv'],
+    ['10.0.26100', '2022', '20348', undefined, 'hyperv'],
+  ] as const)('a host of %s runs a windows-server-%s container (build %s, security %s) with %s isolation', async (kernel, version, build, security, isolation) => {
+    const made = await winDriver(kernel).create(spec({ template: ws(version, build), ...(security ? { isolation: { security } } : {}) }));
+    expect(made.details).toMatchObject({ isolation });
+  });
+
+  it('refuses a newer image as the real host does: host-specific, so another host is tried', async () => {
+    await expect(winDriver('10.0.17763').create(spec({ template: ws('2022', '20348') }))).rejects.toMatchObject({
+      code: 'Unsupported',
+      details: { hostSpecific: true },
+      message: 'a simulated Windows host of build 17763 cannot run windows-server-2022 (build 20348) containers',
+    });
+  });
+});

@@ -1,6 +1,17 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DriverOffer, DriverProbe, Resources, Technology, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
+import {
+  DriverOffer,
+  DriverProbe,
+  Resources,
+  Technology,
+  WindowsIsolation,
+  addResources,
+  needsHypervIsolation,
+  windowsBuildNumber,
+  windowsContainerIsolation,
+  ZERO_RESOURCES,
+} from '@hyperplane/domain';
 import {
   ActualState,
   Driver,
@@ -32,6 +43,8 @@ export interface SimDriverOptions extends DriverOptions {
   seed?: number;
   /** Keep state in `<stateDir>/sim-<hostKey>.json` so it survives an agent restart (default true). */
   persist?: boolean;
+  /** The simulated host's kernel as it reports it (a Windows host's build, 10.0.17763). */
+  hostKernel?: string;
 }
 
 interface SimInstance {
@@ -43,6 +56,8 @@ interface SimInstance {
   cost: Resources;
   limits?: InstanceLimits;
   state: ActualState;
+  /** A Windows container: how it is isolated, by the same rule as the real driver's. */
+  isolation?: WindowsIsolation;
   snapshots: { name: string; createdAt: string; state: ActualState }[];
   createdAt: string;
 }
@@ -80,7 +95,7 @@ export class SimDriver implements Driver {
       installed: true,
       version: '1.0.0',
       accelerator: 'simulated',
-      offers: simOffers(this.opts.hostOs, this.opts.hostArch),
+      offers: simOffers(this.opts.hostOs, this.opts.hostArch, this.opts.hostKernel),
     };
   }
 
@@ -96,7 +111,8 @@ export class SimDriver implements Driver {
     if (!guest) {
       throw new DriverError('Unsupported', `no ${spec.technology} for ${spec.template.osFamily}/${spec.arch} on a simulated ${this.opts.hostOs}/${this.opts.hostArch} host`);
     }
-    const cost = addResources(spec.resources, offer.overhead);
+    const isolation = this.windowsIsolation(spec, offer);
+    const cost = addResources(spec.resources, isolation === 'hyperv' && offer.hypervOverhead ? offer.hypervOverhead : offer.overhead);
     this.assertCapacity(cost);
     await this.work(spec.technology, 'create', ctx);
     // Another call may have created it while this one slept.
@@ -112,6 +128,7 @@ export class SimDriver implements Driver {
       cost,
       limits: spec.limits,
       state: 'stopped',
+      ...(isolation ? { isolation } : {}),
       snapshots: [],
       createdAt: new Date().toISOString(),
     };
@@ -259,7 +276,24 @@ export class SimDriver implements Driver {
   }
 
   private offerFor(technology: Technology): DriverOffer | undefined {
-    return simOffers(this.opts.hostOs, this.opts.hostArch).find((o) => o.technology === technology);
+    return simOffers(this.opts.hostOs, this.opts.hostArch, this.opts.hostKernel).find((o) => o.technology === technology);
+  }
+
+  /**
+   * A Windows container's isolation on this simulated host, by the rule the wincontainer driver
+   * applies (process: the host's build; Hyper-V: the same or older); refused as the real one is.
+   */
+  private windowsIsolation(spec: InstanceSpec, offer: DriverOffer): WindowsIsolation | undefined {
+    if (spec.technology !== 'container' || spec.template.osFamily !== 'windows') return undefined;
+    const hostBuild = windowsBuildNumber(this.opts.hostKernel) ?? 20348;
+    const imageBuild = windowsBuildNumber(spec.template.windowsBuild) ?? hostBuild;
+    const verdict = windowsContainerIsolation(imageBuild, hostBuild, offer.windowsIsolation, needsHypervIsolation(spec.isolation));
+    if (verdict.ok) return verdict.isolation;
+    throw new DriverError(
+      'Unsupported',
+      `a simulated Windows host of build ${hostBuild} cannot run ${spec.template.name} (build ${imageBuild}) containers${verdict.why === 'no-hyperv' ? ' without Hyper-V isolation' : ''}`,
+      { hostSpecific: true },
+    );
   }
 
   private requireCapability(instance: SimInstance, capability: 'suspend'): void {
@@ -317,7 +351,7 @@ export class SimDriver implements Driver {
       technology: instance.technology,
       resources: { ...instance.resources },
       limits: instance.limits,
-      details: { simulated: true, host: this.opts.hostKey },
+      details: { simulated: true, host: this.opts.hostKey, ...(instance.isolation ? { isolation: instance.isolation } : {}) },
     };
   }
 
