@@ -2,7 +2,7 @@ import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from
 import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
-import { DbModule, PgListener } from '@hyperplane/db';
+import { Database, DbModule, OverviewRepository, PgListener } from '@hyperplane/db';
 import { createRedis, HeartbeatStore } from '@hyperplane/queue';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
@@ -29,6 +29,7 @@ import { TemplateController } from './templates/template.controller';
 import { PlacementGroupController } from './placement/placement-group.controller';
 import { PlacementController } from './placement/placement.controller';
 import { PreviewService } from './placement/preview.service';
+import { PortalController } from './portal/portal.controller';
 
 export const API_REDIS = Symbol('API_REDIS');
 
@@ -61,6 +62,7 @@ export class ApiModule {
         AdminController,
         PlacementGroupController,
         PlacementController,
+        PortalController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -83,6 +85,7 @@ export class ApiModule {
         AgentService,
         PreviewService,
         HostService,
+        { provide: OverviewRepository, useFactory: (db: Database) => new OverviewRepository(db), inject: [Database] },
       ],
     };
   }
