@@ -24,6 +24,14 @@ describe('the admin portal in a browser', () => {
     // Something of another project, and something of team-a, so the project token has a contrast.
     await admin.createAndWait({ name: 'other-app', template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } }, 60);
     await admin.createAndWait({ name: 'team-a-web', project: 'team-a', template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } }, 60);
+    // A fleet with something on it for the overview: containers and VMs of several OSes.
+    for (const [namePrefix, count, template, technology, vcpus, memoryMiB] of [
+      ['web', 8, 'ubuntu-24.04', 'auto', 2, 2048],
+      ['win', 3, 'windows-server-2022', 'vm', 4, 8192],
+    ] as const) {
+      const r = await admin.post('/v1/instances/batch', { count, namePrefix, spec: { template, technology, resources: { vcpus, memoryMiB, diskGiB: 20 } } });
+      expect(r.status).toBe(202);
+    }
     browser = await launchChromium();
     page = await (await newPortalContext(browser, stack.url)).newPage();
   });
@@ -65,7 +73,6 @@ describe('the admin portal in a browser', () => {
     expect(await page.evaluate(() => sessionStorage.getItem('hyperplane.token'))).toBe(admin.token);
     expect(await page.evaluate(() => localStorage.getItem('hyperplane.token'))).toBeNull();
     await page.locator('[data-live="live"]').waitFor();
-    await screenshot(page, '02-overview');
   });
 
   it('creates a container and a VM through the wizard and sees each reach running without a reload', async () => {
@@ -138,9 +145,21 @@ describe('the admin portal in a browser', () => {
     await page.goto(`/hosts/${host.id}`);
     await page.getByText('Recent operations').waitFor();
     await screenshot(page, '09-host');
+    await page.goto('/overview');
+    await page.locator('.density-row').first().waitFor();
+    await screenshot(page, '02-overview');
     await page.goto('/admin?tab=tokens');
     await page.getByText('Issue a token').waitFor();
     await screenshot(page, '10-admin');
+    // An enrollment token's secret is shown once, right after it is made, and never again.
+    await page.getByRole('tab', { name: 'Enrollment tokens' }).click();
+    await page.locator('input[name="token-name"]').fill('rack-7');
+    await page.getByRole('button', { name: 'Issue' }).click();
+    const secret = (await page.getByTestId('secret').locator('code').innerText()).trim();
+    expect(secret).toMatch(/^\S{20,}$/);
+    await page.reload();
+    await page.getByRole('cell', { name: 'rack-7' }).waitFor();
+    expect(await page.getByTestId('secret').count()).toBe(0);
   });
 
   it('shows a viewer token no action', async () => {

@@ -4,6 +4,14 @@ import { OverviewRepository, ProjectRepository } from '@hyperplane/db';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { isFleetWide, Principal } from '../auth/principal';
 
+interface SessionView {
+  name: string;
+  role: string;
+  fleetWide: boolean;
+  projects: { id: string; name: string }[] | null;
+  visibleProjects: { id: string; name: string }[];
+}
+
 /** How many hosts the overview lists by name (densest first; the rest are in /v1/hosts). */
 const DENSITY_HOSTS = 24;
 const ATTENTION_HOSTS = 50;
@@ -22,16 +30,20 @@ export class PortalController {
     private readonly projects: ProjectRepository,
   ) {}
 
-  /** Who the token is: its name, role and projects (null: every project). */
+  /**
+   * Who the token is: its name, role and projects (null: every project), and the names of the
+   * projects whose instances it sees (all of them for a fleet-wide token, of any role).
+   */
   @Get('session')
-  @ApiOkResponse({ description: '{ name, role, fleetWide, projects }' })
-  async session(@CurrentPrincipal() p: Principal): Promise<{ name: string; role: string; fleetWide: boolean; projects: { id: string; name: string }[] | null }> {
+  @ApiOkResponse({ description: '{ name, role, fleetWide, projects, visibleProjects }' })
+  async session(@CurrentPrincipal() p: Principal): Promise<SessionView> {
     let projects: { id: string; name: string }[] | null = null;
     if (p.projectIds) {
       const rows = await Promise.all(p.projectIds.map((id) => this.projects.get(id)));
       projects = rows.filter((r) => r !== null).map((r) => ({ id: r.id, name: r.name }));
     }
-    return { name: p.name, role: p.role, fleetWide: isFleetWide(p), projects };
+    const visibleProjects = projects ?? (await this.projects.list()).map((r) => ({ id: r.id, name: r.name }));
+    return { name: p.name, role: p.role, fleetWide: isFleetWide(p), projects, visibleProjects };
   }
 
   /**

@@ -6,6 +6,7 @@ export interface Session {
   role: Role;
   fleetWide: boolean;
   projects: { id: string; name: string }[] | null;
+  visibleProjects: { id: string; name: string }[];
 }
 
 export interface Resources {

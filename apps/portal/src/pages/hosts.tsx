@@ -114,9 +114,15 @@ export function HostsPage(): ReactNode {
                   <td className="muted">{age(h.lastHeartbeatAt)}</td>
                   <td>
                     <Bar used={h.allocated.vcpus} total={h.capacity.vcpus} label={`${h.allocated.vcpus} of ${h.capacity.vcpus} vCPUs`} />
+                    <span className="bar-caption">
+                      {h.allocated.vcpus} / {h.capacity.vcpus}
+                    </span>
                   </td>
                   <td>
                     <Bar used={h.allocated.memoryMiB} total={h.capacity.memoryMiB} label={`${formatMiB(h.allocated.memoryMiB)} of ${formatMiB(h.capacity.memoryMiB)}`} />
+                    <span className="bar-caption">
+                      {formatMiB(h.allocated.memoryMiB)} / {formatMiB(h.capacity.memoryMiB)}
+                    </span>
                   </td>
                   <td className="num">{h.allocated.instances}</td>
                   <td>

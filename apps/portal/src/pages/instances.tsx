@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState, type ReactNode } from 'react';
+import { memo, useCallback, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { api, ApiError, get, getAll } from '../lib/api';
@@ -24,17 +24,16 @@ export function useInstances(): ReturnType<typeof useQuery<Instance[]>> {
 export function useLookups(): { hosts: Map<string, { os: string; name: string }>; projects: Map<string, string>; templateOs: Map<string, string>; templates: Template[]; hostList: Host[] } {
   const session = useSession();
   const hosts = useQuery({ queryKey: ['hosts'], queryFn: () => getAll<Host>('/v1/hosts'), enabled: session.fleetWide });
-  const projects = useQuery({ queryKey: ['projects'], queryFn: () => get<{ items: { id: string; name: string }[] }>('/v1/projects').then((r) => r.items), enabled: session.role === 'admin' && session.fleetWide });
   const templates = useQuery({ queryKey: ['templates'], queryFn: () => get<{ items: Template[] }>('/v1/templates').then((r) => r.items), staleTime: 300_000 });
   return useMemo(
     () => ({
       hosts: new Map((hosts.data ?? []).map((h) => [h.id, { os: h.os, name: h.name }])),
-      projects: new Map((projects.data ?? session.projects ?? []).map((p) => [p.id, p.name])),
+      projects: new Map(session.visibleProjects.map((p) => [p.id, p.name])),
       templateOs: new Map((templates.data ?? []).map((t) => [t.name, t.osFamily ?? ''])),
       templates: templates.data ?? [],
       hostList: hosts.data ?? [],
     }),
-    [hosts.data, projects.data, templates.data, session.projects],
+    [hosts.data, templates.data, session.visibleProjects],
   );
 }
 
@@ -77,6 +76,14 @@ export function InstancesPage(): ReactNode {
     setSelected(new Set());
   };
 
+  const toggle = useCallback((id: string) => {
+    setSelected((prev) => {
+      const next = new Set(prev);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  }, []);
   const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.id));
   return (
     <div className="page page-fill" data-page="instances">
@@ -185,43 +192,16 @@ export function InstancesPage(): ReactNode {
               {virtual.getVirtualItems().map((v) => {
                 const i = rows[v.index]!;
                 return (
-                  <div key={i.id} className={`vrow ${selected.has(i.id) ? 'selected' : ''}`} role="row" data-instance={i.name} style={{ transform: `translateY(${v.start}px)` }}>
-                    {rights.change ? (
-                      <span>
-                        <input
-                          type="checkbox"
-                          aria-label={`Select ${i.name}`}
-                          checked={selected.has(i.id)}
-                          onChange={() => {
-                            const next = new Set(selected);
-                            if (next.has(i.id)) next.delete(i.id);
-                            else next.add(i.id);
-                            setSelected(next);
-                          }}
-                        />
-                      </span>
-                    ) : (
-                      <span />
-                    )}
-                    <span className="name">
-                      <Link to={`/instances/${i.id}`}>{i.name}</Link>
-                    </span>
-                    <span>
-                      <Badge value={i.state} title={i.stateReason ?? undefined} />
-                    </span>
-                    <span>
-                      {technologyLabel(i.technology ?? i.requestedTechnology)}
-                      {i.driver ? <span className="muted small"> · {i.driver}</span> : null}
-                    </span>
-                    <span className="small">{i.template}</span>
-                    <span className="small">{i.hostId ? (ctx.hosts.get(i.hostId)?.name ?? (session.fleetWide ? i.hostId.slice(0, 8) : 'assigned')) : '—'}</span>
-                    <span className="small muted">
-                      {i.resources.vcpus} vCPU · {formatMiB(i.resources.memoryMiB)}
-                    </span>
-                    <span className="small">{ctx.projects.get(i.projectId) ?? i.projectId.slice(0, 8)}</span>
-                    <span className="small muted">{age(i.createdAt)}</span>
-                    <span>{rights.change ? <RowActions instance={i} /> : null}</span>
-                  </div>
+                  <Row
+                    key={i.id}
+                    i={i}
+                    top={v.start}
+                    selected={selected.has(i.id)}
+                    change={rights.change}
+                    hostName={i.hostId ? (ctx.hosts.get(i.hostId)?.name ?? (session.fleetWide ? i.hostId.slice(0, 8) : 'assigned')) : '—'}
+                    projectName={ctx.projects.get(i.projectId) ?? i.projectId.slice(0, 8)}
+                    onToggle={toggle}
+                  />
                 );
               })}
             </div>
@@ -231,6 +211,49 @@ export function InstancesPage(): ReactNode {
     </div>
   );
 }
+
+interface RowProps {
+  i: Instance;
+  top: number;
+  selected: boolean;
+  change: boolean;
+  hostName: string;
+  projectName: string;
+  onToggle: (id: string) => void;
+}
+
+// A row re-renders only when its instance, place or selection changes, not on every scroll frame.
+const Row = memo(function Row({ i, top, selected, change, hostName, projectName, onToggle }: RowProps): ReactNode {
+  return (
+    <div className={`vrow ${selected ? 'selected' : ''}`} role="row" data-instance={i.name} style={{ transform: `translateY(${top}px)` }}>
+      {change ? (
+        <span>
+          <input type="checkbox" aria-label={`Select ${i.name}`} checked={selected} onChange={() => onToggle(i.id)} />
+        </span>
+      ) : (
+        <span />
+      )}
+      <span className="name">
+        <Link to={`/instances/${i.id}`}>{i.name}</Link>
+      </span>
+      <span>
+        <Badge value={i.state} title={i.stateReason ?? undefined} />
+      </span>
+      <span>
+        {technologyLabel(i.technology ?? i.requestedTechnology)}
+        {i.driver ? <span className="muted small"> · {i.driver}</span> : null}
+      </span>
+      <span className="small">{i.template}</span>
+      <span className="small">{hostName}</span>
+      <span className="small muted">
+        {i.resources.vcpus} vCPU · {formatMiB(i.resources.memoryMiB)}
+      </span>
+      <span className="small">{projectName}</span>
+      <span className="small muted">{age(i.createdAt)}</span>
+      <span>{change ? <RowActions instance={i} /> : null}</span>
+    </div>
+  );
+});
 
 export function RowActions({ instance }: { instance: Instance }): ReactNode {
   const [err, setErr] = useState<unknown>(null);

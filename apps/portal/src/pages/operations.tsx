@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post } from '../lib/api';
 import { age, duration } from '../lib/format';
-import type { Operation, Page } from '../lib/types';
+import type { Instance, Operation, Page } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
 import { Badge, Card, Empty, ErrorNote, Kv, Loading, Progress } from '../ui';
@@ -52,6 +52,11 @@ export function OperationsPage(): ReactNode {
 export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
   const session = useSession();
   const qc = useQueryClient();
+  // Names where this browser already knows them: instances from the table, tokens for admins.
+  const instances = qc.getQueryData<Instance[]>(['instances']);
+  const names = new Map((instances ?? []).map((i) => [i.id, i.name]));
+  const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => get<{ items: { id: string; name: string }[] }>('/v1/tokens').then((r) => r.items), enabled: can(session).admin, staleTime: 60_000 });
+  const who = new Map((tokens.data ?? []).map((t) => [t.id, t.name]));
   const cancel = useMutation({ mutationFn: (id: string) => post(`/v1/operations/${id}/cancel`), onSettled: () => void qc.invalidateQueries({ queryKey: ['operations'] }) });
   return (
     <div className="table-wrap">
@@ -75,8 +80,10 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
               <td>
                 <Link to={`/operations/${o.id}`}>{o.kind}</Link>
               </td>
-              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : 'batch'}</span>}</td>
-              <td className="small">{o.requestedBy}</td>
+              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : 'batch'}</span>}</td>
+              <td className="small" title={o.requestedBy}>
+                {who.get(o.requestedBy) ?? o.requestedBy.slice(0, 8)}
+              </td>
               <td>
                 <Badge value={o.status} />
               </td>

@@ -90,12 +90,6 @@ export function OverviewPage(): ReactNode {
             </>
           )}
         </Card>
-        {o.density ? (
-          <Card title="Density: containers vs VMs per host" className="wide">
-            <p className="muted small">A VM carries a hypervisor and its own kernel: the memory it claims beyond its request is the overhead, which containers do not pay.</p>
-            {o.density.length === 0 ? <Empty>No instance is placed yet.</Empty> : <Density rows={o.density} />}
-          </Card>
-        ) : null}
         <Card title="Operations in flight">
           {o.operationsInFlight.length === 0 ? (
             <Empty>Nothing is queued or running.</Empty>
@@ -115,6 +109,12 @@ export function OverviewPage(): ReactNode {
             </table>
           )}
         </Card>
+        {o.density ? (
+          <Card title="Density: containers vs VMs per host" className="wide">
+            <p className="muted small">A VM carries a hypervisor and its own kernel: the memory it claims beyond its request is the overhead, which containers do not pay.</p>
+            {o.density.length === 0 ? <Empty>No instance is placed yet.</Empty> : <Density rows={o.density} />}
+          </Card>
+        ) : null}
         {o.attention ? (
           <Card title="Hosts down or failing creates">
             {o.attention.length === 0 ? (
