@@ -70,8 +70,8 @@ describe('the admin portal in a browser', () => {
     await signIn(page, admin.token);
     await page.getByText('Hosts by OS and status').waitFor();
     await page.getByText('Density: containers vs VMs per host').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('hyperplane.token'))).toBe(admin.token);
-    expect(await page.evaluate(() => localStorage.getItem('hyperplane.token'))).toBeNull();
+    expect(await page.evaluate("sessionStorage.getItem('hyperplane.token')")).toBe(admin.token);
+    expect(await page.evaluate("localStorage.getItem('hyperplane.token')")).toBeNull();
     await page.locator('[data-live="live"]').waitFor();
   });
 
