@@ -130,6 +130,10 @@ describe('the admin portal in a browser', () => {
     await page.goto(`/instances/${inst.id}`);
     await page.getByText('Why it is here').waitFor();
     await page.locator('[data-testid="explanation"]').getByText(/scored/).waitFor();
+    // A snapshot taken here shows up when its operation is done (from the event stream).
+    await page.getByLabel('New snapshot').fill('before-upgrade');
+    await page.getByRole('button', { name: 'Take' }).click();
+    await page.getByRole('cell', { name: 'before-upgrade' }).waitFor();
     await screenshot(page, '04-instance');
   });
 

@@ -1,4 +1,4 @@
-import { age, duration, formatGiB, formatMiB, percent, stateTone, tally, technologyLabel } from './format';
+import { age, ago, duration, formatGiB, formatMiB, percent, stateTone, tally, technologyLabel } from './format';
 
 describe('portal formatting', () => {
   it('writes memory in the largest unit that reads well', () => {
@@ -24,6 +24,8 @@ describe('portal formatting', () => {
     expect(age('2026-01-01T11:55:00Z', now)).toBe('5 min');
     expect(age('2025-12-30T12:00:00Z', now)).toBe('2 d');
     expect(age(null, now)).toBe('—');
+    expect(ago('2026-01-01T11:55:00Z', now)).toBe('5 min ago');
+    expect(ago('2026-01-01T12:00:00Z', now)).toBe('just now');
     expect(duration('2026-01-01T12:00:00Z', '2026-01-01T12:00:01.500Z')).toBe('1.5 s');
     expect(duration('2026-01-01T12:00:00Z', '2026-01-01T12:02:05Z')).toBe('2 min 5 s');
     expect(duration(null, null)).toBe('—');

@@ -32,6 +32,12 @@ export function age(iso: string | null | undefined, now: number = Date.now()): s
   return `${Math.floor(s / 86400)} d`;
 }
 
+/** "5 min ago", or "just now". */
+export function ago(iso: string | null | undefined, now: number = Date.now()): string {
+  const a = age(iso, now);
+  return a === 'just now' || a === '—' ? a : `${a} ago`;
+}
+
 /** How long an operation took (or has taken so far). */
 export function duration(startIso: string | null, endIso: string | null, now: number = Date.now()): string {
   if (!startIso) return '—';

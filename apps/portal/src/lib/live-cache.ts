@@ -30,6 +30,12 @@ export function applyEvent(qc: QueryClient, e: StreamEvent, refetch: (key: Query
     refetch(['operations']);
     refetch(['operation', id]);
     refetch(['overview']);
+    // Snapshots, clones and resizes change what the instance's page shows.
+    const instanceId = e.data.instanceId;
+    if (typeof instanceId === 'string') {
+      refetch(['snapshots', instanceId]);
+      refetch(['instance', instanceId]);
+    }
   } else if (e.type.startsWith('host.')) {
     refetch(['hosts']);
     if (id) refetch(['host', id]);

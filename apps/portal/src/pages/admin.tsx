@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, get } from '../lib/api';
-import { age } from '../lib/format';
+import { ago } from '../lib/format';
 import { useRouter } from '../router';
 import { Card, Empty, ErrorNote, Field, Loading } from '../ui';
 
@@ -221,7 +221,7 @@ function Tokens({ kind }: { kind: 'tokens' | 'enrollment-tokens' }): ReactNode {
                       {t.hostsEnrolled ?? '—'} / {t.maxHosts ?? '∞'}
                     </td>
                   )}
-                  <td className="muted small">{age(t.createdAt)} ago</td>
+                  <td className="muted small">{ago(t.createdAt)}</td>
                   <td className="muted small">{t.expiresAt ? new Date(t.expiresAt).toLocaleString() : 'never'}</td>
                   <td>{t.revokedAt ? <span className="badge tone-bad">revoked</span> : <span className="badge tone-ok">live</span>}</td>
                   <td>

@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, get } from '../lib/api';
-import { age, duration, formatMiB, technologyLabel } from '../lib/format';
+import { ago, duration, formatMiB, technologyLabel } from '../lib/format';
 import type { Host, Instance, Operation, Page } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
@@ -20,6 +20,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
   const [error, setError] = useState<unknown>(null);
   const [snapName, setSnapName] = useState('');
   const [cloneName, setCloneName] = useState('');
+  const [size, setSize] = useState<{ vcpus: string; memoryMiB: string } | null>(null);
   const run = async (method: string, path: string, body?: unknown): Promise<void> => {
     setError(null);
     try {
@@ -83,7 +84,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
               ['Resources', `${i.resources.vcpus} vCPU · ${formatMiB(i.resources.memoryMiB)} · ${i.resources.diskGiB} GiB disk`],
               ['Limits', i.limits && Object.keys(i.limits).length ? Object.entries(i.limits).map(([k, v]) => `${k} ${String(v)}`).join(', ') : 'none'],
               ['Isolation', i.isolation ? JSON.stringify(i.isolation) : 'standard'],
-              ['Created', `${age(i.createdAt)} ago`],
+              ['Created', `${ago(i.createdAt)}`],
               ['Id', <code key="id">{i.id}</code>],
             ]}
           />
@@ -98,7 +99,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
                 {snaps.data.map((s) => (
                   <tr key={s.name}>
                     <td>{s.name}</td>
-                    <td className="muted small">{age(s.createdAt)} ago</td>
+                    <td className="muted small">{ago(s.createdAt)}</td>
                     <td>
                       {rights.change ? (
                         <span className="actions">
@@ -151,6 +152,31 @@ export function InstancePage({ id }: { id: string }): ReactNode {
             </form>
           ) : null}
         </Card>
+        {rights.change ? (
+          <Card title="Resize">
+            <form
+              className="inline-form"
+              noValidate
+              onSubmit={(e: FormEvent) => {
+                e.preventDefault();
+                void run('POST', `/v1/instances/${i.id}/resize`, {
+                  resources: { vcpus: Number(size?.vcpus ?? i.resources.vcpus), memoryMiB: Number(size?.memoryMiB ?? i.resources.memoryMiB), diskGiB: i.resources.diskGiB },
+                });
+              }}
+            >
+              <Field label="vCPUs" name="resources.vcpus" error={error}>
+                <input type="number" value={size?.vcpus ?? String(i.resources.vcpus)} onChange={(e) => setSize({ vcpus: e.target.value, memoryMiB: size?.memoryMiB ?? String(i.resources.memoryMiB) })} />
+              </Field>
+              <Field label="Memory (MiB)" name="resources.memoryMiB" error={error}>
+                <input type="number" value={size?.memoryMiB ?? String(i.resources.memoryMiB)} onChange={(e) => setSize({ memoryMiB: e.target.value, vcpus: size?.vcpus ?? String(i.resources.vcpus) })} />
+              </Field>
+              <button type="submit" disabled={!size}>
+                Resize
+              </button>
+            </form>
+            <p className="muted small">Where the driver can resize (live or stopped); a queued operation like any other.</p>
+          </Card>
+        ) : null}
         <Card title="Timeline" className="wide">
           {!ops.data ? (
             <Loading />
@@ -161,7 +187,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
               {ops.data.map((o) => (
                 <li key={o.id} className={`tone-${o.status}`}>
                   <div className="tl-head">
-                    <Link to={`/operations/${o.id}`}>{o.kind}</Link> <Badge value={o.status} /> <span className="muted small">{age(o.createdAt)} ago · {duration(o.startedAt ?? o.createdAt, o.finishedAt)} · {o.requestedBy}</span>
+                    <Link to={`/operations/${o.id}`}>{o.kind}</Link> <Badge value={o.status} /> <span className="muted small">{ago(o.createdAt)} · {duration(o.startedAt ?? o.createdAt, o.finishedAt)} · by {o.requestedBy.slice(0, 8)}</span>
                   </div>
                   <div className="small">{o.error?.message ?? o.step}</div>
                   {o.status === 'running' ? <Progress value={o.progress} /> : null}

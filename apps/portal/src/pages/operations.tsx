@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post } from '../lib/api';
-import { age, duration } from '../lib/format';
+import { ago, duration } from '../lib/format';
 import type { Instance, Operation, Page } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
@@ -139,7 +139,7 @@ export function OperationPage({ id }: { id: string }): ReactNode {
               ['Step', o.step],
               ['Target', o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{o.instanceId}</Link> : '—'],
               ['Requested by', o.requestedBy],
-              ['Created', `${age(o.createdAt)} ago`],
+              ['Created', `${ago(o.createdAt)}`],
               ['Duration', duration(o.startedAt ?? o.createdAt, o.finishedAt)],
               ['Error', o.error?.message ?? '—'],
               ['Id', <code key="id">{o.id}</code>],
