@@ -37,7 +37,9 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (token: string) => void
               {error}
             </span>
           ) : (
-            <span className="field-hint">`npm start` prints the admin token at its first start. The token is kept for this browser tab only.</span>
+            <span className="field-hint">
+              <code>npm start</code> prints the admin token at its first start. The token is kept for this browser tab only.
+            </span>
           )}
         </label>
         <button className="primary" type="submit" disabled={busy || !token.trim()}>
