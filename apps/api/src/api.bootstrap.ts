@@ -15,6 +15,7 @@ import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
 import { pathEncodingCheck } from './common/path-encoding';
 import { securityHeaders } from './common/security-headers';
+import { portalStatic } from './portal/portal-static';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { requestObserver } from './observability/request-observer.middleware';
@@ -32,6 +33,8 @@ export async function createApiApp(config: ResolvedConfig): Promise<INestApplica
   http.disable('x-powered-by');
   app.use(securityHeaders());
   app.use(pathEncodingCheck(http));
+  // The portal (dist/portal) at /, before auth: its files are public, its data comes from /v1.
+  app.use(portalStatic());
   // Who is asking is settled from the headers before any body is read (or its size matters).
   // Before authentication and the body parser, so that their refusals are recorded too.
   app.use('/v1', auditTrail(app.get(AuditService)));

@@ -2,7 +2,7 @@ import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from
 import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
-import { DbModule, OperationRepository, PgListener } from '@hyperplane/db';
+import { Database, DbModule, OperationRepository, OverviewRepository, PgListener } from '@hyperplane/db';
 import { createRedis, HeartbeatStore, WebhookDestinations } from '@hyperplane/queue';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
@@ -37,6 +37,7 @@ import { AuditService } from './audit/audit.service';
 import { RequestQueueConsumer } from './integrations/request-queue.consumer';
 import { WebhookController } from './webhooks/webhook.controller';
 import { API_WEBHOOK_DESTINATIONS, WebhookService } from './webhooks/webhook.service';
+import { PortalController } from './portal/portal.controller';
 
 export const API_REDIS = Symbol('API_REDIS');
 
@@ -70,9 +71,9 @@ export class ApiModule {
         PlacementGroupController,
         PlacementController,
         UsageController,
-
         WebhookController,
         AuditController,
+        PortalController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -97,7 +98,6 @@ export class ApiModule {
         PreviewService,
         HostService,
         UsageService,
-
         { provide: API_WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
         WebhookService,
         AuditService,
@@ -106,6 +106,7 @@ export class ApiModule {
           useFactory: (t: TokenService, i: InstanceService, c: InstanceChangeService, o: OperationRepository, w: OperationWaiters, a: AuditService) => new RequestQueueConsumer(config, t, i, c, o, w, a),
           inject: [TokenService, InstanceService, InstanceChangeService, OperationRepository, OperationWaiters, AuditService],
         },
+        { provide: OverviewRepository, useFactory: (db: Database) => new OverviewRepository(db), inject: [Database] },
       ],
     };
   }

@@ -8,6 +8,7 @@ export * from './repositories/host.repository';
 export * from './repositories/instance.repository';
 export * from './repositories/operation.repository';
 export * from './repositories/outbox.repository';
+export * from './repositories/overview.repository';
 export * from './repositories/placement-group.repository';
 export * from './repositories/snapshot.repository';
 export * from './placement';

@@ -1,0 +1,162 @@
+import type { ReactNode } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { get, post } from '../lib/api';
+import { ago, duration } from '../lib/format';
+import type { Instance, Operation, Page } from '../lib/types';
+import { Link, useRouter } from '../router';
+import { can, useSession } from '../session';
+import { Badge, Card, Empty, ErrorNote, Kv, Loading, Progress } from '../ui';
+
+const KINDS = ['create', 'start', 'stop', 'restart', 'delete', 'suspend', 'resume', 'snapshot', 'restore', 'clone', 'resize', 'batch'];
+
+export function OperationsPage(): ReactNode {
+  const { search, navigate } = useRouter();
+  const p = new URLSearchParams(search);
+  const status = p.get('status') ?? '';
+  const kind = p.get('kind') ?? '';
+  const qs = new URLSearchParams({ limit: '200' });
+  if (status) qs.set('status', status);
+  if (kind) qs.set('kind', kind);
+  const ops = useQuery({ queryKey: ['operations', 'list', status, kind], queryFn: () => get<Page<Operation>>(`/v1/operations?${qs}`).then((r) => r.items) });
+  const set = (k: string, v: string): void => {
+    const next = new URLSearchParams(search);
+    if (v) next.set(k, v);
+    else next.delete(k);
+    navigate(`/operations${next.toString() ? `?${next}` : ''}`, { replace: true });
+  };
+  return (
+    <div className="page" data-page="operations">
+      <header className="page-head">
+        <h1>Operations</h1>
+        <div className="filters">
+          <select aria-label="Status" value={status} onChange={(e) => set('status', e.target.value)}>
+            <option value="">Any status</option>
+            {['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+          <select aria-label="Kind" value={kind} onChange={(e) => set('kind', e.target.value)}>
+            <option value="">Any kind</option>
+            {KINDS.map((k) => (
+              <option key={k}>{k}</option>
+            ))}
+          </select>
+        </div>
+      </header>
+      {ops.error ? <ErrorNote error={ops.error} /> : null}
+      {!ops.data ? <Loading what="operations" /> : ops.data.length === 0 ? <Empty>No operation matches.</Empty> : <OperationTable rows={ops.data} />}
+    </div>
+  );
+}
+
+export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
+  const session = useSession();
+  const qc = useQueryClient();
+  // Names where this browser already knows them: instances from the table, tokens for admins.
+  const instances = qc.getQueryData<Instance[]>(['instances']);
+  const names = new Map((instances ?? []).map((i) => [i.id, i.name]));
+  const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => get<{ items: { id: string; name: string }[] }>('/v1/tokens').then((r) => r.items), enabled: can(session).admin, staleTime: 60_000 });
+  const who = new Map((tokens.data ?? []).map((t) => [t.id, t.name]));
+  const cancel = useMutation({ mutationFn: (id: string) => post(`/v1/operations/${id}/cancel`), onSettled: () => void qc.invalidateQueries({ queryKey: ['operations'] }) });
+  return (
+    <div className="table-wrap">
+      <table className="table ops">
+        <thead>
+          <tr>
+            <th>Kind</th>
+            <th>Target</th>
+            <th>Requested by</th>
+            <th>Status</th>
+            <th>Progress</th>
+            <th>Step</th>
+            <th>Duration</th>
+            <th>Error</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((o) => (
+            <tr key={o.id} data-operation={o.id} data-kind={o.kind} data-status={o.status}>
+              <td>
+                <Link to={`/operations/${o.id}`}>{o.kind}</Link>
+              </td>
+              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : 'batch'}</span>}</td>
+              <td className="small" title={o.requestedBy}>
+                {who.get(o.requestedBy) ?? o.requestedBy.slice(0, 8)}
+              </td>
+              <td>
+                <Badge value={o.status} />
+              </td>
+              <td>
+                <Progress value={o.progress} />
+              </td>
+              <td className="small">{o.step}</td>
+              <td className="small muted">{duration(o.startedAt ?? o.createdAt, o.finishedAt)}</td>
+              <td className="small error-text">{o.error?.message ?? ''}</td>
+              <td>
+                {can(session).change && (o.status === 'queued' || o.status === 'running') ? (
+                  <button className="small-btn" onClick={() => cancel.mutate(o.id)} disabled={cancel.isPending}>
+                    Cancel
+                  </button>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {cancel.error ? <ErrorNote error={cancel.error} /> : null}
+    </div>
+  );
+}
+
+export function OperationPage({ id }: { id: string }): ReactNode {
+  const op = useQuery({ queryKey: ['operation', id], queryFn: () => get<Operation>(`/v1/operations/${id}`) });
+  const children = useQuery({
+    queryKey: ['operations', 'children', id],
+    queryFn: () => get<Page<Operation>>(`/v1/operations?limit=200`).then((r) => r.items.filter((o) => o.parentId === id)),
+    enabled: op.data?.kind === 'batch',
+  });
+  if (op.error) return <ErrorNote error={op.error} />;
+  if (!op.data) return <Loading what="the operation" />;
+  const o = op.data;
+  return (
+    <div className="page" data-page="operation">
+      <header className="page-head">
+        <div>
+          <div className="crumbs">
+            <Link to="/operations">Operations</Link> /
+          </div>
+          <h1>
+            {o.kind} <Badge value={o.status} />
+          </h1>
+        </div>
+      </header>
+      <div className="grid">
+        <Card title="Operation">
+          <Progress value={o.progress} />
+          <Kv
+            items={[
+              ['Step', o.step],
+              ['Target', o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{o.instanceId}</Link> : '—'],
+              ['Requested by', o.requestedBy],
+              ['Created', `${ago(o.createdAt)}`],
+              ['Duration', duration(o.startedAt ?? o.createdAt, o.finishedAt)],
+              ['Error', o.error?.message ?? '—'],
+              ['Id', <code key="id">{o.id}</code>],
+            ]}
+          />
+        </Card>
+        {o.result ? (
+          <Card title="Result">
+            <pre className="json">{JSON.stringify(o.result, null, 2)}</pre>
+          </Card>
+        ) : null}
+        {o.kind === 'batch' ? (
+          <Card title="Children" className="wide">
+            {children.data ? <OperationTable rows={children.data} /> : <Loading />}
+          </Card>
+        ) : null}
+      </div>
+    </div>
+  );
+}
