@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
-import { HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
+import { agentHostQueuePrefix, HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -17,7 +17,10 @@ export interface AgentOptions {
   enrollmentToken?: string;
   /** The agent's own directory: its state file and its drivers' state. */
   dataDir: string;
+  /** Where Redis is (`redis://` or `rediss://`); the agent's own user comes from its enrollment. */
   redis: RedisSettings;
+  /** PEM certificates to trust for an https:// API (a private CA). */
+  tlsCa?: string;
   /** Run this machine's real drivers as a host. */
   local: boolean;
   simHosts: SimHostSpec[];
@@ -36,9 +39,11 @@ export interface AgentOptions {
  */
 export class AgentRuntime {
   private readonly log = new Logger('agent');
-  private readonly queue: JobQueue;
-  private readonly consumer: MultiQueueConsumer;
-  private readonly heartbeats: HeartbeatStore;
+  // Made once enrolled: the agent connects to Redis with its own user, given at enrollment.
+  private queue: JobQueue | undefined;
+  private consumer: MultiQueueConsumer | undefined;
+  private heartbeats: HeartbeatStore | undefined;
+  private agentId = '';
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -47,15 +52,7 @@ export class AgentRuntime {
 
   constructor(private readonly opts: AgentOptions) {
     this.concurrency = opts.concurrency ?? 8;
-    this.queue = new JobQueue(opts.redis, 'agent');
-    this.consumer = new MultiQueueConsumer(opts.redis, {
-      concurrencyPerQueue: this.concurrency,
-      lockDuration: opts.lockDuration,
-      name: 'agent',
-      onError: (e, queue) => this.log.warn(`${queue ?? 'queue'}: ${e.message}`),
-    });
-    this.heartbeats = new HeartbeatStore(this.queue.connection, opts.redis.prefix);
-    this.api = new AgentApiClient(opts.apiUrl);
+    this.api = new AgentApiClient(opts.apiUrl, { ca: opts.tlsCa });
   }
 
   get hostIds(): string[] {
@@ -70,9 +67,21 @@ export class AgentRuntime {
   async start(): Promise<void> {
     const planned = await this.plan();
     const state = await this.enrollment(planned);
+    this.agentId = state.agentId;
+    const redis: RedisSettings = { ...this.opts.redis, ...(state.redis ? { username: state.redis.username, password: state.redis.password } : {}) };
+    const queue = (this.queue = new JobQueue(redis, 'agent'));
+    const consumer = (this.consumer = new MultiQueueConsumer(redis, {
+      concurrencyPerQueue: this.concurrency,
+      lockDuration: this.opts.lockDuration,
+      name: 'agent',
+      // Its own keys under its queues' prefix, where its Redis user may write.
+      keyPrefix: `${agentHostQueuePrefix(state.agentId)}consumer:`,
+      onError: (e, q) => this.log.warn(`${q ?? 'queue'}: ${e.message}`),
+    }));
+    this.heartbeats = new HeartbeatStore(queue.connection, redis.prefix);
     for (const [key, { drivers }] of planned) {
       const hostId = state.hosts[key]!;
-      this.hosts.push(new HostRuntime({ hostId, key, drivers, queue: this.queue, consumer: this.consumer, concurrency: this.concurrency }));
+      this.hosts.push(new HostRuntime({ hostId, agentId: state.agentId, key, drivers, queue, consumer, concurrency: this.concurrency }));
     }
     for (const h of this.hosts) h.start();
     await this.beat();
@@ -86,8 +95,8 @@ export class AgentRuntime {
     this.timers = [];
     await Promise.all(this.hosts.map((h) => h.stop()));
     this.hosts = [];
-    await this.consumer.close();
-    await this.queue.close();
+    await this.consumer?.close();
+    await this.queue?.close();
   }
 
   /** Reports every host's actual instances now (normally on an interval). */
@@ -96,7 +105,7 @@ export class AgentRuntime {
   }
 
   private async beat(): Promise<void> {
-    await this.heartbeats.beat(this.hostIds).catch((e: unknown) => this.log.warn(`heartbeat failed: ${String(e)}`));
+    await this.heartbeats?.beat(this.agentId, this.hostIds).catch((e: unknown) => this.log.warn(`heartbeat failed: ${String(e)}`));
   }
 
   /** The hosts this agent stands for, with their drivers and inventory. */
@@ -137,6 +146,12 @@ export class AgentRuntime {
     const keys = [...planned.keys()];
     if (saved && saved.apiUrl === this.opts.apiUrl && keys.every((k) => saved.hosts[k])) {
       try {
+        if (!saved.agentId) {
+          // Saved before agents had ids and Redis users: a rotation tells both (and a new credential).
+          const rotated = await this.api.rotate(saved.credential);
+          Object.assign(saved, { agentId: rotated.agentId, credential: rotated.credential, redis: rotated.redis });
+          await writeAgentState(file, saved);
+        }
         await this.api.reportInventory(
           saved.credential,
           keys.map((k) => ({ hostId: saved.hosts[k]!, inventory: planned.get(k)!.inventory })),
@@ -149,7 +164,13 @@ export class AgentRuntime {
     }
     if (!this.opts.enrollmentToken) throw new Error('this agent is not enrolled: set HYPERPLANE_ENROLLMENT_TOKEN (an admin makes one with POST /v1/enrollment-tokens)');
     const res = await this.api.enroll(this.opts.enrollmentToken, keys.map((k) => planned.get(k)!.inventory));
-    const state: AgentState = { apiUrl: this.opts.apiUrl, credential: res.credential, hosts: Object.fromEntries(keys.map((k, i) => [k, res.hosts[i]!.id])) };
+    const state: AgentState = {
+      apiUrl: this.opts.apiUrl,
+      agentId: res.agentId,
+      credential: res.credential,
+      redis: res.redis,
+      hosts: Object.fromEntries(keys.map((k, i) => [k, res.hosts[i]!.id])),
+    };
     await writeAgentState(file, state);
     this.log.log(`enrolled ${keys.length} host(s)`);
     return state;

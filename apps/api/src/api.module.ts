@@ -3,10 +3,12 @@ import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
 import { DbModule, PgListener } from '@hyperplane/db';
-import { createRedis, HeartbeatStore } from '@hyperplane/queue';
+import { createRedis, HeartbeatStore, RedisSettings } from '@hyperplane/queue';
+import { readFileSync } from 'node:fs';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
 import { AgentService } from './agents/agent.service';
+import { AgentRedisService, API_REDIS } from './agents/agent-redis.service';
 import { AuthGuard } from './auth/auth.guard';
 import { TokenService } from './auth/token.service';
 import { EventController } from './events/event.controller';
@@ -28,7 +30,16 @@ import { PlacementGroupController } from './placement/placement-group.controller
 import { PlacementController } from './placement/placement.controller';
 import { PreviewService } from './placement/preview.service';
 
-export const API_REDIS = Symbol('API_REDIS');
+export { API_REDIS };
+
+/** REDIS_URL, with the CA to trust when it is rediss:// behind a private CA. */
+export function apiRedisSettings(config: AppConfig & { REDIS_URL: string }): RedisSettings {
+  return {
+    url: config.REDIS_URL,
+    prefix: config.HYPERPLANE_REDIS_PREFIX,
+    ...(config.HYPERPLANE_TLS_CA_FILE ? { tlsCa: readFileSync(config.HYPERPLANE_TLS_CA_FILE, 'utf8') } : {}),
+  };
+}
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
@@ -61,7 +72,7 @@ export class ApiModule {
       ],
       providers: [
         { provide: AppConfig, useValue: config },
-        { provide: API_REDIS, useFactory: () => createRedis({ url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX }, 'api', { maxRetriesPerRequest: 1 }) },
+        { provide: API_REDIS, useFactory: () => createRedis(apiRedisSettings(config), 'api', { maxRetriesPerRequest: 1 }) },
         { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
@@ -76,6 +87,7 @@ export class ApiModule {
         OperationService,
         OperationWaiters,
         AgentService,
+        AgentRedisService,
         PreviewService,
         HostService,
       ],

@@ -5,3 +5,4 @@ export * from './job-worker';
 export * from './heartbeat.store';
 export * from './redis-connection';
 export * from './multi-queue-consumer';
+export * from './agent-acl';

@@ -83,6 +83,11 @@ export interface MultiQueueConsumerOptions {
   blockingConnections?: number;
   /** Connection names are `hyperplane-<name>:cmd` and `hyperplane-<name>:block-<n>`. */
   name?: string;
+  /**
+   * Where the consumer's own keys (its doorbells) go after the Redis prefix; default
+   * `multi-queue-consumer:`. An agent puts them under its queues' prefix, where its Redis user may write.
+   */
+  keyPrefix?: string;
   /** Failures that do not stop the consumer: a lost lock, a job that could not be finished, a connection error. */
   onError?: (error: Error, queue?: string) => void;
 }
@@ -342,7 +347,7 @@ export class MultiQueueConsumer {
     const index = this.shards.length;
     const client = createRedis(this.redis, `${this.name}:block-${index}`);
     client.on('error', (e: Error) => this.report(e));
-    const shard = new Shard(client, `${this.redis.prefix}:multi-queue-consumer:${this.id}:${index}`);
+    const shard = new Shard(client, `${this.redis.prefix}:${this.opts.keyPrefix ?? 'multi-queue-consumer:'}${this.id}:${index}`);
     this.onReconnect(client, () => this.refetch(shard.byMarker.values()));
     shard.loop = this.watch(shard);
     this.shards.push(shard);

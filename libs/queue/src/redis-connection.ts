@@ -1,9 +1,25 @@
 import IORedis, { Redis, RedisOptions } from 'ioredis';
 
 export interface RedisSettings {
+  /** `redis://` or `rediss://` (TLS). */
   url: string;
   /** Prefix of every key Hyperplane writes. */
   prefix: string;
+  /** An agent's own Redis user (given at enrollment); they win over any user in the URL. */
+  username?: string;
+  password?: string;
+  /** PEM certificates to trust for `rediss://` (a private CA); the system's otherwise. */
+  tlsCa?: string;
+}
+
+/** What `settings` adds to ioredis's options besides the URL: the agent's user, and TLS's CA. */
+export function redisAuthOptions(settings: RedisSettings): RedisOptions {
+  const out: RedisOptions = {};
+  if (settings.username !== undefined) out.username = settings.username;
+  if (settings.password !== undefined) out.password = settings.password;
+  // ioredis turns TLS on by itself for rediss://; a CA only makes sense there.
+  if (settings.tlsCa && /^rediss:\/\//i.test(settings.url)) out.tls = { ca: settings.tlsCa };
+  return out;
 }
 
 /**
@@ -16,6 +32,7 @@ export function createRedis(settings: RedisSettings, name: string, extra: RedisO
     enableReadyCheck: true,
     connectionName: `hyperplane-${name}`,
     retryStrategy: (times) => Math.min(times * 200, 5_000),
+    ...redisAuthOptions(settings),
     ...extra,
   });
 }

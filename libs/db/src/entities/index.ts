@@ -1,3 +1,4 @@
+import { AgentEntity } from './agent.entity';
 import { ApiTokenEntity } from './api-token.entity';
 import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { EventEntity } from './event.entity';
@@ -10,6 +11,7 @@ import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
 
+export * from './agent.entity';
 export * from './api-token.entity';
 export * from './enrollment-token.entity';
 export * from './event.entity';
@@ -26,6 +28,7 @@ export const ENTITIES = [
   ProjectEntity,
   ApiTokenEntity,
   EnrollmentTokenEntity,
+  AgentEntity,
   HostEntity,
   TemplateEntity,
   InstanceEntity,
