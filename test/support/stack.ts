@@ -9,7 +9,8 @@ import { Arch, OsFamily, Resources } from '@hyperplane/domain';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
 import { AgentOptions, AgentRuntime, SimHostSpec } from '@hyperplane/agent';
-import { deleteRedisPrefix } from '@hyperplane/queue';
+import IORedis from 'ioredis';
+import { deleteAgentRedisUsers, deleteRedisPrefix } from '@hyperplane/queue';
 import { ApiClient } from './api-client';
 
 export const REDIS_URL = process.env.HYPERPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -39,6 +40,16 @@ export async function freshDatabase(): Promise<{ url: string; name: string; drop
 
 /** Removes every key of a Redis prefix (each suite has its own). */
 export const dropRedisPrefix = deleteRedisPrefix;
+
+/** Removes the agents' Redis users the suite's API made (named after its prefix). */
+export async function dropAgentRedisUsers(url: string, prefix: string): Promise<number> {
+  const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
+  try {
+    return await deleteAgentRedisUsers(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 export function simHost(key: string, os: OsFamily, arch: Arch, extra: Partial<SimHostSpec> = {}): SimHostSpec {
   const kernels: Record<OsFamily, { osVersion: string; kernel: string }> = {
@@ -190,6 +201,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await api.close().catch(() => undefined);
       await sql.end().catch(() => undefined);
       await dropRedisPrefix(redisUrl, prefix).catch(() => undefined);
+      await dropAgentRedisUsers(redisUrl, prefix).catch(() => undefined);
       await db.drop().catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
     },

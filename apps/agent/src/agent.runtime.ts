@@ -55,6 +55,11 @@ export class AgentRuntime {
     this.api = new AgentApiClient(opts.apiUrl, { ca: opts.tlsCa });
   }
 
+  /** The enrollment's id (known once started): the agent's queues are named after it. */
+  get id(): string {
+    return this.agentId;
+  }
+
   get hostIds(): string[] {
     return this.hosts.map((h) => h.hostId);
   }

@@ -84,7 +84,8 @@ export class AgentService {
         if (redisPasswordHash) await this.redis.put(agentId, redisPasswordHash);
       });
     } catch (e) {
-      if (isTakenHostName(e)) return this.refuseTakenNames(inventories.map((i) => i.hostname)).then(() => Promise.reject(e));
+      // Another enrollment took a name meanwhile: say which host has it.
+      if (isTakenHostName(e)) await this.refuseTakenNames(inventories.map((i) => i.hostname));
       throw e;
     }
     return {

@@ -71,6 +71,8 @@ export class HostRepository {
     for (let i = 0; i < rows.length; i += 500) {
       await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500) as QueryDeepPartialEntity<HostEntity>[]).execute();
     }
+    // Controllers start consuming a new agent's results queue.
+    await em.query(`SELECT pg_notify('${HOSTS_CHANNEL}', '')`);
     await this.events.append(
       em,
       hosts.map((h) => ({ type: 'host.enrolled', subjectType: 'host', subjectId: h.id, projectId: null, data: { name: h.name, os: h.inventory.os, status: 'enrolling' } })),
