@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
-import { agentHostQueuePrefix, HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
+import { agentHostQueuePrefix, endRedis, HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -98,9 +98,16 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.all(this.hosts.map((h) => h.stop()));
+    // Redis unreachable, or refusing this agent's user (rotated, revoked): what would be sent
+    // there fails at once instead of waiting forever, so the agent can stop.
+    if (this.queue && this.queue.connection.status !== 'ready') endRedis(this.queue.connection);
+    if (this.consumer && !this.consumer.connected) {
+      await this.consumer.close();
+    } else {
+      await Promise.all(this.hosts.map((h) => h.stop()));
+      await this.consumer?.close();
+    }
     this.hosts = [];
-    await this.consumer?.close();
     await this.queue?.close();
   }
 

@@ -17,7 +17,7 @@ import {
   WorkerOptions,
 } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createRedis, RedisSettings } from './redis-connection';
+import { createRedis, endRedis, RedisSettings } from './redis-connection';
 
 /*
  * One consumer for thousands of BullMQ queues (an agent standing in for thousands of hosts,
@@ -202,6 +202,8 @@ class Shard {
   blocking = false;
   ringTimer: NodeJS.Timeout | undefined;
   waiter: (() => void) | undefined;
+  /** Ends the BZPOPMIN in flight for close(). */
+  abort: (() => void) | undefined;
   lastSweep = 0;
   loop: Promise<void> = Promise.resolve();
 
@@ -261,6 +263,11 @@ export class MultiQueueConsumer {
     this.stallTimer = setInterval(() => void this.checkStalled(), this.stallTick);
   }
 
+  /** Whether its command connection is up (closing while it is not fails what waits for Redis). */
+  get connected(): boolean {
+    return this.command.status === 'ready';
+  }
+
   /** Starts consuming `queue` (e.g. `host-<id>`) with `handler`. */
   add(queue: string, handler: QueueJobHandler): void {
     if (this.stopping) throw new Error('the consumer is closed');
@@ -313,14 +320,18 @@ export class MultiQueueConsumer {
     for (const shard of this.shards) {
       clearTimeout(shard.ringTimer);
       shard.waiter?.();
-      shard.client.disconnect(); // ends the BZPOPMIN in flight
+      shard.abort?.();
+      endRedis(shard.client);
     }
     await Promise.all(this.shards.map((s) => s.loop));
+    // Redis unreachable (or refusing our user): commands would wait in ioredis's queue forever;
+    // disconnecting fails them, so that closing does not wait for a Redis that may never come.
+    if (this.command.status !== 'ready') endRedis(this.command);
     await this.settle([...this.queues.values(), ...this.busy]);
     clearInterval(this.lockTimer);
     await this.connection.close().catch(() => undefined);
     if (this.command.status === 'ready') await this.command.quit().catch(() => undefined);
-    this.command.disconnect();
+    endRedis(this.command);
   }
 
   private retire(q: ConsumedQueue): void {
@@ -587,10 +598,15 @@ export class MultiQueueConsumer {
     const watchdog = setInterval(() => {
       if (!this.stopping) shard.client.disconnect(true);
     }, WATCHDOG_MS);
+    // Closing does not wait for it: a command held for a reconnection that never comes (Redis
+    // refusing our user) is never answered, even once the connection has ended.
+    const closing = new Promise<never>((_, reject) => (shard.abort = () => reject(new Error('the consumer is closing'))));
+    popped.catch(() => undefined);
     try {
-      return await popped;
+      return await Promise.race([popped, closing]);
     } finally {
       clearInterval(watchdog);
+      shard.abort = undefined;
     }
   }
 

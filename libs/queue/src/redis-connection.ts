@@ -27,14 +27,29 @@ export function redisAuthOptions(settings: RedisSettings): RedisOptions {
  * Redis that restarts is reconnected to, with backoff, forever.
  */
 export function createRedis(settings: RedisSettings, name: string, extra: RedisOptions = {}): Redis {
-  return new IORedis(settings.url, {
+  const client: Redis = new IORedis(settings.url, {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     connectionName: `hyperplane-${name}`,
-    retryStrategy: (times) => Math.min(times * 200, 5_000),
+    // Once ended (endRedis), the next attempt gives up: ioredis then fails what it held.
+    retryStrategy: (times) => (ending.has(client) ? null : Math.min(times * 200, 5_000)),
     ...redisAuthOptions(settings),
     ...extra,
   });
+  return client;
+}
+
+const ending = new WeakSet<Redis>();
+
+/**
+ * Closes a connection without waiting for Redis, and makes the commands it still holds fail.
+ * ioredis's disconnect() between two reconnection attempts (Redis down, or refusing our user
+ * after a rotation) cancels the next attempt but keeps the queued commands pending forever; so
+ * then the next attempt is left to run, and createRedis's retry strategy ends it (≤ 5 s).
+ */
+export function endRedis(client: Redis): void {
+  ending.add(client);
+  if (client.status !== 'reconnecting') client.disconnect();
 }
 
 /** Deletes every key under `prefix` (a test's or a benchmark's own); returns how many. */
