@@ -3,7 +3,7 @@
 const swc = ['@swc/jest', JSON.parse(require('node:fs').readFileSync(`${__dirname}/.swcrc`, 'utf8'))];
 
 const moduleNameMapper = {
-  '^@hyperplane/(domain|scheduler|drivers|queue|config|db)$': '<rootDir>/libs/$1/src',
+  '^@hyperplane/(domain|scheduler|drivers|queue|config|db|observability)$': '<rootDir>/libs/$1/src',
   '^@hyperplane/(api|controller|agent|all-in-one)$': '<rootDir>/apps/$1/src',
   '^@hyperplane/testing$': '<rootDir>/test/support',
   '^@hyperplane/migrations$': '<rootDir>/migrations',

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
         ` placements_persisted_per_s=${(instances / ((placedAt - t0) / 1000)).toFixed(0)}` +
         ` placement_window_per_s=${(instances / ((placedAt - firstPlacedAt) / 1000)).toFixed(0)}` +
         ` all_running_s=${((done - t0) / 1000).toFixed(1)} machine_cpu_ms_per_instance=${((cpu * 1000) / instances).toFixed(3)}` +
-        ` hosts_with_allocation_drift=${drift[0]!.n} states=${JSON.stringify(states)} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
+        ` hosts_with_allocation_drift=${drift[0]!.n} requeued_as_stalled=${stack.requeued()} states=${JSON.stringify(states)} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
     );
   } finally {
     await pg.end();

@@ -8,7 +8,7 @@ import { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { Client } from 'pg';
 import { loadConfig } from '@hyperplane/config';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
-import { startController } from '@hyperplane/controller';
+import { Reconciler, startController } from '@hyperplane/controller';
 import { AgentOptions, SimHostSpec } from '@hyperplane/agent';
 import { migrateDatabase } from '@hyperplane/db';
 import { deleteRedisPrefix } from '@hyperplane/queue';
@@ -20,6 +20,8 @@ export interface BenchStack {
   config: ResolvedConfig;
   api: INestApplication;
   controllers: INestApplicationContext[];
+  /** Operations the controllers' reconcilers sent again as stalled or lost (0 when nothing stalls). */
+  requeued(): number;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,8 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
   const enroll = await fetch(`${base}/v1/enrollment-tokens`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
+    // Made tokens enroll 100 hosts unless told otherwise; a bench fleet may be thousands.
+    body: JSON.stringify({ name: 'bench', maxHosts: Math.max(1, opts.hosts.length) }),
   });
   const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-'));
   const options: AgentOptions = {
@@ -91,6 +94,7 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
     config,
     api,
     controllers,
+    requeued: () => controllers.reduce((n, c) => n + c.get(Reconciler).requeued, 0),
     async stop() {
       agent.send('stop');
       await once(agent, 'exit');

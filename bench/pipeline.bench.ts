@@ -30,7 +30,7 @@ async function latency(timeScale: number, count: number): Promise<void> {
     times.sort((a, b) => a - b);
     steps.sort((a, b) => a - b);
     console.log(
-      `post_to_running container sim_time_scale=${timeScale} n=${count} p50_ms=${percentile(times, 50).toFixed(1)} p99_ms=${percentile(times, 99).toFixed(1)} max_ms=${times[times.length - 1]!.toFixed(1)} post_202_p50_ms=${percentile(steps, 50).toFixed(1)}`,
+      `post_to_running container sim_time_scale=${timeScale} n=${count} p50_ms=${percentile(times, 50).toFixed(1)} p99_ms=${percentile(times, 99).toFixed(1)} max_ms=${times[times.length - 1]!.toFixed(1)} post_202_p50_ms=${percentile(steps, 50).toFixed(1)} requeued_as_stalled=${stack.requeued()}`,
     );
   } finally {
     await stack.stop();
@@ -60,7 +60,7 @@ async function throughput(hosts: number, ops: number, width: number): Promise<vo
     });
     const total = performance.now() - t0;
     console.log(
-      `pipeline hosts=${hosts} creates=${ops} http_width=${width} succeeded=${succeeded} accepted_per_s=${((ops / accepted) * 1000).toFixed(0)} completed_ops_per_s=${((succeeded / total) * 1000).toFixed(0)} wall_s=${(total / 1000).toFixed(1)}`,
+      `pipeline hosts=${hosts} creates=${ops} http_width=${width} succeeded=${succeeded} accepted_per_s=${((ops / accepted) * 1000).toFixed(0)} completed_ops_per_s=${((succeeded / total) * 1000).toFixed(0)} wall_s=${(total / 1000).toFixed(1)} requeued_as_stalled=${stack.requeued()}`,
     );
   } finally {
     await stack.stop();

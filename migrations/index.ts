@@ -3,7 +3,22 @@ import { PlacementGroups1795659365030 } from './1795659365030-placement-groups';
 import { InstanceSnapshots1795660403782 } from './1795660403782-instance-snapshots';
 import { HotInstanceStates1795681827563 } from './1795681827563-hot-instance-states';
 import { HostCreateFailures1795685922432 } from './1795685922432-host-create-failures';
-import { AgentsAndUniqueHostNames1796433351050 } from './1796433351050-agents-and-unique-host-names';
+import { TokenBootstrapFlags1796433017885 } from './1796433017885-token-bootstrap-flags';
+import { OperationRequestId1796433095619 } from './1796433095619-operation-request-id';
+import { EventsByProject1796433974784 } from './1796433974784-events-by-project';
+import { QuotasUsageRates1796435081266 } from './1796435081266-quotas-usage-rates';
+import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-and-unique-host-names';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
-export const MIGRATIONS = [Init1795654694139, PlacementGroups1795659365030, InstanceSnapshots1795660403782, HotInstanceStates1795681827563, HostCreateFailures1795685922432, AgentsAndUniqueHostNames1796433351050];
+export const MIGRATIONS = [
+  Init1795654694139,
+  PlacementGroups1795659365030,
+  InstanceSnapshots1795660403782,
+  HotInstanceStates1795681827563,
+  HostCreateFailures1795685922432,
+  TokenBootstrapFlags1796433017885,
+  OperationRequestId1796433095619,
+  EventsByProject1796433974784,
+  QuotasUsageRates1796435081266,
+  AgentsAndUniqueHostNames1796436436623,
+];

@@ -9,7 +9,8 @@ describe('the all-in-one (npm start)', () => {
   let proc: Proc;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let base: string;
-  const token = 'all-in-one-admin-token-0123456789';
+  // No HYPERPLANE_ADMIN_TOKEN: the token is made at this first start and shown in the banner.
+  let token: string;
   const prefix = `hpa${randomBytes(3).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'hp-aio-'));
 
@@ -22,15 +23,17 @@ describe('the all-in-one (npm start)', () => {
       REDIS_URL,
       HYPERPLANE_REDIS_PREFIX: prefix,
       PORT: String(port),
-      HYPERPLANE_ADMIN_TOKEN: token,
+      LOG_LEVEL: 'log',
       HYPERPLANE_SIM_HOSTS: '3',
       HYPERPLANE_SIM_TIME_SCALE: '0.01',
       HYPERPLANE_DATA_DIR: dataDir,
       HYPERPLANE_HEARTBEAT_INTERVAL_S: '1',
     });
-    await waitFor('the all-in-one to answer', async () => (await fetch(`${base}/readyz`).catch(() => null))?.ok, 60_000, 250).catch((e: Error) => {
+    // What a newcomer does: wait for "ready", then go (the tests below do not wait for hosts).
+    await waitFor('the all-in-one to say it is ready', async () => /Hyperplane is ready/.test(proc.output()), 60_000, 100).catch((e: Error) => {
       throw new Error(`${e.message}; it said: ${proc.output()}`);
     });
+    token = /admin token {2}(hp_\S+)/.exec(proc.output())?.[1] ?? '';
   });
   afterAll(async () => {
     await proc?.stop();
@@ -48,24 +51,31 @@ describe('the all-in-one (npm start)', () => {
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/instances', '/v1/hosts', '/v1/operations/{id}/wait']));
   });
 
-  it('lists this machine and the simulated hosts, ready', async () => {
-    const hosts = await waitFor(
-      'four ready hosts',
-      async () => {
-        const r = await fetch(`${base}/v1/hosts?status=ready`, { headers: { Authorization: `Bearer ${token}` } });
-        const body = (await r.json()) as { items: { name: string; simulated: boolean; os: string }[] };
-        return body.items.length === 4 && body.items;
-      },
-      30_000,
-      250,
-    );
+  it('ends its start-up with a banner: the URL, the docs and the new admin token, after no route mapping', () => {
+    const out = proc.output();
+    const banner = out.slice(out.indexOf('Hyperplane is ready'));
+    expect(banner).toContain(`API          ${base}`);
+    expect(banner).toContain(`API docs     ${base}/docs`);
+    expect(token).toMatch(/^hp_[A-Za-z0-9_-]{40,}$/);
+    expect(banner).toContain('shown this once');
+    // Nest's route mapping (RouterExplorer, RoutesResolver) is debug output now.
+    expect(out).not.toMatch(/Mapped \{|RouterExplorer|RoutesResolver/);
+  });
+
+  it('says ready only once this machine and the simulated hosts are ready', async () => {
+    const r = await fetch(`${base}/v1/hosts`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+    const hosts = ((await r.json()) as { items: { name: string; simulated: boolean; os: string; status: string }[] }).items;
+    expect(hosts.map((h) => h.status)).toEqual(['ready', 'ready', 'ready', 'ready']);
+    expect(proc.output()).toMatch(/Hyperplane is ready: 4 host\(s\) ready/);
     const local = hosts.find((h) => !h.simulated)!;
     expect(local.name).toBe(hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-'));
     expect(local.os).toBe('linux');
-    expect(hosts.filter((h) => h.simulated)).toHaveLength(3);
+    // A newcomer's small simulated fleet shows every OS.
+    expect(hosts.filter((h) => h.simulated).map((h) => h.os).sort()).toEqual(['linux', 'macos', 'windows']);
   });
 
-  it('creates an instance end to end', async () => {
+  it('creates an instance end to end, right after it says ready', async () => {
     const post = await fetch(`${base}/v1/instances`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },

@@ -39,9 +39,26 @@ describe('placement rules through the API', () => {
     }
   });
 
-  it('puts a macOS guest only on a macOS host', async () => {
-    const made = await createMany('mv', { template: 'macos-15', technology: 'vm', resources: { vcpus: 2, memoryMiB: 4096, diskGiB: 40 } }, 6);
+  it('puts a macOS guest only on a macOS host, two per Mac at most, and says why a third is refused', async () => {
+    const made = await createMany('mv', { template: 'macos-15', technology: 'vm', resources: { vcpus: 2, memoryMiB: 4096, diskGiB: 40 } }, 4);
     expect(new Set(made.map((i) => hosts.get(i.hostId).os))).toEqual(new Set(['macos']));
+    // Apple's licence: two macOS guests per Mac; both Macs (mac-1, mac-2) now run two.
+    const perHost = made.reduce((m, i) => m.set(i.hostId, (m.get(i.hostId) ?? 0) + 1), new Map<string, number>());
+    expect([...perHost.values()]).toEqual([2, 2]);
+    const { op, instance } = await stack.client.createAndWait({ name: 'mv-third', template: 'macos-15', technology: 'vm', resources: { vcpus: 2, memoryMiB: 4096, diskGiB: 40 } });
+    expect([op.status, instance.state]).toEqual(['failed', 'unschedulable']);
+    expect(instance.stateReason).toMatch(/2 are Macs at the macOS licence limit: hosts mac-1 and mac-2 already run 2 macOS guests each, the most macOS allows/);
+    // A stopped macOS guest frees its slot, once the controller's fleet snapshot is reloaded
+    // (every couple of seconds): ask again until it is, or a deadline passes.
+    const stopped = await stack.client.post(`/v1/instances/${made[0].id}/actions/stop`);
+    expect((await stack.client.waitOp(stopped.body.id)).status).toBe('succeeded');
+    const deadline = Date.now() + 20_000;
+    let again: { op: any; instance: any };
+    let attempt = 0;
+    do {
+      again = await stack.client.createAndWait({ name: `mv-after-stop-${attempt++}`, template: 'macos-15', technology: 'vm', resources: { vcpus: 2, memoryMiB: 4096, diskGiB: 40 } });
+    } while (again.op.status !== 'succeeded' && Date.now() < deadline);
+    expect([again.op.status, again.instance.hostId]).toEqual(['succeeded', made[0].hostId]);
   });
 
   it('honours an arm64 request only on arm64 hosts', async () => {

@@ -2,3 +2,4 @@ export * from './api-client';
 export * from './stack';
 export * from './sse';
 export * from './processes';
+export * from './fake-debootstrap';

@@ -98,7 +98,7 @@ export interface Stack {
   dataDir: string;
   startAgent(options?: Partial<AgentOptions>): Promise<AgentRuntime>;
   /** Makes an enrollment token for an agent the test runs itself. */
-  enrollmentToken(): Promise<string>;
+  enrollmentToken(maxHosts?: number): Promise<string>;
   startController(): Promise<INestApplicationContext>;
   stopController(): Promise<void>;
   waitForHosts(count: number, timeoutMs?: number): Promise<any[]>;
@@ -119,6 +119,8 @@ export function testConfig(db: string, prefix: string, overrides: Partial<AppCon
     HYPERPLANE_HEARTBEAT_TIMEOUT_S: 4,
     HYPERPLANE_RECONCILE_INTERVAL_S: 2,
     HYPERPLANE_JOB_LOCK_MS: 4000,
+    // Suites send wrong tokens on purpose, all from 127.0.0.1; the throttle has its own test.
+    HYPERPLANE_AUTH_FAILURES_PER_MINUTE: 0,
     ...overrides,
   };
 }
@@ -152,8 +154,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redisUrl,
     sql,
     dataDir,
-    async enrollmentToken(): Promise<string> {
-      const enroll = await client.post('/v1/enrollment-tokens', { name: 'test agent' });
+    async enrollmentToken(maxHosts?: number): Promise<string> {
+      const enroll = await client.post('/v1/enrollment-tokens', { name: 'test agent', ...(maxHosts ? { maxHosts } : {}) });
       if (enroll.status !== 201) throw new Error(`enrollment token: ${enroll.status} ${JSON.stringify(enroll.body)}`);
       return enroll.body.token;
     },
@@ -170,7 +172,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async startAgent(options: Partial<AgentOptions> = {}): Promise<AgentRuntime> {
       const agent = new AgentRuntime({
         apiUrl: url,
-        enrollmentToken: await stack.enrollmentToken(),
+        enrollmentToken: await stack.enrollmentToken(Math.max(100, (options.simHosts ?? opts.simHosts ?? MIXED_FLEET).length + 1)),
         dataDir,
         redis: { url: redisUrl, prefix },
         local: opts.local ?? false,

@@ -31,6 +31,7 @@ export function agentOptions(config: AppConfig & { REDIS_URL: string }, override
     heartbeatIntervalMs: config.HYPERPLANE_HEARTBEAT_INTERVAL_S * 1000,
     syncIntervalMs: 30_000,
     lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
+    listen: { port: config.HYPERPLANE_AGENT_PORT, bind: config.HYPERPLANE_METRICS_BIND },
     ...overrides,
   };
 }

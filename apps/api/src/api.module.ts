@@ -10,11 +10,13 @@ import { AgentController } from './agents/agent.controller';
 import { AgentService } from './agents/agent.service';
 import { AgentRedisService, API_REDIS } from './agents/agent-redis.service';
 import { AuthGuard } from './auth/auth.guard';
-import { TokenService } from './auth/token.service';
+import { TOKENS_LISTENER, TokenService } from './auth/token.service';
 import { EventController } from './events/event.controller';
 import { EVENTS_LISTENER, EventHub } from './events/event-hub.service';
+import { EventStreams } from './events/event-stream.service';
 import { HealthController, REDIS_PING } from './health/health.controller';
 import { HostController } from './hosts/host.controller';
+import { MetricsController } from './observability/metrics.controller';
 import { HostService } from './hosts/host.service';
 import { InstanceController } from './instances/instance.controller';
 import { InstanceService } from './instances/instance.service';
@@ -28,6 +30,9 @@ import { ProjectScope } from './projects/project-scope.service';
 import { TemplateController } from './templates/template.controller';
 import { PlacementGroupController } from './placement/placement-group.controller';
 import { PlacementController } from './placement/placement.controller';
+import { UsageController } from './projects/usage.controller';
+import { UsageService } from './projects/usage.service';
+import { RateLimiter } from './auth/rate-limiter';
 import { PreviewService } from './placement/preview.service';
 
 export { API_REDIS };
@@ -59,6 +64,7 @@ export class ApiModule {
       imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-api', poolSize: 20 })],
       controllers: [
         HealthController,
+        MetricsController,
         InstanceController,
         InstanceChangeController,
         OperationController,
@@ -69,6 +75,7 @@ export class ApiModule {
         AdminController,
         PlacementGroupController,
         PlacementController,
+        UsageController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -76,10 +83,13 @@ export class ApiModule {
         { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: TOKENS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis, config.HYPERPLANE_REDIS_PREFIX, config.HYPERPLANE_RATE_LIMIT_PER_MINUTE), inject: [API_REDIS] },
         { provide: APP_GUARD, useClass: AuthGuard },
         RedisCloser,
         TokenService,
         EventHub,
+        EventStreams,
         ProjectScope,
         OperationSubmitter,
         InstanceService,
@@ -90,6 +100,7 @@ export class ApiModule {
         AgentRedisService,
         PreviewService,
         HostService,
+        UsageService,
       ],
     };
   }

@@ -1,2 +1,3 @@
 export * from './api.bootstrap';
 export * from './api.module';
+export * from './auth/token.service';

@@ -1,7 +1,7 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { logLevels } from '@hyperplane/config';
 import { migrateDatabase } from '@hyperplane/db';
+import { createAppLogger } from '@hyperplane/observability';
 import { ControllerConfig, ControllerModule } from './controller.module';
 import { ControllerWorkers } from './controller.workers';
 import { OutboxRelay } from './outbox/outbox.relay';
@@ -10,7 +10,7 @@ import { Reconciler } from './reconcile/reconciler';
 /** Starts a controller replica: relay first, then the rebuild of lost work, then the workers. */
 export async function startController(config: ControllerConfig): Promise<INestApplicationContext> {
   if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
-  const app = await NestFactory.createApplicationContext(ControllerModule.forRoot(config), { logger: logLevels(config.LOG_LEVEL) });
+  const app = await NestFactory.createApplicationContext(ControllerModule.forRoot(config), { logger: createAppLogger(config) });
   app.enableShutdownHooks();
   await app.init();
   await app.get(OutboxRelay).flush();

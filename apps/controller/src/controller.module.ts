@@ -14,6 +14,8 @@ import { OperationRunner } from './operations/operation.runner';
 import { ChangeRunner } from './operations/change.runner';
 import { OperationOutcomes } from './operations/operation-outcomes';
 import { NOTIFY_LISTENER } from './notify-listener';
+import { ControllerListener } from './observability/controller-listener';
+import { ControllerMetrics } from './observability/controller-metrics';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
@@ -55,6 +57,8 @@ export class ControllerModule {
         { provide: HeartbeatStore, useFactory: (q: JobQueue) => new HeartbeatStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
         { provide: NOTIFY_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
         QueueCloser,
+        ControllerMetrics,
+        ControllerListener,
         OutboxRelay,
         PlacementService,
         OperationRunner,

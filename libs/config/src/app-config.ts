@@ -47,7 +47,7 @@ export class AppConfig {
   @IsString()
   HYPERPLANE_BIND: string = '127.0.0.1';
 
-  /** The bootstrap admin token's value; when unset, a random one is made and printed once. */
+  /** The bootstrap admin token's value; when unset, a random one is made and printed once. A new value revokes the previous one. */
   @IsOptional() @IsString() @Matches(/^\S{16,256}$/, { message: 'HYPERPLANE_ADMIN_TOKEN must be 16 to 256 non-blank characters' })
   HYPERPLANE_ADMIN_TOKEN?: string;
 
@@ -59,12 +59,57 @@ export class AppConfig {
   @IsString() @Matches(/^\d+(b|kb|mb)$/)
   HYPERPLANE_BODY_LIMIT: string = '256kb';
 
+  /**
+   * Failed authentications one source (IP address) may make per minute before the API answers
+   * 429 without checking what it sends. 0 turns the throttle off.
+   */
+  @IsInt() @Min(0)
+  HYPERPLANE_AUTH_FAILURES_PER_MINUTE: number = 30;
+
+  /**
+   * Requests per minute per API token, shared by every API process through Redis (0: off).
+   * Generous by default; a token's own limit, else its project's quota.requestsPerMinute, wins.
+   */
+  @IsInt() @Min(0)
+  HYPERPLANE_RATE_LIMIT_PER_MINUTE: number = 60000;
+
+  /** How long an enrollment token lives when its maker gives no `expiresInS` (default one day). */
+  @IsInt() @Min(60) @Max(31_536_000)
+  HYPERPLANE_ENROLLMENT_TOKEN_TTL_S: number = 86_400;
+
+  /** How many hosts an enrollment token enrolls when its maker gives no `maxHosts`. */
+  @IsInt() @Min(1) @Max(1_000_000)
+  HYPERPLANE_ENROLLMENT_TOKEN_MAX_HOSTS: number = 100;
+
   /** Run migrations when the api (or all-in-one) starts. */
   @Transform(toBool) @IsBoolean()
   HYPERPLANE_MIGRATE: boolean = true;
 
+  /** Event streams (GET /v1/events) one token may hold open at once in one API process. */
+  @IsInt() @Min(1) @Max(10_000)
+  HYPERPLANE_EVENTS_MAX_PER_TOKEN: number = 20;
+
+  /** A live event stream whose unsent data passes this many KiB is dropped (its reader is too slow). */
+  @IsInt() @Min(16) @Max(65_536)
+  HYPERPLANE_EVENTS_BUFFER_KB: number = 1024;
+
+  /** A replaying event stream whose reader takes nothing for this long is dropped. */
+  @IsInt() @Min(1) @Max(3600)
+  HYPERPLANE_EVENTS_STALL_S: number = 30;
+
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  /** `auto`: text on a terminal, JSON lines (with request ids) otherwise; `json` or `pretty` to choose. */
+  @IsIn(['auto', 'json', 'pretty'])
+  LOG_FORMAT: 'auto' | 'json' | 'pretty' = 'auto';
+
+  /**
+   * Address of the controller's and the agent's own listeners (/healthz, /readyz, /metrics),
+   * which have no authentication: keep it on a private network.
+   */
+  @IsString()
+  HYPERPLANE_METRICS_BIND: string = '127.0.0.1';
 
   // --- agent ---------------------------------------------------------------------------
 
@@ -102,10 +147,22 @@ export class AppConfig {
   @IsOptional() @IsString()
   HYPERPLANE_IMAGE_DIR?: string;
 
+  /** Another prlctl than the one on the PATH; prlsrvctl is looked for beside it (read by the driver). */
+  @IsOptional() @IsString()
+  HYPERPLANE_PRLCTL?: string;
+
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 
+  /** The agent's listener for /healthz, /readyz and /metrics when run alone (0: none). */
+  @IsInt() @Min(0) @Max(65535)
+  HYPERPLANE_AGENT_PORT: number = 0;
+
   // --- controller ----------------------------------------------------------------------
+
+  /** The controller's listener for /healthz, /readyz and /metrics when run alone (0: none). */
+  @IsInt() @Min(0) @Max(65535)
+  HYPERPLANE_CONTROLLER_PORT: number = 0;
 
   /** A host whose last heartbeat is older than this goes `down`. */
   @IsInt() @Min(2) @Max(86_400)

@@ -1,5 +1,5 @@
 import { MIGRATIONS } from '@hyperplane/migrations';
-import { DataSource } from 'typeorm';
+import { AdvancedConsoleLogger, DataSource, QueryRunner } from 'typeorm';
 import { ENTITIES } from './entities';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
@@ -8,6 +8,14 @@ export interface DataSourceOptions {
   /** Connections in the pool. */
   poolSize?: number;
   applicationName?: string;
+}
+
+/** Logs failed queries, except a quota refusal: that is the caller's 409, not a fault. */
+class QueryLogger extends AdvancedConsoleLogger {
+  override logQueryError(error: string, query: string, parameters?: unknown[], queryRunner?: QueryRunner): void {
+    if ((error as unknown as { code?: unknown })?.code === 'HQ001') return;
+    super.logQueryError(error, query, parameters, queryRunner);
+  }
 }
 
 /** The one way to reach PostgreSQL. Never `synchronize`: the schema comes from migrations. */
@@ -22,6 +30,7 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
     synchronize: false,
     migrationsRun: false,
     logging: ['error'],
+    logger: new QueryLogger(['error']),
     applicationName: opts.applicationName ?? 'hyperplane',
     extra: { max: opts.poolSize ?? 20, idleTimeoutMillis: 30_000 },
   });

@@ -16,6 +16,16 @@ export function atCommit(em: EntityManager, key: string, flush: Flush): boolean 
   return true;
 }
 
+/** Work to do once a transaction has committed (counting what it did, say). */
+const afterCommitHooks = new WeakMap<EntityManager, (() => void)[]>();
+
+/** Runs `done` once the caller's transaction has committed; at once outside a Database.transaction. */
+export function afterCommit(em: EntityManager, done: () => void): void {
+  const hooks = afterCommitHooks.get(em);
+  if (hooks) hooks.push(done);
+  else done();
+}
+
 /** Runs work in a transaction (READ COMMITTED; correctness comes from guarded UPDATEs). */
 export class Database {
   constructor(readonly dataSource: DataSource) {}
@@ -24,14 +34,26 @@ export class Database {
     return this.dataSource.manager;
   }
 
-  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (em) => {
+  async transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    let committed: (() => void)[] = [];
+    const result = await this.dataSource.transaction(async (em) => {
       const hooks = new Map<string, Flush>();
       beforeCommit.set(em, hooks);
-      const result = await work(em);
+      committed = [];
+      afterCommitHooks.set(em, committed);
+      const out = await work(em);
       for (const flush of hooks.values()) await flush(em);
-      return result;
+      return out;
     });
+    // What was committed stays committed: a failing hook (a metric) must not turn it into an error.
+    for (const done of committed) {
+      try {
+        done();
+      } catch {
+        // ignored
+      }
+    }
+    return result;
   }
 
   async ping(): Promise<void> {

@@ -13,6 +13,7 @@ import { SnapshotRepository } from './repositories/snapshot.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { TemplateRepository } from './repositories/template.repository';
 import { TokenRepository } from './repositories/token.repository';
+import { UsageRepository } from './repositories/usage.repository';
 
 export const DB_OPTIONS = Symbol('DB_OPTIONS');
 
@@ -43,6 +44,7 @@ const REPOSITORIES = [
   TokenRepository,
   PlacementGroupRepository,
   SnapshotRepository,
+  UsageRepository,
 ];
 
 /** PostgreSQL for an app: the data source, the transaction helper and every repository. */
@@ -62,6 +64,7 @@ export class DbModule {
         { provide: EventRepository, useFactory: (db: Database) => new EventRepository(db), inject: [Database] },
         { provide: OutboxRepository, useFactory: (db: Database) => new OutboxRepository(db), inject: [Database] },
         { provide: ProjectRepository, useFactory: (db: Database) => new ProjectRepository(db), inject: [Database] },
+        { provide: UsageRepository, useFactory: (db: Database) => new UsageRepository(db), inject: [Database] },
         { provide: TemplateRepository, useFactory: (db: Database) => new TemplateRepository(db), inject: [Database] },
         { provide: TokenRepository, useFactory: (db: Database) => new TokenRepository(db), inject: [Database] },
         { provide: SnapshotRepository, useFactory: (db: Database) => new SnapshotRepository(db), inject: [Database] },

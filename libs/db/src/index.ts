@@ -15,5 +15,6 @@ export * from './placement';
 export * from './repositories/project.repository';
 export * from './repositories/template.repository';
 export * from './repositories/token.repository';
+export * from './repositories/usage.repository';
 export type { EntityManager as Tx } from 'typeorm';
 export * from './pg-listener';

@@ -3,7 +3,7 @@ import type { HostSnapshot, PlacementRequest } from '@hyperplane/scheduler';
 import { HostEntity, InstanceEntity, PlacementGroupEntity } from './entities';
 
 /** A host row as the scheduler sees it. */
-export function hostSnapshot(h: HostEntity, groups?: Record<string, number>): HostSnapshot {
+export function hostSnapshot(h: HostEntity, groups?: Record<string, number>, macosGuests?: number): HostSnapshot {
   return {
     id: h.id,
     name: h.name,
@@ -20,6 +20,7 @@ export function hostSnapshot(h: HostEntity, groups?: Record<string, number>): Ho
     templates: h.templates,
     ...(h.createFailures > 0 ? { createFailures: h.createFailures } : {}),
     ...(groups ? { groups } : {}),
+    ...(macosGuests ? { macosGuests } : {}),
   };
 }
 

@@ -75,3 +75,9 @@ export interface HostSummary {
   name: string;
   status: HostStatus;
 }
+
+/**
+ * Hosts per agent request (enrollment, inventory). An agent speaking for more, a simulated
+ * fleet, sends them in pages, so the agents' routes need no large body limit.
+ */
+export const MAX_HOSTS_PER_AGENT_REQUEST = 1_000;

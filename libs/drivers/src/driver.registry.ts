@@ -2,6 +2,7 @@ import { DriverName } from '@hyperplane/domain';
 import { Driver } from './driver';
 import { DriverOptions } from './driver-options';
 import { createLxcDriver } from './lxc/lxc.driver';
+import { createPrlctlDriver } from './prlctl/prlctl.driver';
 import { createQemuDriver } from './qemu/qemu.driver';
 
 export type DriverFactory = (opts: DriverOptions) => Driver;
@@ -14,4 +15,5 @@ export type DriverFactory = (opts: DriverOptions) => Driver;
 export const REAL_DRIVER_FACTORIES: Partial<Record<DriverName, DriverFactory>> = {
   lxc: createLxcDriver,
   qemu: createQemuDriver,
+  prlctl: createPrlctlDriver,
 };

@@ -7,4 +7,8 @@ export * from './sim/sim.driver';
 export * from './sim/sim-profile';
 export * from './driver.registry';
 export * from './lxc/lxc.driver';
+export { BUILD_SPAN, LxcTemplateCache } from './lxc/lxc-template-cache';
+export type { TemplateRecipe } from './lxc/lxc-template-cache';
+export * from './lxc/debootstrap-progress';
 export * from './qemu';
+export * from './prlctl';

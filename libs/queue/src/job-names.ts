@@ -54,6 +54,8 @@ export type HostCommand = (typeof HOST_COMMANDS)[number];
 
 export interface RunOperationPayload {
   operationId: string;
+  /** The X-Request-Id of the request that made the operation, for the logs of each step. */
+  requestId?: string;
 }
 
 export interface HostCommandPayload {
@@ -72,6 +74,8 @@ export interface HostCommandPayload {
   snapshot?: string;
   /** For clone: the new instance (its id, name and spec); the command's instance is the source. */
   clone?: InstanceSpec;
+  /** The X-Request-Id of the request that made the operation (absent for the system's own). */
+  requestId?: string;
 }
 
 /**
@@ -99,6 +103,8 @@ export interface AgentResultPayload {
   error?: { code: string; message: string };
   /** Driver facts worth keeping (accelerator, console path, …). */
   details?: Record<string, unknown>;
+  /** The command's request id, back with its result. */
+  requestId?: string;
 }
 
 export interface AgentResultBatchPayload {

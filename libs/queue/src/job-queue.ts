@@ -1,4 +1,4 @@
-import { JobsOptions, Queue } from 'bullmq';
+import { JobsOptions, Queue, QueueKeys } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JOB_OPTIONS } from './job-options';
 import { JobName, JobPayloads } from './job-names';
@@ -11,6 +11,16 @@ export interface QueueMessage<N extends JobName = JobName> {
   jobId: string;
   data: JobPayloads[N];
 }
+
+// KEYS: per queue its wait, prioritized, active and delayed keys. Returns {waiting, active, delayed}.
+const COUNT_JOBS_LUA = `
+local w, a, d = 0, 0, 0
+for i = 1, #KEYS, 4 do
+  w = w + redis.call('LLEN', KEYS[i]) + redis.call('ZCARD', KEYS[i + 1])
+  a = a + redis.call('LLEN', KEYS[i + 2])
+  d = d + redis.call('ZCARD', KEYS[i + 3])
+end
+return {w, a, d}`;
 
 export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
 
@@ -64,6 +74,24 @@ export class JobQueue {
   async removeJob(queue: string, jobId: string): Promise<void> {
     const job = await this.queue(queue).getJob(jobId);
     if (job) await job.remove().catch(() => undefined);
+  }
+
+  /**
+   * Jobs waiting (with the prioritized), active and delayed, summed over `queues` by a script
+   * on BullMQ's keys, a thousand queues a call: an agent with thousands of host queues answers
+   * a scrape with a few commands, not four per queue.
+   */
+  async countJobs(queues: readonly string[]): Promise<{ waiting: number; active: number; delayed: number }> {
+    const keys = new QueueKeys(this.settings.prefix);
+    const sum = { waiting: 0, active: 0, delayed: 0 };
+    for (let i = 0; i < queues.length; i += 1000) {
+      const chunk = queues.slice(i, i + 1000).flatMap((q) => [keys.toKey(q, 'wait'), keys.toKey(q, 'prioritized'), keys.toKey(q, 'active'), keys.toKey(q, 'delayed')]);
+      const [waiting, active, delayed] = (await this.connection.eval(COUNT_JOBS_LUA, chunk.length, ...chunk)) as [number, number, number];
+      sum.waiting += waiting;
+      sum.active += active;
+      sum.delayed += delayed;
+    }
+    return sum;
   }
 
   async close(): Promise<void> {

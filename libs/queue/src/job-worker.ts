@@ -1,6 +1,20 @@
-import { Job, Worker, WorkerOptions } from 'bullmq';
+import { DelayedError, Job, Worker, WorkerOptions } from 'bullmq';
 import { JobName, JobPayloads } from './job-names';
+import { observeJob } from './job-metrics';
 import { createRedis, RedisSettings } from './redis-connection';
+
+/**
+ * Thrown by a handler that cannot go on yet (e.g. it waits for a host to finish enrolling):
+ * the job is run again after `delayMs`, without counting a failed attempt.
+ */
+export class RetryLater extends Error {
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
 
 export type JobHandler<N extends JobName> = (data: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<void>;
 export type JobHandlers<N extends JobName> = { [K in N]: JobHandler<K> };
@@ -29,10 +43,18 @@ export function startWorker<N extends JobName>(
   const connection = createRedis(redis, settings.name ?? `worker-${queue}`);
   const worker = new Worker(
     queue,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       const handler = (handlers as unknown as Record<string, ((data: unknown, job: Job) => Promise<void>) | undefined>)[job.name];
       if (!handler) throw new Error(`no handler for job ${job.name} on ${queue}`);
-      await handler(job.data, job);
+      await observeJob(queue, job, async () => {
+        try {
+          await handler(job.data, job);
+        } catch (e) {
+          if (!(e instanceof RetryLater)) throw e;
+          await job.moveToDelayed(Date.now() + e.delayMs, token);
+          throw new DelayedError();
+        }
+      });
     },
     {
       connection,

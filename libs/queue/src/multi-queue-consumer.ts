@@ -90,6 +90,8 @@ export interface MultiQueueConsumerOptions {
   keyPrefix?: string;
   /** Failures that do not stop the consumer: a lost lock, a job that could not be finished, a connection error. */
   onError?: (error: Error, queue?: string) => void;
+  /** Wraps each job's handler (metrics, request context): `run` is the handler. */
+  around?: (queue: string, job: Job, run: () => Promise<unknown>) => Promise<void>;
 }
 
 const QUEUES_PER_BLOCKING_CONNECTION = 500;
@@ -474,7 +476,7 @@ export class MultiQueueConsumer {
       try {
         // A job that stalled more than maxStalledCount times comes back with a deferred failure.
         if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
-        await q.handler(job);
+        await (this.opts.around ? this.opts.around(q.name, job, () => q.handler(job)) : q.handler(job));
         next = await job.moveToCompleted(undefined, token, finishing());
       } catch (e) {
         next = await this.fail(q, job, token, e, finishing());

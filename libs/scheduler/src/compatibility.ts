@@ -32,6 +32,12 @@ export const ACCELERATOR_HOST_OS: Readonly<Record<string, OsFamily>> = {
   whpx: 'windows',
 };
 
+/**
+ * macOS guests per Mac at most: Apple's licence (SLA §2B(iii)) allows two, and
+ * Virtualization.framework refuses a third (`VZError.virtualMachineLimitExceeded`).
+ */
+export const MAX_MACOS_GUESTS = 2;
+
 /** Which driver serves when a host has several that could; real ones before the simulator. */
 export const DRIVER_PREFERENCE: readonly DriverName[] = ['lxc', 'wincontainer', 'hyperv', 'qemu', 'prlctl', 'sim'];
 

@@ -1,6 +1,7 @@
 import { Resources, Technology } from '@hyperplane/domain';
 import { CapacityTable, STRIDE, USABLE } from './capacity-table';
 import { CompiledPassers, Passer } from './class-cache';
+import { MAX_MACOS_GUESTS } from './compatibility';
 import { FILTER } from './filter-codes';
 import { HostState } from './host-state';
 import { PlacementGroupSpec } from './placement.types';
@@ -32,6 +33,8 @@ export interface DynamicInput {
   sampleSize: number;
   /** Where the walk over `passers` starts (sampling only). */
   start: number;
+  /** The request is a macOS guest: hosts with MAX_MACOS_GUESTS of them already refuse it. */
+  macosGuest: boolean;
   /** Evaluate this passer only (by index in `passers`): a host whose state just changed. */
   only?: number;
   /** When given, every fitting host is also pushed here with its score, in walk order. */
@@ -46,7 +49,11 @@ export interface DynamicResult {
   skipped: number;
   /** Per capacity filter: whether a driver overhead was part of what the hosts lacked. */
   overhead: { vcpus: boolean; memory: boolean; disk: boolean };
+  /** Names of hosts refused under `macos-guests` (the first MACOS_NAMES_KEPT), for the message. */
+  macosFull: string[];
 }
+
+const MACOS_NAMES_KEPT = 5;
 
 /** How many of the best hosts a decision keeps: the chosen one and three alternatives. */
 export const KEEP = 4;
@@ -54,6 +61,7 @@ export const KEEP = 4;
 const ANTI_AFFINITY = FILTER['anti-affinity'];
 const AFFINITY = FILTER.affinity;
 const GROUP_MAX = FILTER['group-max'];
+const MACOS_GUESTS = FILTER['macos-guests'];
 const DENSITY = FILTER.density;
 const VCPUS = FILTER.vcpus;
 const MEMORY = FILTER.memory;
@@ -88,6 +96,8 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
   const rm = resources.memoryMiB;
   const rd = resources.diskGiB;
   const overhead = { vcpus: false, memory: false, disk: false };
+  const macosFull: string[] = [];
+  const macosGuest = input.macosGuest;
   const best: Scored[] = [];
   // The score a host must beat to be kept once `best` is full (ties: the lower id wins).
   let bar = Number.NEGATIVE_INFINITY;
@@ -115,6 +125,11 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
         counts[GROUP_MAX]! += 1;
         continue;
       }
+    }
+    if (macosGuest && passers[at]!.host.macosGuests >= MAX_MACOS_GUESTS) {
+      counts[MACOS_GUESTS]! += 1;
+      if (macosFull.length < MACOS_NAMES_KEPT) macosFull.push(passers[at]!.host.snapshot.name);
+      continue;
     }
     const base = slot * STRIDE;
     const u = base + usableAt;
@@ -196,7 +211,7 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
       break;
     }
   }
-  return { fitting, best, skipped, overhead };
+  return { fitting, best, skipped, overhead, macosFull };
 }
 
 /** Higher score first; equal scores by host id, so the order never depends on the walk. */

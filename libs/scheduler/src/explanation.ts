@@ -1,5 +1,5 @@
 import { Arch, HOST_STATUSES, HostStatus, Technology } from '@hyperplane/domain';
-import { OS_NAMES } from './compatibility';
+import { MAX_MACOS_GUESTS, OS_NAMES } from './compatibility';
 import { FILTER_ORDER, FilterCode } from './filter-codes';
 import { Candidate, Explanation, PlacementDecision, PlacementRequest, PlacementSuccess, Rejection } from './placement.types';
 
@@ -14,6 +14,8 @@ export interface MessageContext {
   overhead: { vcpus: boolean; memory: boolean; disk: boolean };
   /** Why a container cannot meet the isolation needs (`isolation`). */
   blocker?: string;
+  /** Names of the hosts counted under `macos-guests` (the first few). */
+  macosFull?: readonly string[];
 }
 
 export function technologyName(technology: Technology): string {
@@ -88,6 +90,8 @@ export function rejectionMessage(code: FilterCode, count: number, ctx: MessageCo
       const max = request.group?.maxPerHost ?? 0;
       return `already ${verb('runs', 'run')} ${max} or more members of group ${request.group?.name ?? ''} (at most ${max} per host)`;
     }
+    case 'macos-guests':
+      return `${verb('is a Mac', 'are Macs')} at the macOS licence limit: ${macosFullText(ctx.macosFull ?? [], count)}`;
     case 'density':
       return `${verb('is', 'are')} at the instance limit`;
     case 'vcpus':
@@ -98,6 +102,22 @@ export function rejectionMessage(code: FilterCode, count: number, ctx: MessageCo
       return `${verb('lacks', 'lack')} ${request.resources.diskGiB} GiB of free disk${plusOverhead(ctx.overhead.disk)}`;
   }
 }
+
+/** "host mac-1 already runs 2 macOS guests, the most macOS allows" (several: "hosts a, b and 3 more …"). */
+function macosFullText(names: readonly string[], count: number): string {
+  const most = `${MAX_MACOS_GUESTS} macOS guests`;
+  if (count === 1 && names.length === 1) return `host ${names[0]} already runs ${most}, the most macOS allows`;
+  // Unique: one walk of the fleet may meet a host twice where another meets it once.
+  const listed = [...new Set(names)].sort().slice(0, 3);
+  const rest = count - listed.length;
+  const who = rest > 0 ? `${listed.join(', ')} and ${rest} more` : listed.length > 1 ? `${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]}` : (listed[0] ?? '');
+  return `hosts ${who} already run ${most} each, the most macOS allows`;
+}
+
+/** Messages for a project's token, where a message would name hosts it must not see. */
+const PROJECT_MESSAGES: Partial<Record<string, (one: boolean) => string>> = {
+  'macos-guests': (one) => `${one ? 'a Mac already runs' : 'Macs already run'} ${MAX_MACOS_GUESTS} macOS guests, the most macOS allows`,
+};
 
 function statusBreakdown(statusCounts: ReadonlyMap<HostStatus, number>, one: boolean): string {
   const present = HOST_STATUSES.filter((s) => (statusCounts.get(s) ?? 0) > 0);
@@ -180,7 +200,10 @@ export function explanationForProject(stored: Partial<Explanation> | Record<stri
 
 /** Each rejection's reason without its count ("hosts lack 16384 MiB of free memory"). */
 function reasonsOnly(rejections: readonly Rejection[] | undefined): { code: string; message: string }[] {
-  return (rejections ?? []).map((r) => ({ code: r.code, message: `${r.count === 1 ? 'a host' : 'hosts'} ${r.message}` }));
+  return (rejections ?? []).map((r) => {
+    const generic = PROJECT_MESSAGES[r.code];
+    return { code: r.code, message: generic ? generic(r.count === 1) : `${r.count === 1 ? 'a host' : 'hosts'} ${r.message}` };
+  });
 }
 
 /** "no host fits: hosts have no …; hosts lack 16384 MiB of free memory" */

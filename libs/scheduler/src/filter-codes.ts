@@ -9,8 +9,9 @@
  *    `template-drivers`, `arch`, `guest`, `kernel`, `windows-build`, `capabilities`.
  * 3. Its state and place: `status`, `zone`, `labels`.
  * 4. Hosts the request names as failed before: `excluded` (per request, never cached).
- * 5. What changes with every placement: `anti-affinity`, `affinity`, `group-max`, `density`,
- *    `vcpus`, `memory`, `disk`.
+ * 5. What changes with every placement: `anti-affinity`, `affinity`, `group-max`,
+ *    `macos-guests` (Apple's licence: two macOS guests per Mac), `density`, `vcpus`, `memory`,
+ *    `disk`.
  *
  * Groups 1–3 are the static filters: their outcome for a class of alike requests is cached
  * and only re-evaluated for a host that `updateHost()` changes. Groups 4 and 5 run on every decision.
@@ -36,6 +37,7 @@ export const FILTER_ORDER = [
   'anti-affinity',
   'affinity',
   'group-max',
+  'macos-guests',
   'density',
   'vcpus',
   'memory',

@@ -25,6 +25,8 @@ export interface HostState {
   groups: Map<string, number>;
   templates: ReadonlySet<string>;
   windowsBuild: string | null;
+  /** macOS guests holding a licence slot here; commit() adds the ones it places. */
+  macosGuests: number;
   /** Interned id of what `profileVerdict` reads; -1 until a class build asks for it. */
   profile: number;
   /**
@@ -47,6 +49,7 @@ export function applySnapshot(state: HostState, snapshot: HostSnapshot): void {
   state.profile = -1;
   state.groups = new Map(Object.entries(snapshot.groups ?? {}).filter(([, count]) => count > 0));
   state.templates = new Set(snapshot.templates ?? []);
+  state.macosGuests = snapshot.macosGuests ?? 0;
   state.windowsBuild = snapshot.os === 'windows' ? windowsBuildOf(snapshot.osVersion, snapshot.kernel) : null;
   state.masks = { container: 0, vm: 0 };
   for (const probe of snapshot.drivers) {
@@ -83,7 +86,10 @@ export class ProfileInterner {
 
 /** The host as it stands now, with the allocations the caller read from the capacity table. */
 export function currentSnapshot(state: HostState, allocated: Capacity): HostSnapshot {
-  return { ...state.snapshot, allocated, groups: Object.fromEntries(state.groups) };
+  const out: HostSnapshot = { ...state.snapshot, allocated, groups: Object.fromEntries(state.groups) };
+  if (state.macosGuests > 0) out.macosGuests = state.macosGuests;
+  else delete out.macosGuests;
+  return out;
 }
 
 /** Do two snapshots agree on everything the static filters and the class caches read? */

@@ -6,6 +6,7 @@ export {
   ACCELERATOR_HOST_OS,
   DRIVER_HOST_OS,
   DRIVER_PREFERENCE,
+  MAX_MACOS_GUESTS,
   containerBlocker,
   driverUsableOn,
   needsDedicatedKernel,

@@ -35,6 +35,11 @@ export interface HostSnapshot {
   groups?: Readonly<Record<string, number>>;
   /** Creates that failed here since the last one that succeeded (see weighers.ts). */
   createFailures?: number;
+  /**
+   * macOS guests holding one of the host's two licence slots (see MAX_MACOS_GUESTS): running,
+   * paused or suspended, and those being created. Absent = none.
+   */
+  macosGuests?: number;
 }
 
 /** How far a resource may be overcommitted: usable = capacity × ratio − reserved. */
@@ -138,6 +143,8 @@ export interface PlacementSuccess {
   claim: Resources;
   /** The request's placement group, so that `commit()` can count the member. */
   groupId?: string;
+  /** A macOS guest: `commit()` counts it against the host's macOS guest slots. */
+  macosGuest?: true;
   explanation: Explanation;
 }
 

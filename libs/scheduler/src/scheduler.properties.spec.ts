@@ -82,6 +82,8 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
     return at('affinity');
   }
   if (g?.maxPerHost !== undefined && members >= g.maxPerHost) return at('group-max');
+  // Apple's licence: at most two macOS guests per Mac.
+  if (tech === 'vm' && t.osFamily === 'macos' && (h.macosGuests ?? 0) >= 2) return at('macos-guests');
   const cap = Math.min(h.capacity.instances || policy.maxInstancesPerHost, policy.maxInstancesPerHost);
   if (h.allocated.instances + 1 > cap) return at('density');
   const ratio = policy.ratios[tech];
@@ -166,6 +168,7 @@ function applyClaim(fleet: HostSnapshot[], decision: PlacementSuccess): HostSnap
           groups: decision.groupId
             ? { ...h.groups, [decision.groupId]: (h.groups?.[decision.groupId] ?? 0) + 1 }
             : h.groups,
+          ...(decision.macosGuest ? { macosGuests: (h.macosGuests ?? 0) + 1 } : {}),
         },
   );
 }

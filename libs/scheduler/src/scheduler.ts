@@ -141,6 +141,7 @@ export class Scheduler {
     if (!host) throw new Error(`cannot commit to unknown host ${decision.hostId}`);
     this.table.claim(host.slot, decision.claim.vcpus, decision.claim.memoryMiB, decision.claim.diskGiB);
     this.totalInstances += 1;
+    if (decision.macosGuest) host.macosGuests += 1;
     if (decision.groupId !== undefined) {
       const members = (host.groups.get(decision.groupId) ?? 0) + 1;
       host.groups.set(decision.groupId, members);
@@ -181,7 +182,7 @@ export class Scheduler {
       input.compiled.slots.forEach((slot, at) => passerOf.set(slot, at));
       while (out.length < count && heap.size > 0) {
         const best = heap.top(KEEP);
-        const result: DynamicResult = { fitting: heap.size, best, skipped: 0, overhead };
+        const result: DynamicResult = { fitting: heap.size, best, skipped: 0, overhead, macosFull: walked.result.macosFull };
         const decision = this.decide(request, { ...walked, result }, reason(heap.size)) as PlacementSuccess;
         out.push(decision);
         this.commit(decision);
@@ -192,6 +193,7 @@ export class Scheduler {
           heap.replaceTop(again[0]!);
         } else {
           heap.pop();
+          for (const name of after.macosFull) if (!walked.result.macosFull.includes(name)) walked.result.macosFull.push(name);
           for (let i = 0; i < FILTER_COUNT; i++) counts[i]! += delta[i]!;
           overhead.vcpus ||= after.overhead.vcpus;
           overhead.memory ||= after.overhead.memory;
@@ -305,6 +307,7 @@ export class Scheduler {
       groupHosts: members?.size ?? 0,
       weigh,
       labelScores: weigh.preferredLabels.length > 0 ? labelScoresOf(entry, compiled, weigh.preferredLabels) : null,
+      macosGuest: isMacosGuest(request, technology),
       sampleSize,
       start: sampleSize > 0 ? this.sampleStart(spec, weigh.strategy === 'spread', passers.length) : 0,
     };
@@ -313,7 +316,7 @@ export class Scheduler {
       technology,
       counts,
       result,
-      messages: { request, technology, wantedArchs: spec.wantedArchs, statusCounts, overhead: result.overhead },
+      messages: { request, technology, wantedArchs: spec.wantedArchs, statusCounts, overhead: result.overhead, macosFull: result.macosFull },
       input,
     };
   }
@@ -333,7 +336,7 @@ export class Scheduler {
     return {
       technology,
       counts,
-      result: { fitting: 0, best: [], skipped: 0, overhead: { vcpus: false, memory: false, disk: false } },
+      result: { fitting: 0, best: [], skipped: 0, overhead: { vcpus: false, memory: false, disk: false }, macosFull: [] },
       messages: {
         request,
         technology,
@@ -428,6 +431,7 @@ export class Scheduler {
       explanation,
     };
     if (request.group) success.groupId = request.group.id;
+    if (isMacosGuest(request, technology)) success.macosGuest = true;
     return success;
   }
 
@@ -473,6 +477,11 @@ export function place(
   return new Scheduler(hosts, policy, { shareProfiles: false }).place(request);
 }
 
+/** A macOS VM: it takes one of its host's MAX_MACOS_GUESTS licence slots. */
+function isMacosGuest(request: PlacementRequest, technology: Technology): boolean {
+  return technology === 'vm' && request.template.osFamily === 'macos';
+}
+
 function requestLevelFailure(request: PlacementRequest, technology: Technology): FilterCode | null {
   const { template } = request;
   if (!template.technologies.includes(technology)) return 'template-technology';
@@ -502,5 +511,6 @@ export function withClaim(host: HostSnapshot, decision: PlacementSuccess): HostS
     ...host,
     allocated: { vcpus: a.vcpus + decision.claim.vcpus, memoryMiB: a.memoryMiB + decision.claim.memoryMiB, diskGiB: a.diskGiB + decision.claim.diskGiB, instances: a.instances + 1 },
     ...(groups ? { groups } : {}),
+    ...(decision.macosGuest ? { macosGuests: (host.macosGuests ?? 0) + 1 } : {}),
   };
 }

@@ -155,6 +155,7 @@ const hostArb = (id: string): fc.Arbitrary<HostSnapshot> =>
       drivers: fc.constant(null),
       templates: fc.subarray(TEMPLATES.map((t) => t.name)),
       groups: fc.dictionary(fc.constantFrom('g1', 'g2'), fc.integer({ min: 0, max: 3 }), { maxKeys: 2 }),
+      macosGuests: fc.constantFrom(0, 0, 1, 2),
     })
     .chain((h) => driversFor(h.os).map((drivers) => ({ ...h, drivers })))
     .map((h) => ({
@@ -177,6 +178,8 @@ const hostArb = (id: string): fc.Arbitrary<HostSnapshot> =>
       drivers: h.drivers,
       templates: h.templates,
       groups: h.groups,
+      // Macs with one or two licence slots taken, so the two-macOS-guests rule is exercised.
+      ...(h.os === 'macos' && h.macosGuests > 0 ? { macosGuests: h.macosGuests } : {}),
     }));
 
 /** 0–12 hosts with distinct ids in a shuffled order. */

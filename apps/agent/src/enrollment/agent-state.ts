@@ -27,5 +27,15 @@ export async function writeAgentState(file: string, state: AgentState): Promise<
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
-  await rename(tmp, file);
+  // Windows refuses to replace a file another process (an antivirus, the indexer) holds open for a moment.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await rename(tmp, file);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (attempt >= 5 || !['EPERM', 'EACCES', 'EBUSY'].includes(code ?? '') || process.platform !== 'win32') throw e;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }

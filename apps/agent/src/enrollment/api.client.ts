@@ -1,4 +1,4 @@
-import { HostInventory } from '@hyperplane/domain';
+import { HostInventory, MAX_HOSTS_PER_AGENT_REQUEST } from '@hyperplane/domain';
 import { httpRequest } from './http-request';
 
 export interface EnrollResponse {
@@ -8,8 +8,6 @@ export interface EnrollResponse {
   hosts: { id: string; name: string; queue: string }[];
 }
 
-/** As the API accepts: one agent process speaks for at most this many hosts. */
-export const MAX_HOSTS_PER_REQUEST = 20_000;
 
 export class ApiError extends Error {
   constructor(
@@ -40,14 +38,22 @@ export class AgentApiClient {
     return this.call<RotateResponse>('POST', '/v1/agents/rotate', credential, {});
   }
 
-  /** All the agent's hosts in one request: they share one credential. */
+  /**
+   * All the agent's hosts, under one credential: the first page with the enrollment token,
+   * the rest with the credential it returned.
+   */
   async enroll(enrollmentToken: string, hosts: HostInventory[]): Promise<EnrollResponse> {
-    return this.call<EnrollResponse>('POST', '/v1/agents/enroll', enrollmentToken, { hosts });
+    const first = await this.call<EnrollResponse>('POST', '/v1/agents/enroll', enrollmentToken, { hosts: hosts.slice(0, MAX_HOSTS_PER_AGENT_REQUEST) });
+    for (let i = MAX_HOSTS_PER_AGENT_REQUEST; i < hosts.length; i += MAX_HOSTS_PER_AGENT_REQUEST) {
+      const page = await this.call<{ hosts: EnrollResponse['hosts'] }>('POST', '/v1/agents/hosts', first.credential, { hosts: hosts.slice(i, i + MAX_HOSTS_PER_AGENT_REQUEST) });
+      first.hosts.push(...page.hosts);
+    }
+    return first;
   }
 
   async reportInventory(credential: string, reports: { hostId: string; inventory: HostInventory }[]): Promise<void> {
-    for (let i = 0; i < reports.length; i += MAX_HOSTS_PER_REQUEST) {
-      await this.call('PUT', '/v1/agents/inventory', credential, { hosts: reports.slice(i, i + MAX_HOSTS_PER_REQUEST) });
+    for (let i = 0; i < reports.length; i += MAX_HOSTS_PER_AGENT_REQUEST) {
+      await this.call('PUT', '/v1/agents/inventory', credential, { hosts: reports.slice(i, i + MAX_HOSTS_PER_AGENT_REQUEST) });
     }
   }
 

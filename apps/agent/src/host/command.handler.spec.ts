@@ -79,7 +79,9 @@ describe('CommandHandler: command batches', () => {
   }
 
   async function reported(): Promise<AgentResultPayload[]> {
-    const jobs = await queue.queue(RESULTS).getJobs(['waiting']);
+    // Progress reports share the queue (a batch that takes a while sends some); results of a
+    // batch come only as result batches, never one by one.
+    const jobs = (await queue.queue(RESULTS).getJobs(['waiting'])).filter((j) => j.name !== (JobName.AgentProgress as string));
     expect(jobs.every((j) => j.name === (JobName.AgentResultBatch as string))).toBe(true);
     return jobs.flatMap((j) => (j.data as AgentResultBatchPayload).results);
   }
@@ -112,6 +114,17 @@ describe('CommandHandler: command batches', () => {
     expect(maxInFlight()).toBe(2);
   });
 
+  it('reports every command of a batch exactly once when it reports while commands still run', async () => {
+    // Reports go out while other commands are running (every 0 ms here): a result that lands
+    // as a report swaps the list must still go out, in this report or the next.
+    const commands = Array.from({ length: 40 }, () => create());
+    const { driver } = scripted(sim(), new Map());
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS, { concurrency: 8, reportEveryMs: 0 });
+    await handler.handleBatch({ hostId: HOST, commands }, job('cmds-many'));
+    const ids = (await reported()).map((r) => r.operationId);
+    expect(ids.sort()).toEqual(commands.map((c) => c.operationId).sort());
+  });
+
   it('refuses a batch that holds a command for another host, running none of it', async () => {
     const { driver, creates } = scripted(sim(), new Map());
     const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS);
@@ -129,5 +142,29 @@ describe('CommandHandler: command batches', () => {
     const [job] = await queue.queue(RESULTS).getJobs(['waiting']);
     expect(job!.name).toBe(JobName.AgentResult);
     expect(job!.data).toMatchObject({ jobId: `cmd-${cmd.operationId}-create`, operationId: cmd.operationId, ok: true, state: 'running' });
+  });
+
+  it('sends the latest step of a command that then goes quiet, and nothing of a quick one', async () => {
+    const { driver } = scripted(sim(), new Map());
+    const inner = driver.create.bind(driver);
+    const progressJobs = async () => (await queue.queue(RESULTS).getJobs(['waiting'])).filter((j) => j.name === (JobName.AgentProgress as string));
+    // A long build: one step reported at once, then silence (debootstrap downloading).
+    driver.create = async (spec, ctx) => {
+      ctx?.progress?.(30, 'downloading packages (3 so far)');
+      const until = Date.now() + 10_000;
+      while ((await progressJobs()).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      return inner(spec, ctx);
+    };
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS);
+    const slow = create();
+    await handler.handle(slow, { id: `cmd-${slow.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    const sent = await progressJobs();
+    expect(sent.map((j) => j.data)).toEqual([{ operationId: slow.operationId, hostId: HOST, percent: 18, step: 'downloading packages (3 so far)' }]);
+
+    driver.create = inner;
+    const quick = create();
+    await handler.handle(quick, { id: `cmd-${quick.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    await new Promise((r) => setTimeout(r, 600)); // past the window: a flush left pending would show now
+    expect(await progressJobs()).toHaveLength(1);
   });
 });

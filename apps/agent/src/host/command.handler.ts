@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
+import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
 import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
@@ -13,6 +14,8 @@ export interface CommandHandlerOptions {
   concurrency?: number;
   /** How often a command of a batch is tried, and the first wait (doubling) between tries. */
   retry?: { attempts: number; backoffMs: number };
+  /** How often a running batch reports the results it has so far (default 1 s). */
+  reportEveryMs?: number;
 }
 
 /** A command in a batch is tried as often, and waits as long between tries, as a command alone. */
@@ -20,6 +23,9 @@ const COMMAND_RETRY = {
   attempts: JOB_OPTIONS[JobName.HostCommand].attempts ?? 1,
   backoffMs: (JOB_OPTIONS[JobName.HostCommand].backoff as { delay: number }).delay,
 };
+
+// Driver, command and outcome are each a short list: a few dozen series, found through maps.
+const driverCalls = childCache((driver, operation, outcome) => driverCallDuration.labels(driver, operation, outcome));
 
 /** An optional driver member, or Unsupported (the capability check should have caught it). */
 function need<F>(member: F | undefined, what: string): F {
@@ -92,8 +98,11 @@ export class CommandHandler {
     const queue = [...batch.commands];
     const worker = async (): Promise<void> => {
       for (let cmd = queue.shift(); cmd; cmd = queue.shift()) {
-        done.push(await this.withRetries(cmd, job.id!));
-        if (Date.now() - lastReport >= BATCH_REPORT_EVERY_MS) await report();
+        // Not `done.push(await …)`: that reads `done` before the await, and a report() meanwhile
+        // swaps it for a new array, so the result would land in one already sent (and be lost).
+        const result = await this.withRetries(cmd, job.id!);
+        done.push(result);
+        if (Date.now() - lastReport >= (this.opts.reportEveryMs ?? BATCH_REPORT_EVERY_MS)) await report();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, queue.length) }, worker));
@@ -120,18 +129,35 @@ export class CommandHandler {
    * Runs the command once: its result, success or failure. A transient failure is thrown
    * instead when `mayRetry`, for the caller to try again.
    */
-  private async attempt(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
-    const base = { jobId, operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command };
+  private attempt(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
+    // A command of a batch has its own request id: its logs, and the driver's, carry it.
+    return withRequestId(cmd.requestId, () => this.attemptOnce(cmd, jobId, mayRetry));
+  }
+
+  private async attemptOnce(cmd: HostCommandPayload, jobId: string, mayRetry: boolean): Promise<AgentResultPayload> {
+    const base = { jobId, operationId: cmd.operationId, instanceId: cmd.instanceId, hostId: this.hostId, command: cmd.command, ...(cmd.requestId ? { requestId: cmd.requestId } : {}) };
     const driver = this.drivers.get(cmd.driver);
+    const ctx = this.context(cmd);
+    const started = Date.now();
+    const took = (outcome: string): number => {
+      const seconds = (Date.now() - started) / 1000;
+      if (driver) driverCalls(cmd.driver, cmd.command, outcome).observe(seconds);
+      return seconds;
+    };
     try {
       if (!driver) throw new DriverError('Unsupported', `driver ${cmd.driver} is not available on this host`);
-      const status = await this.execute(driver, cmd, this.context(cmd));
+      this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
+      const status = await this.execute(driver, cmd, ctx);
+      this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
       return { ...base, ok: true, state: status?.state, details: details(status) };
     } catch (e) {
       const error = asDriverError(e);
+      took(error.code);
       if (error.retryable && mayRetry) throw error;
       this.log.warn(`${cmd.command} of ${cmd.instanceId} failed: ${error.message}`);
       return { ...base, ok: false, error: { code: error.code, message: error.message } };
+    } finally {
+      ctx.end();
     }
   }
 
@@ -175,22 +201,43 @@ export class CommandHandler {
     }
   }
 
-  private context(cmd: HostCommandPayload): DriverContext {
-    // Quick commands report no progress at all; slow ones every half second.
+  /**
+   * Progress as the driver reports it, sent at most every half second: quick commands send
+   * none; the latest report of a window goes out at its end, so that a long silent stretch
+   * (a debootstrap download) shows the step it is in rather than one from before. `end()`
+   * drops what is still pending once the command is over.
+   */
+  private context(cmd: HostCommandPayload): DriverContext & { end(): void } {
     let last = Date.now();
+    let pending: { percent: number; step: string } | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const send = (percent: number, step: string): void => {
+      last = Date.now();
+      void this.queue
+        .enqueue({
+          queue: this.resultsQueue,
+          name: JobName.AgentProgress,
+          jobId: `prg-${cmd.operationId}-${last}`,
+          data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },
+        })
+        .catch(() => undefined);
+    };
+    const flush = (): void => {
+      timer = null;
+      if (pending) send(pending.percent, pending.step);
+      pending = null;
+    };
     return {
       progress: (percent, step) => {
-        const now = Date.now();
-        if (now - last < PROGRESS_EVERY_MS) return;
-        last = now;
-        void this.queue
-          .enqueue({
-            queue: this.resultsQueue,
-            name: JobName.AgentProgress,
-            jobId: `prg-${cmd.operationId}-${now}`,
-            data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },
-          })
-          .catch(() => undefined);
+        pending = { percent, step };
+        const wait = last + PROGRESS_EVERY_MS - Date.now();
+        if (wait <= 0) flush();
+        else timer ??= setTimeout(flush, wait);
+      },
+      end: () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+        pending = null;
       },
     };
   }

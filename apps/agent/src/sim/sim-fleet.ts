@@ -28,17 +28,30 @@ const MACOS = [{ osVersion: 'macOS 15.1', kernel: '24.1.0' }];
 
 const pick = <T>(list: readonly T[], n: number): T => list[n % list.length]!;
 
+// One cycle of 20 hosts: 12 Linux, 5 Windows, 3 macOS, interleaved so that the first three
+// hosts are one of each. A newcomer's small fleet then shows every OS, and a large one keeps
+// the same 60/25/15 mix.
+const CYCLE: readonly OsFamily[] = [
+  'linux', 'windows', 'macos', 'linux', 'linux', 'windows', 'linux', 'linux', 'macos', 'linux',
+  'windows', 'linux', 'linux', 'linux', 'windows', 'linux', 'macos', 'linux', 'windows', 'linux',
+];
+// The position of each slot among the slots of its OS in one cycle (0..11 for Linux, …).
+const RANK: readonly number[] = CYCLE.map((os, slot) => CYCLE.slice(0, slot).filter((o) => o === os).length);
+
 /**
  * A deterministic mixed fleet: about 60 % Linux (a quarter of it arm64), 25 % Windows
- * (mostly Server 2022) and 15 % macOS on Apple silicon, in a few sizes and three zones.
+ * (mostly Server 2022) and 15 % macOS on Apple silicon, in a few sizes and three zones. Any
+ * fleet of 3 or more hosts has all three OSes.
  */
 export function simFleet(count: number, prefix = 'sim'): SimHostSpec[] {
   const hosts: SimHostSpec[] = [];
   for (let i = 0; i < count; i++) {
-    const slot = i % 20;
-    const os: OsFamily = slot < 12 ? 'linux' : slot < 17 ? 'windows' : 'macos';
-    const arch: Arch = os === 'macos' ? 'arm64' : os === 'linux' && slot % 4 === 3 ? 'arm64' : 'x86_64';
-    const release = os === 'linux' ? pick(LINUX, Math.floor(i / 20)) : os === 'windows' ? (slot === 16 ? WINDOWS[1]! : WINDOWS[0]!) : MACOS[0]!;
+    const slot = i % CYCLE.length;
+    const cycle = Math.floor(i / CYCLE.length);
+    const os = CYCLE[slot]!;
+    const rank = RANK[slot]!;
+    const arch: Arch = os === 'macos' ? 'arm64' : os === 'linux' && rank % 4 === 3 ? 'arm64' : 'x86_64';
+    const release = os === 'linux' ? pick(LINUX, rank + cycle) : os === 'windows' ? (rank === 4 ? WINDOWS[1]! : WINDOWS[0]!) : MACOS[0]!;
     const size = Math.floor(i / 7) % 3;
     const capacity: Resources =
       os === 'macos'

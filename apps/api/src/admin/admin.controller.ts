@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { ProjectEntity, ProjectRepository, TokenRepository } from '@hyperplane/db';
@@ -6,11 +6,10 @@ import { PlacementPolicy } from '@hyperplane/scheduler';
 import { PreviewService } from '../placement/preview.service';
 import { CurrentPrincipal, FleetWide, Roles } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
-import { hashSecret, newSecret } from '../auth/secrets';
 import { TokenService } from '../auth/token.service';
 import { uuid } from '../common/params';
 import { problems } from '../common/problem';
-import { CreateEnrollmentTokenDto, CreateProjectDto, CreateTokenDto, IssuedSecretDto, PolicyOverrideDto } from './admin.dto';
+import { CreateEnrollmentTokenDto, CreateProjectDto, CreateTokenDto, IssuedSecretDto, ListTokensQuery, PolicyOverrideDto, RevokeTokenQuery } from './admin.dto';
 
 const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
 
@@ -39,45 +38,72 @@ export class AdminController {
       projectId = project.id;
     }
     if (dto.role === 'admin' && projectId) throw problems.badField('role', 'an admin token is fleet-wide; give no project');
-    const { token, secret } = await this.tokenService.issue({ name: dto.name, role: dto.role, projectId, createdBy: principal.tokenId, expiresInS: dto.expiresInS });
+    const { token, secret } = await this.tokenService.issue({ name: dto.name, role: dto.role, projectId, createdBy: principal.tokenId, expiresInS: dto.expiresInS, requestsPerMinute: dto.requestsPerMinute });
     return { id: token.id, name: token.name, role: token.role, projectId, token: secret, expiresAt: iso(token.expiresAt) };
   }
 
   @Get('tokens')
   @ApiOkResponse({ description: 'Tokens without their secrets' })
-  async listTokens(): Promise<{ items: unknown[] }> {
-    const rows = await this.tokens.listApiTokens();
+  async listTokens(@Query() q: ListTokensQuery): Promise<{ items: unknown[] }> {
+    const rows = await this.tokens.listApiTokens({ createdByRevoked: q.createdByRevoked === 'true' });
     return {
-      items: rows.map((t) => ({ id: t.id, name: t.name, prefix: t.prefix, role: t.role, projectId: t.projectId, createdAt: iso(t.createdAt), expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt) })),
+      items: rows.map((t) => ({
+        id: t.id,
+        name: t.name,
+        prefix: t.prefix,
+        role: t.role,
+        projectId: t.projectId,
+        createdBy: t.createdBy,
+        bootstrap: t.bootstrap,
+        requestsPerMinute: t.rateLimitPerMinute,
+        createdAt: iso(t.createdAt),
+        expiresAt: iso(t.expiresAt),
+        revokedAt: iso(t.revokedAt),
+      })),
     };
   }
 
   @Delete('tokens/:id')
   @HttpCode(204)
-  @ApiNoContentResponse()
-  async revokeToken(@CurrentPrincipal() principal: Principal, @Param('id', uuid('token')) id: string): Promise<void> {
+  @ApiNoContentResponse({ description: 'Revoked; with cascade=true, so is everything minted from it' })
+  async revokeToken(@CurrentPrincipal() principal: Principal, @Param('id', uuid('token')) id: string, @Query() q: RevokeTokenQuery): Promise<void> {
     if (id === principal.tokenId) throw problems.conflict('a token cannot revoke itself; use another admin token');
     if (!(await this.tokens.getApiToken(id))) throw problems.notFound('token', id);
-    await this.tokenService.revoke(id);
+    if (q.cascade !== 'true') {
+      await this.tokenService.revoke(id);
+      return;
+    }
+    // The same rule as above, one step removed: a token minted from the one revoked would cut off its own branch.
+    if ((await this.tokens.lineage(id)).includes(principal.tokenId)) {
+      throw problems.conflict(`the token making this request was minted from ${id} and would be revoked with it; use an admin token from outside that lineage`);
+    }
+    await this.tokenService.revokeCascade(id);
   }
 
   @Post('enrollment-tokens')
   @HttpCode(201)
   @ApiCreatedResponse({ type: IssuedSecretDto, description: 'Give the token to agents as HYPERPLANE_ENROLLMENT_TOKEN' })
-  async createEnrollmentToken(@CurrentPrincipal() principal: Principal, @Body() dto: CreateEnrollmentTokenDto): Promise<IssuedSecretDto> {
-    const secret = newSecret('enrollment');
-    const id = randomUUID();
-    const expiresAt = dto.expiresInS ? new Date(Date.now() + dto.expiresInS * 1000) : null;
-    await this.tokens.insertEnrollmentToken({ id, name: dto.name, secretHash: hashSecret(secret), maxHosts: dto.maxHosts ?? null, createdBy: principal.tokenId, expiresAt });
-    return { id, name: dto.name, token: secret, expiresAt: iso(expiresAt) };
+  async createEnrollmentToken(@CurrentPrincipal() principal: Principal, @Body() dto: CreateEnrollmentTokenDto): Promise<IssuedSecretDto & { maxHosts: number | null }> {
+    const { token, secret } = await this.tokenService.issueEnrollment({ name: dto.name, createdBy: principal.tokenId, maxHosts: dto.maxHosts, expiresInS: dto.expiresInS });
+    return { id: token.id, name: token.name, token: secret, maxHosts: token.maxHosts, expiresAt: iso(token.expiresAt) };
   }
 
   @Get('enrollment-tokens')
   @ApiOkResponse()
-  async listEnrollmentTokens(): Promise<{ items: unknown[] }> {
-    const rows = await this.tokens.listEnrollmentTokens();
+  async listEnrollmentTokens(@Query() q: ListTokensQuery): Promise<{ items: unknown[] }> {
+    const rows = await this.tokens.listEnrollmentTokens({ createdByRevoked: q.createdByRevoked === 'true' });
     return {
-      items: rows.map((t) => ({ id: t.id, name: t.name, maxHosts: t.maxHosts, hostsEnrolled: t.hostsEnrolled, createdAt: iso(t.createdAt), expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt) })),
+      items: rows.map((t) => ({
+        id: t.id,
+        name: t.name,
+        maxHosts: t.maxHosts,
+        hostsEnrolled: t.hostsEnrolled,
+        createdBy: t.createdBy,
+        bootstrap: t.bootstrap,
+        createdAt: iso(t.createdAt),
+        expiresAt: iso(t.expiresAt),
+        revokedAt: iso(t.revokedAt),
+      })),
     };
   }
 

@@ -11,17 +11,42 @@ export class CreateTokenDto {
   @Matches(NAME_PATTERN, { message: `project must be ${NAME_RULE}` })
   project?: string;
   @ApiPropertyOptional({ minimum: 60, maximum: 31536000 * 5 }) @IsOptional() @IsInt() @Min(60) @Max(31536000 * 5) expiresInS?: number;
+  @ApiPropertyOptional({ minimum: 0, description: 'Requests per minute (0: unlimited); the project\'s, else HYPERPLANE_RATE_LIMIT_PER_MINUTE, when absent' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  requestsPerMinute?: number;
 }
 
 export class CreateEnrollmentTokenDto {
   @ApiProperty({ example: 'rack-7' }) @IsString() @Matches(/^[\w .@-]{1,100}$/, { message: 'name must be 1 to 100 letters, digits, spaces or ._@-' }) name!: string;
-  @ApiPropertyOptional({ description: 'Hosts that may enroll with it; no limit when absent', minimum: 1, maximum: 1_000_000 })
+  @ApiPropertyOptional({ description: 'Hosts that may enroll with it; HYPERPLANE_ENROLLMENT_TOKEN_MAX_HOSTS (100) when absent', minimum: 1, maximum: 1_000_000 })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(1_000_000)
   maxHosts?: number;
-  @ApiPropertyOptional({ minimum: 60, maximum: 31536000 }) @IsOptional() @IsInt() @Min(60) @Max(31536000) expiresInS?: number;
+  @ApiPropertyOptional({ description: 'Seconds it stays valid; HYPERPLANE_ENROLLMENT_TOKEN_TTL_S (one day) when absent', minimum: 60, maximum: 31536000 })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(31536000)
+  expiresInS?: number;
+}
+
+export class ListTokensQuery {
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: only live tokens whose maker is revoked (to revoke them too)' })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'createdByRevoked must be true or false' })
+  createdByRevoked?: 'true' | 'false';
+}
+
+export class RevokeTokenQuery {
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: also revoke every API token minted from it (transitively) and every enrollment token they made' })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'cascade must be true or false' })
+  cascade?: 'true' | 'false';
 }
 
 export class CreateProjectDto {

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse,
 import { Public } from '../auth/auth.decorators';
 import { bearer } from '../auth/secrets';
 import { problems } from '../common/problem';
-import { Enrollment, AgentService, Rotation } from './agent.service';
+import { EnrolledHost, Enrollment, AgentService, Rotation } from './agent.service';
 import { EnrollRequestDto, InventoryRequestDto } from './host-inventory.dto';
 
 /** Agents authenticate with their own secrets, not API tokens. */
@@ -22,6 +22,16 @@ export class AgentController {
     const secret = bearer(authorization);
     if (!secret) throw problems.unauthorized('send Authorization: Bearer <enrollment token>');
     return this.agents.enroll(secret, dto.hosts);
+  }
+
+  /** Bearer: the agent credential. More hosts for an enrolled agent (the pages after the first). */
+  @Post('hosts')
+  @HttpCode(201)
+  @ApiCreatedResponse({ description: 'The enrolled hosts with their queues' })
+  async addHosts(@Headers('authorization') authorization: string | undefined, @Body() dto: EnrollRequestDto): Promise<{ hosts: EnrolledHost[] }> {
+    const secret = bearer(authorization);
+    if (!secret) throw problems.unauthorized('send Authorization: Bearer <agent credential>');
+    return { hosts: await this.agents.enrollMore(secret, dto.hosts) };
   }
 
   /** Bearer: the agent credential. A new credential and Redis password (shown once); the old ones stop working. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { HostInventory } from '@hyperplane/domain';
-import { AgentEntity, AgentRepository, Database, HOST_NAME_INDEX, HostRepository, TokenRepository } from '@hyperplane/db';
+import { AgentEntity, AgentRepository, Database, HOST_NAME_INDEX, HostRepository, TokenRepository, Tx } from '@hyperplane/db';
 import { agentResultsQueueName, hostQueueName } from '@hyperplane/queue';
 import { problems } from '../common/problem';
 import { hashSecret, newSecret } from '../auth/secrets';
@@ -52,7 +52,13 @@ export class AgentService {
     private readonly redis: AgentRedisService,
   ) {}
 
-  /** The agent a credential belongs to, or null (every agent route authenticates through this). */
+  /** Whether an enrollment token could enroll a host now (its host limit is checked at enrollment). */
+  async enrollmentTokenUsable(secret: string): Promise<boolean> {
+    const token = await this.tokens.findEnrollmentToken(hashSecret(secret));
+    return !!token && !token.revokedAt && (!token.expiresAt || token.expiresAt.getTime() > Date.now());
+  }
+
+  /** The agent a credential belongs to, or null: unknown, rotated or revoked (every agent route authenticates through this). */
   agentForCredential(secret: string): Promise<AgentEntity | null> {
     return this.agents.findByCredentialHash(hashSecret(secret));
   }
@@ -69,16 +75,10 @@ export class AgentService {
     let redisUser: string | null = null;
     try {
       await this.db.transaction(async (em) => {
-        if (!(await this.tokens.useEnrollmentToken(em, token.id, inventories.length))) {
-          throw problems.forbidden('the enrollment token is revoked, expired, or has no hosts left');
-        }
         const redisPasswordHash = this.redis.enabled ? hashSecret(redisPassword) : null;
         redisUser = redisPasswordHash ? this.redis.userFor(agentId) : null;
         await this.agents.insert(em, { id: agentId, credentialHash: hashSecret(credential), redisUser, redisPasswordHash, enrollmentTokenId: token.id });
-        await this.hosts.insertMany(
-          inventories.map((inventory, i) => ({ id: enrolled[i]!.id, name: inventory.hostname, inventory, agentId, enrollmentTokenId: token.id })),
-          em,
-        );
+        await this.insertHosts(em, agentId, token.id, enrolled, inventories);
         // Last, so that a refused enrollment makes no user; a user made for a transaction that
         // then fails to commit has no agent row and is never given out.
         if (redisPasswordHash) await this.redis.put(agentId, redisPasswordHash);
@@ -95,6 +95,36 @@ export class AgentService {
       resultsQueue: agentResultsQueueName(agentId),
       hosts: enrolled.map((h) => ({ ...h, queue: hostQueueName(agentId, h.id) })),
     };
+  }
+
+  /**
+   * More hosts for an agent that enrolled already (an agent sends its hosts in pages), counted
+   * against the enrollment token that enrolled it.
+   */
+  async enrollMore(credential: string, inventories: HostInventory[]): Promise<EnrolledHost[]> {
+    const agent = await this.agentForCredential(credential);
+    if (!agent) throw problems.unauthorized('the agent credential is unknown or revoked');
+    const tokenId = agent.enrollmentTokenId;
+    if (!tokenId) throw problems.forbidden('this agent was not enrolled with an enrollment token that can take more hosts');
+    await this.refuseTakenNames(inventories.map((i) => i.hostname));
+    const enrolled = inventories.map((inv) => ({ id: randomUUID(), name: inv.hostname }));
+    try {
+      await this.db.transaction((em) => this.insertHosts(em, agent.id, tokenId, enrolled, inventories));
+    } catch (e) {
+      if (isTakenHostName(e)) await this.refuseTakenNames(inventories.map((i) => i.hostname));
+      throw e;
+    }
+    return enrolled.map((h) => ({ ...h, queue: hostQueueName(agent.id, h.id) }));
+  }
+
+  private async insertHosts(em: Tx, agentId: string, tokenId: string, enrolled: { id: string }[], inventories: HostInventory[]): Promise<void> {
+    if (!(await this.tokens.useEnrollmentToken(em, tokenId, inventories.length))) {
+      throw problems.forbidden('the enrollment token is revoked, expired, or has no hosts left');
+    }
+    await this.hosts.insertMany(
+      inventories.map((inventory, i) => ({ id: enrolled[i]!.id, name: inventory.hostname, inventory, agentId, enrollmentTokenId: tokenId })),
+      em,
+    );
   }
 
   /** Replaces the inventory of hosts that this agent credential enrolled. */

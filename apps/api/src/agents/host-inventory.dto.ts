@@ -17,7 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ARCHES, Arch, CAPABILITIES, Capability, DRIVER_NAMES, DriverName, OS_FAMILIES, OsFamily, TECHNOLOGIES, Technology } from '@hyperplane/domain';
+import { ARCHES, Arch, CAPABILITIES, Capability, DRIVER_NAMES, DriverName, MAX_HOSTS_PER_AGENT_REQUEST, OS_FAMILIES, OsFamily, TECHNOLOGIES, Technology } from '@hyperplane/domain';
 import { IsSmallObject, IsStringMap, IsVersionMap } from '../common/validators';
 
 export class OverheadDto {
@@ -89,11 +89,14 @@ export class HostInventoryDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) agentVersion?: string;
 }
 
+/** A page of 1,000 simulated hosts is about 1 MB; a real host's inventory a few KB. */
+export const AGENT_BODY_LIMIT = '4mb';
+
 export class EnrollRequestDto {
-  @ApiProperty({ type: [HostInventoryDto], description: 'One host, or many for a simulating agent' })
+  @ApiProperty({ type: [HostInventoryDto], description: `One host, or up to ${MAX_HOSTS_PER_AGENT_REQUEST} for a simulating agent (more with POST /v1/agents/hosts)` })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(20_000)
+  @ArrayMaxSize(MAX_HOSTS_PER_AGENT_REQUEST)
   @ValidateNested({ each: true })
   @Type(() => HostInventoryDto)
   hosts!: HostInventoryDto[];
@@ -108,7 +111,7 @@ export class InventoryRequestDto {
   @ApiProperty({ type: [InventoryReportDto] })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(20_000)
+  @ArrayMaxSize(MAX_HOSTS_PER_AGENT_REQUEST)
   @ValidateNested({ each: true })
   @Type(() => InventoryReportDto)
   hosts!: InventoryReportDto[];

@@ -7,6 +7,8 @@ export interface Principal {
   role: Role;
   /** null: every project (a fleet-wide token). */
   projectIds: string[] | null;
+  /** The token's rate limit (its own, else its project's; absent: the configured default). */
+  requestsPerMinute?: number | null;
 }
 
 export function canSeeProject(p: Principal, projectId: string): boolean {

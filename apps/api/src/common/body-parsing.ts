@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { json } from 'express';
-import { Problem, problems } from './problem';
+import { Problem, problems, sendProblem } from './problem';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -62,12 +62,22 @@ export function checkBodyShape(body: unknown): Problem | null {
   return null;
 }
 
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+/** `256kb` → 262144 (the config's format: a whole number and b, kb or mb). */
+export function limitBytes(limit: string): number {
+  const m = /^(\d+)(b|kb|mb)$/i.exec(limit.trim());
+  if (!m) throw new Error(`not a body limit: ${limit}`);
+  return Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
+}
+
 /**
  * JSON bodies up to `limit`. A body of another media type is a 415 (not a 400 that lists
  * every field as missing), and a body the rest of the stack cannot take is a 400.
  */
 export function jsonBody(limit: string): RequestHandler {
   const parse = json({ limit, strict: true, type: JSON_TYPES });
+  const maxBytes = limitBytes(limit);
   return (req, res, next) => {
     if (WITH_BODY.has(req.method) && hasBody(req) && !req.is(JSON_TYPES)) {
       next(problems.unsupportedMediaType(req.headers['content-type']));
@@ -75,6 +85,12 @@ export function jsonBody(limit: string): RequestHandler {
     }
     if (checked.has(req)) {
       next();
+      return;
+    }
+    // body-parser would read (and throw away) a too-large body before answering; a declared
+    // length over the limit is refused at once.
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes) {
+      next(problems.tooLarge(limit));
       return;
     }
     parse(req, res, (err?: unknown) => {
@@ -118,6 +134,6 @@ export function bodyErrors(limit: string): ErrorRequestHandler {
       next(err);
       return;
     }
-    res.status(problem.getStatus()).type('application/problem+json').send(JSON.stringify(problem.body(req.originalUrl)));
+    sendProblem(req, res, problem);
   };
 }

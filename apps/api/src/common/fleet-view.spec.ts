@@ -1,4 +1,4 @@
-import { eventDataForProject, NO_HOST_FITS, operationForProject } from './fleet-view';
+import { eventDataForProject, NO_HOST_FITS, operationForProject, stepForProject } from './fleet-view';
 
 describe("what a project's token sees of the scheduler's reasons", () => {
   const full = {
@@ -20,7 +20,7 @@ describe("what a project's token sees of the scheduler's reasons", () => {
   it('falls back to a pointer where only the text was kept (a batch child), and leaves other errors alone', () => {
     expect(operationForProject({ code: 'unschedulable', message: full.summary }, null).error!.message).toBe(NO_HOST_FITS);
     const other = { code: 'driver-error', message: 'disk full' };
-    expect(operationForProject(other, { details: { host: 'h1' } })).toEqual({ error: other, result: { details: { host: 'h1' } } });
+    expect(operationForProject(other, { details: { diskLimit: 'none' } })).toEqual({ error: other, result: { details: { diskLimit: 'none' } } });
   });
 
   it("replaces an unschedulable reason in events, and nothing else", () => {
@@ -28,5 +28,13 @@ describe("what a project's token sees of the scheduler's reasons", () => {
     expect(eventDataForProject('operation.status', { status: 'failed', error: { code: 'unschedulable', message: full.summary } }).error).toEqual({ code: 'unschedulable', message: NO_HOST_FITS });
     const running = { name: 'a', state: 'running', reason: null, hostId: 'x' };
     expect(eventDataForProject('instance.state', running)).toBe(running);
+  });
+
+  it('names no host in a step or in a result\'s details', () => {
+    expect(stepForProject('provisioning on sim-linux-04')).toBe('provisioning');
+    expect(stepForProject('waiting for the guest to boot')).toBe('waiting for the guest to boot');
+    expect(operationForProject(null, { details: { simulated: true, host: 'sim-linux-04' } }).result).toEqual({ details: { simulated: true } });
+    const event = eventDataForProject('operation.status', { status: 'running', step: 'provisioning on sim-linux-04', error: null });
+    expect(event).toEqual({ status: 'running', step: 'provisioning', error: null });
   });
 });

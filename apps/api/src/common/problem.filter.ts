@@ -28,6 +28,7 @@ export class ProblemFilter implements ExceptionFilter {
       return;
     }
     const body = this.toProblem(error, req.originalUrl ?? req.url);
+    if (typeof body.retryAfterS === 'number') res.setHeader('Retry-After', String(body.retryAfterS));
     res.status(body.status).type('application/problem+json').send(JSON.stringify(body));
   }
 

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { Request, Response } from 'express';
 
 export interface FieldError {
   /** Dotted path of the field at fault, e.g. `resources.memoryMiB`. */
@@ -56,6 +57,20 @@ export const problems = {
   conflict(detail: string, extensions: Record<string, unknown> = {}): Problem {
     return new Problem(HttpStatus.CONFLICT, 'conflict', 'Conflict', detail, extensions);
   },
+  /**
+   * Over quota: 409, not 403 — the token is allowed to do this; the project's current usage
+   * conflicts with it, and the same request succeeds once room is freed or the quota raised.
+   */
+  quotaExceeded(q: { project: string; technology: string; resource: string; limit: number; usage: number; requested: number }): Problem {
+    const scope = q.technology === 'all' ? '' : ` (${q.technology})`;
+    return new Problem(
+      HttpStatus.CONFLICT,
+      'quota-exceeded',
+      'Quota exceeded',
+      `project ${q.project}${scope} ${q.resource}: limit ${q.limit}, in use ${q.usage}, requested ${q.requested}`,
+      q,
+    );
+  },
   unauthorized(detail: string): Problem {
     return new Problem(HttpStatus.UNAUTHORIZED, 'unauthorized', 'Unauthorized', detail);
   },
@@ -71,7 +86,23 @@ export const problems = {
   tooLarge(limit: string): Problem {
     return new Problem(HttpStatus.PAYLOAD_TOO_LARGE, 'payload-too-large', 'Payload too large', `the request body is larger than ${limit}`);
   },
+  /** The caller should try again after `retryAfterS` seconds (sent as Retry-After). */
+  tooManyRequests(detail: string, retryAfterS: number): Problem {
+    return new Problem(HttpStatus.TOO_MANY_REQUESTS, 'too-many-requests', 'Too many requests', detail, { retryAfterS });
+  },
   unavailable(detail: string): Problem {
     return new Problem(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', 'Service unavailable', detail);
   },
 };
+
+/**
+ * Answers with a problem from an express middleware (outside Nest's filters). A request whose
+ * body is still unread gets `Connection: close`: the server then need not read a body it
+ * refused (a 401 before a 60 MB upload is sent, not after).
+ */
+export function sendProblem(req: Request, res: Response, problem: Problem): void {
+  const retryAfter = problem.extensions.retryAfterS;
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+  if (!req.complete) res.setHeader('Connection', 'close');
+  res.status(problem.getStatus()).type('application/problem+json').send(JSON.stringify(problem.body(req.originalUrl)));
+}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { InstanceState, NAME_PATTERN } from '@hyperplane/domain';
-import { InstanceEntity, InstanceRepository, SnapshotRepository, Tx } from '@hyperplane/db';
+import { InstanceEntity, InstanceRepository, SnapshotRepository, Tx, UsageRepository } from '@hyperplane/db';
 import { canChange, Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
 import { problems } from '../common/problem';
@@ -22,6 +22,7 @@ export class InstanceChangeService {
     private readonly repo: InstanceRepository,
     private readonly snapshots: SnapshotRepository,
     private readonly submitter: OperationSubmitter,
+    private readonly usage: UsageRepository,
   ) {}
 
   async listSnapshots(principal: Principal, id: string): Promise<{ items: SnapshotDto[] }> {
@@ -74,7 +75,11 @@ export class InstanceChangeService {
     const instance = await this.instances.visible(principal, id);
     // A running instance can be resized only where the driver can do it live.
     const capability = instance.state === 'running' ? 'liveResize' : undefined;
-    return this.change(principal, id, idem, 'resize', { resources: { ...dto.resources }, limits: dto.limits ? { ...dto.limits } : null }, ['running', 'stopped'], capability);
+    return this.change(principal, id, idem, 'resize', { resources: { ...dto.resources }, limits: dto.limits ? { ...dto.limits } : null }, ['running', 'stopped'], capability, undefined, async (em) => {
+      // The new size counts against the quota from now (a trigger checks the growth); the
+      // reserve ends with the operation.
+      await this.usage.reserve(em, id, dto.resources);
+    });
   }
 
   private async existing(id: string, name: string): Promise<void> {

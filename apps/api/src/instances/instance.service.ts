@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { currentRequestId } from '@hyperplane/observability';
 import { randomUUID } from 'node:crypto';
 import {
   ACTION_RULES,
@@ -99,6 +100,7 @@ export class InstanceService {
             step: 'queued',
             request: { batch: parentId, name: i.name },
             requestedBy: principal.tokenId,
+            requestId: currentRequestId() ?? null,
           })),
         ),
     });

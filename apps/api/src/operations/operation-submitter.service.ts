@@ -6,16 +6,20 @@ import {
   OperationEntity,
   OperationRepository,
   OutboxRepository,
+  parseQuotaRefusal,
   PG_UNIQUE_VIOLATION,
   pgConstraint,
   pgDetail,
   pgErrorCode,
+  ProjectRepository,
+  SQLSTATE_QUOTA_EXCEEDED,
   Tx,
 } from '@hyperplane/db';
-import { JobName, QueueName } from '@hyperplane/queue';
+import { currentRequestId } from '@hyperplane/observability';
+import { JobName, QueueName, RunOperationPayload } from '@hyperplane/queue';
 import { Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
-import { problems } from '../common/problem';
+import { Problem, problems } from '../common/problem';
 
 export interface Submission {
   projectId: string;
@@ -47,6 +51,7 @@ export class OperationSubmitter {
     private readonly db: Database,
     private readonly operations: OperationRepository,
     private readonly outbox: OutboxRepository,
+    private readonly projects: ProjectRepository,
   ) {}
 
   async submit(principal: Principal, idem: IdempotencyContext, s: Submission): Promise<Submitted> {
@@ -54,8 +59,17 @@ export class OperationSubmitter {
     if (replay) return replay;
     const id = randomUUID();
     const jobId = `run-${id}`;
+    const requestId = currentRequestId() ?? null;
+    // The job carries the request id, so the controller's and the agent's logs name it too.
+    const job: RunOperationPayload = requestId ? { operationId: id, requestId } : { operationId: id };
     try {
       await this.db.transaction(async (em) => {
+        // Locks in the one order (operation, then instance): a cancel of the active operation
+        // at the same moment is waited for, not deadlocked with; one still active refuses this.
+        if (s.instanceId) {
+          const active = await this.operations.lockActiveForInstance(em, s.instanceId);
+          if (active) throw this.activeConflict(s.instanceId, active);
+        }
         await s.before?.(em, id);
         await this.operations.insert(em, [
           {
@@ -71,21 +85,31 @@ export class OperationSubmitter {
             idempotencyScope: idem.key ? principal.tokenId : null,
             requestHash: idem.key ? idem.fingerprint : null,
             requestedBy: principal.tokenId,
-            ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { operationId: id } }),
+            requestId,
+            ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { ...job } }),
           },
         ]);
         await s.after?.(em, id);
         if (s.enqueue !== false) {
-          await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { operationId: id } }]);
+          await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { ...job } }]);
         }
       });
     } catch (error) {
+      if (pgErrorCode(error) === SQLSTATE_QUOTA_EXCEEDED) throw await this.quotaProblem(error, s.projectId);
       const raced = await this.explainConflict(error, principal, idem, s);
       if (raced) return raced;
       throw error;
     }
     const operation = await this.operations.get(id);
     return { operation: operation!, replayed: false };
+  }
+
+  /** The quota trigger's refusal, as a problem naming the resource, limit, usage and request. */
+  private async quotaProblem(error: unknown, projectId: string): Promise<Problem> {
+    const q = parseQuotaRefusal(pgDetail(error));
+    const project = (await this.projects.get(projectId))?.name ?? projectId;
+    if (!q) return problems.conflict(`project ${project} is over its quota`);
+    return problems.quotaExceeded({ project, technology: q.technology, resource: q.resource, limit: q.limit, usage: q.usage, requested: q.requested });
   }
 
   /** The earlier answer to the same key and request, if any (409 for the same key with another request). */
@@ -101,6 +125,15 @@ export class OperationSubmitter {
     return { operation: earlier, replayed: true };
   }
 
+  private activeConflict(instanceId: string | null, active: OperationEntity | null): Problem {
+    return problems.conflict(
+      active
+        ? `instance ${instanceId} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`
+        : `instance ${instanceId} already has an active operation`,
+      { operationId: active?.id ?? null },
+    );
+  }
+
   /**
    * Turns the database's refusals into 409s that say with what. Two requests with the same
    * key that raced: the loser answers with the winner's operation. Anything else: null.
@@ -112,12 +145,7 @@ export class OperationSubmitter {
         return this.replay(principal, idem);
       case 'operations_one_active_per_instance': {
         const active = s.instanceId ? await this.operations.activeForInstance(s.instanceId) : null;
-        throw problems.conflict(
-          active
-            ? `instance ${s.instanceId} already has an active operation ${active.id} (${active.kind}, ${active.status}); wait for it or cancel it`
-            : `instance ${s.instanceId} already has an active operation`,
-          { operationId: active?.id ?? null },
-        );
+        throw this.activeConflict(s.instanceId, active);
       }
       case 'instances_project_name_live': {
         // Requests with one key that raced: the loser's instance name clashed with the winner's.

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { OPERATION_KINDS, OPERATION_STATUSES, OperationStatus } from '@hyperplane/domain';
 import { OperationEntity } from '@hyperplane/db';
-import { operationForProject } from '../common/fleet-view';
+import { operationForProject, stepForProject } from '../common/fleet-view';
 
 export class OperationErrorDto {
   @ApiProperty({ example: 'unschedulable' }) code!: string;
@@ -20,6 +20,7 @@ export class OperationDto {
   @ApiProperty({ format: 'uuid' }) projectId!: string;
   @ApiPropertyOptional({ format: 'uuid', nullable: true }) parentId!: string | null;
   @ApiPropertyOptional({ format: 'uuid', nullable: true, description: 'The token that asked' }) requestedBy!: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The X-Request-Id of the request that made it (logs of the api, controller and agent carry it)' }) requestId!: string | null;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) result!: Record<string, unknown> | null;
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional({ nullable: true }) startedAt!: string | null;
@@ -36,12 +37,13 @@ export class OperationDto {
       kind: o.kind,
       status: o.status,
       progress: o.progress,
-      step: o.step,
+      step: fleetWide ? o.step : stepForProject(o.step),
       error: shown.error,
       instanceId: o.instanceId,
       projectId: o.projectId,
       parentId: o.parentId,
       requestedBy: o.requestedBy,
+      requestId: o.requestId ?? null,
       result: shown.result,
       createdAt: iso(o.createdAt)!,
       startedAt: iso(o.startedAt),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InstanceSpec } from '@hyperplane/drivers';
 import { TemplateSpec } from '@hyperplane/domain';
 import { InstanceEntity, OperationEntity, OperationPatch, OutboxMessage } from '@hyperplane/db';
+import { currentRequestId } from '@hyperplane/observability';
 import { HostCommand, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, QueueMessage } from '@hyperplane/queue';
 
 /** Commands in one command batch at most: a batch is one job, run and retried as a whole. */
@@ -36,7 +37,9 @@ export function createArgs(instance: InstanceEntity, template: TemplateSpec): Co
 
 /** A driver command for the instance's host. */
 export function hostCommandPayload(operationId: string, instance: InstanceEntity, command: HostCommand, extra: CommandExtra = {}): HostCommandPayload {
-  return { operationId, instanceId: instance.id, hostId: instance.hostId!, driver: instance.driver!, command, ...extra };
+  // The request that made the operation (the job being run carries it) goes on to the agent.
+  const requestId = currentRequestId();
+  return { operationId, instanceId: instance.id, hostId: instance.hostId!, driver: instance.driver!, command, ...extra, ...(requestId ? { requestId } : {}) };
 }
 
 /**

@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, DELETABLE_STATES, InstanceAction, TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
 import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { isHostQueue, JobQueue } from '@hyperplane/queue';
+import { AppConfig } from '@hyperplane/config';
+import { isHostQueue, JobQueue, RetryLater } from '@hyperplane/queue';
+import { PlacementPolicy, PlacementRequest } from '@hyperplane/scheduler';
 import { PlacementService } from '../placement/placement.service';
 import { BatchPlacer } from './batch.placer';
 import { ChangeRunner } from './change.runner';
@@ -11,6 +13,9 @@ import { failedCreates } from '../results/create-retry';
 import { HostAgents } from '../hosts/host-agents';
 
 const CLAIM_ATTEMPTS = 8;
+/** How often a create that waits for enrolling hosts looks again. */
+const ENROLLING_RETRY_MS = 1000;
+export const WAITING_FOR_ENROLLING_HOSTS = 'waiting for a host that is still enrolling';
 
 class LostClaim extends Error {}
 class Cancelled extends Error {}
@@ -34,6 +39,7 @@ export class OperationRunner {
     private readonly batch: BatchPlacer,
     private readonly outcomes: OperationOutcomes,
     private readonly changes: ChangeRunner,
+    private readonly config: AppConfig,
     private readonly hostAgents: HostAgents,
   ) {}
 
@@ -99,6 +105,7 @@ export class OperationRunner {
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
       const decision = await this.placement.decide(request, policy);
       if (!decision.ok) {
+        await this.waitForEnrollingHosts(op, request, policy);
         await this.db.transaction(async (em) => {
           if (!(await this.begin(em, op))) return;
           await this.instances.transition(em, instance.id, from, 'scheduling');
@@ -155,6 +162,24 @@ export class OperationRunner {
       }
     }
     throw new Error(`could not claim capacity for instance ${instance.id} after ${CLAIM_ATTEMPTS} attempts; will retry`);
+  }
+
+  /**
+   * No host takes the request now. A host that enrolled lately becomes `ready` at its first
+   * heartbeat (seconds later, as at the first start of `npm start`): when such a host would
+   * take it, the create waits (still queued, step WAITING_FOR_ENROLLING_HOSTS, the job run
+   * again every second) rather than fail. Both the hosts counted and the wait are bounded by the
+   * heartbeat timeout, after which a silent host is not coming soon: the create then ends
+   * `unschedulable` as before, and the rescheduler retries it when a host becomes ready.
+   */
+  private async waitForEnrollingHosts(op: OperationEntity, request: PlacementRequest, policy: PlacementPolicy): Promise<void> {
+    const boundMs = this.config.HYPERPLANE_HEARTBEAT_TIMEOUT_S * 1000;
+    const now = Date.now();
+    if (now - new Date(op.createdAt).getTime() > boundMs) return;
+    if (!(await this.placement.enrollingWouldPlace(request, policy, new Date(now - boundMs)))) return;
+    // It stays queued (so it can still be cancelled) until placed; the step says why it waits.
+    if (op.step !== WAITING_FOR_ENROLLING_HOSTS && !(await this.operations.markWaiting(op.id, WAITING_FOR_ENROLLING_HOSTS))) return;
+    throw new RetryLater(ENROLLING_RETRY_MS, `operation ${op.id} waits for enrolling hosts`);
   }
 
   /** Moves a queued operation to running in the caller's transaction; false if it was cancelled. */

@@ -16,6 +16,7 @@ import {
 } from '@hyperplane/db';
 import {
   HostSnapshot,
+  MAX_MACOS_GUESTS,
   mergePolicy,
   PlacementDecision,
   PlacementPolicy,
@@ -26,6 +27,8 @@ import {
   Scheduler,
   withClaim,
 } from '@hyperplane/scheduler';
+
+import { observePlacement } from '../observability/controller-metrics';
 
 const SNAPSHOT_MAX_AGE_MS = 2000;
 const CACHE_MS = 10_000;
@@ -110,7 +113,9 @@ export class PlacementService {
   async decideMany(request: PlacementRequest, policy: PlacementPolicy, count: number): Promise<PlacementDecision[]> {
     await this.fresh();
     const own = this.scheduler(policy);
+    const started = process.hrtime.bigint();
     const decisions = own.placeMany(request, count);
+    observePlacement(count, Number(process.hrtime.bigint() - started) / 1e9, decisions);
     const now = Date.now();
     for (const d of decisions) {
       if (!d.ok) continue;
@@ -139,6 +144,17 @@ export class PlacementService {
     return this.scheduler(policy).place(request).ok;
   }
 
+  /**
+   * Whether a host still enrolling (enrolled since `since`, not yet beaten) would take the
+   * request once ready: what it claims is checked again when it is ready and really placed.
+   */
+  async enrollingWouldPlace(request: PlacementRequest, policy: PlacementPolicy, since: Date): Promise<boolean> {
+    const rows = await this.hostRepo.enrollingSince(since);
+    if (rows.length === 0) return false;
+    const asReady = rows.map((h): HostSnapshot => ({ ...hostSnapshot(h), status: 'ready' }));
+    return new Scheduler(asReady, policy).place(request).ok;
+  }
+
   /** Serialises placements in a group; the first statement of the placing transaction. */
   async lockGroup(em: Tx, groupId: string): Promise<void> {
     await this.groupRepo.lock(em, groupId);
@@ -157,7 +173,12 @@ export class PlacementService {
       if (group.strict && group.policy === 'affinity' && placed > 0 && onHost === 0) return false;
       if (group.maxPerHost && onHost >= group.maxPerHost) return false;
     }
-    return this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
+    const claimed = await this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
+    if (!claimed || !decision.macosGuest) return claimed;
+    // The claim holds the host's row until commit, so a concurrent placement on this Mac waits
+    // above and then counts this guest (already on the host in this transaction) here.
+    const guests = (await this.hostRepo.macosGuestCounts([decision.hostId], em)).get(decision.hostId) ?? 0;
+    return guests <= MAX_MACOS_GUESTS;
   }
 
   /** The numbers the PostgreSQL claim must respect: the same the scheduler used. */
@@ -170,7 +191,8 @@ export class PlacementService {
     const inFlight = [...this.pending.keys()].filter((d) => d.hostId === hostId);
     const [host] = await this.hostRepo.byIds([hostId]);
     const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
-    const snapshot = host ? hostSnapshot(host, groups) : null;
+    const macosGuests = (await this.hostRepo.macosGuestCounts([hostId])).get(hostId);
+    const snapshot = host ? hostSnapshot(host, groups, macosGuests) : null;
     const at = this.position.get(hostId);
     if (snapshot && at !== undefined) this.hosts[at] = snapshot;
     else if (snapshot) this.setHosts([...this.hosts, snapshot]);
@@ -213,8 +235,8 @@ export class PlacementService {
     // Taken before the read: a decision settled while it runs may or may not be in what it
     // reads, and counting it twice (until the next reload) is the safe side.
     const inFlight = [...this.pending.keys()];
-    const [rows, groups] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts()]);
-    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})));
+    const [rows, groups, macos] = await Promise.all([this.hostRepo.schedulable(), this.hostRepo.groupCounts(), this.hostRepo.macosGuestCounts()]);
+    this.setHosts(rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {}, macos.get(h.id))));
     // Schedulers are rebuilt from the new snapshot (cheap next to a decision at this size).
     const policies = [...this.schedulers.values()].map((e) => e.policy);
     this.schedulers.clear();

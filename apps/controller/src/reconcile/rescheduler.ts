@@ -13,6 +13,10 @@ const BATCH = 500;
  * instance is deleted — and every 30 s in case a change went unnoticed (like Nomad's blocked
  * evaluations). Only instances the scheduler would now place get a new create operation, so a
  * request no host can ever take does not churn.
+ *
+ * A create that arrives while a host that would take it is still enrolling does not come here:
+ * it waits for that host (OperationRunner, bounded by the heartbeat timeout). One that waited
+ * in vain is unschedulable like any other, and tried again here when the host becomes ready.
  */
 @Injectable()
 export class Rescheduler implements OnModuleInit, OnApplicationShutdown {

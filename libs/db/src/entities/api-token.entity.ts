@@ -30,8 +30,17 @@ export class ApiTokenEntity {
   @JoinColumn({ name: 'project_id' })
   project?: ProjectEntity;
 
+  /** Who minted it (null: made at start from the configuration). */
   @Column({ type: 'uuid', nullable: true })
   createdBy!: string | null;
+
+  /** The admin token made at start (HYPERPLANE_ADMIN_TOKEN or a printed one): a new configured value revokes it. */
+  @Column({ type: 'boolean', default: false })
+  bootstrap!: boolean;
+
+  /** Requests per minute for this token (null: the project's, else the configured default). */
+  @Column({ type: 'int', nullable: true })
+  rateLimitPerMinute!: number | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -23,6 +23,10 @@ export class EnrollmentTokenEntity {
   @Column({ type: 'uuid', nullable: true })
   createdBy!: string | null;
 
+  /** Made at start from HYPERPLANE_ENROLLMENT_TOKEN: a new configured value revokes it. */
+  @Column({ type: 'boolean', default: false })
+  bootstrap!: boolean;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

@@ -8,6 +8,8 @@ export type EventSubject = (typeof EVENT_SUBJECTS)[number];
 // A BRIN index (made by a migration; TypeORM cannot declare one): pruning by age needs only
 // ranges of blocks, and an append-only log keeps it tiny and nearly free to maintain.
 @Index('events_created', { synchronize: false })
+// A project's token replays its own events: read in id order without passing over others'.
+@Index('events_project', ['projectId', 'id'])
 export class EventEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;

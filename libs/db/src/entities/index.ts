@@ -10,6 +10,7 @@ import { OutboxEntity } from './outbox.entity';
 import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
+import { UsageIntervalEntity } from './usage-interval.entity';
 
 export * from './agent.entity';
 export * from './api-token.entity';
@@ -23,6 +24,7 @@ export * from './outbox.entity';
 export * from './placement-group.entity';
 export * from './project.entity';
 export * from './template.entity';
+export * from './usage-interval.entity';
 
 export const ENTITIES = [
   ProjectEntity,
@@ -37,4 +39,5 @@ export const ENTITIES = [
   EventEntity,
   PlacementGroupEntity,
   InstanceSnapshotEntity,
+  UsageIntervalEntity,
 ];

@@ -103,6 +103,19 @@ export class InstanceEntity {
   @Column({ type: 'int', default: 0 })
   claimDiskGib!: number;
 
+  /**
+   * A resize in flight holds its new size against the project's quota from the request on:
+   * the quota counts GREATEST(size, reserve). Cleared (0) when the resize ends either way.
+   */
+  @Column({ type: 'int', default: 0 })
+  reserveVcpus!: number;
+
+  @Column({ type: 'int', default: 0 })
+  reserveMemoryMib!: number;
+
+  @Column({ type: 'int', default: 0 })
+  reserveDiskGib!: number;
+
   /** cpuUnits, cpuCapPercent, swapMiB, pids, ioWeight. */
   @Column({ type: 'jsonb', nullable: true })
   limits!: Record<string, number> | null;

@@ -89,6 +89,10 @@ export class OperationEntity {
   @Column({ type: 'uuid', nullable: true })
   requestedBy!: string | null;
 
+  /** The X-Request-Id of the request that made it: logs from the api to the driver carry it. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  requestId!: string | null;
+
   /** Where the work is now, so lost work can be re-enqueued under the same job id. */
   @Column({ type: 'varchar', length: 100, nullable: true })
   jobQueue!: string | null;

@@ -16,9 +16,12 @@ export class ProjectEntity {
   @Column({ type: 'jsonb', nullable: true })
   policy!: Record<string, unknown> | null;
 
-  /** Quotas (later issue): instances, vcpus, memoryMiB, diskGiB. */
+  /**
+   * Quota: { instances?, vcpus?, memoryMiB?, diskGiB?, perTechnology?: { container?: {…},
+   * vm?: {…} } }; a missing limit is unlimited. Read by the hp_quota_check trigger.
+   */
   @Column({ type: 'jsonb', nullable: true })
-  quota!: Record<string, number> | null;
+  quota!: Record<string, unknown> | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -60,6 +60,30 @@ export class EventRepository {
     return rows.map((r) => fromRow<EventEntity>(r));
   }
 
+  /**
+   * One page of a replay: the events after `afterId` up to `upTo` that a caller may see, oldest
+   * first. The project filter runs here, in SQL (keyset on id), so a project's replay reads
+   * only its own rows, never every tenant's. `projectIds` null: every project and the fleet's
+   * own events (hosts); otherwise those projects only.
+   */
+  async page(filter: { afterId: string; upTo: string; projectIds: string[] | null; subjects: readonly EventSubject[]; limit: number }): Promise<EventEntity[]> {
+    const params: unknown[] = [filter.afterId, filter.upTo, filter.subjects, filter.limit];
+    let project = '';
+    if (filter.projectIds?.length === 1) {
+      // One project (the usual token): an equality walks events_project (project, id) in order.
+      project = 'project_id = $5 AND ';
+      params.push(filter.projectIds[0]);
+    } else if (filter.projectIds) {
+      project = 'project_id = ANY($5::uuid[]) AND ';
+      params.push(filter.projectIds);
+    }
+    const rows: Record<string, unknown>[] = await this.db.manager.query(
+      `SELECT * FROM events WHERE ${project}id > $1 AND id <= $2 AND subject_type = ANY($3::text[]) ORDER BY id LIMIT $4`,
+      params,
+    );
+    return rows.map((r) => fromRow<EventEntity>(r));
+  }
+
   async byIds(ids: string[]): Promise<EventEntity[]> {
     if (ids.length === 0) return [];
     const rows: Record<string, unknown>[] = await this.db.manager.query('SELECT * FROM events WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);

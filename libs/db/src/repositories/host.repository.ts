@@ -160,6 +160,17 @@ export class HostRepository {
     return this.db.manager.find(HostEntity);
   }
 
+  /** Hosts enrolled since `since` that have not beaten yet (placement may wait for them). */
+  enrollingSince(since: Date): Promise<HostEntity[]> {
+    return this.db.manager.createQueryBuilder(HostEntity, 'h').where("h.status = 'enrolling'").andWhere('h.created_at >= :since', { since }).getMany();
+  }
+
+  /** How many hosts have each status (for metrics). */
+  async countByStatus(): Promise<Map<string, number>> {
+    const rows = await this.db.manager.query<{ status: string; n: number }[]>('SELECT status, count(*)::int AS n FROM hosts GROUP BY status');
+    return new Map(rows.map((r) => [r.status, r.n]));
+  }
+
   /** What the heartbeat watcher needs of every host, without the inventories. */
   async liveness(): Promise<Pick<HostEntity, 'id' | 'name' | 'agentId' | 'status' | 'lastHeartbeatAt' | 'createdAt'>[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, name, agent_id, status, last_heartbeat_at, created_at FROM hosts');
@@ -296,6 +307,22 @@ export class HostRepository {
     const out = new Map<string, Record<string, number>>();
     for (const r of rows) out.set(r.host_id, { ...out.get(r.host_id), [r.group_id]: r.n });
     return out;
+  }
+
+  /**
+   * macOS guests holding one of their Mac's two licence slots, per host: VMs of a macOS template
+   * being created, running or suspended (Hyperplane's `suspended` covers prlctl's paused too).
+   */
+  async macosGuestCounts(hostIds?: string[], em: EntityManager = this.db.manager): Promise<Map<string, number>> {
+    const rows = await em.query<{ host_id: string; n: number }[]>(
+      `SELECT i.host_id, count(*)::int AS n FROM instances i JOIN templates t ON t.name = i.template
+       WHERE i.host_id IS NOT NULL AND t.os_family = 'macos' AND i.technology = 'vm'
+         AND i.state IN ('provisioning', 'running', 'suspended', 'migrating')
+         AND ($1::uuid[] IS NULL OR i.host_id = ANY($1::uuid[]))
+       GROUP BY i.host_id`,
+      [hostIds ?? null],
+    );
+    return new Map(rows.map((r) => [r.host_id, r.n]));
   }
 
   async byIds(ids: string[]): Promise<HostEntity[]> {

@@ -1,6 +1,7 @@
 import { OperationKind, OperationStatus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
-import { Database, fromRow } from '../database';
+import { childCache, operationDuration, operationsTotal } from '@hyperplane/observability';
+import { afterCommit, Database, fromRow } from '../database';
 import { OperationEntity, OperationError } from '../entities';
 import { bulkInsert, setClause } from '../sql';
 import { EventRepository, NewEvent } from './event.repository';
@@ -16,6 +17,21 @@ export interface OperationFilter {
 }
 
 export type OperationPatch = Partial<Omit<OperationEntity, 'id' | 'version' | 'project' | 'instance' | 'parent'>>;
+
+const finishedSeries = childCache((kind, outcome) => ({ count: operationsTotal.labels(kind, outcome), duration: operationDuration.labels(kind, outcome) }));
+
+/** Counts operations that ended (by kind and outcome, with their time since accepted) once their transaction committed. */
+function countFinished(em: EntityManager, ops: Pick<OperationEntity, 'kind' | 'status' | 'createdAt'>[]): void {
+  if (ops.length === 0) return;
+  afterCommit(em, () => {
+    const now = Date.now();
+    for (const o of ops) {
+      const s = finishedSeries(o.kind, o.status);
+      s.count.inc();
+      if (o.createdAt) s.duration.observe(Math.max(0, now - new Date(o.createdAt).getTime()) / 1000);
+    }
+  });
+}
 
 export class OperationRepository {
   constructor(
@@ -113,9 +129,10 @@ export class OperationRepository {
          version = o.version + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result)
        WHERE o.id = r.id AND o.status = 'running'
-       RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error`,
+       RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error, o.created_at`,
       [rows.map((r) => r.id), rows.map((r) => (r.result ? JSON.stringify(r.result) : null))],
     );
+    countFinished(em, updated[0].map((r) => fromRow<OperationEntity>(r)));
     await this.events.append(em, updated[0].map((r) => this.statusEvent(fromRow<OperationEntity>(r), 'running')));
   }
 
@@ -129,6 +146,7 @@ export class OperationRepository {
       [ids, from, to, patch.step, patch.error ? JSON.stringify(patch.error) : null],
     );
     const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
+    countFinished(em, ops);
     await this.events.append(em, ops.map((o) => this.statusEvent(o, null)));
     return ops;
   }
@@ -188,6 +206,19 @@ export class OperationRepository {
     return this.db.manager.findOneBy(OperationEntity, { idempotencyScope: scope, idempotencyKey: key });
   }
 
+  /**
+   * The instance's active operation, locked. Operation rows are locked before their instance's
+   * (as the controller and a cancel do), so a request that would change the instance takes
+   * this first: it waits for a cancel in flight instead of deadlocking with it.
+   */
+  async lockActiveForInstance(em: EntityManager, instanceId: string): Promise<OperationEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>(
+      `SELECT * FROM operations WHERE instance_id = $1 AND status IN ('queued', 'running') FOR UPDATE`,
+      [instanceId],
+    );
+    return rows[0] ? fromRow<OperationEntity>(rows[0]) : null;
+  }
+
   activeForInstance(instanceId: string, em: EntityManager = this.db.manager): Promise<OperationEntity | null> {
     return em
       .createQueryBuilder(OperationEntity, 'o')
@@ -240,6 +271,7 @@ export class OperationRepository {
     const row = result[0][0];
     if (!row) return null;
     const op = fromRow<OperationEntity & { previousStatus: OperationStatus }>(row);
+    if (terminal) countFinished(em, [op]);
     await this.events.append(em, [
       {
         type: 'operation.status',
@@ -257,6 +289,15 @@ export class OperationRepository {
     const { sql, params } = setClause(patch, 2);
     if (!sql) return;
     await em.query(`UPDATE operations SET ${sql}, version = version + 1, updated_at = now() WHERE id = $1`, [id, ...params]);
+  }
+
+  /** An operation that has not ended says what it waits for (its status stays). False if it ended. */
+  async markWaiting(id: string, step: string): Promise<boolean> {
+    const rows: unknown[] = await this.db.manager.query(
+      `UPDATE operations SET step = $2, version = version + 1, updated_at = now() WHERE id = $1 AND status IN ('queued', 'running') RETURNING id`,
+      [id, step],
+    );
+    return rows.length > 0;
   }
 
   /** Progress only moves forward, and only while running. */

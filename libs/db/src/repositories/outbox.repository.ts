@@ -1,4 +1,5 @@
 import { EntityManager } from 'typeorm';
+import { outboxRelayLag } from '@hyperplane/observability';
 import { Database } from '../database';
 import { recordset } from '../sql';
 
@@ -31,15 +32,25 @@ export class OutboxRepository {
    */
   async relayBatch(limit: number, deliver: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
     return this.db.transaction(async (em) => {
-      const rows = await em.query<(OutboxMessage & { id: string })[]>(
-        'SELECT id, queue, job_name AS "jobName", job_id AS "jobId", payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+      const rows = await em.query<(OutboxMessage & { id: string; createdAt: Date })[]>(
+        'SELECT id, queue, job_name AS "jobName", job_id AS "jobId", payload, created_at AS "createdAt" FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
         [limit],
       );
       if (rows.length === 0) return 0;
       await deliver(rows);
+      const now = Date.now();
+      for (const r of rows) outboxRelayLag.observe(Math.max(0, now - new Date(r.createdAt).getTime()) / 1000);
       await em.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       return rows.length;
     });
+  }
+
+  /** Rows waiting to be relayed, and the age of the oldest in seconds (0 when none). */
+  async backlog(): Promise<{ pending: number; oldestAgeS: number }> {
+    const [row] = await this.db.manager.query<{ n: number; age: number | null }[]>(
+      'SELECT count(*)::int AS n, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age FROM outbox',
+    );
+    return { pending: row?.n ?? 0, oldestAgeS: Math.max(0, row?.age ?? 0) };
   }
 
   async count(): Promise<number> {

@@ -21,6 +21,11 @@ export class ProjectRepository {
     await this.db.manager.query('UPDATE projects SET policy = $2 WHERE id = $1', [id, JSON.stringify(policy)]);
   }
 
+  /** null: no quota. Lowering a quota below usage is allowed: it only stops further growth. */
+  async setQuota(id: string, quota: Record<string, unknown> | null): Promise<void> {
+    await this.db.manager.query('UPDATE projects SET quota = $2 WHERE id = $1', [id, quota === null ? null : JSON.stringify(quota)]);
+  }
+
   async insert(row: Partial<ProjectEntity>): Promise<void> {
     await this.db.manager.insert(ProjectEntity, row as QueryDeepPartialEntity<ProjectEntity>);
   }

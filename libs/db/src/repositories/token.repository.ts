@@ -1,7 +1,20 @@
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { EntityManager, IsNull } from 'typeorm';
+import { EntityManager, IsNull, Not } from 'typeorm';
 import { Database } from '../database';
 import { ApiTokenEntity, EnrollmentTokenEntity } from '../entities';
+
+/** NOTIFYed (by a trigger) when api_tokens change, so every API process drops its auth cache. */
+export const TOKENS_CHANNEL = 'hp_tokens';
+
+/** Tokens minted from one token on, transitively (admins mint admins); UNION stops at cycles. */
+const LINEAGE = `WITH RECURSIVE lineage(id) AS (
+    SELECT id FROM api_tokens WHERE id = $1
+    UNION SELECT t.id FROM api_tokens t JOIN lineage l ON t.created_by = l.id)`;
+
+export interface TokenListFilter {
+  /** Only live tokens whose maker is revoked: what a revoked admin left behind. */
+  createdByRevoked?: boolean;
+}
 
 /** API tokens and enrollment tokens; both are looked up by the SHA-256 of their secret. */
 export class TokenRepository {
@@ -15,8 +28,58 @@ export class TokenRepository {
     await em.insert(ApiTokenEntity, row as QueryDeepPartialEntity<ApiTokenEntity>);
   }
 
-  listApiTokens(): Promise<ApiTokenEntity[]> {
-    return this.db.manager.find(ApiTokenEntity, { order: { createdAt: 'ASC' } });
+  listApiTokens(filter: TokenListFilter = {}): Promise<ApiTokenEntity[]> {
+    const q = this.db.manager.createQueryBuilder(ApiTokenEntity, 't').orderBy('t.createdAt', 'ASC');
+    if (filter.createdByRevoked) {
+      q.where('t.revokedAt IS NULL').andWhere('EXISTS (SELECT 1 FROM api_tokens m WHERE m.id = t.created_by AND m.revoked_at IS NOT NULL)');
+    }
+    return q.getMany();
+  }
+
+  /** The ids of `id` and of every token minted from it, transitively. */
+  async lineage(id: string): Promise<string[]> {
+    const rows = await this.db.manager.query<{ id: string }[]>(`${LINEAGE} SELECT id FROM lineage`, [id]);
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Revokes a token, every API token minted from it (transitively) and every enrollment token
+   * any of them made, in one transaction. Returns what was live and is now revoked.
+   */
+  async revokeApiTokenCascade(id: string): Promise<{ tokens: string[]; enrollmentTokens: string[] }> {
+    return this.db.transaction(async (em) => {
+      // An UPDATE through query() answers [rows, affected].
+      const tokens = await em.query<[{ id: string }[], number]>(
+        `${LINEAGE} UPDATE api_tokens SET revoked_at = now() WHERE id IN (SELECT id FROM lineage) AND revoked_at IS NULL RETURNING id`,
+        [id],
+      );
+      const enrollment = await em.query<[{ id: string }[], number]>(
+        `${LINEAGE} UPDATE enrollment_tokens SET revoked_at = now() WHERE created_by IN (SELECT id FROM lineage) AND revoked_at IS NULL RETURNING id`,
+        [id],
+      );
+      return { tokens: tokens[0].map((r) => r.id), enrollmentTokens: enrollment[0].map((r) => r.id) };
+    });
+  }
+
+  /**
+   * Adds the configured bootstrap admin token and revokes the bootstrap tokens it replaces, at
+   * once: the old value stops working as the new one starts.
+   */
+  async replaceBootstrapAdmin(row: Partial<ApiTokenEntity>): Promise<number> {
+    return this.db.transaction(async (em) => {
+      await em.insert(ApiTokenEntity, { ...row, bootstrap: true } as QueryDeepPartialEntity<ApiTokenEntity>);
+      const res = await em.update(ApiTokenEntity, { bootstrap: true, revokedAt: IsNull(), id: Not(row.id!) }, { revokedAt: new Date() });
+      return res.affected ?? 0;
+    });
+  }
+
+  /** The same for the enrollment token configured on the API (HYPERPLANE_ENROLLMENT_TOKEN). */
+  async replaceBootstrapEnrollment(row: Partial<EnrollmentTokenEntity>): Promise<number> {
+    return this.db.transaction(async (em) => {
+      await em.insert(EnrollmentTokenEntity, { ...row, bootstrap: true });
+      const res = await em.update(EnrollmentTokenEntity, { bootstrap: true, revokedAt: IsNull(), id: Not(row.id!) }, { revokedAt: new Date() });
+      return res.affected ?? 0;
+    });
   }
 
   async revokeApiToken(id: string): Promise<boolean> {
@@ -36,8 +99,12 @@ export class TokenRepository {
     await this.db.manager.insert(EnrollmentTokenEntity, row);
   }
 
-  listEnrollmentTokens(): Promise<EnrollmentTokenEntity[]> {
-    return this.db.manager.find(EnrollmentTokenEntity, { order: { createdAt: 'ASC' } });
+  listEnrollmentTokens(filter: TokenListFilter = {}): Promise<EnrollmentTokenEntity[]> {
+    const q = this.db.manager.createQueryBuilder(EnrollmentTokenEntity, 't').orderBy('t.createdAt', 'ASC');
+    if (filter.createdByRevoked) {
+      q.where('t.revokedAt IS NULL').andWhere('EXISTS (SELECT 1 FROM api_tokens m WHERE m.id = t.created_by AND m.revoked_at IS NOT NULL)');
+    }
+    return q.getMany();
   }
 
   findEnrollmentToken(secretHash: string): Promise<EnrollmentTokenEntity | null> {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { DriverError } from '../driver.exception';
 
 export interface RunOptions {
@@ -12,6 +13,8 @@ export interface RunOptions {
   okCodes?: number[];
   /** Stop collecting output past this many bytes (default 8 MiB). */
   maxOutputBytes?: number;
+  /** Each complete line of output as it comes (progress of a long build). */
+  onLine?(line: string, stream: 'stdout' | 'stderr'): void;
 }
 
 export interface RunResult {
@@ -53,13 +56,23 @@ export function runCommand(file: string, args: readonly string[], opts: RunOptio
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
+    const lines = { stdout: '', stderr: '' };
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    const split = (stream: 'stdout' | 'stderr', chunk: Buffer): void => {
+      if (!opts.onLine) return;
+      const parts = (lines[stream] + decoders[stream].write(chunk)).split('\n');
+      lines[stream] = parts.pop() ?? '';
+      for (const line of parts) opts.onLine(line, stream);
+    };
     child.stdout.on('data', (chunk: Buffer) => {
       if (outBytes < maxBytes) out.push(chunk);
       outBytes += chunk.length;
+      split('stdout', chunk);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       if (errBytes < maxBytes) err.push(chunk);
       errBytes += chunk.length;
+      split('stderr', chunk);
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -69,6 +82,7 @@ export function runCommand(file: string, args: readonly string[], opts: RunOptio
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      for (const stream of ['stdout', 'stderr'] as const) if (lines[stream]) opts.onLine?.(lines[stream], stream);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       const cmd = [file, ...args].join(' ');

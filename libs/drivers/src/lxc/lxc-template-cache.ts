@@ -5,6 +5,7 @@ import { Arch, Technology, TemplateSpec } from '@hyperplane/domain';
 import { DriverContext } from '../driver';
 import { DriverError } from '../driver.exception';
 import { runCommand } from '../exec/run-command';
+import { DebootstrapProgress } from './debootstrap-progress';
 import { buildBusyboxRootfs, isStaticElf } from './lxc-busybox-rootfs';
 import { BootConfig } from './lxc-config';
 import { isReadable, which } from './lxc-host';
@@ -46,10 +47,14 @@ export interface TemplateCacheOptions {
   /** Where LXC keeps its stock config snippets. */
   lxcConfigDir?: string;
   busyboxPath?: string;
+  /** debootstrap to use instead of the one on the PATH (tests give a fake). */
+  debootstrapPath?: string;
 }
 
 const DEBIAN_SUITES: Record<string, string> = { '12': 'bookworm', bookworm: 'bookworm' };
 const DEBOOTSTRAP_ARCH: Record<Arch, string> = { x86_64: 'amd64', arm64: 'arm64' };
+/** The part of a driver's create a template build takes, in percent (copying the rootfs follows at 60). */
+export const BUILD_SPAN: readonly [number, number] = [20, 58];
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox', '/usr/sbin/busybox'];
 
 /**
@@ -76,7 +81,7 @@ export class LxcTemplateCache {
 
   /** Host tools templates are built from; looked up once. */
   sources(): Promise<TemplateSources> {
-    this.sourcesOnce ??= findSources(this.opts.busyboxPath);
+    this.sourcesOnce ??= findSources(this.opts.busyboxPath, this.opts.debootstrapPath);
     return this.sourcesOnce;
   }
 
@@ -132,7 +137,7 @@ export class LxcTemplateCache {
           for (const stale of (await readdir(this.opts.dir)).filter((f) => f.startsWith(`.build-${recipe.key}-`))) {
             await rm(join(this.opts.dir, stale), { recursive: true, force: true });
           }
-          ctx.progress?.(20, `building template ${recipe.key}`);
+          ctx.progress?.(BUILD_SPAN[0], `building template ${recipe.key}`);
           const staging = await mkdtemp(join(this.opts.dir, `.build-${recipe.key}-`));
           try {
             const manifest = await this.build(recipe, staging, ctx);
@@ -161,10 +166,20 @@ export class LxcTemplateCache {
     let builtWith: string;
     if (recipe.kind === 'debian') {
       const debootstrap = sources.debootstrap ?? 'debootstrap';
+      // A first build takes a minute or more: say what debootstrap does, within the build's span.
+      const progress = new DebootstrapProgress();
+      const [from, to] = BUILD_SPAN;
       await runCommand(
         debootstrap,
         ['--variant=minbase', '--include=systemd-sysv,iproute2', `--arch=${DEBOOTSTRAP_ARCH[this.opts.hostArch]}`, 'bookworm', rootfs, this.opts.debianMirror],
-        { timeoutMs: recipe.buildTimeoutMs, signal: ctx.signal },
+        {
+          timeoutMs: recipe.buildTimeoutMs,
+          signal: ctx.signal,
+          onLine: (line) => {
+            const p = progress.feed(line);
+            if (p) ctx.progress?.(from + ((to - from) * p.percent) / 100, `building ${recipe.key}: ${p.step}`);
+          },
+        },
       );
       await prepareDebianRootfs(rootfs, buildId);
       builtWith = `debootstrap bookworm ${this.opts.debianMirror}`;
@@ -207,7 +222,7 @@ async function readManifest(entry: string): Promise<TemplateManifest | undefined
   }
 }
 
-async function findSources(busyboxPath?: string): Promise<TemplateSources> {
+async function findSources(busyboxPath?: string, debootstrapPath?: string): Promise<TemplateSources> {
   let busybox: string | undefined;
   for (const candidate of busyboxPath ? [busyboxPath] : BUSYBOX_CANDIDATES) {
     if (await isStaticElf(candidate)) {
@@ -215,5 +230,5 @@ async function findSources(busyboxPath?: string): Promise<TemplateSources> {
       break;
     }
   }
-  return { busybox, debootstrap: await which('debootstrap') };
+  return { busybox, debootstrap: debootstrapPath ?? (await which('debootstrap')) };
 }

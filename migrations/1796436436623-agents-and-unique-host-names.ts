@@ -3,8 +3,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 // Generated, then written by hand to keep the data: each distinct host credential becomes an
 // agent (its hosts shared it), and hosts that shared a name get their id's start appended so
 // that names can be unique. Agents enrolled before this have no Redis user until they rotate.
-export class AgentsAndUniqueHostNames1796433351050 implements MigrationInterface {
-  name = 'AgentsAndUniqueHostNames1796433351050';
+export class AgentsAndUniqueHostNames1796436436623 implements MigrationInterface {
+  name = 'AgentsAndUniqueHostNames1796436436623';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query("CREATE TABLE \"agents\" (\"id\" uuid NOT NULL, \"credential_hash\" character(64) NOT NULL, \"redis_user\" character varying(128), \"redis_password_hash\" character(64), \"enrollment_token_id\" uuid, \"created_at\" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), \"rotated_at\" TIMESTAMP WITH TIME ZONE, CONSTRAINT \"PK_9c653f28ae19c5884d5baf6a1d9\" PRIMARY KEY (\"id\"))");
