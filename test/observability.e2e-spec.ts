@@ -90,7 +90,7 @@ describe('observability: metrics, health listeners and request ids', () => {
   it('counts the jobs of the control queue and of the agent\'s host queues', async () => {
     const opts = { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX };
     const control = new Queue(QueueName.Control, opts);
-    const host = new Queue(`host-${hostId}`, opts);
+    const host = new Queue(hostQueueName(stack.agent!.id, hostId), opts);
     try {
       // Delayed for an hour: they stay put while we look.
       await control.add('operation.run', { operationId: '00000000-0000-0000-0000-000000000000' }, { jobId: 'obs-delayed', delay: 3_600_000 });
