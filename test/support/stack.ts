@@ -9,8 +9,7 @@ import { Arch, OsFamily, Resources } from '@hyperplane/domain';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
 import { AgentOptions, AgentRuntime, SimHostSpec } from '@hyperplane/agent';
-import IORedis from 'ioredis';
-import { deleteAgentRedisUsers, deleteRedisPrefix } from '@hyperplane/queue';
+import { deleteRedisPrefix } from '@hyperplane/queue';
 import { ApiClient } from './api-client';
 
 export const REDIS_URL = process.env.HYPERPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -38,18 +37,8 @@ export async function freshDatabase(): Promise<{ url: string; name: string; drop
   };
 }
 
-/** Removes every key of a Redis prefix (each suite has its own). */
+/** Removes every key of a Redis prefix (each suite has its own), and the agents' Redis users named after it. */
 export const dropRedisPrefix = deleteRedisPrefix;
-
-/** Removes the agents' Redis users the suite's API made (named after its prefix). */
-export async function dropAgentRedisUsers(url: string, prefix: string): Promise<number> {
-  const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
-  try {
-    return await deleteAgentRedisUsers(redis, prefix);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 export function simHost(key: string, os: OsFamily, arch: Arch, extra: Partial<SimHostSpec> = {}): SimHostSpec {
   const kernels: Record<OsFamily, { osVersion: string; kernel: string }> = {
@@ -203,7 +192,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await api.close().catch(() => undefined);
       await sql.end().catch(() => undefined);
       await dropRedisPrefix(redisUrl, prefix).catch(() => undefined);
-      await dropAgentRedisUsers(redisUrl, prefix).catch(() => undefined);
       await db.drop().catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
     },

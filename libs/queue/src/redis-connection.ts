@@ -1,4 +1,5 @@
 import IORedis, { Redis, RedisOptions } from 'ioredis';
+import { deleteAgentRedisUsers } from './agent-acl';
 
 export interface RedisSettings {
   /** `redis://` or `rediss://` (TLS). */
@@ -52,7 +53,7 @@ export function endRedis(client: Redis): void {
   if (client.status !== 'reconnecting') client.disconnect();
 }
 
-/** Deletes every key under `prefix` (a test's or a benchmark's own); returns how many. */
+/** Deletes every key under `prefix` (a test's or a benchmark's own), and its agents' Redis users; returns how many keys. */
 export async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
   const redis = new IORedis(url, { maxRetriesPerRequest: 1 });
   let deleted = 0;
@@ -63,6 +64,8 @@ export async function deleteRedisPrefix(url: string, prefix: string): Promise<nu
       cursor = next;
       if (keys.length) deleted += await redis.unlink(...keys);
     } while (cursor !== '0');
+    // A Redis without ACLs has no users to remove.
+    await deleteAgentRedisUsers(redis, prefix).catch(() => undefined);
   } finally {
     redis.disconnect();
   }
