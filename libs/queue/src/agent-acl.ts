@@ -51,7 +51,8 @@ export class AgentRedisUsers {
 
   /**
    * Whether this connection can make users: the Redis knows ACLs (6 or newer) and lets this
-   * connection's user run ACL SETUSER. Tried with a throw-away user, removed at once.
+   * connection's user run ACL SETUSER. Tried with a throw-away user, removed at once; throws
+   * when Redis does not answer.
    */
   async supported(): Promise<boolean> {
     const probe = `${this.prefix}-acl-probe-${process.pid}-${Date.now()}`;
@@ -59,8 +60,11 @@ export class AgentRedisUsers {
       await this.redis.call('ACL', 'SETUSER', probe, 'reset', 'off');
       await this.redis.call('ACL', 'DELUSER', probe);
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      // Redis answered no (unknown command, NOPERM): no users here. Any other failure (Redis
+      // unreachable) is not an answer, and must not quietly leave agents sharing a credential.
+      if ((e as Error).name === 'ReplyError') return false;
+      throw e;
     }
   }
 
