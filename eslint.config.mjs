@@ -3,7 +3,8 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // Fakes of host tools are plain Node scripts that tests put on the PATH, run without a build.
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '*.js', '*.mjs', '**/test/fakes/**/*.js'] },
+  // Plain .mjs scripts (the build's asset copy, the example producer, test helpers) are not typed.
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '*.js', '*.mjs', '**/test/fakes/**/*.js', 'scripts/*.mjs', 'examples/**/*.mjs', 'test/support/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -6,6 +6,7 @@ import { HostCreateFailures1795685922432 } from './1795685922432-host-create-fai
 import { TokenBootstrapFlags1796433017885 } from './1796433017885-token-bootstrap-flags';
 import { OperationRequestId1796433095619 } from './1796433095619-operation-request-id';
 import { EventsByProject1796433974784 } from './1796433974784-events-by-project';
+import { WebhooksAudit1796434990923 } from './1796434990923-webhooks-audit';
 import { QuotasUsageRates1796435081266 } from './1796435081266-quotas-usage-rates';
 import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-and-unique-host-names';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   TokenBootstrapFlags1796433017885,
   OperationRequestId1796433095619,
   EventsByProject1796433974784,
+  WebhooksAudit1796434990923,
   QuotasUsageRates1796435081266,
   AgentsAndUniqueHostNames1796436436623,
 ];

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { HostInventory } from '@hyperplane/domain';
+import { HostInventory, OsFamily } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
 import { agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
@@ -35,6 +35,12 @@ export interface AgentOptions {
   concurrency?: number;
   /** Where to serve /healthz, /readyz and /metrics (none when absent or port 0). */
   listen?: { port: number; bind: string };
+  /**
+   * Tests only (no setting reads it): the OS this machine's drivers are built for and the
+   * local inventory reports, so an agent here with a fake tool on its PATH (the fake Hyper-V
+   * PowerShell host) stands in for a host of another OS.
+   */
+  localHostAs?: { os: OsFamily; osVersion?: string; kernel?: string };
 }
 
 /**
@@ -122,7 +128,8 @@ export class AgentRuntime {
     for (const h of this.hosts) h.start();
     await this.beat();
     this.timers.push(setInterval(() => void this.beat(), this.opts.heartbeatIntervalMs));
-    this.timers.push(setInterval(() => void this.syncAll(), this.opts.syncIntervalMs));
+    // The periodic sync reports a host only when something changed there (or now and then anyway).
+    this.timers.push(setInterval(() => void this.syncAll({ onlyChanged: true }), this.opts.syncIntervalMs));
     this.log.log(`agent running ${this.hosts.length} host(s): ${[...planned.keys()].slice(0, 5).join(', ')}${planned.size > 5 ? ', …' : ''}`);
   }
 
@@ -154,9 +161,9 @@ export class AgentRuntime {
     queueJobs.labels('host', 'delayed').set(c.delayed);
   }
 
-  /** Reports every host's actual instances now (normally on an interval). */
-  async syncAll(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.sync().catch((e: unknown) => this.log.warn(`sync failed: ${String(e)}`))));
+  /** Reports every host's actual instances now (normally on an interval, then only hosts where something changed). */
+  async syncAll(opts: { onlyChanged?: boolean } = {}): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.sync(opts).catch((e: unknown) => this.log.warn(`sync failed: ${String(e)}`))));
   }
 
   private async beat(): Promise<void> {
@@ -169,9 +176,13 @@ export class AgentRuntime {
     if (this.opts.local) {
       // The OS facts first: the architecture drivers get is the machine's, not Node's (Rosetta).
       const facts = await readOsFacts();
-      const { drivers, probes } = await probeDrivers(REAL_DRIVER_FACTORIES, { dataDir: this.opts.dataDir, hostOs: hostOs(), hostArch: facts.arch });
+      // Tests run the local host as another OS (with that OS's fake tools on the PATH).
+      const as = this.opts.localHostAs;
+      const { drivers, probes } = await probeDrivers(REAL_DRIVER_FACTORIES, { dataDir: this.opts.dataDir, hostOs: as?.os ?? hostOs(), hostArch: facts.arch });
       for (const p of probes) if (!p.installed) this.log.log(`driver ${p.name} not used: ${p.error ?? 'no reason given'}`);
-      planned.set(LOCAL_KEY, { drivers, inventory: await readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION, facts) });
+      const inventory = await readLocalInventory(this.opts.dataDir, probes, AGENT_VERSION, facts);
+      if (as) Object.assign(inventory, { os: as.os, osVersion: as.osVersion ?? inventory.osVersion, kernel: as.kernel ?? inventory.kernel });
+      planned.set(LOCAL_KEY, { drivers, inventory });
     }
     for (const spec of this.opts.simHosts) {
       const driver = new SimDriver({

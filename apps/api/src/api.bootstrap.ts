@@ -18,6 +18,8 @@ import { securityHeaders } from './common/security-headers';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { requestObserver } from './observability/request-observer.middleware';
+import { auditTrail } from './audit/audit.middleware';
+import { AuditService } from './audit/audit.service';
 
 export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
 
@@ -31,6 +33,8 @@ export async function createApiApp(config: ResolvedConfig): Promise<INestApplica
   app.use(securityHeaders());
   app.use(pathEncodingCheck(http));
   // Who is asking is settled from the headers before any body is read (or its size matters).
+  // Before authentication and the body parser, so that their refusals are recorded too.
+  app.use('/v1', auditTrail(app.get(AuditService)));
   const throttle = new AuthThrottle(config.HYPERPLANE_AUTH_FAILURES_PER_MINUTE);
   app.use('/v1', authenticateFirst(app.get(TokenService), app.get(AgentService), throttle));
   // Agents send inventories in pages of MAX_HOSTS_PER_AGENT_REQUEST hosts; users send far less.

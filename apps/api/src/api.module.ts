@@ -2,8 +2,8 @@ import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from
 import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
-import { DbModule, PgListener } from '@hyperplane/db';
-import { createRedis, HeartbeatStore, RedisSettings } from '@hyperplane/queue';
+import { DbModule, OperationRepository, PgListener } from '@hyperplane/db';
+import { createRedis, HeartbeatStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
 import { readFileSync } from 'node:fs';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
@@ -34,6 +34,11 @@ import { UsageController } from './projects/usage.controller';
 import { UsageService } from './projects/usage.service';
 import { RateLimiter } from './auth/rate-limiter';
 import { PreviewService } from './placement/preview.service';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
+import { RequestQueueConsumer } from './integrations/request-queue.consumer';
+import { WebhookController } from './webhooks/webhook.controller';
+import { API_WEBHOOK_DESTINATIONS, WebhookService } from './webhooks/webhook.service';
 
 export { API_REDIS };
 
@@ -76,6 +81,9 @@ export class ApiModule {
         PlacementGroupController,
         PlacementController,
         UsageController,
+
+        WebhookController,
+        AuditController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -101,6 +109,15 @@ export class ApiModule {
         PreviewService,
         HostService,
         UsageService,
+
+        { provide: API_WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
+        WebhookService,
+        AuditService,
+        {
+          provide: RequestQueueConsumer,
+          useFactory: (t: TokenService, i: InstanceService, c: InstanceChangeService, o: OperationRepository, w: OperationWaiters, a: AuditService) => new RequestQueueConsumer(config, t, i, c, o, w, a),
+          inject: [TokenService, InstanceService, InstanceChangeService, OperationRepository, OperationWaiters, AuditService],
+        },
       ],
     };
   }

@@ -1,8 +1,8 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { DbModule, PgListener } from '@hyperplane/db';
+import { DbModule, PgListener, WebhookRepository } from '@hyperplane/db';
 import { readFileSync } from 'node:fs';
-import { HeartbeatStore, JobQueue, RedisSettings } from '@hyperplane/queue';
+import { HeartbeatStore, JobQueue, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
 import { HostAgents } from './hosts/host-agents';
 import { AgentResultsConsumer } from './results/agent-results.consumer';
 import { ControllerWorkers } from './controller.workers';
@@ -23,6 +23,9 @@ import { Rescheduler } from './reconcile/rescheduler';
 import { CreateRetry } from './results/create-retry';
 import { ResultApplier } from './results/result.applier';
 import { ResultBatcher } from './results/result.batcher';
+import { RetentionPruner } from './webhooks/retention.pruner';
+import { WEBHOOK_DESTINATIONS, WebhookDeliverer } from './webhooks/webhook-deliverer';
+import { WebhookRelay } from './webhooks/webhook.relay';
 
 @Injectable()
 class QueueCloser implements OnApplicationShutdown {
@@ -75,6 +78,10 @@ export class ControllerModule {
         Rescheduler,
         HostAgents,
         AgentResultsConsumer,
+        { provide: WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
+        { provide: WebhookDeliverer, useFactory: (w: WebhookRepository, d: WebhookDestinations) => new WebhookDeliverer(config, w, d), inject: [WebhookRepository, WEBHOOK_DESTINATIONS] },
+        WebhookRelay,
+        RetentionPruner,
         {
           provide: ControllerWorkers,
           useFactory: (r: OperationRunner, c: AgentResultsConsumer) => new ControllerWorkers(config, controllerRedis(config), r, c),

@@ -7,3 +7,5 @@ export * from './hosts/heartbeat.watcher';
 export * from './reconcile/reconciler';
 export * from './observability/controller-listener';
 export * from './observability/controller-metrics';
+export * from './webhooks/retention.pruner';
+export * from './webhooks/webhook-deliverer';

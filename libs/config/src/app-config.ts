@@ -151,6 +151,14 @@ export class AppConfig {
   @IsOptional() @IsString()
   HYPERPLANE_PRLCTL?: string;
 
+  /** Another PowerShell host than `powershell` on the PATH, for the Hyper-V driver (read by the driver). */
+  @IsOptional() @IsString()
+  HYPERPLANE_POWERSHELL?: string;
+
+  /** Where the Hyper-V driver finds base disks named like templates (default <agent data>/drivers/hyperv/templates). */
+  @IsOptional() @IsString()
+  HYPERPLANE_HYPERV_TEMPLATE_DIR?: string;
+
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 
@@ -202,6 +210,41 @@ export class AppConfig {
   /** Operations the controller works on at once per process. */
   @IsInt() @Min(1) @Max(1000)
   HYPERPLANE_CONTROLLER_CONCURRENCY: number = 32;
+
+  /**
+   * Networks (comma-separated CIDRs, e.g. `127.0.0.0/8,::1/128`) webhooks may deliver to even
+   * though they are loopback, link-local or private. Empty: none (deliveries go to public addresses only).
+   */
+  @IsString() @Matches(/^[0-9a-fA-F:.,/ ]*$/)
+  HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS: string = '';
+
+  /** Attempts per webhook delivery before it is given up (Standard Webhooks' schedule spans a day and a half). */
+  @IsInt() @Min(1) @Max(20)
+  HYPERPLANE_WEBHOOK_MAX_ATTEMPTS: number = 10;
+
+  /** Multiplies the retry schedule (5 s, 5 min, 30 min, 2 h, …); tests make it small. */
+  @IsNumber() @Min(0.0001) @Max(10)
+  HYPERPLANE_WEBHOOK_RETRY_SCALE: number = 1;
+
+  /** How long a webhook endpoint may take to answer. */
+  @IsInt() @Min(100) @Max(60_000)
+  HYPERPLANE_WEBHOOK_TIMEOUT_MS: number = 15_000;
+
+  /** The inbound job queue external systems add requests to (docs/integrations/job-queue.md). */
+  @IsString() @Matches(/^[A-Za-z0-9_-]{1,64}$/)
+  HYPERPLANE_REQUEST_QUEUE: string = 'hyperplane-requests';
+
+  /** Requests from that queue in progress at once per API process (each waits for its operation); 0: this process takes none. */
+  @IsInt() @Min(0) @Max(5000)
+  HYPERPLANE_REQUEST_QUEUE_CONCURRENCY: number = 200;
+
+  /** Events (and finished webhook deliveries) older than this are pruned in the background. */
+  @IsInt() @Min(1)
+  HYPERPLANE_EVENTS_RETENTION_DAYS: number = 30;
+
+  /** Audit entries older than this are pruned in the background. */
+  @IsInt() @Min(1)
+  HYPERPLANE_AUDIT_RETENTION_DAYS: number = 365;
 }
 
 export class ConfigError extends Error {}

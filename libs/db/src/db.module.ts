@@ -15,6 +15,9 @@ import { TemplateRepository } from './repositories/template.repository';
 import { TokenRepository } from './repositories/token.repository';
 import { UsageRepository } from './repositories/usage.repository';
 
+import { WebhookRepository } from './repositories/webhook.repository';
+import { AuditRepository } from './repositories/audit.repository';
+
 export const DB_OPTIONS = Symbol('DB_OPTIONS');
 
 export interface DbModuleOptions {
@@ -45,6 +48,9 @@ const REPOSITORIES = [
   PlacementGroupRepository,
   SnapshotRepository,
   UsageRepository,
+
+  WebhookRepository,
+  AuditRepository,
 ];
 
 /** PostgreSQL for an app: the data source, the transaction helper and every repository. */
@@ -69,6 +75,8 @@ export class DbModule {
         { provide: TokenRepository, useFactory: (db: Database) => new TokenRepository(db), inject: [Database] },
         { provide: SnapshotRepository, useFactory: (db: Database) => new SnapshotRepository(db), inject: [Database] },
         { provide: PlacementGroupRepository, useFactory: (db: Database) => new PlacementGroupRepository(db), inject: [Database] },
+        { provide: WebhookRepository, useFactory: (db: Database) => new WebhookRepository(db), inject: [Database] },
+        { provide: AuditRepository, useFactory: (db: Database) => new AuditRepository(db), inject: [Database] },
         ...[HostRepository, InstanceRepository, OperationRepository].map((Repo) => ({
           provide: Repo,
           useFactory: (db: Database, events: EventRepository) => new Repo(db, events),

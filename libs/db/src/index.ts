@@ -16,5 +16,8 @@ export * from './repositories/project.repository';
 export * from './repositories/template.repository';
 export * from './repositories/token.repository';
 export * from './repositories/usage.repository';
+
+export * from './repositories/webhook.repository';
+export * from './repositories/audit.repository';
 export type { EntityManager as Tx } from 'typeorm';
 export * from './pg-listener';

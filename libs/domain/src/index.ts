@@ -6,3 +6,4 @@ export * from './inventory';
 export * from './template';
 export * from './isolation';
 export * from './template-catalogue';
+export * from './webhooks';

@@ -1,6 +1,7 @@
 import { DriverName } from '@hyperplane/domain';
 import { Driver } from './driver';
 import { DriverOptions } from './driver-options';
+import { createHypervDriver } from './hyperv/hyperv.driver';
 import { createLxcDriver } from './lxc/lxc.driver';
 import { createPrlctlDriver } from './prlctl/prlctl.driver';
 import { createQemuDriver } from './qemu/qemu.driver';
@@ -16,4 +17,5 @@ export const REAL_DRIVER_FACTORIES: Partial<Record<DriverName, DriverFactory>> =
   lxc: createLxcDriver,
   qemu: createQemuDriver,
   prlctl: createPrlctlDriver,
+  hyperv: createHypervDriver,
 };

@@ -39,6 +39,14 @@ export interface InstanceStatus {
   details?: Record<string, unknown>;
 }
 
+/** Which instances exist and in which state, without limits or usage: what the agent's sync reports. */
+export interface InstanceObservation {
+  id: string;
+  state: ActualState;
+  /** Why it stopped when it stopped on its own (e.g. a VM whose process died). */
+  exitReason?: string;
+}
+
 export interface StopOptions {
   /** Skip the graceful shutdown. */
   force?: boolean;
@@ -80,6 +88,11 @@ export interface Driver {
   /** Throws `DriverError('NotFound')` for an instance that does not exist. */
   inspect(id: string): Promise<InstanceStatus>;
   list(): Promise<InstanceStatus[]>;
+  /**
+   * What `list()` says about states, read cheaply enough to run every sync on a full host: no
+   * process per instance, no limits or usage. Drivers without it are listed with `list()`.
+   */
+  observe?(): Promise<InstanceObservation[]>;
 
   /** Capability `snapshot`. */
   snapshotCreate?(id: string, snapshot: string, ctx?: DriverContext): Promise<SnapshotInfo>;

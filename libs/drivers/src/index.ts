@@ -12,3 +12,4 @@ export type { TemplateRecipe } from './lxc/lxc-template-cache';
 export * from './lxc/debootstrap-progress';
 export * from './qemu';
 export * from './prlctl';
+export * from './hyperv';

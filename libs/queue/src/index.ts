@@ -7,3 +7,6 @@ export * from './heartbeat.store';
 export * from './redis-connection';
 export * from './multi-queue-consumer';
 export * from './agent-acl';
+export * from './webhooks/webhook-signature';
+export * from './webhooks/webhook-destination';
+export * from './request-queue';

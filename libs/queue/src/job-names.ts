@@ -4,6 +4,8 @@ import { DriverName, Resources } from '@hyperplane/domain';
 export enum QueueName {
   /** Operations to run: placement, dispatch to hosts. Consumed by controllers. */
   Control = 'control',
+  /** Webhook deliveries: one job per delivery, retried as delayed jobs. Consumed by controllers. */
+  Webhooks = 'webhooks',
 }
 
 // Queue names are built here and nowhere else. A host's queue starts with its agent's id, so
@@ -47,6 +49,7 @@ export enum JobName {
   AgentResultBatch = 'agent.result-batch',
   AgentProgress = 'agent.progress',
   AgentSync = 'agent.sync',
+  WebhookDeliver = 'webhook.deliver',
 }
 
 export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
@@ -126,6 +129,12 @@ export interface AgentSyncPayload {
   instances: { id: string; state: ActualState; details?: Record<string, unknown> }[];
 }
 
+export interface WebhookDeliverPayload {
+  deliveryId: string;
+  /** Attempts logged before this job (a redelivery starts a fresh schedule). */
+  firstAttempt: number;
+}
+
 /** One payload type per job name; `enqueue` and the workers are typed from it. */
 export interface JobPayloads {
   [JobName.RunOperation]: RunOperationPayload;
@@ -135,11 +144,18 @@ export interface JobPayloads {
   [JobName.AgentResultBatch]: AgentResultBatchPayload;
   [JobName.AgentProgress]: AgentProgressPayload;
   [JobName.AgentSync]: AgentSyncPayload;
+  [JobName.WebhookDeliver]: WebhookDeliverPayload;
 }
 
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
 export const QUEUE_JOBS = {
   [QueueName.Control]: [JobName.RunOperation],
   agentResults: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
+  [QueueName.Webhooks]: [JobName.WebhookDeliver],
   host: [JobName.HostCommand, JobName.HostCommandBatch],
 } as const;
+
+/** A delivery's job: a redelivery (after `attempt` logged attempts) is a new job. */
+export function webhookJobId(deliveryId: string, attempt: number): string {
+  return `whd-${deliveryId}-${attempt}`;
+}

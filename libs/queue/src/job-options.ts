@@ -15,5 +15,8 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.AgentResult]: { attempts: 20, backoff: { type: 'exponential', delay: 200 }, ...keep },
   [JobName.AgentResultBatch]: { attempts: 20, backoff: { type: 'exponential', delay: 200 }, ...keep },
   [JobName.AgentProgress]: { attempts: 1, removeOnComplete: true, removeOnFail: true },
+  // The delivery schedule itself (Standard Webhooks') is the handler's, with RetryLater; these
+  // attempts cover only failures to run the handler (PostgreSQL unreachable, …).
+  [JobName.WebhookDeliver]: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } },
   [JobName.AgentSync]: { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 3600 } },
 };

@@ -6,7 +6,9 @@ const OBSERVABLE = ['running', 'stopped', 'suspended'] as const;
 
 /**
  * Applies what an agent found on its host to instances that no operation is changing: a VM
- * whose process died goes `stopped`, an instance that vanished goes `error`.
+ * whose process died goes `stopped`, an instance that vanished goes `error`. A report is always
+ * a host's full set; agents send one when something changed there, and every tenth quiet pass
+ * (5 min at the default 30 s) so that what a report could not correct is corrected later.
  */
 @Injectable()
 export class DriftService {

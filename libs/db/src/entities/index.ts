@@ -12,6 +12,10 @@ import { ProjectEntity } from './project.entity';
 import { TemplateEntity } from './template.entity';
 import { UsageIntervalEntity } from './usage-interval.entity';
 
+import { WebhookEntity } from './webhook.entity';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { AuditEntryEntity } from './audit-entry.entity';
+
 export * from './agent.entity';
 export * from './api-token.entity';
 export * from './enrollment-token.entity';
@@ -25,6 +29,10 @@ export * from './placement-group.entity';
 export * from './project.entity';
 export * from './template.entity';
 export * from './usage-interval.entity';
+
+export * from './webhook.entity';
+export * from './webhook-delivery.entity';
+export * from './audit-entry.entity';
 
 export const ENTITIES = [
   ProjectEntity,
@@ -40,4 +48,8 @@ export const ENTITIES = [
   PlacementGroupEntity,
   InstanceSnapshotEntity,
   UsageIntervalEntity,
+
+  WebhookEntity,
+  WebhookDeliveryEntity,
+  AuditEntryEntity,
 ];

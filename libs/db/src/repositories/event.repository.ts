@@ -13,6 +13,29 @@ export interface NewEvent {
 
 export const EVENTS_CHANNEL = 'hp_events';
 
+// Which webhook event type an event is (null: none), and what a subscriber is told about it:
+// a chosen few fields, the host only to fleet-wide subscriptions (project tokens never see hosts).
+const WEBHOOK_FANOUT = `,
+  typed AS (
+    SELECT i.*, CASE
+      WHEN i.type = 'instance.state' THEN 'instance.state_changed'
+      WHEN i.type = 'operation.status' AND i.data->>'status' IN ('succeeded', 'failed', 'cancelled') THEN 'operation.completed'
+      WHEN i.type = 'host.status' THEN 'host.status_changed'
+    END AS hook_type FROM inserted i)
+  INSERT INTO webhook_deliveries (id, webhook_id, event_id, type, payload)
+  SELECT gen_random_uuid(), w.id, t.id, t.hook_type, jsonb_build_object(
+    'type', t.hook_type,
+    'timestamp', to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'data', jsonb_strip_nulls(CASE t.hook_type
+      WHEN 'instance.state_changed' THEN jsonb_build_object('instanceId', t.subject_id, 'projectId', t.project_id, 'name', t.data->'name',
+        'from', t.data->'from', 'state', t.data->'state', 'reason', t.data->'reason', 'hostId', CASE WHEN w.project_id IS NULL THEN t.data->'hostId' END)
+      WHEN 'operation.completed' THEN jsonb_build_object('operationId', t.subject_id, 'projectId', t.project_id, 'kind', t.data->'kind',
+        'instanceId', t.data->'instanceId', 'status', t.data->'status', 'error', t.data->'error')
+      ELSE jsonb_build_object('hostId', t.subject_id, 'name', t.data->'name', 'status', t.data->'status', 'reason', t.data->'reason')
+    END))
+  FROM typed t JOIN webhooks w ON w.enabled AND t.hook_type = ANY(w.events)
+    AND (w.project_id IS NULL OR w.project_id = t.project_id)`;
+
 /** The event log. Appends happen inside the transaction of the change they describe. */
 export class EventRepository {
   private readonly buffers = new WeakMap<EntityManager, NewEvent[]>();
@@ -40,13 +63,20 @@ export class EventRepository {
     await this.insert(em, events);
   }
 
-  /** One INSERT of one JSON document (see recordset), whatever the count. */
+  /**
+   * One INSERT of one JSON document (see recordset), whatever the count. The same statement
+   * fans the events out to the webhooks that want them (WEBHOOK_FANOUT): a delivery exists iff
+   * its event committed, so none is lost to a crash or skipped by a reader's cursor.
+   */
   private async insert(em: EntityManager, events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
     await em.query(
-      `INSERT INTO events (type, subject_type, subject_id, project_id, data)
-       SELECT e.type, e."subjectType", e."subjectId", e."projectId", e.data
-       FROM ${recordset(1, 'e', [['type', 'text'], ['subjectType', 'text'], ['subjectId', 'uuid'], ['projectId', 'uuid'], ['data', 'jsonb']])}`,
+      `WITH inserted AS (
+         INSERT INTO events (type, subject_type, subject_id, project_id, data)
+         SELECT e.type, e."subjectType", e."subjectId", e."projectId", e.data
+         FROM ${recordset(1, 'e', [['type', 'text'], ['subjectType', 'text'], ['subjectId', 'uuid'], ['projectId', 'uuid'], ['data', 'jsonb']])}
+         RETURNING id, type, subject_id, project_id, data, created_at)
+       ${WEBHOOK_FANOUT}`,
       [JSON.stringify(events)],
     );
   }

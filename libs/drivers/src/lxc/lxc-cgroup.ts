@@ -20,6 +20,11 @@ export interface CgroupLayout {
   memsw: boolean;
   /** blkio.weight, blkio.bfq.weight (v1), io.weight or io.bfq.weight (v2); absent when none. */
   ioWeightKey?: string;
+  /**
+   * Where the hierarchies are mounted: v1 by controller (`memory` → /sys/fs/cgroup/memory),
+   * v2 as `unified`. Lets the driver read a container's cgroup files without a process.
+   */
+  mounts?: Record<string, string>;
 }
 
 export interface CgroupSetting {
@@ -65,7 +70,7 @@ export async function detectCgroupLayout(root = '/sys/fs/cgroup', mountinfo = '/
       if (await anyChildHas(root, 'io.weight')) ioWeightKey = 'io.weight';
       else if (await anyChildHas(root, 'io.bfq.weight')) ioWeightKey = 'io.bfq.weight';
     }
-    return { version: 'v2', hybrid: false, controllers, memsw: false, ioWeightKey };
+    return { version: 'v2', hybrid: false, controllers, memsw: false, ioWeightKey, mounts: { unified: root } };
   }
   const memory = v1.get('memory');
   const blkio = v1.get('blkio');
@@ -78,6 +83,7 @@ export async function detectCgroupLayout(root = '/sys/fs/cgroup', mountinfo = '/
     controllers: [...v1.keys()].filter((c) => !c.startsWith('name')).sort(),
     memsw: memory !== undefined && (await exists(join(memory, 'memory.memsw.limit_in_bytes'))),
     ioWeightKey,
+    mounts: Object.fromEntries(v1),
   };
 }
 

@@ -7,6 +7,7 @@ import { describeConformance } from '../../test/conformance';
 import { InstanceSpec } from '../driver';
 import { CgroupLayout, interpretLimits, liveSettings, planLimits, sharesToWeight, weightToShares } from './lxc-cgroup';
 import { assertBridgeName, assertSafePath, LxcInstanceMeta, renderConfig } from './lxc-config';
+import { commandSocketName } from './lxc-state';
 import { parseLxcInfo, parseLxcLs, parseSnapshotList } from './lxc-tools';
 import { LxcDriver } from './lxc.driver';
 
@@ -469,6 +470,25 @@ if (notRunnable) {
       expect(Date.now() - t).toBeLessThan(9_000);
       expect(processesOf(spec.id)).toEqual([]);
     }, 60_000);
+
+    it('observes stopped, running and frozen containers as lxc-info does, under a short lxcpath and one too long for a plain socket name', async () => {
+      for (const d of [driver, newDriver(`long-${'x'.repeat(40)}`)]) {
+        const spec = makeSpec();
+        await d.create(spec);
+        const lxcInfo = () => /State:\s+(\S+)/.exec(execFileSync('lxc-info', ['-P', d.lxcPath, '-n', spec.id, '-s'], { encoding: 'utf8', timeout: 10_000 }))?.[1];
+        const seen = async () => [(await d.observe()).find((o) => o.id === spec.id)?.state, lxcInfo()];
+        expect(await seen()).toEqual(['stopped', 'STOPPED']);
+        await d.start(spec.id);
+        expect(await seen()).toEqual(['running', 'RUNNING']);
+        expect((await d.list()).find((s) => s.id === spec.id)).toMatchObject({ state: 'running', details: { limitsSource: 'cgroup', memoryUsageBytes: expect.any(Number) } });
+        await d.suspend(spec.id);
+        expect(await seen()).toEqual(['suspended', 'FROZEN']);
+        await d.stop(spec.id, { force: true });
+        expect(await seen()).toEqual(['stopped', 'STOPPED']);
+        await d.destroy(spec.id);
+      }
+      expect(commandSocketName(drivers[drivers.length - 1]!.lxcPath, randomUUID())).toMatch(/^lxc\/[0-9a-f]{16}\/command$/);
+    }, 180_000);
 
     it('lists only its own containers with their real state', async () => {
       const spec = makeSpec();

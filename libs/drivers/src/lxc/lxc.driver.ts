@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Resources, UUID_PATTERN } from '@hyperplane/domain';
-import { Driver, DriverContext, InstanceLimits, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
+import { Resources } from '@hyperplane/domain';
+import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
 import { runCommand } from '../exec/run-command';
@@ -23,6 +23,7 @@ import {
 import { exists, hostTotals } from './lxc-host';
 import { KeyedMutex } from './lxc-lock';
 import { LxcProbe, probeLxc } from './lxc-probe';
+import { LxcStateReader } from './lxc-state';
 import { LxcTemplateCache } from './lxc-template-cache';
 import { actualState, LxcInfo, LxcSnapshotEntry, LxcTools, snapshotName } from './lxc-tools';
 
@@ -39,6 +40,8 @@ export interface LxcDriverOptions extends DriverOptions {
   debianMirror?: string;
   /** A static busybox for busybox templates (default: the first static one found). */
   busyboxPath?: string;
+  /** Where procfs is (default /proc; tests point it at a fake tree). */
+  procRoot?: string;
 }
 
 export class LxcDriver implements Driver {
@@ -46,6 +49,7 @@ export class LxcDriver implements Driver {
   readonly lxcPath: string;
   readonly templates: LxcTemplateCache;
   private readonly tools: LxcTools;
+  private readonly states: LxcStateReader;
   private readonly locks = new KeyedMutex();
   private layoutOnce?: Promise<CgroupLayout>;
 
@@ -53,6 +57,7 @@ export class LxcDriver implements Driver {
     this.lxcPath = assertSafePath('lxcPath', opts.lxcPath ?? join(opts.stateDir, 'containers'));
     if (opts.bridge) assertBridgeName(opts.bridge);
     this.tools = new LxcTools(this.lxcPath);
+    this.states = new LxcStateReader({ lxcPath: this.lxcPath, layout: () => this.layout(), info: (name) => this.tools.info(name), procRoot: opts.procRoot });
     this.templates = new LxcTemplateCache({
       dir: assertSafePath('templateCacheDir', opts.templateCacheDir ?? join(opts.stateDir, 'templates')),
       hostArch: opts.hostArch,
@@ -166,9 +171,21 @@ export class LxcDriver implements Driver {
   }
 
   async list(): Promise<InstanceStatus[]> {
-    if (!(await exists(this.lxcPath))) return [];
-    const entries = (await this.tools.list()).filter((e) => UUID_PATTERN.test(e.name));
-    return Promise.all(entries.map((e) => this.describe(e.name, e)));
+    const entries = await this.states.list();
+    const out = new Array<InstanceStatus>(entries.length);
+    // A few at once: each reads its meta, config or cgroup files.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, entries.length) }, async () => {
+        for (let i = next++; i < entries.length; i = next++) out[i] = await this.describe(entries[i]!.name, entries[i]!);
+      }),
+    );
+    return out;
+  }
+
+  /** Every container's state from the kernel in one pass, with no process per container. */
+  async observe(): Promise<InstanceObservation[]> {
+    return (await this.states.list()).map((e) => ({ id: e.name, state: actualState(e.state) }));
   }
 
   async snapshotCreate(id: string, snapshot: string, _ctx: DriverContext = {}): Promise<SnapshotInfo> {
@@ -388,8 +405,13 @@ export class LxcDriver implements Driver {
     const state = actualState(info.state);
     let values = new Map<string, string>();
     if (state !== 'stopped') {
-      const read = await Promise.all(readbackKeys(layout).map(async (key) => [key, await this.tools.cgroupGet(id, key)] as const));
-      for (const [key, value] of read) if (value !== undefined) values.set(key, value);
+      // Straight from the cgroup files; lxc-cgroup (a process per key) only when they are not found.
+      const direct = await this.states.cgroupValues(id, readbackKeys(layout));
+      if (direct) values = direct;
+      else {
+        const read = await Promise.all(readbackKeys(layout).map(async (key) => [key, await this.tools.cgroupGet(id, key)] as const));
+        for (const [key, value] of read) if (value !== undefined) values.set(key, value);
+      }
     } else {
       values = cgroupValuesFromConfig(await readFile(join(dir, 'config'), 'utf8').catch(() => ''), layout);
     }

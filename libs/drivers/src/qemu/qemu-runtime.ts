@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Resources } from '@hyperplane/domain';
-import { InstanceStatus } from '../driver';
+import { InstanceObservation, InstanceStatus } from '../driver';
 import { DriverError } from '../driver.exception';
 import { Accelerator } from './qemu-args';
 import { readTail } from './qemu-console';
@@ -124,6 +124,24 @@ export class QemuRuntime {
     }
     await this.store.clearRun(id);
     return true;
+  }
+
+  /** The state alone, for the periodic sync: the process from /proc, then one QMP `query-status`. */
+  async observe(id: string): Promise<InstanceObservation> {
+    const pid = await this.livePid(id);
+    if (pid === undefined) {
+      await this.reconcile(id);
+      const exit = await this.store.readExit(id).catch(() => undefined);
+      return exit ? { id, state: 'stopped', exitReason: exit.reason } : { id, state: 'stopped' };
+    }
+    try {
+      const { status } = await this.withQmp(id, (qmp) => qmp.execute<{ status: string }>('query-status'));
+      return { id, state: isRunningStatus(status) ? 'running' : 'suspended' };
+    } catch {
+      // QMP serves one client at a time; while it is busy, report what the driver last set.
+      const rt = await this.store.readRuntime(id).catch(() => undefined);
+      return { id, state: rt?.paused ? 'suspended' : 'running' };
+    }
   }
 
   /** The real state: the process from the pidfile, then QMP `query-status`, memory and vCPUs. */

@@ -205,8 +205,11 @@ function describeRealVmTests(): void {
 
       expect((await driver.suspend(spec.id)).state).toBe('suspended');
       expect(await queryStatus(qmpPath)).toBe('paused');
+      // The sync's cheap reading agrees (one query-status, no process).
+      expect((await driver.observe()).find((o) => o.id === spec.id)).toEqual({ id: spec.id, state: 'suspended' });
       expect((await driver.resume(spec.id)).state).toBe('running');
       expect(await queryStatus(qmpPath)).toBe('running');
+      expect((await driver.observe()).find((o) => o.id === spec.id)).toEqual({ id: spec.id, state: 'running' });
 
       const before = (await readFile(consoleLog, 'utf8')).split(TINY_LINUX_READY_MARKER).length - 1;
       expect((await driver.restart(spec.id)).state).toBe('running');
@@ -234,6 +237,8 @@ function describeRealVmTests(): void {
       process.kill(pid, 'SIGKILL');
       await waitFor(() => qemuProcesses(spec.id).length === 0, 5_000);
 
+      // The sync's reading notices first, with the reason.
+      expect((await driver.observe()).find((o) => o.id === spec.id)).toEqual({ id: spec.id, state: 'stopped', exitReason: expect.stringMatching(/died without shutting down/) });
       const seen = await driver.inspect(spec.id);
       expect(seen.state).toBe('stopped');
       expect(seen.details?.exitReason).toMatch(/died without shutting down/);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Arch, DriverProbe, Resources } from '@hyperplane/domain';
-import { Driver, DriverContext, InstanceLimits, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
+import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { runCommand } from '../exec/run-command';
@@ -175,6 +175,22 @@ export class QemuDriver implements Driver {
       if (rec) out.push(await this.describe(id, rec));
     }
     return out;
+  }
+
+  /** Every VM's state: its process in /proc and one QMP `query-status` over its socket, a few VMs at once. */
+  async observe(): Promise<InstanceObservation[]> {
+    const ids = await this.store.ids();
+    const out = new Array<InstanceObservation | undefined>(ids.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, ids.length) }, async () => {
+        for (let i = next++; i < ids.length; i = next++) {
+          const id = ids[i]!;
+          if (await this.store.find(id).catch(() => undefined)) out[i] = await this.runtime.observe(id);
+        }
+      }),
+    );
+    return out.filter((o): o is InstanceObservation => o !== undefined);
   }
 
   async snapshotCreate(id: string, snapshot: string, ctx: DriverContext = {}): Promise<SnapshotInfo> {
