@@ -137,6 +137,7 @@ export class AgentResultsConsumer implements OnApplicationShutdown {
       case JobName.RunOperation:
       case JobName.HostCommand:
       case JobName.HostCommandBatch:
+      case JobName.WebhookDeliver:
         break;
     }
     throw new UnrecoverableError(`no handler for job ${job.name} on an agent's results queue`);
