@@ -8,6 +8,7 @@ import { OperationRequestId1796433095619 } from './1796433095619-operation-reque
 import { EventsByProject1796433974784 } from './1796433974784-events-by-project';
 import { WebhooksAudit1796434990923 } from './1796434990923-webhooks-audit';
 import { QuotasUsageRates1796435081266 } from './1796435081266-quotas-usage-rates';
+import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-and-unique-host-names';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   EventsByProject1796433974784,
   WebhooksAudit1796434990923,
   QuotasUsageRates1796435081266,
+  AgentsAndUniqueHostNames1796436436623,
 ];

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { JobQueue } from '@hyperplane/queue';
+import { hostQueueName, JobQueue } from '@hyperplane/queue';
 import { ApiClient, REDIS_URL, Reply, startStack, Stack } from '@hyperplane/testing';
 
 // The HTTP contract of /v1: every client mistake is a 4xx problem+json that names the field
@@ -436,7 +436,7 @@ describe('the HTTP API contract', () => {
       const host = hostNamed('lin-x86-2');
       const { instance } = await client.createAndWait({ ...VALID, name: 'busy-1', placement: { hostId: host.id } });
       expect(instance.hostId).toBe(host.id);
-      const stop = await whilePaused(`host-${host.id}`, async () => {
+      const stop = await whilePaused(hostQueueName(stack.agent!.id, host.id), async () => {
         const stop = await client.post(`/v1/instances/${instance.id}/actions/stop`);
         expect(stop.status).toBe(202);
         // The command waits in the host's paused queue: the operation is running and stays so.

@@ -346,9 +346,13 @@ describe('authentication and authorization', () => {
       const tokensText = (await stack.sql.query('SELECT row_to_json(t)::text AS t FROM enrollment_tokens t')).rows.map((x) => x.t).join('\n');
       expect(tokensText).not.toContain(et.token);
       expect(tokensText).toContain(sha256(et.token));
+      // The agent's credential and Redis password are kept by its agent row, hashed; its hosts keep neither.
+      const agentsText = (await stack.sql.query('SELECT row_to_json(a)::text AS a FROM agents a')).rows.map((x) => x.a).join('\n');
       const hostsText = (await stack.sql.query('SELECT row_to_json(h)::text AS h FROM hosts h')).rows.map((x) => x.h).join('\n');
-      expect(hostsText).not.toContain(r.body.credential);
-      expect(hostsText).toContain(sha256(r.body.credential));
+      for (const secret of [r.body.credential, r.body.redis.password]) {
+        expect(agentsText + hostsText).not.toContain(secret);
+        expect(agentsText).toContain(sha256(secret));
+      }
     });
   });
 
@@ -359,7 +363,7 @@ describe('authentication and authorization', () => {
       expect(r.status).toBe(201);
       expect(r.body.credential).toMatch(/^hpa_/);
       expect(r.body.hosts).toHaveLength(2);
-      for (const h of r.body.hosts) expect(h.queue).toBe(`host-${h.id}`);
+      for (const h of r.body.hosts) expect(h.queue).toBe(`host-${r.body.agentId}-${h.id}`);
       const host = (await admin.get(`/v1/hosts/${r.body.hosts[1].id}`)).body;
       expect(host).toMatchObject({ name: 'rack1-b', os: 'linux', arch: 'arm64', status: 'enrolling' });
       // An enrollment token is not an API token, and an API token does not enroll.

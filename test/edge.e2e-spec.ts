@@ -93,7 +93,7 @@ describe('the API edge', () => {
     const more = await stack.client.request('POST', '/v1/agents/hosts', { token: first.body.credential, body: { hosts: hosts.slice(MAX_HOSTS_PER_AGENT_REQUEST) } });
     expect(more.status).toBe(201);
     expect(more.body.hosts).toEqual([{ id: expect.any(String), name: `paged-${MAX_HOSTS_PER_AGENT_REQUEST}`, queue: expect.stringMatching(/^host-/) }]);
-    const { rows } = await stack.sql.query(`SELECT COUNT(DISTINCT credential_hash)::int AS credentials, COUNT(*)::int AS n FROM hosts WHERE name LIKE 'paged-%'`);
+    const { rows } = await stack.sql.query(`SELECT COUNT(DISTINCT agent_id)::int AS credentials, COUNT(*)::int AS n FROM hosts WHERE name LIKE 'paged-%'`);
     expect(rows[0]).toEqual({ credentials: 1, n: MAX_HOSTS_PER_AGENT_REQUEST + 1 });
     // The agent's client pages by itself.
     const paged = await new AgentApiClient(stack.url).enroll(await stack.enrollmentToken(2_000), hosts.map((h) => ({ ...h, hostname: `client-${h.hostname}` })) as any);

@@ -1,4 +1,4 @@
-import { JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { agentResultsQueueName, hostQueueName, JobName, JobQueue } from '@hyperplane/queue';
 import { followEvents, startStack, Stack, waitFor } from '@hyperplane/testing';
 
 // Every template with each technology it offers, on simulated Linux, Windows and macOS hosts.
@@ -99,7 +99,7 @@ describe('instance lifecycle over HTTP on simulated hosts', () => {
   it('applies a result from an agent older than command batches, which names no job', async () => {
     const linux = [...hosts.values()].find((h: any) => h.os === 'linux');
     const queue = new JobQueue({ url: stack.redisUrl, prefix: stack.config.HYPERPLANE_REDIS_PREFIX }, 'test-old-agent');
-    const hostQueue = queue.queue(`host-${linux.id}`);
+    const hostQueue = queue.queue(hostQueueName(stack.agent!.id, linux.id));
     await hostQueue.pause(); // the host's own agent takes nothing: the old agent answers instead
     try {
       const r = await stack.client.post('/v1/instances', { name: 'old-agent', template: 'alpine-3.20', technology: 'container', placement: { hostId: linux.id }, resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } });
@@ -109,7 +109,7 @@ describe('instance lifecycle over HTTP on simulated hosts', () => {
         return op.status === 'running' && op.progress >= 10 ? op : null;
       });
       await queue.enqueue({
-        queue: QueueName.AgentResults,
+        queue: agentResultsQueueName(stack.agent!.id),
         name: JobName.AgentResult,
         jobId: `res-${sent.id}-create`,
         data: { operationId: sent.id, instanceId: r.body.instanceId, hostId: linux.id, command: 'create', ok: true, state: 'running' },

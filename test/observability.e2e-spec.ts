@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Database, HostRepository, OutboxRepository } from '@hyperplane/db';
+import { AgentRepository, Database, HostRepository, OutboxRepository } from '@hyperplane/db';
 import { ControllerListener, ControllerMetrics } from '@hyperplane/controller';
 import { createAppLogger, JsonLogger, startHealthServer } from '@hyperplane/observability';
-import { HeartbeatStore, JobQueue, QueueName } from '@hyperplane/queue';
+import { agentResultsQueueName, HeartbeatStore, hostQueueName, JobQueue, QueueName } from '@hyperplane/queue';
 import { freePort, MIXED_FLEET, Proc, spawnApp, Stack, startStack, waitFor } from '@hyperplane/testing';
 
 /** Prometheus text → the value of one series, given its name and exact labels (undefined if absent). */
@@ -90,7 +90,7 @@ describe('observability: metrics, health listeners and request ids', () => {
   it('counts the jobs of the control queue and of the agent\'s host queues', async () => {
     const opts = { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX };
     const control = new Queue(QueueName.Control, opts);
-    const host = new Queue(`host-${hostId}`, opts);
+    const host = new Queue(hostQueueName(stack.agent!.id, hostId), opts);
     try {
       // Delayed for an hour: they stay put while we look.
       await control.add('operation.run', { operationId: '00000000-0000-0000-0000-000000000000' }, { jobId: 'obs-delayed', delay: 3_600_000 });
@@ -157,8 +157,8 @@ describe('observability: metrics, health listeners and request ids', () => {
   it('carries X-Request-Id to the operation, the host command and the agent\'s result', async () => {
     const op = (await stack.client.get(`/v1/operations/${opId}`)).body;
     expect(op.requestId).toBe(requestId);
-    const results = new Queue(QueueName.AgentResults, { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX });
-    const hostQueue = new Queue(`host-${hostId}`, { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX });
+    const results = new Queue(agentResultsQueueName(stack.agent!.id), { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX });
+    const hostQueue = new Queue(hostQueueName(stack.agent!.id, hostId), { connection: { url: stack.redisUrl }, prefix: stack.config.HYPERPLANE_REDIS_PREFIX });
     try {
       const command = await hostQueue.getJob(`cmd-${opId}-create`);
       expect(command?.data.requestId).toBe(requestId);
@@ -260,7 +260,7 @@ describe('observability: metrics, health listeners and request ids', () => {
     const db = stack.controller!.get(Database);
     const queue = new JobQueue({ url: `redis://127.0.0.1:${closed}`, prefix: 'hpt-closed' }, 'readyz-test');
     queue.connection.on('error', () => undefined);
-    const metrics = new ControllerMetrics(db, stack.controller!.get(HostRepository), stack.controller!.get(OutboxRepository), new HeartbeatStore(queue.connection, 'hpt-closed'), queue);
+    const metrics = new ControllerMetrics(db, stack.controller!.get(HostRepository), stack.controller!.get(OutboxRepository), new HeartbeatStore(queue.connection, 'hpt-closed'), queue, stack.controller!.get(AgentRepository));
     const server = await startHealthServer({ port: 0, bind: '127.0.0.1', checks: metrics.readinessChecks() });
     try {
       const res = await fetch(`http://127.0.0.1:${server.port}/readyz`);

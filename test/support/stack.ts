@@ -37,7 +37,7 @@ export async function freshDatabase(): Promise<{ url: string; name: string; drop
   };
 }
 
-/** Removes every key of a Redis prefix (each suite has its own). */
+/** Removes every key of a Redis prefix (each suite has its own), and the agents' Redis users named after it. */
 export const dropRedisPrefix = deleteRedisPrefix;
 
 export function simHost(key: string, os: OsFamily, arch: Arch, extra: Partial<SimHostSpec> = {}): SimHostSpec {

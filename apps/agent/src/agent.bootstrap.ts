@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AppConfig } from '@hyperplane/config';
 import { SimFaults } from '@hyperplane/drivers';
@@ -16,11 +17,14 @@ export function parseFaults(spec: string): SimFaults {
 }
 
 export function agentOptions(config: AppConfig & { REDIS_URL: string }, overrides: Partial<AgentOptions> = {}): AgentOptions {
+  // One CA for both channels (https:// API, rediss:// Redis) when they use a private one.
+  const tlsCa = config.HYPERPLANE_TLS_CA_FILE ? readFileSync(config.HYPERPLANE_TLS_CA_FILE, 'utf8') : undefined;
   return {
     apiUrl: config.HYPERPLANE_API_URL,
     enrollmentToken: config.HYPERPLANE_ENROLLMENT_TOKEN,
     dataDir: resolve(join(config.HYPERPLANE_DATA_DIR, 'agent')),
-    redis: { url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX },
+    redis: { url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX, ...(tlsCa ? { tlsCa } : {}) },
+    ...(tlsCa ? { tlsCa } : {}),
     local: config.HYPERPLANE_LOCAL_AGENT,
     simHosts: simFleet(config.HYPERPLANE_SIM_HOSTS),
     sim: { timeScale: config.HYPERPLANE_SIM_TIME_SCALE, faults: parseFaults(config.HYPERPLANE_SIM_FAULTS), seed: config.HYPERPLANE_SIM_SEED },

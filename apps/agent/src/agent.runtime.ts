@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { HostInventory, OsFamily } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
-import { HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
+import { agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -19,7 +19,10 @@ export interface AgentOptions {
   enrollmentToken?: string;
   /** The agent's own directory: its state file and its drivers' state. */
   dataDir: string;
+  /** Where Redis is (`redis://` or `rediss://`); the agent's own user comes from its enrollment. */
   redis: RedisSettings;
+  /** PEM certificates to trust for an https:// API (a private CA). */
+  tlsCa?: string;
   /** Run this machine's real drivers as a host. */
   local: boolean;
   simHosts: SimHostSpec[];
@@ -46,9 +49,11 @@ export interface AgentOptions {
  */
 export class AgentRuntime {
   private readonly log = new Logger('agent');
-  private readonly queue: JobQueue;
-  private readonly consumer: MultiQueueConsumer;
-  private readonly heartbeats: HeartbeatStore;
+  // Made once enrolled: the agent connects to Redis with its own user, given at enrollment.
+  private queue: JobQueue | undefined;
+  private consumer: MultiQueueConsumer | undefined;
+  private heartbeats: HeartbeatStore | undefined;
+  private agentId = '';
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -59,16 +64,12 @@ export class AgentRuntime {
 
   constructor(private readonly opts: AgentOptions) {
     this.concurrency = opts.concurrency ?? 8;
-    this.queue = new JobQueue(opts.redis, 'agent');
-    this.consumer = new MultiQueueConsumer(opts.redis, {
-      concurrencyPerQueue: this.concurrency,
-      lockDuration: opts.lockDuration,
-      name: 'agent',
-      onError: (e, queue) => this.log.warn(`${queue ?? 'queue'}: ${e.message}`),
-      around: observeJob,
-    });
-    this.heartbeats = new HeartbeatStore(this.queue.connection, opts.redis.prefix);
-    this.api = new AgentApiClient(opts.apiUrl);
+    this.api = new AgentApiClient(opts.apiUrl, { ca: opts.tlsCa });
+  }
+
+  /** The enrollment's id (known once started): the agent's queues are named after it. */
+  get id(): string {
+    return this.agentId;
   }
 
   get hostIds(): string[] {
@@ -83,7 +84,10 @@ export class AgentRuntime {
   /** Redis answers and the agent's hosts are enrolled (and their queues consumed). */
   readinessChecks(): ReadinessChecks {
     return {
-      redis: () => this.queue.connection.ping(),
+      redis: async () => {
+        if (!this.queue) throw new Error('not connected yet (enrolling)');
+        await this.queue.connection.ping();
+      },
       enrolled: async () => {
         if (this.hosts.length === 0) throw new Error('not enrolled yet');
       },
@@ -104,9 +108,22 @@ export class AgentRuntime {
     this.removeScrapeSource = addScrapeSource(() => this.collectQueueDepths());
     const planned = await this.plan();
     const state = await this.enrollment(planned);
+    this.agentId = state.agentId;
+    const redis: RedisSettings = { ...this.opts.redis, ...(state.redis ? { username: state.redis.username, password: state.redis.password } : {}) };
+    const queue = (this.queue = new JobQueue(redis, 'agent'));
+    const consumer = (this.consumer = new MultiQueueConsumer(redis, {
+      concurrencyPerQueue: this.concurrency,
+      lockDuration: this.opts.lockDuration,
+      name: 'agent',
+      // Its own keys under its queues' prefix, where its Redis user may write.
+      keyPrefix: `${agentHostQueuePrefix(state.agentId)}consumer:`,
+      onError: (e, q) => this.log.warn(`${q ?? 'queue'}: ${e.message}`),
+      around: observeJob,
+    }));
+    this.heartbeats = new HeartbeatStore(queue.connection, redis.prefix);
     for (const [key, { drivers }] of planned) {
       const hostId = state.hosts[key]!;
-      this.hosts.push(new HostRuntime({ hostId, key, drivers, queue: this.queue, consumer: this.consumer, concurrency: this.concurrency }));
+      this.hosts.push(new HostRuntime({ hostId, agentId: state.agentId, key, drivers, queue, consumer, concurrency: this.concurrency }));
     }
     for (const h of this.hosts) h.start();
     await this.beat();
@@ -119,18 +136,26 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.all(this.hosts.map((h) => h.stop()));
+    // Redis unreachable, or refusing this agent's user (rotated, revoked): what would be sent
+    // there fails at once instead of waiting forever, so the agent can stop.
+    if (this.queue && this.queue.connection.status !== 'ready') endRedis(this.queue.connection);
+    if (this.consumer && !this.consumer.connected) {
+      await this.consumer.close();
+    } else {
+      await Promise.all(this.hosts.map((h) => h.stop()));
+      await this.consumer?.close();
+    }
     this.hosts = [];
-    await this.consumer.close();
     this.removeScrapeSource?.();
     await this.listener?.close();
     this.listener = null;
-    await this.queue.close();
+    await this.queue?.close();
   }
 
   /** Its host queues' jobs, together (one pipelined count at scrape time). */
   private async collectQueueDepths(): Promise<void> {
-    const c = await this.queue.countJobs(this.hosts.map((h) => hostQueueName(h.hostId)));
+    if (!this.queue) return;
+    const c = await this.queue.countJobs(this.hosts.map((h) => hostQueueName(this.agentId, h.hostId)));
     queueJobs.labels('host', 'waiting').set(c.waiting);
     queueJobs.labels('host', 'active').set(c.active);
     queueJobs.labels('host', 'delayed').set(c.delayed);
@@ -142,7 +167,7 @@ export class AgentRuntime {
   }
 
   private async beat(): Promise<void> {
-    await this.heartbeats.beat(this.hostIds).catch((e: unknown) => this.log.warn(`heartbeat failed: ${String(e)}`));
+    await this.heartbeats?.beat(this.agentId, this.hostIds).catch((e: unknown) => this.log.warn(`heartbeat failed: ${String(e)}`));
   }
 
   /** The hosts this agent stands for, with their drivers and inventory. */
@@ -184,6 +209,12 @@ export class AgentRuntime {
     const keys = [...planned.keys()];
     if (saved && saved.apiUrl === this.opts.apiUrl && keys.every((k) => saved.hosts[k])) {
       try {
+        if (!saved.agentId) {
+          // Saved before agents had ids and Redis users: a rotation tells both (and a new credential).
+          const rotated = await this.api.rotate(saved.credential);
+          Object.assign(saved, { agentId: rotated.agentId, credential: rotated.credential, redis: rotated.redis });
+          await writeAgentState(file, saved);
+        }
         await this.api.reportInventory(
           saved.credential,
           keys.map((k) => ({ hostId: saved.hosts[k]!, inventory: planned.get(k)!.inventory })),
@@ -196,7 +227,13 @@ export class AgentRuntime {
     }
     if (!this.opts.enrollmentToken) throw new Error('this agent is not enrolled: set HYPERPLANE_ENROLLMENT_TOKEN (an admin makes one with POST /v1/enrollment-tokens)');
     const res = await this.api.enroll(this.opts.enrollmentToken, keys.map((k) => planned.get(k)!.inventory));
-    const state: AgentState = { apiUrl: this.opts.apiUrl, credential: res.credential, hosts: Object.fromEntries(keys.map((k, i) => [k, res.hosts[i]!.id])) };
+    const state: AgentState = {
+      apiUrl: this.opts.apiUrl,
+      agentId: res.agentId,
+      credential: res.credential,
+      redis: res.redis,
+      hosts: Object.fromEntries(keys.map((k, i) => [k, res.hosts[i]!.id])),
+    };
     await writeAgentState(file, state);
     this.log.log(`enrolled ${keys.length} host(s)`);
     return state;

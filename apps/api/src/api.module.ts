@@ -3,10 +3,12 @@ import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig } from '@hyperplane/config';
 import { Database, DbModule, OperationRepository, OverviewRepository, PgListener } from '@hyperplane/db';
-import { createRedis, HeartbeatStore, WebhookDestinations } from '@hyperplane/queue';
+import { createRedis, HeartbeatStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
+import { readFileSync } from 'node:fs';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
 import { AgentService } from './agents/agent.service';
+import { AgentRedisService, API_REDIS } from './agents/agent-redis.service';
 import { AuthGuard } from './auth/auth.guard';
 import { TOKENS_LISTENER, TokenService } from './auth/token.service';
 import { EventController } from './events/event.controller';
@@ -39,7 +41,16 @@ import { WebhookController } from './webhooks/webhook.controller';
 import { API_WEBHOOK_DESTINATIONS, WebhookService } from './webhooks/webhook.service';
 import { PortalController } from './portal/portal.controller';
 
-export const API_REDIS = Symbol('API_REDIS');
+export { API_REDIS };
+
+/** REDIS_URL, with the CA to trust when it is rediss:// behind a private CA. */
+export function apiRedisSettings(config: AppConfig & { REDIS_URL: string }): RedisSettings {
+  return {
+    url: config.REDIS_URL,
+    prefix: config.HYPERPLANE_REDIS_PREFIX,
+    ...(config.HYPERPLANE_TLS_CA_FILE ? { tlsCa: readFileSync(config.HYPERPLANE_TLS_CA_FILE, 'utf8') } : {}),
+  };
+}
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
@@ -77,7 +88,7 @@ export class ApiModule {
       ],
       providers: [
         { provide: AppConfig, useValue: config },
-        { provide: API_REDIS, useFactory: () => createRedis({ url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX }, 'api', { maxRetriesPerRequest: 1 }) },
+        { provide: API_REDIS, useFactory: () => createRedis(apiRedisSettings(config), 'api', { maxRetriesPerRequest: 1 }) },
         { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
@@ -95,6 +106,7 @@ export class ApiModule {
         OperationService,
         OperationWaiters,
         AgentService,
+        AgentRedisService,
         PreviewService,
         HostService,
         UsageService,

@@ -16,7 +16,7 @@ export async function startController(config: ControllerConfig): Promise<INestAp
   await app.init();
   await app.get(OutboxRelay).flush();
   await app.get(Reconciler).start();
-  app.get(ControllerWorkers).start();
+  await app.get(ControllerWorkers).start();
   app.get(WebhookDeliverer).start();
   new Logger('controller').log('controller started');
   return app;

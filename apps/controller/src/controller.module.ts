@@ -1,7 +1,10 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
 import { DbModule, PgListener, WebhookRepository } from '@hyperplane/db';
-import { HeartbeatStore, JobQueue, WebhookDestinations } from '@hyperplane/queue';
+import { readFileSync } from 'node:fs';
+import { HeartbeatStore, JobQueue, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
+import { HostAgents } from './hosts/host-agents';
+import { AgentResultsConsumer } from './results/agent-results.consumer';
 import { ControllerWorkers } from './controller.workers';
 import { DriftService } from './hosts/drift.service';
 import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
@@ -35,6 +38,15 @@ class QueueCloser implements OnApplicationShutdown {
 
 export type ControllerConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
 
+/** REDIS_URL, with the CA to trust when it is rediss:// behind a private CA. */
+function controllerRedis(config: ControllerConfig): RedisSettings {
+  return {
+    url: config.REDIS_URL,
+    prefix: config.HYPERPLANE_REDIS_PREFIX,
+    ...(config.HYPERPLANE_TLS_CA_FILE ? { tlsCa: readFileSync(config.HYPERPLANE_TLS_CA_FILE, 'utf8') } : {}),
+  };
+}
+
 /** Relays the outbox, places, dispatches, ingests results, watches hosts, rebuilds lost work. */
 @Module({})
 export class ControllerModule {
@@ -44,7 +56,7 @@ export class ControllerModule {
       imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-controller', poolSize: 20 })],
       providers: [
         { provide: AppConfig, useValue: config },
-        { provide: JobQueue, useFactory: () => new JobQueue({ url: config.REDIS_URL, prefix: config.HYPERPLANE_REDIS_PREFIX }, 'controller') },
+        { provide: JobQueue, useFactory: () => new JobQueue(controllerRedis(config), 'controller') },
         { provide: HeartbeatStore, useFactory: (q: JobQueue) => new HeartbeatStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
         { provide: NOTIFY_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
         QueueCloser,
@@ -64,14 +76,16 @@ export class ControllerModule {
         HeartbeatWatcher,
         Reconciler,
         Rescheduler,
+        HostAgents,
+        AgentResultsConsumer,
         { provide: WEBHOOK_DESTINATIONS, useFactory: () => new WebhookDestinations(config.HYPERPLANE_WEBHOOK_ALLOWED_NETWORKS) },
         { provide: WebhookDeliverer, useFactory: (w: WebhookRepository, d: WebhookDestinations) => new WebhookDeliverer(config, w, d), inject: [WebhookRepository, WEBHOOK_DESTINATIONS] },
         WebhookRelay,
         RetentionPruner,
         {
           provide: ControllerWorkers,
-          useFactory: (r: OperationRunner, a: ResultApplier, b: ResultBatcher, d: DriftService) => new ControllerWorkers(config, r, a, b, d),
-          inject: [OperationRunner, ResultApplier, ResultBatcher, DriftService],
+          useFactory: (r: OperationRunner, c: AgentResultsConsumer) => new ControllerWorkers(config, controllerRedis(config), r, c),
+          inject: [OperationRunner, AgentResultsConsumer],
         },
       ],
     };

@@ -2,6 +2,7 @@ export * from './controller.bootstrap';
 export * from './controller.module';
 export * from './operations/operation.runner';
 export * from './placement/placement.service';
+export * from './results/result.applier';
 export * from './hosts/heartbeat.watcher';
 export * from './reconcile/reconciler';
 export * from './observability/controller-listener';

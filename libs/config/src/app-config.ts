@@ -28,6 +28,18 @@ export class AppConfig {
   @IsString() @Matches(/^[a-zA-Z0-9_-]{1,32}$/)
   HYPERPLANE_REDIS_PREFIX: string = 'hp';
 
+  /**
+   * A Redis user per agent, limited to its own queues (the API makes them with ACL SETUSER).
+   * auto: when the Redis has ACLs and the API's connection may make users; on: refuse to start
+   * otherwise; off: every agent uses REDIS_URL's credential.
+   */
+  @IsIn(['auto', 'on', 'off'])
+  HYPERPLANE_REDIS_AGENT_ACL: 'auto' | 'on' | 'off' = 'auto';
+
+  /** PEM file of the CA to trust for https:// API URLs and rediss:// Redis URLs (a private CA); the system's otherwise. */
+  @IsOptional() @IsString()
+  HYPERPLANE_TLS_CA_FILE?: string;
+
   @IsInt() @Min(0) @Max(65535)
   PORT: number = 3000;
 

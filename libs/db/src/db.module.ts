@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { DataSource } from 'typeorm';
 import { Database } from './database';
 import { createDataSource } from './data-source';
+import { AgentRepository } from './repositories/agent.repository';
 import { EventRepository } from './repositories/event.repository';
 import { HostRepository } from './repositories/host.repository';
 import { InstanceRepository } from './repositories/instance.repository';
@@ -35,6 +36,7 @@ class DataSourceCloser implements OnApplicationShutdown {
 }
 
 const REPOSITORIES = [
+  AgentRepository,
   EventRepository,
   OutboxRepository,
   HostRepository,
@@ -64,6 +66,7 @@ export class DbModule {
           useFactory: async () => createDataSource(options).initialize(),
         },
         { provide: Database, useFactory: (ds: DataSource) => new Database(ds), inject: [DataSource] },
+        { provide: AgentRepository, useFactory: (db: Database) => new AgentRepository(db), inject: [Database] },
         { provide: EventRepository, useFactory: (db: Database) => new EventRepository(db), inject: [Database] },
         { provide: OutboxRepository, useFactory: (db: Database) => new OutboxRepository(db), inject: [Database] },
         { provide: ProjectRepository, useFactory: (db: Database) => new ProjectRepository(db), inject: [Database] },

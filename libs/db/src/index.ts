@@ -3,6 +3,7 @@ export * from './data-source';
 export * from './database';
 export * from './db.module';
 export * from './snake-naming.strategy';
+export * from './repositories/agent.repository';
 export * from './repositories/event.repository';
 export * from './repositories/host.repository';
 export * from './repositories/instance.repository';

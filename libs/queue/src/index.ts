@@ -6,6 +6,7 @@ export * from './job-metrics';
 export * from './heartbeat.store';
 export * from './redis-connection';
 export * from './multi-queue-consumer';
+export * from './agent-acl';
 export * from './webhooks/webhook-signature';
 export * from './webhooks/webhook-destination';
 export * from './request-queue';

@@ -4,19 +4,39 @@ import { DriverName, Resources } from '@hyperplane/domain';
 export enum QueueName {
   /** Operations to run: placement, dispatch to hosts. Consumed by controllers. */
   Control = 'control',
-  /** What agents report back. Consumed by controllers. */
-  AgentResults = 'agent-results',
   /** Webhook deliveries: one job per delivery, retried as delayed jobs. Consumed by controllers. */
   Webhooks = 'webhooks',
 }
 
+// Queue names are built here and nowhere else. A host's queue starts with its agent's id, so
+// that one Redis ACL key pattern (`~<prefix>:host-<agentId>-*`) covers all the queues of an
+// agent standing in for 10,000 hosts (Redis checks patterns one by one).
+
+/** The start of the names of every queue of one agent's hosts (and of its consumer's own keys). */
+export function agentHostQueuePrefix(agentId: string): string {
+  return `host-${agentId}-`;
+}
+
 /** Each host's own queue; only that host's agent consumes it. */
-export function hostQueueName(hostId: string): string {
-  return `host-${hostId}`;
+export function hostQueueName(agentId: string, hostId: string): string {
+  return `${agentHostQueuePrefix(agentId)}${hostId}`;
 }
 
 export function isHostQueue(queue: string): boolean {
   return queue.startsWith('host-');
+}
+
+/**
+ * What one agent reports back, consumed by controllers. One queue per agent: with per-agent
+ * Redis users only that agent can add to it, so the queue a result arrives on says who sent it.
+ */
+export function agentResultsQueueName(agentId: string): string {
+  return `agent-results-${agentId}`;
+}
+
+/** The agent whose results queue this is, or null. */
+export function agentOfResultsQueue(queue: string): string | null {
+  return queue.startsWith('agent-results-') ? queue.slice('agent-results-'.length) : null;
 }
 
 export enum JobName {
@@ -130,7 +150,7 @@ export interface JobPayloads {
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
 export const QUEUE_JOBS = {
   [QueueName.Control]: [JobName.RunOperation],
-  [QueueName.AgentResults]: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
+  agentResults: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
   [QueueName.Webhooks]: [JobName.WebhookDeliver],
   host: [JobName.HostCommand, JobName.HostCommandBatch],
 } as const;

@@ -2,7 +2,7 @@ import { JobsOptions, Queue, QueueKeys } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JOB_OPTIONS } from './job-options';
 import { JobName, JobPayloads } from './job-names';
-import { createRedis, RedisSettings } from './redis-connection';
+import { createRedis, endRedis, RedisSettings } from './redis-connection';
 
 /** A message bound for a queue, as stored in the outbox and as enqueued. */
 export interface QueueMessage<N extends JobName = JobName> {
@@ -34,6 +34,7 @@ export class JobQueue {
 
   constructor(private readonly settings: RedisSettings, name = 'producer') {
     this.connection = createRedis(settings, name);
+    this.connection.on('error', () => undefined); // ioredis reconnects; errors surface on calls
   }
 
   get prefix(): string {
@@ -96,6 +97,8 @@ export class JobQueue {
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
-    await this.connection.quit().catch(() => undefined);
+    // QUIT would wait forever for a Redis that is unreachable or refuses our user.
+    if (this.connection.status === 'ready') await this.connection.quit().catch(() => undefined);
+    endRedis(this.connection);
   }
 }

@@ -17,7 +17,7 @@ import {
   WorkerOptions,
 } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createRedis, RedisSettings } from './redis-connection';
+import { createRedis, endRedis, RedisSettings } from './redis-connection';
 
 /*
  * One consumer for thousands of BullMQ queues (an agent standing in for thousands of hosts,
@@ -83,6 +83,11 @@ export interface MultiQueueConsumerOptions {
   blockingConnections?: number;
   /** Connection names are `hyperplane-<name>:cmd` and `hyperplane-<name>:block-<n>`. */
   name?: string;
+  /**
+   * Where the consumer's own keys (its doorbells) go after the Redis prefix; default
+   * `multi-queue-consumer:`. An agent puts them under its queues' prefix, where its Redis user may write.
+   */
+  keyPrefix?: string;
   /** Failures that do not stop the consumer: a lost lock, a job that could not be finished, a connection error. */
   onError?: (error: Error, queue?: string) => void;
   /** Wraps each job's handler (metrics, request context): `run` is the handler. */
@@ -199,6 +204,8 @@ class Shard {
   blocking = false;
   ringTimer: NodeJS.Timeout | undefined;
   waiter: (() => void) | undefined;
+  /** Ends the BZPOPMIN in flight for close(). */
+  abort: (() => void) | undefined;
   lastSweep = 0;
   loop: Promise<void> = Promise.resolve();
 
@@ -258,6 +265,11 @@ export class MultiQueueConsumer {
     this.stallTimer = setInterval(() => void this.checkStalled(), this.stallTick);
   }
 
+  /** Whether its command connection is up (closing while it is not fails what waits for Redis). */
+  get connected(): boolean {
+    return this.command.status === 'ready';
+  }
+
   /** Starts consuming `queue` (e.g. `host-<id>`) with `handler`. */
   add(queue: string, handler: QueueJobHandler): void {
     if (this.stopping) throw new Error('the consumer is closed');
@@ -310,14 +322,18 @@ export class MultiQueueConsumer {
     for (const shard of this.shards) {
       clearTimeout(shard.ringTimer);
       shard.waiter?.();
-      shard.client.disconnect(); // ends the BZPOPMIN in flight
+      shard.abort?.();
+      endRedis(shard.client);
     }
     await Promise.all(this.shards.map((s) => s.loop));
+    // Redis unreachable (or refusing our user): commands would wait in ioredis's queue forever;
+    // disconnecting fails them, so that closing does not wait for a Redis that may never come.
+    if (this.command.status !== 'ready') endRedis(this.command);
     await this.settle([...this.queues.values(), ...this.busy]);
     clearInterval(this.lockTimer);
     await this.connection.close().catch(() => undefined);
     if (this.command.status === 'ready') await this.command.quit().catch(() => undefined);
-    this.command.disconnect();
+    endRedis(this.command);
   }
 
   private retire(q: ConsumedQueue): void {
@@ -344,7 +360,7 @@ export class MultiQueueConsumer {
     const index = this.shards.length;
     const client = createRedis(this.redis, `${this.name}:block-${index}`);
     client.on('error', (e: Error) => this.report(e));
-    const shard = new Shard(client, `${this.redis.prefix}:multi-queue-consumer:${this.id}:${index}`);
+    const shard = new Shard(client, `${this.redis.prefix}:${this.opts.keyPrefix ?? 'multi-queue-consumer:'}${this.id}:${index}`);
     this.onReconnect(client, () => this.refetch(shard.byMarker.values()));
     shard.loop = this.watch(shard);
     this.shards.push(shard);
@@ -584,10 +600,15 @@ export class MultiQueueConsumer {
     const watchdog = setInterval(() => {
       if (!this.stopping) shard.client.disconnect(true);
     }, WATCHDOG_MS);
+    // Closing does not wait for it: a command held for a reconnection that never comes (Redis
+    // refusing our user) is never answered, even once the connection has ended.
+    const closing = new Promise<never>((_, reject) => (shard.abort = () => reject(new Error('the consumer is closing'))));
+    popped.catch(() => undefined);
     try {
-      return await popped;
+      return await Promise.race([popped, closing]);
     } finally {
       clearInterval(watchdog);
+      shard.abort = undefined;
     }
   }
 

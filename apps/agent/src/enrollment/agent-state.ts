@@ -4,7 +4,11 @@ import { dirname } from 'node:path';
 /** What an agent remembers across restarts: its credential and which host id is which. */
 export interface AgentState {
   apiUrl: string;
+  /** The enrollment's id: the agent's queues are named after it. */
+  agentId: string;
   credential: string;
+  /** The agent's own Redis user; null when the API has agents share REDIS_URL's credential. */
+  redis: { username: string; password: string } | null;
   /** Host key (local hostname or simulated host name) → host id. */
   hosts: Record<string, string>;
 }

@@ -1,7 +1,10 @@
 import { HostInventory, MAX_HOSTS_PER_AGENT_REQUEST } from '@hyperplane/domain';
+import { httpRequest } from './http-request';
 
 export interface EnrollResponse {
+  agentId: string;
   credential: string;
+  redis: { username: string; password: string } | null;
   hosts: { id: string; name: string; queue: string }[];
 }
 
@@ -15,9 +18,25 @@ export class ApiError extends Error {
   }
 }
 
-/** The agent's only HTTP calls: enroll once, report inventory at each start. */
+export interface RotateResponse {
+  agentId: string;
+  credential: string;
+  redis: { username: string; password: string } | null;
+}
+
+/** The agent's only HTTP calls: enroll once, report inventory at each start, rotate its credential. */
 export class AgentApiClient {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly tls: { ca?: string } = {},
+  ) {
+    if (!/^https?:\/\//i.test(baseUrl)) throw new Error(`the API URL must be http:// or https://, not ${baseUrl}`);
+  }
+
+  /** A new credential and Redis password; the old ones stop working. */
+  async rotate(credential: string): Promise<RotateResponse> {
+    return this.call<RotateResponse>('POST', '/v1/agents/rotate', credential, {});
+  }
 
   /**
    * All the agent's hosts, under one credential: the first page with the enrollment token,
@@ -39,14 +58,15 @@ export class AgentApiClient {
   }
 
   private async call<T>(method: string, path: string, secret: string, body: unknown): Promise<T> {
-    const res = await fetch(this.baseUrl + path, {
+    const res = await httpRequest(this.baseUrl + path, {
       method,
       headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(60_000),
+      timeoutMs: 60_000,
+      ca: this.tls.ca,
     });
-    const text = await res.text();
-    if (!res.ok) {
+    const text = res.body;
+    if (res.status < 200 || res.status >= 300) {
       let detail = text;
       try {
         detail = (JSON.parse(text) as { detail?: string }).detail ?? text;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, UnrecoverableError } from 'bullmq';
 import { Driver, DriverError, InstanceSpec, SimDriver } from '@hyperplane/drivers';
-import { AgentResultBatchPayload, AgentResultPayload, deleteRedisPrefix, HostCommandBatchPayload, HostCommandPayload, JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { AgentResultBatchPayload, AgentResultPayload, deleteRedisPrefix, HostCommandBatchPayload, HostCommandPayload, JobName, JobQueue, agentResultsQueueName } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 
 // Against a real Redis (the results are read back from the agent-results queue) and the
@@ -12,6 +12,7 @@ import { CommandHandler } from './command.handler';
 
 const REDIS_URL = process.env.HYPERPLANE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const HOST = randomUUID();
+const RESULTS = agentResultsQueueName(randomUUID());
 
 jest.setTimeout(30_000);
 
@@ -80,7 +81,7 @@ describe('CommandHandler: command batches', () => {
   async function reported(): Promise<AgentResultPayload[]> {
     // Progress reports share the queue (a batch that takes a while sends some); results of a
     // batch come only as result batches, never one by one.
-    const jobs = (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).filter((j) => j.name !== (JobName.AgentProgress as string));
+    const jobs = (await queue.queue(RESULTS).getJobs(['waiting'])).filter((j) => j.name !== (JobName.AgentProgress as string));
     expect(jobs.every((j) => j.name === (JobName.AgentResultBatch as string))).toBe(true);
     return jobs.flatMap((j) => (j.data as AgentResultBatchPayload).results);
   }
@@ -95,7 +96,7 @@ describe('CommandHandler: command batches', () => {
       [hopeless.instanceId, Array.from({ length: 10 }, () => new DriverError('Transient', 'still busy'))],
     ]);
     const { driver, creates, maxInFlight } = scripted(sim(), failures);
-    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, { concurrency: 2, retry: { attempts: 4, backoffMs: 5 } });
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS, { concurrency: 2, retry: { attempts: 4, backoffMs: 5 } });
 
     await handler.handleBatch({ hostId: HOST, commands: [flaky, broken, hopeless, fine] }, job('cmds-a'));
 
@@ -118,7 +119,7 @@ describe('CommandHandler: command batches', () => {
     // as a report swaps the list must still go out, in this report or the next.
     const commands = Array.from({ length: 40 }, () => create());
     const { driver } = scripted(sim(), new Map());
-    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, { concurrency: 8, reportEveryMs: 0 });
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS, { concurrency: 8, reportEveryMs: 0 });
     await handler.handleBatch({ hostId: HOST, commands }, job('cmds-many'));
     const ids = (await reported()).map((r) => r.operationId);
     expect(ids.sort()).toEqual(commands.map((c) => c.operationId).sort());
@@ -126,7 +127,7 @@ describe('CommandHandler: command batches', () => {
 
   it('refuses a batch that holds a command for another host, running none of it', async () => {
     const { driver, creates } = scripted(sim(), new Map());
-    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS);
     const batch = { hostId: HOST, commands: [create(), create(randomUUID())] };
     await expect(handler.handleBatch(batch, job('cmds-b'))).rejects.toBeInstanceOf(UnrecoverableError);
     expect(creates.size).toBe(0);
@@ -135,10 +136,10 @@ describe('CommandHandler: command batches', () => {
 
   it('answers a command sent alone under its own job id', async () => {
     const { driver } = scripted(sim(), new Map());
-    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS);
     const cmd = create();
     await handler.handle(cmd, { id: `cmd-${cmd.operationId}-create`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
-    const [job] = await queue.queue(QueueName.AgentResults).getJobs(['waiting']);
+    const [job] = await queue.queue(RESULTS).getJobs(['waiting']);
     expect(job!.name).toBe(JobName.AgentResult);
     expect(job!.data).toMatchObject({ jobId: `cmd-${cmd.operationId}-create`, operationId: cmd.operationId, ok: true, state: 'running' });
   });
@@ -146,7 +147,7 @@ describe('CommandHandler: command batches', () => {
   it('sends the latest step of a command that then goes quiet, and nothing of a quick one', async () => {
     const { driver } = scripted(sim(), new Map());
     const inner = driver.create.bind(driver);
-    const progressJobs = async () => (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).filter((j) => j.name === (JobName.AgentProgress as string));
+    const progressJobs = async () => (await queue.queue(RESULTS).getJobs(['waiting'])).filter((j) => j.name === (JobName.AgentProgress as string));
     // A long build: one step reported at once, then silence (debootstrap downloading).
     driver.create = async (spec, ctx) => {
       ctx?.progress?.(30, 'downloading packages (3 so far)');
@@ -154,7 +155,7 @@ describe('CommandHandler: command batches', () => {
       while ((await progressJobs()).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       return inner(spec, ctx);
     };
-    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS);
     const slow = create();
     await handler.handle(slow, { id: `cmd-${slow.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
     const sent = await progressJobs();

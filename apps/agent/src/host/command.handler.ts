@@ -3,7 +3,7 @@ import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
-import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue, QueueName } from '@hyperplane/queue';
+import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
 /** A command batch reports what has finished at least this often while the rest still run. */
@@ -52,7 +52,7 @@ function details(status: InstanceStatus | undefined): Record<string, unknown> | 
 }
 
 /**
- * Runs driver commands for one host and reports the outcomes on `agent-results`. Driver calls
+ * Runs driver commands for one host and reports the outcomes on its agent's results queue. Driver calls
  * are idempotent, so a command run twice (a job that stalled when the agent died) has the
  * effect of one. A command alone: transient failures are rethrown for BullMQ to retry with
  * backoff, and the last failure is reported and ends the job as unrecoverable. A batch of
@@ -66,6 +66,8 @@ export class CommandHandler {
     private readonly hostId: string,
     private readonly drivers: ReadonlyMap<string, Driver>,
     private readonly queue: JobQueue,
+    /** This agent's own results queue (agentResultsQueueName). */
+    private readonly resultsQueue: string,
     private readonly opts: CommandHandlerOptions = {},
   ) {}
 
@@ -75,7 +77,7 @@ export class CommandHandler {
     const result = await this.attempt(cmd, job.id!, job.attemptsMade + 1 < attempts);
     // The job id keeps a redelivered command from reporting twice; it names the host because
     // a create that failed here may be tried again, in the same operation, on another host.
-    await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}-${this.hostId}`, data: result });
+    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}-${this.hostId}`, data: result });
     if (!result.ok) throw new UnrecoverableError(result.error!.message);
   }
 
@@ -91,7 +93,7 @@ export class CommandHandler {
       if (results.length === 0) return;
       // A fresh id each time: a batch run again after a stall reports again, and the
       // controller ignores results for operations that already ended.
-      await this.queue.enqueue({ queue: QueueName.AgentResults, name: JobName.AgentResultBatch, jobId: `res-${job.id}-${randomUUID()}`, data: { hostId: this.hostId, results } });
+      await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResultBatch, jobId: `res-${job.id}-${randomUUID()}`, data: { hostId: this.hostId, results } });
     };
     const queue = [...batch.commands];
     const worker = async (): Promise<void> => {
@@ -213,7 +215,7 @@ export class CommandHandler {
       last = Date.now();
       void this.queue
         .enqueue({
-          queue: QueueName.AgentResults,
+          queue: this.resultsQueue,
           name: JobName.AgentProgress,
           jobId: `prg-${cmd.operationId}-${last}`,
           data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },

@@ -22,9 +22,9 @@ function fakeDriver(): { driver: Driver; now: InstanceObservation[]; calls: { ob
 
 function runtime(driver: Driver, fullReportEvery = 4): { host: HostRuntime; sent: AgentSyncPayload[] } {
   const sent: AgentSyncPayload[] = [];
-  // Records what would go on the agent-results queue.
+  // Records what would go on the agent's results queue.
   const queue = { enqueue: (job: { data: AgentSyncPayload }) => Promise.resolve(void sent.push(job.data)) } as unknown as JobQueue;
-  const host = new HostRuntime({ hostId: randomUUID(), key: 'local', drivers: new Map([['lxc', driver]]), queue, consumer: {} as MultiQueueConsumer, fullReportEvery });
+  const host = new HostRuntime({ hostId: randomUUID(), agentId: randomUUID(), key: 'local', drivers: new Map([['lxc', driver]]), queue, consumer: {} as MultiQueueConsumer, fullReportEvery });
   return { host, sent };
 }
 

@@ -1,11 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { Driver, InstanceObservation } from '@hyperplane/drivers';
-import { AgentSyncPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, QueueName } from '@hyperplane/queue';
+import { agentResultsQueueName, AgentSyncPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 
 export interface HostRuntimeOptions {
   hostId: string;
+  /** The agent's id: its hosts' queues and its results queue are named after it. */
+  agentId: string;
   key: string;
   drivers: Map<string, Driver>;
   queue: JobQueue;
@@ -37,16 +39,16 @@ export class HostRuntime {
   private quietPasses = 0;
 
   constructor(readonly opts: HostRuntimeOptions) {
-    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, { concurrency: opts.concurrency });
+    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, agentResultsQueueName(opts.agentId), { concurrency: opts.concurrency });
   }
 
   get hostId(): string {
     return this.opts.hostId;
   }
 
-  /** Starts taking this host's commands (only from its own queue, `host-<id>`). */
+  /** Starts taking this host's commands (only from its own queue, `host-<agentId>-<hostId>`). */
   start(): void {
-    this.opts.consumer.add(hostQueueName(this.opts.hostId), async (job: Job) => {
+    this.opts.consumer.add(hostQueueName(this.opts.agentId, this.opts.hostId), async (job: Job) => {
       if (job.name === (JobName.HostCommand as string)) return this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
       if (job.name === (JobName.HostCommandBatch as string)) return this.handler.handleBatch(job.data as HostCommandBatchPayload, job as Job<HostCommandBatchPayload>);
       throw new Error(`no handler for job ${job.name} on a host queue`);
@@ -94,7 +96,7 @@ export class HostRuntime {
       .join('\n');
     if (onlyChanged && fingerprint === this.lastReport && ++this.quietPasses < (this.opts.fullReportEvery ?? 10)) return false;
     await this.opts.queue.enqueue({
-      queue: QueueName.AgentResults,
+      queue: agentResultsQueueName(this.opts.agentId),
       name: JobName.AgentSync,
       jobId: `sync-${this.opts.hostId}-${Date.now()}`,
       data: { hostId: this.opts.hostId, observedAt, instances },
@@ -105,6 +107,6 @@ export class HostRuntime {
   }
 
   async stop(): Promise<void> {
-    await this.opts.consumer.remove(hostQueueName(this.opts.hostId));
+    await this.opts.consumer.remove(hostQueueName(this.opts.agentId, this.opts.hostId));
   }
 }

@@ -1,9 +1,9 @@
 import { Body, Controller, Headers, HttpCode, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/auth.decorators';
 import { bearer } from '../auth/secrets';
 import { problems } from '../common/problem';
-import { EnrolledHost, Enrollment, AgentService } from './agent.service';
+import { EnrolledHost, Enrollment, AgentService, Rotation } from './agent.service';
 import { EnrollRequestDto, InventoryRequestDto } from './host-inventory.dto';
 
 /** Agents authenticate with their own secrets, not API tokens. */
@@ -32,6 +32,16 @@ export class AgentController {
     const secret = bearer(authorization);
     if (!secret) throw problems.unauthorized('send Authorization: Bearer <agent credential>');
     return { hosts: await this.agents.enrollMore(secret, dto.hosts) };
+  }
+
+  /** Bearer: the agent credential. A new credential and Redis password (shown once); the old ones stop working. */
+  @Post('rotate')
+  @HttpCode(200)
+  @ApiOkResponse({ description: 'The new credential and Redis user' })
+  rotate(@Headers('authorization') authorization: string | undefined): Promise<Rotation> {
+    const secret = bearer(authorization);
+    if (!secret) throw problems.unauthorized('send Authorization: Bearer <agent credential>');
+    return this.agents.rotate(secret);
   }
 
   /** Bearer: the agent credential. Replaces what the hosts report about themselves. */

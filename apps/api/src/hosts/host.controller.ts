@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { HOST_STATUSES, HostStatus, isUuid, OS_FAMILIES, OsFamily } from '@hyperplane/domain';
-import { HostRepository } from '@hyperplane/db';
+import { HostEntity, HostRepository } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
 import { FleetWide, Roles } from '../auth/auth.decorators';
 import { PageQuery, Page } from '../common/pagination';
@@ -29,6 +29,20 @@ export class HostActionDto {
   @IsString()
   @MaxLength(200)
   reason?: string;
+}
+
+export class RenameHostDto {
+  @ApiProperty({ example: 'node-17', description: 'Unique in the fleet' })
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, { message: 'name must be a host name' })
+  name!: string;
+}
+
+export class RemoveHostQuery {
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'Remove a lost host with instances still on it: they go to error' })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  force?: 'true' | 'false';
 }
 
 function encodeHostCursor(h: { name: string; id: string }): string {
@@ -64,7 +78,7 @@ export class HostController {
     const limit = q.limit ?? 100;
     const rows = await this.hosts.list({ status: q.status, os: q.os, afterName: decodeHostCursor(q.cursor), limit: limit + 1 });
     const page = rows.slice(0, limit);
-    const beats = await this.heartbeats.scores(page.map((h) => h.id)).catch(() => new Map<string, number>());
+    const beats = await this.heartbeats.scores(page).catch(() => new Map<string, number>());
     const last = page[page.length - 1];
     return { items: page.map((h) => HostDto.from(h, beats.get(h.id))), nextCursor: rows.length > limit && last ? encodeHostCursor(last) : null };
   }
@@ -75,8 +89,36 @@ export class HostController {
   async get(@Param('id', uuid('host')) id: string): Promise<HostDto> {
     const host = await this.hosts.get(id);
     if (!host) throw problems.notFound('host', id);
-    const beats = await this.heartbeats.scores([id]).catch(() => new Map<string, number>());
-    return HostDto.from(host, beats.get(id));
+    return this.dto(host);
+  }
+
+  /** A new name, unique in the fleet (409 naming the host that has it). Admins only. */
+  @Patch(':id')
+  @Roles('admin')
+  @ApiOkResponse({ type: HostDto })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'Another host has the name' })
+  async rename(@Param('id', uuid('host')) id: string, @Body() dto: RenameHostDto): Promise<HostDto> {
+    return this.dto(await this.service.rename(id, dto.name));
+  }
+
+  /**
+   * Removes a host; with instances on it only with `force=true` (a lost host: they go to error).
+   * Its agent's credential and Redis user are revoked with its last host. Admins only.
+   */
+  @Delete(':id')
+  @Roles('admin')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'Instances are still on the host' })
+  async remove(@Param('id', uuid('host')) id: string, @Query() q: RemoveHostQuery): Promise<void> {
+    await this.service.remove(id, q.force === 'true');
+  }
+
+  private async dto(host: HostEntity): Promise<HostDto> {
+    const beats = await this.heartbeats.scores([host]).catch(() => new Map<string, number>());
+    return HostDto.from(host, beats.get(host.id));
   }
 
   /** drain or maintenance: the host takes no new instances (what runs there stays); activate: it does again. Admins only. */
@@ -89,8 +131,6 @@ export class HostController {
   @ApiConflictResponse({ description: 'The host is down or enrolling (it becomes ready by heartbeating)' })
   async act(@Param('id', uuid('host')) id: string, @Param('action') action: string, @Body() dto: HostActionDto): Promise<HostDto> {
     if (!(HOST_ACTIONS as readonly string[]).includes(action)) throw problems.notFound('action', `${action} (one of ${HOST_ACTIONS.join(', ')})`);
-    const host = await this.service.act(id, action as HostAction, dto.reason);
-    const beats = await this.heartbeats.scores([id]).catch(() => new Map<string, number>());
-    return HostDto.from(host, beats.get(id));
+    return this.dto(await this.service.act(id, action as HostAction, dto.reason));
   }
 }

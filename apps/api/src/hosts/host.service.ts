@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HostStatus } from '@hyperplane/domain';
-import { HostEntity, HostRepository } from '@hyperplane/db';
+import { Database, HostEntity, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
+import { HeartbeatStore } from '@hyperplane/queue';
 import { problems } from '../common/problem';
+import { AgentRedisService } from '../agents/agent-redis.service';
+import { isTakenHostName } from '../agents/agent.service';
 
 export const HOST_ACTIONS = ['drain', 'maintenance', 'activate'] as const;
 export type HostAction = (typeof HOST_ACTIONS)[number];
@@ -21,7 +24,67 @@ const RULES: Record<HostAction, { to: HostStatus; from: HostStatus[]; reason: st
  */
 @Injectable()
 export class HostService {
-  constructor(private readonly hosts: HostRepository) {}
+  private readonly log = new Logger('hosts');
+
+  constructor(
+    private readonly db: Database,
+    private readonly hosts: HostRepository,
+    private readonly instances: InstanceRepository,
+    private readonly operations: OperationRepository,
+    private readonly agentRedis: AgentRedisService,
+    @Inject(HeartbeatStore) private readonly heartbeats: HeartbeatStore,
+  ) {}
+
+  /** A new name, unique in the fleet (agents keep reporting their inventory; the name stays). */
+  async rename(id: string, name: string): Promise<HostEntity> {
+    const taken = (await this.hosts.withNames([name])).find((h) => h.id !== id);
+    if (taken) throw problems.conflict(`host name ${name} is taken by host ${taken.id}`, { hostId: taken.id });
+    try {
+      const host = await this.hosts.rename(id, name);
+      if (!host) throw problems.notFound('host', id);
+      return host;
+    } catch (e) {
+      if (isTakenHostName(e)) throw problems.conflict(`host name ${name} is taken`);
+      throw e;
+    }
+  }
+
+  /**
+   * Removes a host from the fleet. With instances still on it only when `force` (the host is
+   * lost): its instances go to `error` without a host (their claims go with the host's row) and
+   * their active operations fail. When it was its agent's last host, the agent's credential and
+   * Redis user are revoked.
+   */
+  async remove(id: string, force: boolean): Promise<{ name: string; instances: number; agentRevoked: boolean }> {
+    const outcome = await this.db.transaction(async (em) => {
+      const locked = await this.hosts.lockForRemoval(em, id);
+      if (!locked) throw problems.notFound('host', id);
+      const { host, instances } = locked;
+      if (instances > 0 && !force) {
+        throw problems.conflict(`host ${host.name} still has ${instances} instance(s); delete them first, or remove a lost host with ?force=true`, { instances });
+      }
+      const reason = `its host ${host.name} was removed from the fleet`;
+      const evicted = await this.instances.evictFromHost(em, id, reason);
+      const active: string[] = [];
+      for (const instanceId of evicted) {
+        const op = await this.operations.activeForInstance(instanceId, em);
+        if (op) active.push(op.id);
+      }
+      await this.operations.finishMany(em, active, ['queued', 'running'], 'failed', { step: 'failed', error: { code: 'host-removed', message: reason } });
+      const { agentRemoved } = await this.hosts.remove(em, host, evicted.length);
+      return { host, evicted: evicted.length, agentRemoved };
+    });
+    const { host, agentRemoved } = outcome;
+    // After the commit: Redis forgets the host (and its agent, when it went with it).
+    await this.heartbeats.forget(host.agentId, [host.id]).catch(() => undefined);
+    if (agentRemoved) {
+      await this.heartbeats.drop(agentRemoved.id).catch(() => undefined);
+      if (agentRemoved.redisUser) {
+        await this.agentRedis.remove(agentRemoved.id).catch((e: unknown) => this.log.error(`could not remove the Redis user of agent ${agentRemoved.id}: ${String(e)}`));
+      }
+    }
+    return { name: host.name, instances: outcome.evicted, agentRevoked: agentRemoved !== null };
+  }
 
   async act(id: string, action: HostAction, reason?: string): Promise<HostEntity> {
     const rule = RULES[action];

@@ -56,7 +56,9 @@ export class HeartbeatWatcher implements OnModuleInit, OnApplicationShutdown {
   private async check(): Promise<void> {
     const now = Date.now();
     const timeoutMs = this.config.HYPERPLANE_HEARTBEAT_TIMEOUT_S * 1000;
-    const [beats, hosts] = await Promise.all([this.beats.readAll(), this.hosts.liveness()]);
+    const hosts = await this.hosts.liveness();
+    // Each host's beat is read from its own agent's set only.
+    const beats = await this.beats.scores(hosts);
     const down: string[] = [];
     const up: string[] = [];
     const persist: { id: string; at: number }[] = [];

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HOST_STATUSES } from '@hyperplane/domain';
-import { Database, HostRepository, OutboxRepository } from '@hyperplane/db';
+import { AgentRepository, Database, HostRepository, OutboxRepository } from '@hyperplane/db';
 import { addScrapeSource, heartbeatAge, hostsByStatus, outboxOldestAge, outboxPending, placementDecisions, placementDuration, queueJobs, ReadinessChecks } from '@hyperplane/observability';
-import { HeartbeatStore, JobQueue, QueueName } from '@hyperplane/queue';
+import { agentResultsQueueName, HeartbeatStore, JobQueue, QueueName } from '@hyperplane/queue';
 import type { PlacementDecision } from '@hyperplane/scheduler';
 
 const single = placementDuration.labels('single');
@@ -40,6 +40,7 @@ export class ControllerMetrics implements OnModuleInit, OnApplicationShutdown {
     private readonly outbox: OutboxRepository,
     @Inject(HeartbeatStore) private readonly beats: HeartbeatStore,
     @Inject(JobQueue) private readonly queue: JobQueue,
+    private readonly agents: AgentRepository,
   ) {}
 
   onModuleInit(): void {
@@ -70,9 +71,14 @@ export class ControllerMetrics implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async collectQueues(): Promise<void> {
+    // Every agent's results queue counts under one label.
+    const results = (await this.agents.ids()).map(agentResultsQueueName);
     await Promise.all(
-      [QueueName.Control, QueueName.AgentResults].map(async (q) => {
-        const c = await this.queue.countJobs([q]);
+      [
+        { label: QueueName.Control as string, queues: [QueueName.Control as string] },
+        { label: 'agent-results', queues: results },
+      ].map(async ({ label: q, queues }) => {
+        const c = await this.queue.countJobs(queues);
         queueJobs.labels(q, 'waiting').set(c.waiting);
         queueJobs.labels(q, 'active').set(c.active);
         queueJobs.labels(q, 'delayed').set(c.delayed);
@@ -82,7 +88,7 @@ export class ControllerMetrics implements OnModuleInit, OnApplicationShutdown {
 
   private async collectHeartbeats(): Promise<void> {
     const now = Date.now();
-    const ages = [...(await this.beats.readAll()).values()].map((at) => Math.max(0, now - at) / 1000).sort((a, b) => a - b);
+    const ages = [...(await this.beats.scores(await this.hosts.liveness())).values()].map((at) => Math.max(0, now - at) / 1000).sort((a, b) => a - b);
     heartbeatAge.labels('p50').set(quantile(ages, 0.5));
     heartbeatAge.labels('p99').set(quantile(ages, 0.99));
     heartbeatAge.labels('max').set(ages.at(-1) ?? 0);

@@ -5,6 +5,7 @@ import { HostCommandPayload, JobName, QueueName } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { PlacementService } from '../placement/placement.service';
 import { createArgs, hostCommandBatches, hostCommandPayload } from './host-command';
+import { HostAgents } from '../hosts/host-agents';
 
 const CHUNK = 4000;
 const MAX_IDLE_ROUNDS = 20;
@@ -47,6 +48,7 @@ export class BatchPlacer {
     private readonly hosts: HostRepository,
     private readonly outbox: OutboxRepository,
     private readonly placement: PlacementService,
+    private readonly hostAgents: HostAgents,
   ) {}
 
   async run(parent: OperationEntity): Promise<void> {
@@ -210,7 +212,7 @@ export class BatchPlacer {
       commands.push({ operationId: p.op.id, host: p.decision.hostName, payload });
     }
     // One job per host for its share of the chunk, not one per instance.
-    const { messages, patches } = hostCommandBatches(commands);
+    const { messages, patches } = hostCommandBatches(commands, await this.hostAgents.of(commands.map((c) => c.payload.hostId)));
     const dispatched = await this.operations.dispatchMany(
       em,
       commands.map((c) => {

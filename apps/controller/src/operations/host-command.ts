@@ -44,12 +44,12 @@ export function hostCommandPayload(operationId: string, instance: InstanceEntity
 }
 
 /**
- * A driver command sent alone: the outbox message that carries it, and the operation fields
+ * A driver command sent alone (`agentId`: the host's agent, which its queue is named after): the outbox message that carries it, and the operation fields
  * that remember where it went (so lost work can be re-enqueued as it was).
  */
-export function hostCommand(operationId: string, instance: InstanceEntity, command: HostCommand, extra: CommandExtra = {}): { message: OutboxMessage; patch: OperationPatch } {
+export function hostCommand(operationId: string, instance: InstanceEntity, agentId: string, command: HostCommand, extra: CommandExtra = {}): { message: OutboxMessage; patch: OperationPatch } {
   const payload = hostCommandPayload(operationId, instance, command, extra);
-  const queue = hostQueueName(instance.hostId!);
+  const queue = hostQueueName(agentId, instance.hostId!);
   const jobId = hostJobId(operationId, command);
   return {
     message: { queue, jobName: JobName.HostCommand, jobId, payload: payload as unknown as Record<string, unknown> },
@@ -63,7 +63,10 @@ export function hostCommand(operationId: string, instance: InstanceEntity, comma
  * command (a create's is most of the instance's row): if the batch is lost, the command is made
  * again from the instance (see resendHostJob).
  */
-export function hostCommandBatches(commands: { operationId: string; payload: HostCommandPayload }[]): { messages: OutboxMessage[]; patches: Map<string, OperationPatch> } {
+export function hostCommandBatches(
+  commands: { operationId: string; payload: HostCommandPayload }[],
+  agents: ReadonlyMap<string, string>,
+): { messages: OutboxMessage[]; patches: Map<string, OperationPatch> } {
   const byHost = new Map<string, { operationId: string; payload: HostCommandPayload }[]>();
   for (const c of commands) {
     const list = byHost.get(c.payload.hostId);
@@ -73,7 +76,9 @@ export function hostCommandBatches(commands: { operationId: string; payload: Hos
   const messages: OutboxMessage[] = [];
   const patches = new Map<string, OperationPatch>();
   for (const [hostId, list] of byHost) {
-    const queue = hostQueueName(hostId);
+    const agentId = agents.get(hostId);
+    if (!agentId) throw new Error(`host ${hostId} no longer exists`);
+    const queue = hostQueueName(agentId, hostId);
     for (let i = 0; i < list.length; i += MAX_COMMAND_BATCH) {
       const part = list.slice(i, i + MAX_COMMAND_BATCH);
       const jobId = `cmds-${randomUUID()}`;

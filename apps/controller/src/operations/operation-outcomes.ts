@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Database, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { HostCommand, HostCommandPayload } from '@hyperplane/queue';
 import { hostCommand } from './host-command';
+import { HostAgents } from '../hosts/host-agents';
 
 /** The two ways a runner hands an operation on: to its host, or to the failed pile. */
 @Injectable()
@@ -13,6 +14,7 @@ export class OperationOutcomes {
     private readonly operations: OperationRepository,
     private readonly instances: InstanceRepository,
     private readonly outbox: OutboxRepository,
+    private readonly hostAgents: HostAgents,
   ) {}
 
   /** Sends a driver command to the instance's host (in `em`, or a transaction of its own). */
@@ -23,8 +25,9 @@ export class OperationOutcomes {
     extra: Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'> = {},
     em?: Tx,
   ): Promise<void> {
+    const agentId = await this.hostAgents.agentOf(instance.hostId!);
     const write = async (tx: Tx): Promise<void> => {
-      const { message, patch } = hostCommand(op.id, instance, command, extra);
+      const { message, patch } = hostCommand(op.id, instance, agentId, command, extra);
       await this.operations.patch(tx, op.id, { ...patch, step: command, progress: 10 });
       await this.outbox.add(tx, [message]);
     };

@@ -10,6 +10,7 @@ import { ChangeRunner } from './change.runner';
 import { OperationOutcomes } from './operation-outcomes';
 import { createArgs, hostCommand, isBatchJobId, resendHostJob } from './host-command';
 import { failedCreates } from '../results/create-retry';
+import { HostAgents } from '../hosts/host-agents';
 
 const CLAIM_ATTEMPTS = 8;
 /** How often a create that waits for enrolling hosts looks again. */
@@ -39,6 +40,7 @@ export class OperationRunner {
     private readonly outcomes: OperationOutcomes,
     private readonly changes: ChangeRunner,
     private readonly config: AppConfig,
+    private readonly hostAgents: HostAgents,
   ) {}
 
   async run(operationId: string): Promise<void> {
@@ -121,6 +123,7 @@ export class OperationRunner {
         return;
       }
       try {
+        const agentId = await this.hostAgents.agentOf(decision.hostId);
         // One transaction from queued to dispatched; the capacity claim goes last, so the
         // host's row stays locked for as short a time as possible.
         const placed = await this.db.transaction(async (em) => {
@@ -140,7 +143,7 @@ export class OperationRunner {
             placementExplanation: decision.explanation as unknown as Record<string, unknown>,
           });
           if (!moved) throw new LostClaim(); // deleted or moved meanwhile: roll the claim back
-          const { message, patch } = hostCommand(op.id, moved, 'create', createArgs(moved, template));
+          const { message, patch } = hostCommand(op.id, moved, agentId, 'create', createArgs(moved, template));
           await this.operations.patch(em, op.id, { ...patch, step: `provisioning on ${decision.hostName}`, progress: 10 });
           await this.outbox.add(em, [message]);
           if (!(await this.placement.claim(em, decision, policy, instance.id))) throw new LostClaim();
@@ -188,7 +191,7 @@ export class OperationRunner {
   private async dispatchCreate(op: OperationEntity, instance: InstanceEntity): Promise<void> {
     const template = await this.placement.template(instance.template);
     if (!template) return;
-    const { message, patch } = hostCommand(op.id, instance, 'create', createArgs(instance, template));
+    const { message, patch } = hostCommand(op.id, instance, await this.hostAgents.agentOf(instance.hostId!), 'create', createArgs(instance, template));
     await this.db.transaction(async (em) => {
       await this.operations.patch(em, op.id, patch);
       await this.outbox.add(em, [message]);

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ACTION_RULES, InstanceState, Resources } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, SnapshotRepository, Tx } from '@hyperplane/db';
-import { AgentProgressPayload, AgentResultPayload } from '@hyperplane/queue';
+import { AgentProgressPayload, AgentResultPayload, hostQueueName } from '@hyperplane/queue';
 import { hostJobId } from '../operations/host-command';
 import { Rescheduler } from '../reconcile/rescheduler';
 import { CreateRetry, failedCreates } from './create-retry';
@@ -12,6 +12,15 @@ const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
 /** The job a result answers (an agent older than command batches names none: its command went alone). */
 function answered(r: AgentResultPayload): string {
   return r.jobId ?? hostJobId(r.operationId, r.command);
+}
+
+/**
+ * Whether a result comes from the host its operation's command was sent to: the command's
+ * queue is that host's (named after its agent), the result names that host, and it came on
+ * that agent's results queue — which, with per-agent Redis users, only that agent can write.
+ */
+function fromItsHost(jobQueue: string | null, agentId: string, r: AgentResultPayload): boolean {
+  return jobQueue !== null && jobQueue === hostQueueName(agentId, r.hostId);
 }
 
 /** Commands whose success only moves the instance's state, from these states: applied in bulk. */
@@ -39,16 +48,29 @@ export class ResultApplier {
     private readonly retry: CreateRetry,
   ) {}
 
-  async apply(r: AgentResultPayload): Promise<'applied' | 'ignored'> {
-    return this.db.transaction(async (em) => {
+  /** Results refused because they did not come from the host their command was sent to. */
+  rejected = 0;
+
+  /** `agentId`: the agent whose results queue the result came on (only it can write there). */
+  async apply(r: AgentResultPayload, agentId: string): Promise<'applied' | 'ignored' | 'rejected'> {
+    const outcome = await this.db.transaction(async (em) => {
       const op = await this.operations.getLocked(em, r.operationId);
       if (!op || op.status !== 'running' || op.jobId !== answered(r)) return 'ignored';
       const instance = op.instanceId ? await this.instances.getLocked(em, op.instanceId) : null;
       if (!instance) return 'ignored';
+      if (!fromItsHost(op.jobQueue, agentId, r) || instance.hostId !== r.hostId) return 'rejected';
       if (r.ok) await this.succeed(em, op, instance, r);
       else await this.failed(em, op, instance, r);
       return 'applied';
     });
+    if (outcome === 'rejected') this.reject(r, agentId);
+    return outcome;
+  }
+
+  /** Logged and counted: a result for an operation whose command went to another host (or agent). */
+  reject(r: AgentResultPayload, agentId: string, why = 'its command was sent to another host'): void {
+    this.rejected++;
+    this.log.warn(`refused a ${r.command} result for operation ${r.operationId} from agent ${agentId} naming host ${r.hostId}: ${why}`);
   }
 
   /** Whether a result can be applied with others in one statement (see applyMany). */
@@ -61,14 +83,22 @@ export class ResultApplier {
    * transaction, one UPDATE for the instances, one for the operations, one INSERT of events —
    * guarded like apply(), so duplicates and stale results change nothing.
    */
-  async applyMany(results: AgentResultPayload[]): Promise<void> {
-    const unique = [...new Map(results.map((r) => [r.operationId, r])).values()];
+  async applyMany(results: { result: AgentResultPayload; agentId: string }[]): Promise<void> {
+    const unique = [...new Map(results.map((x) => [x.result.operationId, x])).values()];
+    const refused: typeof unique = [];
     await this.db.transaction(async (em) => {
-      const ops = new Map((await this.operations.lockWaitingFor(em, unique.map((r) => r.operationId))).map((o) => [o.id, o]));
-      const valid = unique.filter((r) => {
-        const op = ops.get(r.operationId);
-        return op?.status === 'running' && op.jobId === answered(r) && op.instanceId === r.instanceId && this.bulkable(r);
-      });
+      refused.length = 0;
+      const ops = new Map((await this.operations.lockWaitingFor(em, unique.map((x) => x.result.operationId))).map((o) => [o.id, o]));
+      const valid = unique
+        .filter(({ result: r, agentId }) => {
+          const op = ops.get(r.operationId);
+          if (!(op?.status === 'running' && op.jobId === answered(r) && op.instanceId === r.instanceId && this.bulkable(r))) return false;
+          // The operation's job queue is its host's: the result must come from that host's agent.
+          if (fromItsHost(op.jobQueue, agentId, r)) return true;
+          refused.push({ result: r, agentId });
+          return false;
+        })
+        .map((x) => x.result);
       await this.instances.settleMany(
         em,
         valid.map((r) => ({ id: r.instanceId, state: r.state ?? (r.command === 'create' ? 'stopped' : 'running'), from: SETTLING[r.command]! })),
@@ -76,11 +106,13 @@ export class ResultApplier {
       await this.operations.succeedMany(em, valid.map((r) => ({ id: r.operationId, result: r.details ? { details: r.details } : null })));
       await this.hosts.clearCreateFailures(em, valid.filter((r) => r.command === 'create').map((r) => r.hostId));
     });
+    for (const x of refused) this.reject(x.result, x.agentId);
   }
 
-  async progress(p: AgentProgressPayload): Promise<void> {
+  async progress(p: AgentProgressPayload, agentId: string): Promise<void> {
     // The host's work is 10–100 % of the operation; placement and dispatch were the first 10.
-    await this.operations.progress(p.operationId, 10 + (Math.max(0, Math.min(100, p.percent)) * 89) / 100, p.step);
+    // Only for an operation whose command went to this host of this agent.
+    await this.operations.progress(p.operationId, 10 + (Math.max(0, Math.min(100, p.percent)) * 89) / 100, p.step, hostQueueName(agentId, p.hostId));
   }
 
   private async succeed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {

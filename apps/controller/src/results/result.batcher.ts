@@ -7,6 +7,7 @@ const WAIT_MS = 5;
 
 interface Pending {
   result: AgentResultPayload;
+  agentId: string;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -25,10 +26,11 @@ export class ResultBatcher {
 
   constructor(private readonly applier: ResultApplier) {}
 
-  submit(result: AgentResultPayload): Promise<void> {
-    if (!this.applier.bulkable(result)) return this.applier.apply(result).then(() => undefined);
+  /** `agentId`: the agent whose results queue the result came on. */
+  submit(result: AgentResultPayload, agentId: string): Promise<void> {
+    if (!this.applier.bulkable(result)) return this.applier.apply(result, agentId).then(() => undefined);
     return new Promise((resolve, reject) => {
-      this.pending.push({ result, resolve, reject });
+      this.pending.push({ result, agentId, resolve, reject });
       if (this.pending.length >= MAX_BATCH) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), WAIT_MS);
     });
@@ -40,11 +42,11 @@ export class ResultBatcher {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    void this.applier.applyMany(batch.map((p) => p.result)).then(
+    void this.applier.applyMany(batch.map((p) => ({ result: p.result, agentId: p.agentId }))).then(
       () => batch.forEach((p) => p.resolve()),
       async (e: unknown) => {
         this.log.warn(`a batch of ${batch.length} results failed (${e instanceof Error ? e.message : String(e)}); applying them one by one`);
-        for (const p of batch) await this.applier.apply(p.result).then(() => p.resolve(), p.reject);
+        for (const p of batch) await this.applier.apply(p.result, p.agentId).then(() => p.resolve(), p.reject);
       },
     );
   }

@@ -1,5 +1,6 @@
 import { Arch, DriverProbe, HostStatus, OsFamily } from '@hyperplane/domain';
-import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
+import { AgentEntity } from './agent.entity';
 
 /**
  * A machine an agent runs on (or a simulated one). `alloc*` always equals the sum of the
@@ -12,9 +13,19 @@ export class HostEntity {
   @PrimaryColumn('uuid')
   id!: string;
 
-  @Index()
+  /** Unique in the fleet: a second host enrolling with a taken name is refused (an admin may rename). */
+  @Index('hosts_name_unique', { unique: true })
   @Column({ type: 'varchar', length: 253 })
   name!: string;
+
+  /** The enrollment (credential, Redis user) the host belongs to; its queues are named after it. */
+  @ManyToOne(() => AgentEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'agent_id' })
+  agent?: AgentEntity;
+
+  @Index()
+  @Column({ type: 'uuid' })
+  agentId!: string;
 
   @Index()
   @Column({ type: 'varchar', length: 16 })
@@ -80,9 +91,6 @@ export class HostEntity {
   /** Templates cached on the host (for locality). */
   @Column({ type: 'jsonb', default: [] })
   templates!: string[];
-
-  @Column({ type: 'char', length: 64 })
-  credentialHash!: string;
 
   @Column({ type: 'uuid', nullable: true })
   enrollmentTokenId!: string | null;

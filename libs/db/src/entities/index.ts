@@ -1,3 +1,4 @@
+import { AgentEntity } from './agent.entity';
 import { ApiTokenEntity } from './api-token.entity';
 import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { EventEntity } from './event.entity';
@@ -15,6 +16,7 @@ import { WebhookEntity } from './webhook.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { AuditEntryEntity } from './audit-entry.entity';
 
+export * from './agent.entity';
 export * from './api-token.entity';
 export * from './enrollment-token.entity';
 export * from './event.entity';
@@ -36,6 +38,7 @@ export const ENTITIES = [
   ProjectEntity,
   ApiTokenEntity,
   EnrollmentTokenEntity,
+  AgentEntity,
   HostEntity,
   TemplateEntity,
   InstanceEntity,

@@ -9,9 +9,12 @@ export interface NewHost {
   id: string;
   name: string;
   inventory: HostInventory;
-  credentialHash: string;
+  agentId: string;
   enrollmentTokenId: string | null;
 }
+
+/** The unique index on host names: a violation of it is a taken name, not a failure. */
+export const HOST_NAME_INDEX = 'hosts_name_unique';
 
 /** Allocation ratios and reserve for one claim; the same numbers the scheduler used. */
 export interface ClaimLimits {
@@ -60,7 +63,7 @@ export class HostRepository {
       name: h.name,
       status: 'enrolling' as const,
       statusReason: 'waiting for the first heartbeat',
-      credentialHash: h.credentialHash,
+      agentId: h.agentId,
       enrollmentTokenId: h.enrollmentTokenId,
       templates: [],
       ...inventoryColumns(h.inventory),
@@ -68,6 +71,8 @@ export class HostRepository {
     for (let i = 0; i < rows.length; i += 500) {
       await em.createQueryBuilder().insert().into(HostEntity).values(rows.slice(i, i + 500) as QueryDeepPartialEntity<HostEntity>[]).execute();
     }
+    // Controllers start consuming a new agent's results queue.
+    await em.query(`SELECT pg_notify('${HOSTS_CHANNEL}', '')`);
     await this.events.append(
       em,
       hosts.map((h) => ({ type: 'host.enrolled', subjectType: 'host', subjectId: h.id, projectId: null, data: { name: h.name, os: h.inventory.os, status: 'enrolling' } })),
@@ -87,8 +92,56 @@ export class HostRepository {
     return this.db.manager.findOneBy(HostEntity, { id });
   }
 
-  findByCredentialHash(hash: string): Promise<HostEntity | null> {
-    return this.db.manager.findOneBy(HostEntity, { credentialHash: hash });
+  /** Hosts that already have one of these names (a name is unique in the fleet). */
+  async withNames(names: string[]): Promise<Pick<HostEntity, 'id' | 'name'>[]> {
+    if (names.length === 0) return [];
+    return this.db.manager.query<{ id: string; name: string }[]>('SELECT id, name FROM hosts WHERE name = ANY($1::text[]) ORDER BY name', [[...new Set(names)]]);
+  }
+
+  /** Host id → its agent's id, for the hosts that exist. */
+  async agentIdsOf(hostIds: string[]): Promise<Map<string, string>> {
+    if (hostIds.length === 0) return new Map();
+    const rows = await this.db.manager.query<{ id: string; agent_id: string }[]>('SELECT id, agent_id FROM hosts WHERE id = ANY($1::uuid[])', [[...new Set(hostIds)]]);
+    return new Map(rows.map((r) => [r.id, r.agent_id]));
+  }
+
+  /** Renames a host; null when it does not exist. A taken name fails on HOST_NAME_INDEX. */
+  async rename(id: string, name: string): Promise<HostEntity | null> {
+    return this.db.transaction(async (em) => {
+      const rows = await em.query<[Record<string, unknown>[], number]>(
+        'UPDATE hosts SET name = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *',
+        [id, name],
+      );
+      const row = rows[0][0];
+      if (!row) return null;
+      const host = fromRow<HostEntity>(row);
+      await this.events.append(em, [{ type: 'host.renamed', subjectType: 'host', subjectId: id, projectId: null, data: { name } }]);
+      return host;
+    });
+  }
+
+  /** The host locked for removal, with how many instances are on it; null if unknown. */
+  async lockForRemoval(em: EntityManager, id: string): Promise<{ host: HostEntity; instances: number } | null> {
+    const locked = await em.query<Record<string, unknown>[]>('SELECT * FROM hosts WHERE id = $1 FOR UPDATE', [id]);
+    if (!locked[0]) return null;
+    const counted = await em.query<{ n: number }[]>('SELECT count(*)::int AS n FROM instances WHERE host_id = $1', [id]);
+    return { host: fromRow<HostEntity>(locked[0]), instances: counted[0]?.n ?? 0 };
+  }
+
+  /**
+   * Removes a host that no instance is on any more, and its agent when it was the agent's last
+   * host (returned, so that its Redis user can go too).
+   */
+  async remove(em: EntityManager, host: HostEntity, evicted: number): Promise<{ agentRemoved: { id: string; redisUser: string | null } | null }> {
+    await em.query('DELETE FROM hosts WHERE id = $1', [host.id]);
+    await em.query(`SELECT pg_notify('${HOSTS_CHANNEL}', '')`);
+    await this.events.append(em, [{ type: 'host.removed', subjectType: 'host', subjectId: host.id, projectId: null, data: { name: host.name, instances: evicted } }]);
+    const rows = await em.query<[Record<string, unknown>[], number]>(
+      'DELETE FROM agents a WHERE a.id = $1 AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.agent_id = a.id) RETURNING id, redis_user',
+      [host.agentId],
+    );
+    const agent = rows[0][0];
+    return { agentRemoved: agent ? { id: String(agent.id), redisUser: (agent.redis_user as string | null) ?? null } : null };
   }
 
   async list(filter: { status?: HostStatus; os?: string; afterName?: { name: string; id: string }; limit: number }): Promise<HostEntity[]> {
@@ -112,15 +165,15 @@ export class HostRepository {
     return this.db.manager.createQueryBuilder(HostEntity, 'h').where("h.status = 'enrolling'").andWhere('h.created_at >= :since', { since }).getMany();
   }
 
-  /** What the heartbeat watcher needs of every host, without the inventories. */
   /** How many hosts have each status (for metrics). */
   async countByStatus(): Promise<Map<string, number>> {
     const rows = await this.db.manager.query<{ status: string; n: number }[]>('SELECT status, count(*)::int AS n FROM hosts GROUP BY status');
     return new Map(rows.map((r) => [r.status, r.n]));
   }
 
-  async liveness(): Promise<Pick<HostEntity, 'id' | 'name' | 'status' | 'lastHeartbeatAt' | 'createdAt'>[]> {
-    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, name, status, last_heartbeat_at, created_at FROM hosts');
+  /** What the heartbeat watcher needs of every host, without the inventories. */
+  async liveness(): Promise<Pick<HostEntity, 'id' | 'name' | 'agentId' | 'status' | 'lastHeartbeatAt' | 'createdAt'>[]> {
+    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, name, agent_id, status, last_heartbeat_at, created_at FROM hosts');
     return rows.map((r) => fromRow(r));
   }
 

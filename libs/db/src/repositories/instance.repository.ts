@@ -1,4 +1,4 @@
-import { InstanceState, Resources } from '@hyperplane/domain';
+import { canTransition, InstanceState, Resources } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { InstanceEntity } from '../entities';
@@ -234,6 +234,21 @@ export class InstanceRepository {
   /** Instances on a host that the agent should know about (not deleted, not being made). */
   onHost(hostId: string): Promise<InstanceEntity[]> {
     return this.db.manager.findBy(InstanceEntity, { hostId });
+  }
+
+  /**
+   * A host is removed while instances are still on it (it was lost): each goes to `error` with
+   * `reason`, without a host and without a claim (the host's row goes, and its allocation with it).
+   * Returns the ids moved.
+   */
+  async evictFromHost(em: EntityManager, hostId: string, reason: string): Promise<string[]> {
+    const rows = await em.query<{ id: string; state: InstanceState }[]>('SELECT id, state FROM instances WHERE host_id = $1 ORDER BY id FOR UPDATE', [hostId]);
+    const off: InstancePatch = { hostId: null, claimVcpus: 0, claimMemoryMib: 0, claimDiskGib: 0, stateReason: reason };
+    for (const r of rows) {
+      if (canTransition(r.state, 'error')) await this.transition(em, r.id, [r.state], 'error', off);
+      else await this.patch(em, r.id, off);
+    }
+    return rows.map((r) => r.id);
   }
 
   /** The unschedulable instances that waited longest (their partial index holds only them). */

@@ -112,12 +112,12 @@ export class OperationRepository {
    * Running operations whose host job is `jobIds[i]`, locked in id order (results applied in
    * bulk check that each result answers the job its operation is waiting for).
    */
-  async lockWaitingFor(em: EntityManager, ids: string[]): Promise<{ id: string; instanceId: string | null; jobId: string | null; status: OperationStatus }[]> {
-    const rows = await em.query<{ id: string; instance_id: string | null; job_id: string | null; status: OperationStatus }[]>(
-      `SELECT id, instance_id, job_id, status FROM operations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+  async lockWaitingFor(em: EntityManager, ids: string[]): Promise<{ id: string; instanceId: string | null; jobId: string | null; jobQueue: string | null; status: OperationStatus }[]> {
+    const rows = await em.query<{ id: string; instance_id: string | null; job_id: string | null; job_queue: string | null; status: OperationStatus }[]>(
+      `SELECT id, instance_id, job_id, job_queue, status FROM operations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
       [ids],
     );
-    return rows.map((r) => ({ id: r.id, instanceId: r.instance_id, jobId: r.job_id, status: r.status }));
+    return rows.map((r) => ({ id: r.id, instanceId: r.instance_id, jobId: r.job_id, jobQueue: r.job_queue, status: r.status }));
   }
 
   /** Running operations succeeded at once; each result joins what the operation already holds (e.g. a create's failed hosts). */
@@ -301,11 +301,12 @@ export class OperationRepository {
   }
 
   /** Progress only moves forward, and only while running. */
-  async progress(id: string, percent: number, step: string): Promise<void> {
+  /** Progress of a running operation; from a host, only for the host queue it waits on (`jobQueue`). */
+  async progress(id: string, percent: number, step: string, jobQueue?: string): Promise<void> {
     await this.db.manager.query(
       `UPDATE operations SET progress = GREATEST(progress, $2), step = $3, updated_at = now()
-       WHERE id = $1 AND status = 'running'`,
-      [id, Math.max(0, Math.min(99, Math.round(percent))), step.slice(0, 100)],
+       WHERE id = $1 AND status = 'running' AND ($4::text IS NULL OR job_queue = $4)`,
+      [id, Math.max(0, Math.min(99, Math.round(percent))), step.slice(0, 100), jobQueue ?? null],
     );
   }
 
