@@ -89,7 +89,7 @@ export class SimDriver implements Driver {
     assertSafeName('instance name', spec.name);
     await this.load();
     const existing = this.instances.get(spec.id);
-    if (existing) return this.status(existing);
+    if (existing) return this.status(this.sameSpec(existing, spec));
     const offer = this.offerFor(spec.technology);
     if (!offer) throw new DriverError('Unsupported', `a simulated ${this.opts.hostOs} host runs no ${spec.technology}s`);
     const guest = offer.guests.find((g) => g.os === spec.template.osFamily && g.archs.includes(spec.arch));
@@ -101,7 +101,7 @@ export class SimDriver implements Driver {
     await this.work(spec.technology, 'create', ctx);
     // Another call may have created it while this one slept.
     const raced = this.instances.get(spec.id);
-    if (raced) return this.status(raced);
+    if (raced) return this.status(this.sameSpec(raced, spec));
     this.assertCapacity(cost);
     const instance: SimInstance = {
       id: spec.id,
@@ -160,7 +160,7 @@ export class SimDriver implements Driver {
     assertInstanceId(id);
     await this.load();
     const instance = this.instances.get(id);
-    if (!instance) return;
+    if (!instance) throw new DriverError('NotFound', `no simulated instance ${id}`);
     await this.work(instance.technology, 'destroy', ctx);
     if (this.instances.delete(id)) this.count('destroy');
     await this.save();
@@ -226,6 +226,7 @@ export class SimDriver implements Driver {
 
   async resize(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus> {
     const instance = await this.get(id);
+    if (instance.state !== 'stopped') this.requireCapability(instance, 'liveResize');
     const delta = {
       vcpus: resources.vcpus - instance.resources.vcpus,
       memoryMiB: resources.memoryMiB - instance.resources.memoryMiB,
@@ -258,11 +259,19 @@ export class SimDriver implements Driver {
     return this.status(instance);
   }
 
+  /** An existing instance answers a create only when the create asks for the same thing. */
+  private sameSpec(instance: SimInstance, spec: InstanceSpec): SimInstance {
+    const r = instance.resources;
+    const same = instance.technology === spec.technology && instance.template === spec.template.name && r.vcpus === spec.resources.vcpus && r.memoryMiB === spec.resources.memoryMiB && r.diskGiB === spec.resources.diskGiB;
+    if (!same) throw new DriverError('Conflict', `${spec.id} exists as a ${instance.technology} of ${instance.template} with other resources or template`);
+    return instance;
+  }
+
   private offerFor(technology: Technology): DriverOffer | undefined {
     return simOffers(this.opts.hostOs, this.opts.hostArch).find((o) => o.technology === technology);
   }
 
-  private requireCapability(instance: SimInstance, capability: 'suspend'): void {
+  private requireCapability(instance: SimInstance, capability: 'suspend' | 'liveResize'): void {
     const offer = this.offerFor(instance.technology);
     if (!offer?.capabilities.includes(capability)) {
       throw new DriverError('Unsupported', `simulated ${instance.technology}s on ${this.opts.hostOs} cannot ${capability}`);
@@ -317,7 +326,12 @@ export class SimDriver implements Driver {
       technology: instance.technology,
       resources: { ...instance.resources },
       limits: instance.limits,
-      details: { simulated: true, host: this.opts.hostKey },
+      details: {
+        simulated: true,
+        host: this.opts.hostKey,
+        // Where the offer declares a console, a simulated one is named, as a real driver names its log.
+        ...(this.offerFor(instance.technology)?.capabilities.includes('console') ? { console: `sim://${this.opts.hostKey}/${instance.id}/console` } : {}),
+      },
     };
   }
 
