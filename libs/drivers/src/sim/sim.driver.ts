@@ -17,8 +17,11 @@ import { assertInstanceId, assertSafeName } from '../validate';
 import { DEFAULT_SIM_TIMINGS, SimCommand, SimTimings, simOffers } from './sim-profile';
 import { hashSeed, sampleLogNormal, seededRandom } from './sim-random';
 
-/** Probability of an injected failure, per command: `{ create: { transient: 0.02 } }`. */
-export type SimFaults = Partial<Record<SimCommand, { transient?: number; fatal?: number }>>;
+/**
+ * Probability of an injected failure, per command: `{ create: { transient: 0.02 } }`.
+ * `unavailable` is a host-specific failure (as a host lacking a template's image answers).
+ */
+export type SimFaults = Partial<Record<SimCommand, { transient?: number; fatal?: number; unavailable?: number }>>;
 
 export interface SimDriverOptions extends DriverOptions {
   /** Names the simulated host; its state file and its random stream derive from it. */
@@ -296,6 +299,9 @@ export class SimDriver implements Driver {
     }
     if (fault?.transient && this.random() < fault.transient) {
       throw new DriverError('Transient', `simulated transient failure during ${command}`);
+    }
+    if (fault?.unavailable && this.random() < fault.unavailable) {
+      throw new DriverError('Unavailable', `simulated: this host cannot ${command} it (no image for the template here)`);
     }
     const ms = sampleLogNormal(this.timings[technology][command], this.random) * (this.opts.timeScale ?? 1);
     if (ms < 1) return;
