@@ -39,7 +39,7 @@ export async function expectDriverError(promise: Promise<unknown>, ...codes: Dri
   } catch (e) {
     caught = e;
   }
-  if (!(caught instanceof DriverError)) throw new Error(`expected a DriverError (${codes.join(' or ')}), got ${caught === undefined ? 'success' : String(caught)}`);
+  if (!(caught instanceof DriverError)) throw new Error(`expected a DriverError (${codes.join(' or ')}), got ${caught === undefined ? 'success' : caught instanceof Error ? caught.message : JSON.stringify(caught)}`);
   expect(DRIVER_ERROR_CODES).toContain(caught.code);
   if (!codes.includes(caught.code)) throw new Error(`expected ${codes.join(' or ')}, got ${caught.code}: ${caught.message}`);
   return caught;

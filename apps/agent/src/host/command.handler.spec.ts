@@ -144,7 +144,7 @@ describe('CommandHandler: command batches', () => {
   });
 
   it('reports a destroy of an instance its driver no longer has (NotFound) as done, and a missing driver as host-specific', async () => {
-    const handler = new CommandHandler(HOST, new Map([['sim', sim() as Driver]]), queue);
+    const handler = new CommandHandler(HOST, new Map([['sim', sim()]]), queue);
     const id = randomUUID();
     const gone: HostCommandPayload = { operationId: randomUUID(), instanceId: id, hostId: HOST, driver: 'sim', command: 'destroy' };
     await handler.handle(gone, { id: `cmd-${gone.operationId}-destroy`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
