@@ -8,7 +8,9 @@ const FLEET = [
   simHost('broken-1', 'linux', 'x86_64', { labels: { 'pool-a': 'yes', 'pool-b': 'yes', first: 'yes' }, faults: broken }),
   simHost('broken-2', 'linux', 'x86_64', { labels: { 'pool-a': 'yes' }, faults: broken }),
   simHost('broken-3', 'linux', 'x86_64', { labels: { 'pool-a': 'yes' }, faults: broken }),
-  simHost('good', 'linux', 'x86_64', { labels: { 'pool-b': 'yes' } }),
+  simHost('good', 'linux', 'x86_64', { labels: { 'pool-b': 'yes', 'pool-d': 'yes' } }),
+  // Answers every create as a host lacking the template's image does: host-specific (Unavailable).
+  simHost('no-image', 'linux', 'x86_64', { labels: { 'pool-d': 'yes', lacks: 'yes' }, faults: { create: { unavailable: 1 } } }),
   // Makes the instance, fails to start it, and fails to remove it too.
   simHost('half-made', 'linux', 'x86_64', { labels: { 'pool-c': 'yes' }, faults: { start: { fatal: 1 }, destroy: { fatal: 1 } } }),
 ];
@@ -89,6 +91,15 @@ describe('a create that fails on its host is tried on another', () => {
       'create failed on the host (simulated fatal failure during start) and removing what it left failed too: simulated fatal failure during destroy',
     );
     expect(await held('half-made')).toBe(1);
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+
+  it('tries another host when the first lacks the image (a host-specific Unavailable), not error', async () => {
+    const { op, instance } = await stack.client.createAndWait({ ...spec, name: 'no-image-here', placement: { labels: { 'pool-d': 'yes' }, preferredLabels: { lacks: 'yes' } } });
+    expect(op.status).toBe('succeeded');
+    expect(instance).toMatchObject({ state: 'running', hostId: ids.get('good') });
+    expect(op.result.failedCreates).toEqual([{ hostId: ids.get('no-image'), code: 'Unavailable', message: expect.stringMatching(/no image/) }]);
+    expect(await held('no-image')).toBe(0);
     expect(await allocationsMatchClaims(stack)).toBe(true);
   });
 

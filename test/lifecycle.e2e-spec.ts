@@ -96,6 +96,34 @@ describe('instance lifecycle over HTTP on simulated hosts', () => {
     expect(stopped.map((i: any) => i.name)).toEqual(['cold']);
   });
 
+  it('deletes an instance whose host answers the destroy with NotFound: nothing left there is a delete done', async () => {
+    const linux = [...hosts.values()].find((h: any) => h.os === 'linux');
+    const { instance } = await stack.client.createAndWait({ name: 'gone-there', template: 'alpine-3.20', technology: 'container', placement: { hostId: linux.id }, resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } });
+    const queue = new JobQueue({ url: stack.redisUrl, prefix: stack.config.HYPERPLANE_REDIS_PREFIX }, 'test-destroy-missing');
+    const hostQueue = queue.queue(`host-${linux.id}`);
+    await hostQueue.pause(); // the host's own agent takes nothing: this answer is the driver's NotFound
+    try {
+      const r = await stack.client.delete(`/v1/instances/${instance.id}`);
+      expect(r.status).toBe(202);
+      const sent = await waitFor('the destroy sent to the host', async () => {
+        const op = (await stack.client.get(`/v1/operations/${r.body.id}`)).body;
+        return op.status === 'running' && op.progress >= 10 ? op : null;
+      });
+      await queue.enqueue({
+        queue: QueueName.AgentResults,
+        name: JobName.AgentResult,
+        jobId: `res-${sent.id}-destroy`,
+        data: { operationId: sent.id, instanceId: instance.id, hostId: linux.id, command: 'destroy', ok: false, error: { code: 'NotFound', message: `no simulated instance ${instance.id}` } },
+      });
+      const op = await stack.client.waitOp(r.body.id);
+      expect(op.status).toBe('succeeded');
+      expect((await stack.client.get(`/v1/instances/${instance.id}`)).status).toBe(404);
+    } finally {
+      await hostQueue.resume();
+      await queue.close();
+    }
+  });
+
   it('applies a result from an agent older than command batches, which names no job', async () => {
     const linux = [...hosts.values()].find((h: any) => h.os === 'linux');
     const queue = new JobQueue({ url: stack.redisUrl, prefix: stack.config.HYPERPLANE_REDIS_PREFIX }, 'test-old-agent');

@@ -372,9 +372,18 @@ function describeRealDrivers(): void {
           technology: 'vm',
           capabilities: expect.arrayContaining(['suspend', 'snapshot', 'clone']),
           overhead: { vcpus: 0, memoryMiB: QEMU_OVERHEAD_MIB[accelerator], diskGiB: 0 },
-          guests: [expect.objectContaining({ os: 'linux', archs: ['x86_64'] })],
+          // Only the templates whose image is in its image directory: tiny-linux, not debian-12.
+          guests: [expect.objectContaining({ os: 'linux', archs: ['x86_64'], distributions: { 'tiny-linux': ['1'] } })],
         }),
       ]);
+    });
+
+    it('never places a debian-12 VM on the qemu host, which has no image for it: unschedulable, saying why, not error', async () => {
+      const { op, instance: made } = await create({ name: 'deb-vm', template: 'debian-12', technology: 'vm', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } }, 60);
+      expect(op).toMatchObject({ status: 'failed', step: 'unschedulable', error: { code: 'unschedulable' } });
+      expect(op.error.message).toMatch(/debian/);
+      expect(made.state).toBe('unschedulable');
+      expect(made.hostId).toBeNull();
     });
 
     describe('a busybox container', () => {

@@ -69,11 +69,13 @@ export interface SnapshotInfo {
 }
 
 /**
- * The contract every driver implements. Every call is idempotent: creating an instance that
- * exists with the same spec, starting a running one, stopping a stopped one and destroying a
- * missing one all succeed. Failures are `DriverError`s with a code that says whether to retry.
- * Optional features are declared as capabilities in `probe()` and implemented as the optional
- * members below; callers check the capability, not the member.
+ * The contract every driver implements (checked by `test/conformance.ts`). Calls are
+ * idempotent: creating an instance that exists with the same spec, starting a running one and
+ * stopping a stopped one succeed; a create under an existing id with another spec is
+ * `Conflict`; destroying a missing instance is `NotFound`, which callers treat as clean.
+ * Failures are `DriverError`s whose code says what to do (see `driver.exception.ts`).
+ * Optional features are declared per offer as capabilities in `probe()` and implemented as the
+ * optional members below; a call the instance's offer does not declare is `Unsupported`.
  */
 export interface Driver {
   readonly name: DriverName;
@@ -85,7 +87,7 @@ export interface Driver {
   restart(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
   suspend(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
   resume(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
-  /** Removes the instance and everything it left on the host. */
+  /** Removes the instance and everything it left on the host; `NotFound` when there is nothing. */
   destroy(id: string, ctx?: DriverContext): Promise<void>;
   /** Throws `DriverError('NotFound')` for an instance that does not exist. */
   inspect(id: string): Promise<InstanceStatus>;
@@ -103,6 +105,6 @@ export interface Driver {
   snapshotDelete?(id: string, snapshot: string, ctx?: DriverContext): Promise<void>;
   /** Capability `clone`: a stopped copy of `sourceId` under `spec`. */
   clone?(sourceId: string, spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus>;
-  /** Capability `liveResize` (running) or plain resize (stopped). */
+  /** Capability `liveResize` (running) or plain resize (stopped); a running resize without it is `Unsupported`. */
   resize?(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus>;
 }

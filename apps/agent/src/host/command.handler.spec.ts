@@ -144,6 +144,19 @@ describe('CommandHandler: command batches', () => {
     expect(job!.data).toMatchObject({ jobId: `cmd-${cmd.operationId}-create`, operationId: cmd.operationId, ok: true, state: 'running' });
   });
 
+  it('reports a destroy of an instance its driver no longer has (NotFound) as done, and a missing driver as host-specific', async () => {
+    const handler = new CommandHandler(HOST, new Map([['sim', sim()]]), queue);
+    const id = randomUUID();
+    const gone: HostCommandPayload = { operationId: randomUUID(), instanceId: id, hostId: HOST, driver: 'sim', command: 'destroy' };
+    await handler.handle(gone, { id: `cmd-${gone.operationId}-destroy`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    const elsewhere = { ...create(), driver: 'qemu' as const };
+    // Reported, then failed for BullMQ without retries.
+    await expect(handler.handle(elsewhere, { id: `cmd-${elsewhere.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>)).rejects.toThrow(/not available/);
+    const results = (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).map((j) => j.data as AgentResultPayload);
+    expect(results.find((r) => r.operationId === gone.operationId)).toMatchObject({ ok: true, command: 'destroy' });
+    expect(results.find((r) => r.operationId === elsewhere.operationId)).toMatchObject({ ok: false, error: { code: 'Unavailable' } });
+  });
+
   it('sends the latest step of a command that then goes quiet, and nothing of a quick one', async () => {
     const { driver } = scripted(sim(), new Map());
     const inner = driver.create.bind(driver);

@@ -145,7 +145,8 @@ export class CommandHandler {
       return seconds;
     };
     try {
-      if (!driver) throw new DriverError('Unsupported', `driver ${cmd.driver} is not available on this host`);
+      // Another host may have it: host-specific, so a create is tried elsewhere.
+      if (!driver) throw new DriverError('Unavailable', `driver ${cmd.driver} is not available on this host`);
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
       const status = await this.execute(driver, cmd, ctx);
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
@@ -182,7 +183,12 @@ export class CommandHandler {
       case 'resume':
         return driver.resume(cmd.instanceId, ctx);
       case 'destroy':
-        await driver.destroy(cmd.instanceId, ctx);
+        try {
+          await driver.destroy(cmd.instanceId, ctx);
+        } catch (e) {
+          // Drivers answer NotFound for an instance that is not there: nothing left is a clean destroy.
+          if (!DriverError.is(e, 'NotFound')) throw e;
+        }
         return undefined;
       case 'snapshot':
         await need(driver.snapshotCreate, 'snapshot').call(driver, cmd.instanceId, required(cmd.snapshot, 'snapshot'), ctx);

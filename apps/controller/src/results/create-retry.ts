@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
+import { REQUEST_ERROR_CODES } from '@hyperplane/drivers';
 import { JobName, QueueName } from '@hyperplane/queue';
 import { OperationOutcomes } from '../operations/operation-outcomes';
 import { Rescheduler } from '../reconcile/rescheduler';
@@ -14,8 +15,11 @@ export interface FailedCreate {
   message: string;
 }
 
-/** Driver errors that say the request itself is wrong: another host would fail it too. */
-const REQUEST_ERRORS = new Set(['InvalidArgument', 'Unsupported']);
+/**
+ * Driver errors that say the request itself is wrong: another host would fail it too. Every
+ * other code (`Unavailable`: this host lacks the image or the driver; `Fatal`) tries another host.
+ */
+const REQUEST_ERRORS = new Set<string>(REQUEST_ERROR_CODES);
 
 /** The hosts that already failed this create operation (placement leaves them out). */
 export function failedCreates(op: OperationEntity): FailedCreate[] {

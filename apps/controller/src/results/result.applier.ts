@@ -197,6 +197,11 @@ export class ResultApplier {
       else await this.retry.cleanUpFailed(em, op, instance, error);
       return;
     }
+    if (r.command === 'destroy' && error.code === 'NotFound') {
+      // Nothing left on the host is a delete done (drivers answer NotFound for a missing instance).
+      await this.succeed(em, op, instance, { ...r, ok: true, error: undefined });
+      return;
+    }
     if (r.command === 'create' || r.command === 'destroy') {
       // The instance may be half made (or half removed) on its host; it keeps its host and
       // claim until a delete succeeds.

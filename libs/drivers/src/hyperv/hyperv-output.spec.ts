@@ -31,7 +31,7 @@ describe('Hyper-V script output', () => {
   it.each([
     [{ code: 'NotFound', message: 'gone', fqid: '', category: '' }, 'NotFound'],
     [{ code: 'Conflict', message: 'is Running', fqid: '', category: '' }, 'Conflict'],
-    [{ code: 'TemplateMissing', message: 'no base disk', fqid: '', category: '' }, 'Unsupported'],
+    [{ code: 'TemplateMissing', message: 'no base disk', fqid: '', category: '' }, 'Unavailable'],
     [{ code: 'Failed', message: 'Verify that the Virtual Machine Management service on the computer is running.', fqid: 'ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVM', category: 'ObjectNotFound' }, 'Transient'],
     [{ code: 'Failed', message: 'The operation cannot be performed while the object is in its current state.', fqid: 'InvalidState,Microsoft.HyperV.PowerShell.Commands.StartVM', category: 'InvalidOperation' }, 'Conflict'],
     [{ code: 'Failed', message: 'Access denied', fqid: 'AccessDenied,Microsoft.HyperV.PowerShell.Commands.NewVM', category: 'PermissionDenied' }, 'Fatal'],
@@ -42,7 +42,7 @@ describe('Hyper-V script output', () => {
   });
 
   it('marks a missing base disk as a host problem, so the scheduler tries another host', () => {
-    expect(errorFromFrame('create.ps1', { code: 'TemplateMissing', message: 'x', fqid: '', category: '' }).details).toMatchObject({ hostSpecific: true });
+    expect(errorFromFrame('create.ps1', { code: 'TemplateMissing', message: 'x', fqid: '', category: '' })).toMatchObject({ code: 'Unavailable', hostSpecific: true });
   });
 });
 

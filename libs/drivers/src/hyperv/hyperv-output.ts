@@ -71,7 +71,7 @@ export function errorFromFrame(script: string, frame: HvErrorFrame, result?: Run
       return new DriverError('Conflict', message, details);
     case 'TemplateMissing':
       // Another host may still have the base disk.
-      return new DriverError('Unsupported', message, { ...details, hostSpecific: true });
+      return new DriverError('Unavailable', message, details);
   }
   if (VMMS_DOWN.test(frame.message)) return new DriverError('Transient', `${script}: Hyper-V is not answering: ${frame.message}`, details);
   // The VM is in a state the cmdlet refuses (Start-VM while Saving, Set-VMProcessor while Running).

@@ -116,7 +116,7 @@ describe('HypervDriver against the fake: what Hyper-V really does', () => {
     const spec = makeSpec();
     await driver.create(spec);
     await driver.start(spec.id);
-    await expect(driver.resize(spec.id, { vcpus: 4, memoryMiB: 4096, diskGiB: 40 })).rejects.toMatchObject({ code: 'Conflict' });
+    await expect(driver.resize(spec.id, { vcpus: 4, memoryMiB: 4096, diskGiB: 40 })).rejects.toMatchObject({ code: 'Unsupported' });
     await driver.stop(spec.id, { force: true });
     expect((await driver.resize(spec.id, { vcpus: 4, memoryMiB: 4096, diskGiB: 40 })).resources).toEqual({ vcpus: 4, memoryMiB: 4096, diskGiB: 40 });
     const vm = (await host.state()).vms[await vmId(driver, spec.id)]!;
@@ -191,7 +191,7 @@ describe('HypervDriver against the fake: what Hyper-V really does', () => {
 
   it('a create on a host without the base disk is host-specific; a different spec for an existing id is a Conflict', async () => {
     const { driver } = setup({}, ['windows-server-2022']);
-    await expect(driver.create(makeSpec({ template: template('debian-12') }))).rejects.toMatchObject({ code: 'Unsupported', details: { hostSpecific: true } });
+    await expect(driver.create(makeSpec({ template: template('debian-12') }))).rejects.toMatchObject({ code: 'Unavailable' });
     const spec = makeSpec();
     await driver.create(spec);
     await expect(driver.create({ ...spec, resources: { vcpus: 1, memoryMiB: 2048, diskGiB: 40 } })).rejects.toMatchObject({ code: 'Conflict' });

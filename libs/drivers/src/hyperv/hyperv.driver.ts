@@ -5,6 +5,7 @@ import { Resources, TemplateSpec, UUID_PATTERN } from '@hyperplane/domain';
 import { Driver, DriverContext, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
+import { exists } from '../lxc/lxc-host';
 import { KeyedMutex } from '../lxc/lxc-lock';
 import { assertInstanceId, assertSafeName } from '../validate';
 import { HvHostFacts, HvTemplate, hvOffers, HypervProbe, templates, unusableReason } from './hyperv-probe';
@@ -178,6 +179,8 @@ export class HypervDriver implements Driver {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const at = await this.locate(id);
+      // Our record without its VM is a half-made create: removing the record cleans it.
+      if (!at && !(await exists(this.metaPath(id)))) throw new DriverError('NotFound', `no Hyper-V instance ${id}`);
       if (at) {
         try {
           await this.shell.run('delete', { VmId: at.meta.vmId, InstanceDir: at.meta.instanceDir }, { signal: ctx.signal, timeoutMs: 600_000 });
@@ -246,7 +249,7 @@ export class HypervDriver implements Driver {
     assertSizing(resources);
     return this.locks.run(id, async () => {
       const at = await this.settled(id);
-      if (hvState(at.vm.state).state !== 'stopped') throw new DriverError('Conflict', `${id} is ${at.vm.state}; a Hyper-V VM is resized while Off`);
+      if (hvState(at.vm.state).state !== 'stopped') throw new DriverError('Unsupported', `${id} is ${at.vm.state}; a Hyper-V VM is resized while Off (no liveResize)`);
       const vm = await this.shell.run<HvVm>('resize', { VmId: at.meta.vmId, ProcessorCount: resources.vcpus, MemoryBytes: resources.memoryMiB * MIB }, { signal: ctx.signal });
       const meta = { ...at.meta, resources: { ...resources } };
       await this.writeMeta(meta);
@@ -278,7 +281,7 @@ export class HypervDriver implements Driver {
     const wanted = image && typeof image === 'object' && typeof (image as Record<string, unknown>).vhdx === 'string' ? String((image as Record<string, unknown>).vhdx).replace(/\.vhdx$/i, '') : t.name;
     const all = templates(facts);
     const found = all.find((x) => x.name === wanted) ?? all.find((x) => x.os === t.osFamily && x.distribution === t.distribution && x.version === t.version);
-    if (!found) throw new DriverError('Unsupported', `this host has no base disk for ${t.name} in ${this.templateDir}`, { hostSpecific: true });
+    if (!found) throw new DriverError('Unavailable', `this host has no base disk for ${t.name} in ${this.templateDir}`);
     return found;
   }
 

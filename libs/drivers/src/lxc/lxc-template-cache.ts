@@ -106,13 +106,14 @@ export class LxcTemplateCache {
     switch (template.distribution) {
       case 'busybox':
       case 'tiny-linux': {
-        if (!sources.busybox) throw refuse('no statically linked busybox on the host (install busybox-static)');
+        // A missing build tool is this host's lack (host-specific): another host may have it.
+        if (!sources.busybox) throw new DriverError('Unavailable', `lxc cannot build ${template.name} here: no statically linked busybox (install busybox-static)`);
         const boot = { init: '/sbin/init', haltSignal: 'SIGUSR2', rebootSignal: 'SIGTERM', includes: await this.includes('common.conf') };
         return { key: key(template.distribution), kind: template.distribution, boot, buildTimeoutMs: 120_000 };
       }
       case 'debian': {
         if (!DEBIAN_SUITES[template.version]) throw refuse(`debian ${template.version} is not supported (only 12)`);
-        if (!sources.debootstrap) throw refuse('debootstrap is not installed');
+        if (!sources.debootstrap) throw new DriverError('Unavailable', `lxc cannot build ${template.name} here: debootstrap is not installed`);
         const boot = { init: '/sbin/init', haltSignal: 'SIGRTMIN+3', rebootSignal: 'SIGTERM', includes: await this.includes('debian.common.conf', 'common.conf') };
         return { key: key('debian-12'), kind: 'debian', boot, buildTimeoutMs: 30 * 60_000 };
       }

@@ -376,7 +376,7 @@ if (notRunnable) {
       expect(processesOf(spec.id)).toEqual([]);
       const cgroupDirs = readdirSync('/sys/fs/cgroup').flatMap((c) => [`/sys/fs/cgroup/${c}/lxc.payload.${spec.id}`, `/sys/fs/cgroup/${c}/lxc.monitor.${spec.id}`]);
       expect(cgroupDirs.filter((p) => existsSync(p))).toEqual([]);
-      await expect(driver.destroy(spec.id)).resolves.toBeUndefined();
+      await expect(driver.destroy(spec.id)).rejects.toMatchObject({ code: 'NotFound' });
     }, 60_000);
 
     it('restores a snapshot of the filesystem and keeps the current limits', async () => {

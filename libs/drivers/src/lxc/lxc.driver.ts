@@ -80,6 +80,10 @@ export class LxcDriver implements Driver {
         if (existing.meta && existing.meta.templateKey !== recipe.key) {
           throw new DriverError('Conflict', `${spec.id} exists with template ${existing.meta.templateKey}, not ${recipe.key}`);
         }
+        const had = existing.meta?.resources;
+        if (had && (had.vcpus !== spec.resources.vcpus || had.memoryMiB !== spec.resources.memoryMiB || had.diskGiB !== spec.resources.diskGiB)) {
+          throw new DriverError('Conflict', `${spec.id} exists with ${had.vcpus} vCPU, ${had.memoryMiB} MiB, ${had.diskGiB} GiB, not the resources asked for`);
+        }
         return this.describe(spec.id, existing.info);
       }
       ctx.progress?.(10, `template ${recipe.key}`);
@@ -149,6 +153,9 @@ export class LxcDriver implements Driver {
     assertInstanceId(id);
     await this.locks.run(id, async () => {
       const dir = this.dirOf(id);
+      const staging = (await readdir(this.lxcPath).catch(() => [] as string[])).filter((e) => e.startsWith(`.staging-${id}-`));
+      // A half-made container (a directory, a staging copy) is removed; nothing at all is NotFound.
+      if (!(await exists(dir)) && staging.length === 0) throw new DriverError('NotFound', `no container ${id}`);
       if (await exists(join(dir, 'config'))) {
         const info = await this.tools.info(id);
         if (info && info.state !== 'STOPPED') await this.doStop(id, { force: true });

@@ -167,7 +167,7 @@ describe('PrlctlDriver against the fake: what prlctl really does', () => {
     const spec = makeSpec('virtuozzo', 'vm');
     await driver.create(spec);
     await expect(driver.create({ ...spec, resources: { ...spec.resources, vcpus: 2 } })).rejects.toMatchObject({ code: 'Conflict' });
-    await expect(driver.create(makeSpec('virtuozzo', 'vm', { template: template('alpine-3.20') }))).rejects.toMatchObject({ code: 'Unsupported', details: { hostSpecific: true } });
+    await expect(driver.create(makeSpec('virtuozzo', 'vm', { template: template('alpine-3.20') }))).rejects.toMatchObject({ code: 'Unavailable' });
   });
 
   it('resizes a stopped VM and a running container, and refuses a running VM', async () => {
@@ -180,7 +180,7 @@ describe('PrlctlDriver against the fake: what prlctl really does', () => {
     await driver.start(ct.id);
     expect((await driver.resize(ct.id, { vcpus: 3, memoryMiB: 768, diskGiB: 4 })).resources).toMatchObject({ vcpus: 3, memoryMiB: 768 });
     await driver.start(vm.id);
-    await expect(driver.resize(vm.id, { vcpus: 1, memoryMiB: 512, diskGiB: 4 })).rejects.toMatchObject({ code: 'Conflict' });
+    await expect(driver.resize(vm.id, { vcpus: 1, memoryMiB: 512, diskGiB: 4 })).rejects.toMatchObject({ code: 'Unsupported' });
     const fake = Object.values((await host.state()).vms).find((v) => v.name === prlNameOf(vm.id))!;
     expect([fake.cpus, fake.memsize]).toEqual([2, 2048]);
   });

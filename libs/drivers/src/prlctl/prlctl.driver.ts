@@ -5,6 +5,7 @@ import { Resources, TemplateSpec, UUID_PATTERN } from '@hyperplane/domain';
 import { ActualState, Driver, DriverContext, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
+import { exists } from '../lxc/lxc-host';
 import { KeyedMutex } from '../lxc/lxc-lock';
 import { assertInstanceId, assertSafeName } from '../validate';
 import { PrlctlCli, PrlctlCliOptions } from './prlctl-cli';
@@ -175,6 +176,8 @@ export class PrlctlDriver implements Driver {
     return this.locks.run(id, async () => {
       const at = await this.locate(id);
       if (!at) {
+        // Our record without its VM is a half-made create: removing the record cleans it.
+        if (!(await exists(this.metaPath(id)))) throw new DriverError('NotFound', `no prlctl instance ${id}`);
         await rm(this.metaPath(id), { force: true });
         return;
       }
@@ -284,7 +287,8 @@ export class PrlctlDriver implements Driver {
     return this.locks.run(id, async () => {
       const at = await this.settled(id);
       if (at.meta.type === 'VM' && this.stateOf(at) !== 'stopped') {
-        throw new DriverError('Conflict', `${id} is ${this.stateOf(at)}; a VM is resized while stopped`);
+        // The VM offer declares no liveResize: refused as Unsupported, like every undeclared capability.
+        throw new DriverError('Unsupported', `${id} is ${this.stateOf(at)}; a VM is resized while stopped`);
       }
       await this.cli.prlctl(['set', at.meta.prlUuid, '--cpus', String(resources.vcpus), '--memsize', String(resources.memoryMiB)], { signal: ctx.signal });
       await this.writeMeta({ ...at.meta, resources: { ...resources } });
@@ -324,7 +328,7 @@ export class PrlctlDriver implements Driver {
       facts.templates.find((t) => t.kind === kind && wanted !== undefined && t.name === wanted) ??
       facts.templates.find((t) => t.kind === kind && t.os === spec.template.osFamily && t.distribution === spec.template.distribution && t.version === spec.template.version);
     if (!found) {
-      throw new DriverError('Unsupported', `this host has no ${kind === 'ct' ? 'OS' : 'VM'} template for ${spec.template.name}`, { hostSpecific: true });
+      throw new DriverError('Unavailable', `this host has no ${kind === 'ct' ? 'OS' : 'VM'} template for ${spec.template.name}`);
     }
     return found;
   }

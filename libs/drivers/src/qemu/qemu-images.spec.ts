@@ -27,8 +27,11 @@ describe('readQemuImageRef', () => {
     expect(readQemuImageRef(template({ disk: 'mine/debian.qcow2' }))).toEqual({ disk: 'mine/debian.qcow2' });
   });
 
+  it('answers a template without image.qemu as host-specific: another host may make it', () => {
+    expect(() => readQemuImageRef(template(undefined))).toThrow(expect.objectContaining({ code: 'Unavailable' }));
+  });
+
   it.each([
-    ['no image.qemu', undefined],
     ['neither disk nor kernel', { append: 'x' }],
     ['an absolute disk path', { disk: '/etc/shadow' }],
     ['a disk path that climbs out', { disk: 'mine/../../etc/shadow' }],
@@ -76,11 +79,11 @@ describe('resolveImage', () => {
     await expect(resolveImage(images, { disk: 'tiny/escape' })).rejects.toMatchObject({ code: 'InvalidArgument' });
   });
 
-  it('says how to build a missing image', async () => {
+  it('says how to build a missing image, and that another host may have it', async () => {
     await expect(resolveImage(images, { disk: 'tiny/missing.qcow2' })).rejects.toMatchObject({
-      code: 'Fatal',
+      code: 'Unavailable',
       message: expect.stringMatching(/build-tiny-linux\.sh/),
     });
-    await expect(resolveImage(join(dir, 'nowhere'), { disk: 'x' })).rejects.toMatchObject({ code: 'Fatal' });
+    await expect(resolveImage(join(dir, 'nowhere'), { disk: 'x' })).rejects.toMatchObject({ code: 'Unavailable' });
   });
 });

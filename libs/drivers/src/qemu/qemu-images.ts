@@ -58,7 +58,8 @@ const PATH_FIELDS = ['disk', 'kernel', 'initrd', 'firmware'] as const;
 export function readQemuImageRef(template: TemplateSpec): QemuImageRef {
   const raw = template.image?.qemu;
   if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new DriverError('InvalidArgument', `template ${template.name} has no image.qemu for the qemu driver`);
+    // Host-specific: another host (prlctl, hyperv, a sim) may still make this template.
+    throw new DriverError('Unavailable', `template ${template.name} has no image.qemu for the qemu driver`);
   }
   const ref: QemuImageRef = {};
   for (const key of STRING_FIELDS) {
@@ -107,7 +108,7 @@ export async function resolveImage(imageDir: string, ref: QemuImageRef): Promise
   try {
     root = await realpath(imageDir);
   } catch {
-    throw new DriverError('Fatal', `image directory ${imageDir} does not exist (build images with scripts/build-tiny-linux.sh)`);
+    throw new DriverError('Unavailable', `image directory ${imageDir} does not exist (build images with scripts/build-tiny-linux.sh)`);
   }
   const out: ResolvedImage = { append: ref.append, readyMarker: ref.readyMarker };
   for (const key of PATH_FIELDS) {
@@ -119,7 +120,8 @@ export async function resolveImage(imageDir: string, ref: QemuImageRef): Promise
       real = await realpath(lexical);
       if (!(await stat(real)).isFile()) throw new Error('not a file');
     } catch {
-      throw new DriverError('Fatal', `image file ${lexical} is missing (build images with scripts/build-tiny-linux.sh)`);
+      // Host-specific: another host may have the image.
+      throw new DriverError('Unavailable', `image file ${lexical} is missing (build images with scripts/build-tiny-linux.sh)`);
     }
     if (!isInside(root, real)) {
       throw new DriverError('InvalidArgument', `image.qemu.${key} ${JSON.stringify(rel)} links out of the image directory`);

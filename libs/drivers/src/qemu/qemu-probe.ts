@@ -26,6 +26,9 @@ export interface QemuProbeInput {
   binary: string;
   qemuImg: QemuImg;
   accelerator: Accelerator;
+  /** What the offer may run: the templates whose image is present (distribution → versions). */
+  distributions: Record<string, string[]>;
+  imageDir: string;
 }
 
 /** Installed where `qemu-system-<host arch>` and `qemu-img` answer `--version`; one `vm` offer. */
@@ -44,6 +47,9 @@ export async function probeQemu(input: QemuProbeInput): Promise<DriverProbe> {
   if (hostOs === 'windows') {
     return { ...base, installed: false, version, error: 'the qemu driver does not manage QEMU processes on Windows hosts yet' };
   }
+  if (Object.keys(input.distributions).length === 0) {
+    return { ...base, installed: false, version, error: `no template image under ${input.imageDir} (build one with scripts/build-tiny-linux.sh)` };
+  }
   const emulates = ARCHES.filter((a) => a !== hostArch && findExecutable(qemuSystemBinary(a)) !== undefined);
   return {
     ...base,
@@ -52,7 +58,7 @@ export async function probeQemu(input: QemuProbeInput): Promise<DriverProbe> {
     offers: [
       {
         technology: 'vm',
-        guests: [{ os: 'linux', archs: [hostArch] }],
+        guests: [{ os: 'linux', archs: [hostArch], distributions: input.distributions }],
         capabilities: [...QEMU_CAPABILITIES],
         overhead: { vcpus: 0, memoryMiB: QEMU_OVERHEAD_MIB[accelerator], diskGiB: 0 },
         ...(emulates.length > 0 ? { emulates } : {}),

@@ -308,7 +308,7 @@ function describeRealVmTests(): void {
       await expect(driver.resize(spec.id, { vcpus: 2, memoryMiB: 320, diskGiB: 2 })).rejects.toMatchObject({ code: 'InvalidArgument' });
       const running = await driver.start(spec.id);
       expect(running.resources).toEqual({ vcpus: 2, memoryMiB: 320, diskGiB: 3 });
-      await expect(driver.resize(spec.id, { vcpus: 1, memoryMiB: 256, diskGiB: 3 })).rejects.toMatchObject({ code: 'Conflict' });
+      await expect(driver.resize(spec.id, { vcpus: 1, memoryMiB: 256, diskGiB: 3 })).rejects.toMatchObject({ code: 'Unsupported' });
       await driver.destroy(spec.id);
     }, VM_TIMEOUT);
 

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Arch, DriverProbe, Resources } from '@hyperplane/domain';
+import { Arch, BUILTIN_TEMPLATES, DriverProbe, Resources, TemplateSpec } from '@hyperplane/domain';
 import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { runCommand } from '../exec/run-command';
+import { exists } from '../lxc/lxc-host';
 import { assertInstanceId } from '../validate';
 import { Accelerator, buildQemuArgs, chooseAccelerator, qemuSystemBinary } from './qemu-args';
 import { fileSize, readTail, waitForConsoleMarker } from './qemu-console';
@@ -27,6 +28,8 @@ export interface QemuDriverOptions extends DriverOptions {
   accelerator?: Accelerator;
   /** How long start and restart wait for a template's readyMarker (default 120 s). */
   bootTimeoutMs?: number;
+  /** The templates the offer may list: those whose image is under imageDir (default: the catalogue). */
+  templates?: readonly TemplateSpec[];
 }
 
 const QMP_TIMEOUT_MS = 5_000;
@@ -58,7 +61,31 @@ export class QemuDriver implements Driver {
 
   async probe(): Promise<DriverProbe> {
     const { hostOs, hostArch } = this.opts;
-    return probeQemu({ hostOs, hostArch, binary: this.binaryFor(hostArch), qemuImg: this.qemuImg, accelerator: this.acceleratorFor(hostArch).accelerator });
+    return probeQemu({
+      hostOs,
+      hostArch,
+      binary: this.binaryFor(hostArch),
+      qemuImg: this.qemuImg,
+      accelerator: this.acceleratorFor(hostArch).accelerator,
+      distributions: await this.creatableDistributions(),
+      imageDir: this.imageDir,
+    });
+  }
+
+  /** Distributions and versions of the templates whose image really is under imageDir: only those are offered. */
+  private async creatableDistributions(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const t of this.opts.templates ?? BUILTIN_TEMPLATES) {
+      if (!t.technologies.includes('vm') || !t.image?.qemu) continue;
+      try {
+        await resolveImage(this.imageDir, readQemuImageRef(t));
+      } catch {
+        continue; // not here: the scheduler must not choose this host for it
+      }
+      const versions = (out[t.distribution] ??= []);
+      if (!versions.includes(t.version)) versions.push(t.version);
+    }
+    return out;
   }
 
   /** KVM/HVF/WHPX for the host's own architecture where usable, else TCG; decided once per arch. */
@@ -155,6 +182,8 @@ export class QemuDriver implements Driver {
     assertInstanceId(id);
     await this.locks.run(id, async () => {
       const pid = await this.runtime.livePid(id);
+      // A directory without a live VM is still something to remove; nothing at all is NotFound.
+      if (pid === undefined && !(await exists(this.store.paths(id).dir))) throw new DriverError('NotFound', `qemu instance ${id} does not exist`);
       if (pid !== undefined) {
         await this.markStopping(id);
         await this.runtime.terminate(id, pid, { graceMs: 0, signal: ctx.signal });
@@ -263,7 +292,8 @@ export class QemuDriver implements Driver {
     return this.locks.run(id, async () => {
       const rec = await this.store.get(id);
       if ((await this.runtime.livePid(id)) !== undefined) {
-        throw new DriverError('Conflict', `stop ${id} before resizing it: the qemu driver resizes only stopped VMs`);
+        // Not declared (no liveResize): refused as Unsupported, like every undeclared capability.
+        throw new DriverError('Unsupported', `stop ${id} before resizing it: the qemu driver resizes only stopped VMs`);
       }
       if (resources.diskGiB !== rec.spec.resources.diskGiB) {
         const bytes = resources.diskGiB * GiB;

@@ -52,6 +52,17 @@ describe('SimDriver', () => {
     return { driver: makeDriver(stateDir), spec, cleanup: async () => rmSync(stateDir, { recursive: true, force: true }) };
   });
 
+  // A Windows host's container offer declares neither suspend nor liveResize: refused as Unsupported.
+  describeConformance('sim (windows container)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'hp-simw-'));
+    const windows: TemplateSpec = { name: 'windows-server-2022', osFamily: 'windows', distribution: 'windows-server', version: '2022', archs: ['x86_64'], technologies: ['container', 'vm'] };
+    return {
+      driver: makeDriver(stateDir, { hostOs: 'windows' }),
+      spec: (o) => spec({ template: windows, ...o }),
+      cleanup: async () => rmSync(stateDir, { recursive: true, force: true }),
+    };
+  });
+
   describeConformance('sim (vm)', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'hp-simv-'));
     return {

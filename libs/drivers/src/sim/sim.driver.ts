@@ -28,8 +28,11 @@ import { assertInstanceId, assertSafeName } from '../validate';
 import { DEFAULT_SIM_TIMINGS, SimCommand, SimTimings, simOffers } from './sim-profile';
 import { hashSeed, sampleLogNormal, seededRandom } from './sim-random';
 
-/** Probability of an injected failure, per command: `{ create: { transient: 0.02 } }`. */
-export type SimFaults = Partial<Record<SimCommand, { transient?: number; fatal?: number }>>;
+/**
+ * Probability of an injected failure, per command: `{ create: { transient: 0.02 } }`.
+ * `unavailable` is a host-specific failure (as a host lacking a template's image answers).
+ */
+export type SimFaults = Partial<Record<SimCommand, { transient?: number; fatal?: number; unavailable?: number }>>;
 
 export interface SimDriverOptions extends DriverOptions {
   /** Names the simulated host; its state file and its random stream derive from it. */
@@ -104,7 +107,7 @@ export class SimDriver implements Driver {
     assertSafeName('instance name', spec.name);
     await this.load();
     const existing = this.instances.get(spec.id);
-    if (existing) return this.status(existing);
+    if (existing) return this.status(this.sameSpec(existing, spec));
     const offer = this.offerFor(spec.technology);
     if (!offer) throw new DriverError('Unsupported', `a simulated ${this.opts.hostOs} host runs no ${spec.technology}s`);
     const guest = offer.guests.find((g) => g.os === spec.template.osFamily && g.archs.includes(spec.arch));
@@ -117,7 +120,7 @@ export class SimDriver implements Driver {
     await this.work(spec.technology, 'create', ctx);
     // Another call may have created it while this one slept.
     const raced = this.instances.get(spec.id);
-    if (raced) return this.status(raced);
+    if (raced) return this.status(this.sameSpec(raced, spec));
     this.assertCapacity(cost);
     const instance: SimInstance = {
       id: spec.id,
@@ -177,7 +180,7 @@ export class SimDriver implements Driver {
     assertInstanceId(id);
     await this.load();
     const instance = this.instances.get(id);
-    if (!instance) return;
+    if (!instance) throw new DriverError('NotFound', `no simulated instance ${id}`);
     await this.work(instance.technology, 'destroy', ctx);
     if (this.instances.delete(id)) this.count('destroy');
     await this.save();
@@ -243,6 +246,7 @@ export class SimDriver implements Driver {
 
   async resize(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus> {
     const instance = await this.get(id);
+    if (instance.state !== 'stopped') this.requireCapability(instance, 'liveResize');
     const delta = {
       vcpus: resources.vcpus - instance.resources.vcpus,
       memoryMiB: resources.memoryMiB - instance.resources.memoryMiB,
@@ -275,6 +279,14 @@ export class SimDriver implements Driver {
     return this.status(instance);
   }
 
+  /** An existing instance answers a create only when the create asks for the same thing. */
+  private sameSpec(instance: SimInstance, spec: InstanceSpec): SimInstance {
+    const r = instance.resources;
+    const same = instance.technology === spec.technology && instance.template === spec.template.name && r.vcpus === spec.resources.vcpus && r.memoryMiB === spec.resources.memoryMiB && r.diskGiB === spec.resources.diskGiB;
+    if (!same) throw new DriverError('Conflict', `${spec.id} exists as a ${instance.technology} of ${instance.template} with other resources or template`);
+    return instance;
+  }
+
   private offerFor(technology: Technology): DriverOffer | undefined {
     return simOffers(this.opts.hostOs, this.opts.hostArch, this.opts.hostKernel).find((o) => o.technology === technology);
   }
@@ -296,7 +308,7 @@ export class SimDriver implements Driver {
     );
   }
 
-  private requireCapability(instance: SimInstance, capability: 'suspend'): void {
+  private requireCapability(instance: SimInstance, capability: 'suspend' | 'liveResize'): void {
     const offer = this.offerFor(instance.technology);
     if (!offer?.capabilities.includes(capability)) {
       throw new DriverError('Unsupported', `simulated ${instance.technology}s on ${this.opts.hostOs} cannot ${capability}`);
@@ -321,6 +333,9 @@ export class SimDriver implements Driver {
     }
     if (fault?.transient && this.random() < fault.transient) {
       throw new DriverError('Transient', `simulated transient failure during ${command}`);
+    }
+    if (fault?.unavailable && this.random() < fault.unavailable) {
+      throw new DriverError('Unavailable', `simulated: this host cannot ${command} it (no image for the template here)`);
     }
     const ms = sampleLogNormal(this.timings[technology][command], this.random) * (this.opts.timeScale ?? 1);
     if (ms < 1) return;
@@ -351,7 +366,13 @@ export class SimDriver implements Driver {
       technology: instance.technology,
       resources: { ...instance.resources },
       limits: instance.limits,
-      details: { simulated: true, host: this.opts.hostKey, ...(instance.isolation ? { isolation: instance.isolation } : {}) },
+      details: {
+        simulated: true,
+        host: this.opts.hostKey,
+        ...(instance.isolation ? { isolation: instance.isolation } : {}),
+        // Where the offer declares a console, a simulated one is named, as a real driver names its log.
+        ...(this.offerFor(instance.technology)?.capabilities.includes('console') ? { console: `sim://${this.opts.hostKey}/${instance.id}/console` } : {}),
+      },
     };
   }
 
