@@ -3,19 +3,99 @@
 // host queue → agent → driver → agent-results → applier → waiter). The hops' times come from
 // BullMQ's own job stamps (added, taken, finished: every process runs on this machine, one
 // clock) and the operation row; nothing in the product is instrumented for it.
-// Prints figures; it is not a test. Usage: npm run bench:pipeline-trace [-- --n 50]
-import { loadavg } from 'node:os';
+// Prints figures; it is not a test.
+// Usage: npm run bench:pipeline-trace [-- --n 50] [--lxc]   (--lxc: a real busybox container on
+// this machine through an in-process agent with the real drivers; needs root, lxc, busybox-static)
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { Client } from 'pg';
-import { simFleet } from '@hyperplane/agent';
-import { hostQueueName, QueueName } from '@hyperplane/queue';
-import { BenchStack, call, percentile, startBenchStack } from './bench-stack';
+import { AgentRuntime, simFleet } from '@hyperplane/agent';
+import { createApiApp, ResolvedConfig } from '@hyperplane/api';
+import { loadConfig } from '@hyperplane/config';
+import { startController } from '@hyperplane/controller';
+import { migrateDatabase } from '@hyperplane/db';
+import { deleteRedisPrefix, hostQueueName, QueueName } from '@hyperplane/queue';
+import { ADMIN, call, percentile, startBenchStack } from './bench-stack';
+
+interface TraceStack {
+  url: string;
+  config: ResolvedConfig;
+  stop(): Promise<void>;
+}
+
+/** api + controller + an agent for this machine's real drivers, in this process (as bench:real). */
+async function startLxcStack(): Promise<TraceStack> {
+  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `hp_bench_trace_${Date.now()}_${randomBytes(2).toString('hex')}`;
+  const pg = new Client({ connectionString: admin });
+  await pg.connect();
+  await pg.query(`CREATE DATABASE "${dbName}"`);
+  await pg.end();
+  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
+  await migrateDatabase(dbUrl);
+  const prefix = `hpbt${randomBytes(3).toString('hex')}`;
+  const config = {
+    ...loadConfig({}),
+    DATABASE_URL: dbUrl,
+    REDIS_URL: process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379',
+    HYPERPLANE_REDIS_PREFIX: prefix,
+    HYPERPLANE_ADMIN_TOKEN: ADMIN,
+    HYPERPLANE_MIGRATE: false,
+    LOG_LEVEL: 'warn',
+    HYPERPLANE_HEARTBEAT_INTERVAL_S: 2,
+    HYPERPLANE_HEARTBEAT_TIMEOUT_S: 30,
+  } as ResolvedConfig;
+  const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-trace-'));
+  const api = await createApiApp(config);
+  await api.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${(api.getHttpServer().address() as { port: number }).port}`;
+  const controller = await startController(config);
+  const enroll = await call<{ token: string }>(url, 'POST', '/v1/enrollment-tokens', { name: 'bench trace' });
+  const agent = new AgentRuntime({
+    apiUrl: url,
+    enrollmentToken: enroll.body.token,
+    dataDir,
+    redis: { url: config.REDIS_URL, prefix },
+    local: true,
+    simHosts: [],
+    sim: { timeScale: 1, seed: 1 },
+    heartbeatIntervalMs: 2000,
+    syncIntervalMs: 600_000,
+    lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
+  });
+  await agent.start();
+  for (let i = 0; ; i++) {
+    const r = await call(url, 'GET', `/v1/hosts/${agent.hostIds[0]}`);
+    if (r.body.status === 'ready') break;
+    if (i > 150) throw new Error(`host ${agent.hostIds[0]} is ${r.body.status}, not ready`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return {
+    url,
+    config,
+    async stop() {
+      await agent.stop().catch(() => undefined);
+      await controller.close().catch(() => undefined);
+      await api.close().catch(() => undefined);
+      await deleteRedisPrefix(config.REDIS_URL, prefix).catch(() => undefined);
+      const c = new Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+      await c.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 const N = Number(flag('n', '50'));
+const LXC = process.argv.includes('--lxc');
 
 /** Milliseconds from the client's POST, per hop, for one operation. */
 type Trace = Record<string, number>;
@@ -35,7 +115,7 @@ const HOPS = [
   ['wait_returned', 'GET /wait answered'],
 ] as const;
 
-async function traceOne(stack: BenchStack, pg: Client, queues: { control: Queue; host: Queue; results: Queue }, instanceId: string, action: string): Promise<Trace> {
+async function traceOne(stack: TraceStack, pg: Client, queues: { control: Queue; host: Queue; results: Queue }, instanceId: string, action: string): Promise<Trace> {
   const epoch0 = Date.now();
   const t0 = performance.now();
   const post = await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/${action}`);
@@ -77,7 +157,7 @@ async function traceOne(stack: BenchStack, pg: Client, queues: { control: Queue;
 
 async function main(): Promise<void> {
   console.log(`load_average_before=${loadavg().map((l) => l.toFixed(2)).join(',')}`);
-  const stack = await startBenchStack({ hosts: simFleet(1), timeScale: 0 });
+  const stack: TraceStack = LXC ? await startLxcStack() : await startBenchStack({ hosts: simFleet(1), timeScale: 0 });
   const pg = new Client({ connectionString: stack.config.DATABASE_URL });
   await pg.connect();
   const connection = { url: stack.config.REDIS_URL };
@@ -86,13 +166,14 @@ async function main(): Promise<void> {
   try {
     const created = await call(stack.url, 'POST', '/v1/instances', {
       name: 'trace-1',
-      template: 'debian-12',
+      template: LXC ? 'busybox' : 'debian-12',
       technology: 'container',
-      resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 },
+      resources: { vcpus: 1, memoryMiB: LXC ? 64 : 256, diskGiB: 1 },
     });
     if (created.status !== 202) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
-    await call(stack.url, 'GET', `/v1/operations/${created.body.id}/wait?timeoutS=60`);
-    const inst = await call(stack.url, 'GET', `/v1/instances/${created.body.instanceId ?? created.body.instance?.id}`);
+    const made = await call(stack.url, 'GET', `/v1/operations/${created.body.id}/wait?timeoutS=120`);
+    if (made.body.status !== 'succeeded') throw new Error(`create: ${JSON.stringify(made.body)}`);
+    const inst = await call(stack.url, 'GET', `/v1/instances/${created.body.instanceId}`);
     const hostId = inst.body.hostId as string;
     const queues = {
       control: new Queue(QueueName.Control, opts),
@@ -100,11 +181,12 @@ async function main(): Promise<void> {
       results: new Queue(QueueName.AgentResults, opts),
     };
     const traces: Trace[] = [];
+    // Two unmeasured rounds: connections and code paths warm.
+    for (const action of ['suspend', 'resume', 'suspend', 'resume']) await traceOne(stack, pg, queues, inst.body.id, action);
     for (let i = 0; i < N; i++) {
       traces.push(await traceOne(stack, pg, queues, inst.body.id, i % 2 === 0 ? 'suspend' : 'resume'));
     }
-    console.log(`n=${N} sim timeScale=0 (suspend/resume alternating); ms since the client sent the POST, p50 / p90:`);
-    let prev = 0;
+    console.log(`n=${N} ${LXC ? 'real lxc busybox container' : 'sim timeScale=0'} (suspend/resume alternating); ms since the client sent the POST, p50 / p90 (+p50 of the hop):`);
     for (const [hop, what] of HOPS) {
       const xs = traces.map((t) => t[hop]!).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
       const deltas = traces
@@ -116,11 +198,13 @@ async function main(): Promise<void> {
         .sort((a, b) => a - b);
       const p50 = percentile(xs, 50);
       console.log(`  ${hop.padEnd(14)} at ${p50.toFixed(1).padStart(7)} / ${percentile(xs, 90).toFixed(1).padStart(7)}  (+${percentile(deltas, 50).toFixed(1)})  ${what}`);
-      prev = p50;
     }
-    void prev;
     const totals = traces.map((t) => t.wait_returned!).sort((a, b) => a - b);
+    // The plane's own share: everything but the agent's job (the driver's work and its report).
+    const share = traces.map((t) => t.wait_returned! - (t.agent_done! - t.agent_taken!)).sort((a, b) => a - b);
+    const driver = traces.map((t) => t.agent_done! - t.agent_taken!).sort((a, b) => a - b);
     console.log(`end_to_end p50_ms=${percentile(totals, 50).toFixed(1)} p90_ms=${percentile(totals, 90).toFixed(1)} max_ms=${totals[totals.length - 1]!.toFixed(1)}`);
+    console.log(`agent_job p50_ms=${percentile(driver, 50).toFixed(1)} pipeline_share p50_ms=${percentile(share, 50).toFixed(1)} p90_ms=${percentile(share, 90).toFixed(1)}`);
     console.log(`load_average_after=${loadavg().map((l) => l.toFixed(2)).join(',')}`);
     await Promise.all(Object.values(queues).map((q) => q.close()));
   } finally {
