@@ -60,7 +60,7 @@ describe('stop options and forced delete', () => {
     const path = `/v1/instances/${instance.id}/actions`;
     expect400(await client.post(`${path}/stop`, { force: 'yes' }), 'force');
     expect400(await client.post(`${path}/stop`, { timeoutS: 0 }), 'timeoutS');
-    expect400(await client.post(`${path}/stop`, { timeoutS: 3601 }), 'timeoutS');
+    expect400(await client.post(`${path}/stop`, { timeoutS: 601 }), 'timeoutS');
     expect400(await client.post(`${path}/stop`, { timeoutS: 1.5 }), 'timeoutS');
     expect400(await client.post(`${path}/stop`, { timeoutS: '10' }), 'timeoutS');
     expect400(await client.post(`${path}/stop`, { force: true, timeoutS: 10 }), 'timeoutS');

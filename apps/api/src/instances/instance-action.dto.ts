@@ -1,7 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 
-export const STOP_TIMEOUT_MAX_S = 3600;
+// The lxc driver waits at most 600 s; a larger value would be cut short without saying so.
+export const STOP_TIMEOUT_MAX_S = 600;
 
 /** The body of an action; only `stop` takes options (an empty body or none at all for the rest). */
 export class InstanceActionDto {
