@@ -4,7 +4,7 @@
 // BullMQ's own job stamps (added, taken, finished: every process runs on this machine, one
 // clock) and the operation row; nothing in the product is instrumented for it.
 // Prints figures; it is not a test.
-// Usage: npm run bench:pipeline-trace [-- --n 50] [--lxc]   (--lxc: a real busybox container on
+// Usage: npm run bench:pipeline-trace [-- --n 50] [--lxc] [--pair suspend,resume|stop-force,start]   (--lxc: a real busybox container on
 // this machine through an in-process agent with the real drivers; needs root, lxc, busybox-static)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -96,6 +96,8 @@ function flag(name: string, fallback: string): string {
 }
 const N = Number(flag('n', '50'));
 const LXC = process.argv.includes('--lxc');
+/** The two actions that alternate; `stop-force` is a stop with { force: true }. */
+const PAIR = flag('pair', 'suspend,resume').split(',') as [string, string];
 
 /** Milliseconds from the client's POST, per hop, for one operation. */
 type Trace = Record<string, number>;
@@ -118,7 +120,10 @@ const HOPS = [
 async function traceOne(stack: TraceStack, pg: Client, queues: { control: Queue; host: Queue; results: Queue }, instanceId: string, action: string): Promise<Trace> {
   const epoch0 = Date.now();
   const t0 = performance.now();
-  const post = await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/${action}`);
+  const post =
+    action === 'stop-force'
+      ? await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/stop`, { force: true })
+      : await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/${action}`);
   if (post.status !== 202) throw new Error(`${action}: ${post.status} ${JSON.stringify(post.body)}`);
   const post202 = performance.now() - t0;
   const opId = post.body.id as string;
@@ -182,11 +187,11 @@ async function main(): Promise<void> {
     };
     const traces: Trace[] = [];
     // Two unmeasured rounds: connections and code paths warm.
-    for (const action of ['suspend', 'resume', 'suspend', 'resume']) await traceOne(stack, pg, queues, inst.body.id, action);
+    for (const action of [...PAIR, ...PAIR]) await traceOne(stack, pg, queues, inst.body.id, action);
     for (let i = 0; i < N; i++) {
-      traces.push(await traceOne(stack, pg, queues, inst.body.id, i % 2 === 0 ? 'suspend' : 'resume'));
+      traces.push(await traceOne(stack, pg, queues, inst.body.id, PAIR[i % 2]!));
     }
-    console.log(`n=${N} ${LXC ? 'real lxc busybox container' : 'sim timeScale=0'} (suspend/resume alternating); ms since the client sent the POST, p50 / p90 (+p50 of the hop):`);
+    console.log(`n=${N} ${LXC ? 'real lxc busybox container' : 'sim timeScale=0'} (${PAIR.join('/')} alternating); ms since the client sent the POST, p50 / p90 (+p50 of the hop):`);
     for (const [hop, what] of HOPS) {
       const xs = traces.map((t) => t[hop]!).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
       const deltas = traces
