@@ -407,6 +407,14 @@ function describeRealDrivers(): void {
         expect(cgroupLimits(pid)).toEqual({ memoryBytes: 64 * MiB, cpuShares: 512 });
       });
 
+      it('stops forcibly ({ force: true }: lxc-stop -k) and starts again', async () => {
+        const op = await change('post', `/v1/instances/${id}/actions/stop`, { force: true });
+        expect(op.result ?? {}).not.toHaveProperty('error');
+        expect(lxcInfo(lxc.lxcPath, id)?.state).toBe('STOPPED');
+        await change('post', `/v1/instances/${id}/actions/start`);
+        expect(lxcInfo(lxc.lxcPath, id)?.state).toBe('RUNNING');
+      });
+
       it('stops, and a snapshot restored brings its filesystem back to the moment it was taken', async () => {
         await change('post', `/v1/instances/${id}/actions/stop`);
         expect((await instance(id)).state).toBe('stopped');

@@ -157,6 +157,34 @@ describe('CommandHandler: command batches', () => {
     expect(results.find((r) => r.operationId === elsewhere.operationId)).toMatchObject({ ok: false, error: { code: 'Unavailable' } });
   });
 
+  it('stops forcibly before destroying when the destroy says so (DELETE ?force=true), and not otherwise', async () => {
+    const inner = sim();
+    const calls: string[] = [];
+    const driver = Object.create(inner) as Driver;
+    driver.stop = async (id, opts, ctx) => {
+      calls.push(`stop ${JSON.stringify(opts)}`);
+      return inner.stop(id, opts, ctx);
+    };
+    driver.destroy = async (id, ctx) => {
+      calls.push('destroy');
+      return inner.destroy(id, ctx);
+    };
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    for (const force of [true, false]) {
+      const made = create();
+      await handler.handle(made, { id: `cmd-${made.operationId}-create`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+      calls.length = 0;
+      const destroy: HostCommandPayload = { ...made, operationId: randomUUID(), command: 'destroy', spec: undefined, start: undefined, ...(force ? { stop: { force: true } } : {}) };
+      await handler.handle(destroy, { id: `cmd-${destroy.operationId}-destroy`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+      expect(calls).toEqual(force ? ['stop {"force":true}', 'destroy'] : ['destroy']);
+    }
+    // Already gone: the forced stop's NotFound is no failure, the destroy stays idempotent.
+    const gone: HostCommandPayload = { ...create(), command: 'destroy', spec: undefined, stop: { force: true } };
+    await handler.handle(gone, { id: `cmd-${gone.operationId}-destroy`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
+    const results = (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).map((j) => j.data as AgentResultPayload);
+    expect(results.find((r) => r.operationId === gone.operationId)).toMatchObject({ ok: true });
+  });
+
   it('sends the latest step of a command that then goes quiet, and nothing of a quick one', async () => {
     const { driver } = scripted(sim(), new Map());
     const inner = driver.create.bind(driver);

@@ -38,6 +38,15 @@ function required<T>(value: T | undefined, field: string): T {
   return value;
 }
 
+/** `DELETE ?force=true`: off at once before the destroy; an instance already gone is fine (destroy is idempotent). */
+async function forceStopIfThere(driver: Driver, id: string, ctx: DriverContext): Promise<void> {
+  try {
+    await driver.stop(id, { force: true }, ctx);
+  } catch (e) {
+    if (!(e instanceof DriverError && e.code === 'NotFound')) throw e;
+  }
+}
+
 function asDriverError(e: unknown): DriverError {
   if (e instanceof DriverError) return e;
   return new DriverError('Fatal', e instanceof Error ? e.message : String(e));
@@ -183,6 +192,7 @@ export class CommandHandler {
       case 'resume':
         return driver.resume(cmd.instanceId, ctx);
       case 'destroy':
+        if (cmd.stop?.force) await forceStopIfThere(driver, cmd.instanceId, ctx);
         try {
           await driver.destroy(cmd.instanceId, ctx);
         } catch (e) {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EVENTS_CHANNEL, EventEntity, EventRepository, PgListener } from '@hyperplane/db';
 
-const PUMP_GAP_MS = 10;
 const GAP_RECHECK_MS = 200;
 
 export type EventListener = (event: EventEntity) => void;
@@ -65,15 +64,14 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
     this.drain()
       .catch((e: unknown) => this.log.warn(`reading events failed: ${String(e)}`))
       .finally(() => {
-        // Notifications that came meanwhile are served by one more read, a moment later: under
-        // load one query then carries many transactions' events.
-        setTimeout(() => {
-          this.pumping = false;
-          if (this.again) {
-            this.again = false;
-            this.pump();
-          }
-        }, PUMP_GAP_MS).unref();
+        // Notifications that came meanwhile are served by one more read, right after: under
+        // load one query carries every transaction that committed during the last one, and
+        // an idle plane delivers (and wakes waiters) without a fixed pause.
+        this.pumping = false;
+        if (this.again) {
+          this.again = false;
+          setImmediate(() => this.pump());
+        }
       });
   }
 

@@ -15,6 +15,7 @@ import { CreateInstanceDto } from './create-instance.dto';
 import { InstanceDto } from './instance.dto';
 import { InstanceService } from './instance.service';
 import { ListInstancesQuery } from './list-instances.query';
+import { DeleteInstanceQuery, InstanceActionDto } from './instance-action.dto';
 
 @ApiTags('instances')
 @ApiBearerAuth()
@@ -71,10 +72,11 @@ export class InstanceController {
   async remove(
     @CurrentPrincipal() principal: Principal,
     @Param('id', uuid('instance')) id: string,
+    @Query() q: DeleteInstanceQuery,
     @Idempotency() idem: IdempotencyContext,
     @Res({ passthrough: true }) res: Response,
   ): Promise<OperationDto> {
-    return accepted(res, await this.instances.remove(principal, id, idem));
+    return accepted(res, await this.instances.remove(principal, id, idem, q.force === 'true'));
   }
 
   @Post(':id/actions/:action')
@@ -87,12 +89,20 @@ export class InstanceController {
     @CurrentPrincipal() principal: Principal,
     @Param('id', uuid('instance')) id: string,
     @Param('action') action: string,
+    @Body() body: InstanceActionDto,
     @Idempotency() idem: IdempotencyContext,
     @Res({ passthrough: true }) res: Response,
   ): Promise<OperationDto> {
     if (!(INSTANCE_ACTIONS as readonly string[]).includes(action)) {
       throw problems.notFound('action', `${action} (one of ${INSTANCE_ACTIONS.join(', ')})`);
     }
-    return accepted(res, await this.instances.act(principal, id, action as InstanceAction, idem));
+    const options: { force?: boolean; timeoutS?: number } = {};
+    if (body?.force !== undefined) options.force = body.force;
+    if (body?.timeoutS !== undefined) options.timeoutS = body.timeoutS;
+    for (const field of Object.keys(options)) {
+      if (action !== 'stop') throw problems.badField(field, `only stop takes ${field}`);
+    }
+    if (options.force && options.timeoutS !== undefined) throw problems.badField('timeoutS', 'a forced stop has no graceful timeout');
+    return accepted(res, await this.instances.act(principal, id, action as InstanceAction, idem, options));
   }
 }

@@ -150,7 +150,7 @@ export class InstanceService {
     };
   }
 
-  async act(principal: Principal, id: string, action: InstanceAction, idem: IdempotencyContext): Promise<Submitted> {
+  async act(principal: Principal, id: string, action: InstanceAction, idem: IdempotencyContext, options: { force?: boolean; timeoutS?: number } = {}): Promise<Submitted> {
     const replayed = await this.submitter.replay(principal, idem);
     if (replayed) return replayed;
     const instance = await this.visible(principal, id);
@@ -160,7 +160,8 @@ export class InstanceService {
       projectId: instance.projectId,
       instanceId: id,
       kind: action,
-      request: { action },
+      // A stop's force/timeoutS travel with the operation to the host command.
+      request: { action, ...options },
       before: async (em) => {
         // Checked inside the transaction; a racing operation is caught by the unique index.
         const current = await this.instances.getLocked(em, id);
@@ -173,7 +174,7 @@ export class InstanceService {
     });
   }
 
-  async remove(principal: Principal, id: string, idem: IdempotencyContext): Promise<Submitted> {
+  async remove(principal: Principal, id: string, idem: IdempotencyContext, force = false): Promise<Submitted> {
     // A retried delete answers as before, even once the instance is gone.
     const replayed = await this.submitter.replay(principal, idem);
     if (replayed) return replayed;
@@ -183,7 +184,7 @@ export class InstanceService {
       projectId: instance.projectId,
       instanceId: id,
       kind: 'delete',
-      request: { action: 'delete' },
+      request: force ? { action: 'delete', force: true } : { action: 'delete' },
       before: async (em) => {
         const current = await this.instances.getLocked(em, id);
         if (!current || !DELETABLE_STATES.includes(current.state)) {

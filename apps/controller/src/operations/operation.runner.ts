@@ -17,6 +17,17 @@ const CLAIM_ATTEMPTS = 8;
 const ENROLLING_RETRY_MS = 1000;
 export const WAITING_FOR_ENROLLING_HOSTS = 'waiting for a host that is still enrolling';
 
+const ACTIONS: readonly string[] = ['start', 'stop', 'restart', 'suspend', 'resume'];
+function isAction(kind: string): kind is InstanceAction {
+  return ACTIONS.includes(kind);
+}
+
+/** A stop's options as the request gave them; graceful with 30 s when it gave none (as before). */
+export function stopOptions(request: Record<string, unknown>): { force?: boolean; timeoutS?: number } {
+  if (request.force === true) return { force: true };
+  return { timeoutS: typeof request.timeoutS === 'number' ? request.timeoutS : 30 };
+}
+
 class LostClaim extends Error {}
 class Cancelled extends Error {}
 
@@ -46,6 +57,12 @@ export class OperationRunner {
   async run(operationId: string): Promise<void> {
     let op = await this.operations.get(operationId);
     if (!op || TERMINAL_OPERATION_STATUSES.includes(op.status)) return;
+    if (op.status === 'queued' && isAction(op.kind)) {
+      // An action's start and its command commit together: one transaction, not two, on the
+      // path of every suspend/resume/start/stop.
+      const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
+      if (instance) return this.act(op, instance, op.kind, true);
+    }
     if (op.status === 'queued' && op.kind !== 'create') {
       // A create starts in the same transaction that places it.
       op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
@@ -198,7 +215,7 @@ export class OperationRunner {
     });
   }
 
-  private async act(op: OperationEntity, instance: InstanceEntity, action: InstanceAction): Promise<void> {
+  private async act(op: OperationEntity, instance: InstanceEntity, action: InstanceAction, begin = false): Promise<void> {
     const rule = ACTION_RULES[action];
     if (!rule.from.includes(instance.state)) {
       await this.outcomes.fail(op, { code: 'invalid-state', message: `instance is ${instance.state}; ${action} needs ${rule.from.join(' or ')}` });
@@ -208,7 +225,15 @@ export class OperationRunner {
       await this.outcomes.fail(op, { code: 'not-placed', message: 'the instance has no host' });
       return;
     }
-    await this.outcomes.dispatch(op, instance, action, action === 'stop' ? { stop: { timeoutS: 30 } } : {});
+    const extra = action === 'stop' ? { stop: stopOptions(op.request) } : {};
+    if (!begin) return this.outcomes.dispatch(op, instance, action, extra);
+    const { message, patch } = hostCommand(op.id, instance, await this.hostAgents.agentOf(instance.hostId), action, extra);
+    await this.db.transaction(async (em) => {
+      // Running and dispatched in one UPDATE (as dispatch() would patch it); cancelled in the
+      // meantime: nothing to send.
+      if (!(await this.operations.transition(em, op.id, ['queued'], 'running', { ...patch, step: action, progress: 10 }))) return;
+      await this.outbox.add(em, [message]);
+    });
   }
 
   private async remove(op: OperationEntity, instance: InstanceEntity): Promise<void> {
@@ -224,7 +249,8 @@ export class OperationRunner {
         await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'deleted' });
         return;
       }
-      await this.outcomes.dispatch(op, deleting, 'destroy', {}, em);
+      // ?force=true: the agent stops it forcibly before destroying it.
+      await this.outcomes.dispatch(op, deleting, 'destroy', op.request.force === true ? { stop: { force: true } } : {}, em);
     });
   }
 

@@ -3,7 +3,6 @@ import { AgentResultPayload } from '@hyperplane/queue';
 import { ResultApplier } from './result.applier';
 
 const MAX_BATCH = 500;
-const WAIT_MS = 5;
 
 interface Pending {
   result: AgentResultPayload;
@@ -22,7 +21,9 @@ interface Pending {
 export class ResultBatcher {
   private readonly log = new Logger('results');
   private pending: Pending[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Immediate | null = null;
+  /** Batches being applied now; results that come meanwhile wait for one to end (group commit). */
+  private inFlight = 0;
 
   constructor(private readonly applier: ResultApplier) {}
 
@@ -31,23 +32,32 @@ export class ResultBatcher {
     if (!this.applier.bulkable(result)) return this.applier.apply(result, agentId).then(() => undefined);
     return new Promise((resolve, reject) => {
       this.pending.push({ result, agentId, resolve, reject });
+      // No fixed window: an idle controller applies at once (results of the same tick go
+      // together); a busy one gathers what arrives while a batch commits into the next batch.
       if (this.pending.length >= MAX_BATCH) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), WAIT_MS);
+      else if (this.inFlight === 0) this.timer ??= setImmediate(() => this.flush());
     });
   }
 
   private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearImmediate(this.timer);
     this.timer = null;
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    void this.applier.applyMany(batch.map((p) => ({ result: p.result, agentId: p.agentId }))).then(
-      () => batch.forEach((p) => p.resolve()),
-      async (e: unknown) => {
-        this.log.warn(`a batch of ${batch.length} results failed (${e instanceof Error ? e.message : String(e)}); applying them one by one`);
-        for (const p of batch) await this.applier.apply(p.result, p.agentId).then(() => p.resolve(), p.reject);
-      },
-    );
+    this.inFlight++;
+    void this.applier
+      .applyMany(batch.map((p) => ({ result: p.result, agentId: p.agentId })))
+      .then(
+        () => batch.forEach((p) => p.resolve()),
+        async (e: unknown) => {
+          this.log.warn(`a batch of ${batch.length} results failed (${e instanceof Error ? e.message : String(e)}); applying them one by one`);
+          for (const p of batch) await this.applier.apply(p.result, p.agentId).then(() => p.resolve(), p.reject);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight === 0 && this.pending.length > 0) this.flush();
+      });
   }
 }
