@@ -165,10 +165,10 @@ describe('SimDriver on a simulated Windows host: the build rule the real wincont
     expect(made.details).toMatchObject({ isolation });
   });
 
-  it('refuses a newer image as the real host does: host-specific, so another host is tried', async () => {
+  it('refuses a newer image as the real host does: Unavailable (host-specific), so another host is tried', async () => {
     await expect(winDriver('10.0.17763').create(spec({ template: ws('2022', '20348') }))).rejects.toMatchObject({
-      code: 'Unsupported',
-      details: { hostSpecific: true },
+      code: 'Unavailable',
+      hostSpecific: true,
       message: 'a simulated Windows host of build 17763 cannot run windows-server-2022 (build 20348) containers',
     });
   });

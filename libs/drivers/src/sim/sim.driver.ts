@@ -301,10 +301,10 @@ export class SimDriver implements Driver {
     const imageBuild = windowsBuildNumber(spec.template.windowsBuild) ?? hostBuild;
     const verdict = windowsContainerIsolation(imageBuild, hostBuild, offer.windowsIsolation, needsHypervIsolation(spec.isolation));
     if (verdict.ok) return verdict.isolation;
+    // This host's build or isolation modes, not the request: another host may run it.
     throw new DriverError(
-      'Unsupported',
+      'Unavailable',
       `a simulated Windows host of build ${hostBuild} cannot run ${spec.template.name} (build ${imageBuild}) containers${verdict.why === 'no-hyperv' ? ' without Hyper-V isolation' : ''}`,
-      { hostSpecific: true },
     );
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError } from '../driver.exception';
+import { DriverError, DriverErrorCode } from '../driver.exception';
 import { runCommand, RunResult } from '../exec/run-command';
 
 /** What the CLI prints when it cannot reach the engine (named pipe or socket missing, service stopped). */
@@ -61,14 +61,14 @@ function messageOf(result: RunResult): string {
   return result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`;
 }
 
-/** A failed call as a DriverError; `hostSpecific` when another host could succeed. */
+/** A failed call as a DriverError; `Unavailable` when another host could succeed (an image or a feature this host lacks). */
 export function classifyDockerFailure(file: string, args: readonly string[], result: RunResult): DriverError {
   const message = messageOf(result);
   if (/No such container/i.test(message)) return failure(file, args, result, message, 'NotFound');
-  if (/No such image/i.test(message)) return failure(file, args, result, message, 'Unsupported', true);
+  if (/No such image/i.test(message)) return failure(file, args, result, message, 'Unavailable');
   // HCS's image mismatch (process isolation), the engine's newer-image check, a missing Hyper-V role.
   if (/does not match the host operating system|-based image is incompatible with a|required feature is not installed/i.test(message)) {
-    return failure(file, args, result, message, 'Unsupported', true);
+    return failure(file, args, result, message, 'Unavailable');
   }
   if (/cannot pause Windows Server Containers/i.test(message)) return failure(file, args, result, message, 'Unsupported');
   if (/is already in use by container/i.test(message)) return failure(file, args, result, message, 'Conflict');
@@ -79,12 +79,11 @@ export function classifyDockerFailure(file: string, args: readonly string[], res
   return failure(file, args, result, message, 'Fatal');
 }
 
-function failure(file: string, args: readonly string[], result: RunResult, why: string, code: 'Transient' | 'Fatal' | 'NotFound' | 'Unsupported' | 'Conflict', hostSpecific = false): DriverError {
+function failure(file: string, args: readonly string[], result: RunResult, why: string, code: DriverErrorCode): DriverError {
   const cmd = [file, ...args].join(' ');
   return new DriverError(code, `${cmd} exited with ${result.code}: ${why.slice(0, 2000)}`, {
     exitCode: result.code,
     stderr: result.stderr,
     stdout: result.stdout,
-    ...(hostSpecific ? { hostSpecific: true } : {}),
   });
 }

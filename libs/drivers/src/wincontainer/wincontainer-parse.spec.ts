@@ -43,14 +43,17 @@ describe('Docker CLI output, read defensively', () => {
 
   it.each([
     ['Error response from daemon: No such container: hp-x', 'NotFound', false],
-    ['Error response from daemon: hcsshim::CreateComputeSystem abc: The container operating system does not match the host operating system.', 'Unsupported', true],
-    ['a Windows version 10.0.20348-based image is incompatible with a 10.0.17763 host', 'Unsupported', true],
+    ['Error response from daemon: No such image: mcr.microsoft.com/windows/servercore:ltsc2025', 'Unavailable', true],
+    ['Error response from daemon: hcsshim::CreateComputeSystem abc: The container operating system does not match the host operating system.', 'Unavailable', true],
+    ['a Windows version 10.0.20348-based image is incompatible with a 10.0.17763 host', 'Unavailable', true],
+    ['Error response from daemon: hcsshim::CreateComputeSystem: The virtual machine could not be started because a required feature is not installed.', 'Unavailable', true],
     ['Error response from daemon: Cannot pause container abc: cannot pause Windows Server Containers', 'Unsupported', false],
     ['Error response from daemon: Conflict. The container name "/hp-x" is already in use by container "abc".', 'Conflict', false],
     ["unknown flag: --bogus\nSee 'docker create --help'.", 'Fatal', false],
     ['Error response from daemon: disk full', 'Fatal', false],
   ])('"%s" is %s (host-specific: %s)', (stderr, code, hostSpecific) => {
     const error = classifyDockerFailure('docker', ['x'], { code: 1, stdout: '', stderr });
-    expect([error.code, error.details?.hostSpecific === true]).toEqual([code, hostSpecific]);
+    // Host-specific is the code (`Unavailable`), not a flag in the details.
+    expect([error.code, error.hostSpecific, 'hostSpecific' in (error.details ?? {})]).toEqual([code, hostSpecific, false]);
   });
 });

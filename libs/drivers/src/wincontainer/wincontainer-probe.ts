@@ -73,13 +73,14 @@ export async function readWinHostFacts(
   pull: boolean,
   templates: readonly TemplateSpec[] = BUILTIN_TEMPLATES,
 ): Promise<WinHostFacts> {
-  if (hostOs !== 'windows') throw new DriverError('Unsupported', `Windows containers run on Windows hosts only, not on ${hostOs}`);
-  if (hostArch !== 'x86_64') throw new DriverError('Unsupported', `Windows Server container images are x86_64; this host is ${hostArch}`);
+  // Each of these is this host's shortcoming (another host may run the container): Unavailable.
+  if (hostOs !== 'windows') throw new DriverError('Unavailable', `Windows containers run on Windows hosts only, not on ${hostOs}`);
+  if (hostArch !== 'x86_64') throw new DriverError('Unavailable', `Windows Server container images are x86_64; this host is ${hostArch}`);
   const info = parseDockerInfo((await cli.run(['info', '--format', '{{json .}}'], { timeoutMs: 30_000 })).stdout);
   if (info.osType !== 'windows') {
-    throw new DriverError('Unsupported', `the Docker engine runs ${info.osType || 'unknown'} containers; switch it to Windows containers`);
+    throw new DriverError('Unavailable', `the Docker engine runs ${info.osType || 'unknown'} containers; switch it to Windows containers`);
   }
-  if (info.build === null) throw new DriverError('Unsupported', 'docker info reports no Windows build (OSVersion, KernelVersion)');
+  if (info.build === null) throw new DriverError('Unavailable', 'docker info reports no Windows build (OSVersion, KernelVersion)');
   const images: WinImage[] = [];
   for (const t of templates) {
     const ref = imageRefOf(t);
@@ -106,6 +107,16 @@ export async function inspectImage(cli: DockerCli, ref: string): Promise<{ id: s
   }
 }
 
+/**
+ * What the container offer declares for a host offering `modes`. `docker pause` works on
+ * Hyper-V isolated containers only: suspend is offered where every container is one. Snapshots
+ * and clones (`docker commit`) are not offered: Windows cannot commit a running container and a
+ * commit leaves the container's volumes out.
+ */
+export function winCapabilities(modes: readonly WindowsIsolation[]): Capability[] {
+  return modes.length === 1 && modes[0] === 'hyperv' ? ['suspend'] : [];
+}
+
 /** One container offer listing exactly the images found (or pullable); none without images. */
 export function winOffers(facts: WinHostFacts): DriverOffer[] {
   if (facts.images.length === 0) return [];
@@ -115,10 +126,7 @@ export function winOffers(facts: WinHostFacts): DriverOffer[] {
     if (!list.includes(image.version)) list.push(image.version);
     versions[image.distribution] = list;
   }
-  // `docker pause` works on Hyper-V isolated containers only: suspend is offered where every
-  // container is one. Snapshots and clones (`docker commit`) are not offered: Windows cannot
-  // commit a running container and a commit leaves the container's volumes out.
-  const capabilities: Capability[] = facts.modes.length === 1 && facts.modes[0] === 'hyperv' ? ['suspend'] : [];
+  const capabilities = winCapabilities(facts.modes);
   const processOnly = !facts.modes.includes('hyperv');
   return [
     {

@@ -40,8 +40,8 @@ function setup(fake: FakeDockerHostOptions = {}, opts: Partial<WincontainerDrive
 // A Windows Server 2022 host with process isolation only; a Windows client (Hyper-V isolation
 // only) running a Server 2019 image in a utility VM, where `docker pause` works.
 const CONFORMANCE: [string, FakeDockerHostOptions, WindowsIsolation[], string][] = [
-  ['process isolation, Server 2022 host', { build: 20348, images: { [LTSC[2022]]: 20348 } }, ['process'], 'windows-server-2022'],
-  ['Hyper-V isolation only, an older image', { build: 20348, hyperv: true, images: { [LTSC[2019]]: 17763 } }, ['hyperv'], 'windows-server-2019'],
+  ['process-only host, Server 2022 image', { build: 20348, images: { [LTSC[2022]]: 20348 } }, ['process'], 'windows-server-2022'],
+  ['Hyper-V-only host, an older Server 2019 image', { build: 20348, hyperv: true, images: { [LTSC[2019]]: 17763 } }, ['hyperv'], 'windows-server-2019'],
 ];
 for (const [label, fake, isolation, tpl] of CONFORMANCE) {
   describeConformance(`wincontainer (${label}, fake docker on the PATH)`, async () => {
@@ -70,15 +70,12 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
     const spec = makeSpec();
     expect((await both.driver.create(spec)).details).toMatchObject({ isolation: 'hyperv' });
     await both.driver.start(spec.id);
-    // Only a Hyper-V isolated container can be paused on Windows.
-    expect((await both.driver.suspend(spec.id)).state).toBe('suspended');
-    expect((await both.host.container(dockerNameOf(spec.id)))!.status).toBe('paused');
     expect((await both.driver.stop(spec.id)).state).toBe('stopped');
 
     const processOnly = setup({ build: 26100, images: { [LTSC[2022]]: 20348 } });
     await expect(processOnly.driver.create(makeSpec())).rejects.toMatchObject({
-      code: 'Unsupported',
-      details: { hostSpecific: true },
+      code: 'Unavailable',
+      hostSpecific: true,
       message: expect.stringMatching(/this host runs build 26100; .*ltsc2022 is build 20348: process isolation needs the same build, and this host offers no Hyper-V isolation/),
     });
     expect(processOnly.host.calls().some((c) => c[1] === 'create')).toBe(false);
@@ -91,10 +88,10 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
     expect((await both.host.container(dockerNameOf(spec.id)))!.isolation).toBe('hyperv');
     expect((await both.driver.create(makeSpec())).details).toMatchObject({ isolation: 'process' });
     const processOnly = setup({ build: 20348 });
-    await expect(processOnly.driver.create(makeSpec({ isolation: { kernel: 'dedicated' } }))).rejects.toMatchObject({ code: 'Unsupported', details: { hostSpecific: true } });
+    await expect(processOnly.driver.create(makeSpec({ isolation: { kernel: 'dedicated' } }))).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringMatching(/needs take Hyper-V isolation/) });
   });
 
-  it('classifies the mismatch HCS reports at start as host-specific, with the real message', async () => {
+  it('classifies the mismatch HCS reports at start as Unavailable (host-specific), with the real message', async () => {
     const { host, driver } = setup();
     const spec = makeSpec();
     await driver.create(spec);
@@ -102,8 +99,8 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
       s.faults.mismatch = [dockerNameOf(spec.id)];
     });
     await expect(driver.start(spec.id)).rejects.toMatchObject({
-      code: 'Unsupported',
-      details: { hostSpecific: true, exitCode: 1 },
+      code: 'Unavailable',
+      details: { exitCode: 1 },
       message: expect.stringContaining('The container operating system does not match the host operating system.'),
     });
   });
@@ -112,14 +109,13 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
     const { driver } = setup({ build: 20348, images: { [LTSC[2022]]: 17763 } });
     const probe = await driver.probe();
     expect(probe).toMatchObject({ installed: false, offers: [], error: expect.stringMatching(/no Windows image runs on this Windows Server 2022 host \(build 20348\)/) });
-    await expect(driver.create(makeSpec())).rejects.toMatchObject({ code: 'Unsupported', message: expect.stringMatching(/is build 17763/) });
+    await expect(driver.create(makeSpec())).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringMatching(/is build 17763/) });
   });
 
-  it('fails a Hyper-V create as host-specific where the Hyper-V role is missing', async () => {
+  it('fails a Hyper-V create as Unavailable (host-specific) where the Hyper-V role is missing', async () => {
     const { driver } = setup({ build: 20348, hyperv: false, images: { [LTSC[2019]]: 17763 } }, { isolation: ['hyperv'] });
     await expect(driver.create(makeSpec({ template: template('windows-server-2019') }))).rejects.toMatchObject({
-      code: 'Unsupported',
-      details: { hostSpecific: true },
+      code: 'Unavailable',
       message: expect.stringContaining('a required feature is not installed'),
     });
   });
@@ -137,12 +133,16 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
     await expect(driver.inspect(spec.id)).rejects.toMatchObject({ code: 'Transient', message: expect.stringMatching(/engine is unreachable after 3 tries: error during connect/) });
   });
 
-  it('refuses a different spec for an existing id (Conflict), and an image the host lacks (host-specific)', async () => {
-    const { driver } = setup();
+  it('refuses a different spec for an existing id (Conflict), and an image the host lacks (Unavailable)', async () => {
+    const { host, driver } = setup();
     const spec = makeSpec();
     await driver.create(spec);
     await expect(driver.create({ ...spec, resources: { ...spec.resources, vcpus: 4 } })).rejects.toMatchObject({ code: 'Conflict' });
-    await expect(driver.create(makeSpec({ template: template('windows-server-2025') }))).rejects.toMatchObject({ code: 'Unsupported', details: { hostSpecific: true } });
+    await expect(driver.create({ ...spec, template: template('windows-server-2019') })).rejects.toMatchObject({ code: 'Conflict' });
+    const missing = driver.create(makeSpec({ template: template('windows-server-2025') }));
+    await expect(missing).rejects.toMatchObject({ code: 'Unavailable', hostSpecific: true, message: expect.stringMatching(/this host has no image .*ltsc2025/) });
+    await expect(missing).rejects.not.toHaveProperty('details.hostSpecific');
+    expect(host.calls().filter((c) => c[1] === 'create')).toHaveLength(1);
   });
 
   it('pulls a missing image when allowed, and never offers one newer than the host', async () => {
@@ -171,12 +171,31 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
     expect(host.calls().at(-2)!.slice(1)).toEqual(['kill', dockerNameOf(spec.id)]);
   });
 
-  it('refuses to pause a process-isolated container, as Windows does', async () => {
-    const { driver } = setup();
+  it('suspends only where the offer declares it (Hyper-V-only hosts): elsewhere Unsupported, even for a Hyper-V isolated container', async () => {
+    const hypervOnly = setup({ build: 20348, hyperv: true, images: { [LTSC[2019]]: 17763 } }, { isolation: ['hyperv'] });
+    const paused = makeSpec({ template: template('windows-server-2019') });
+    await hypervOnly.driver.create(paused);
+    await hypervOnly.driver.start(paused.id);
+    expect((await hypervOnly.driver.suspend(paused.id)).state).toBe('suspended');
+    expect((await hypervOnly.host.container(dockerNameOf(paused.id)))!.status).toBe('paused');
+    expect((await hypervOnly.driver.resume(paused.id)).state).toBe('running');
+
+    // A host with both modes declares no suspend: its process-isolated containers cannot pause.
+    const both = setup({ build: 26100, hyperv: true, images: { [LTSC[2022]]: 20348 } }, { isolation: ['process', 'hyperv'] });
+    expect((await both.driver.probe()).offers[0]!.capabilities).toEqual([]);
     const spec = makeSpec();
-    await driver.create(spec);
-    await driver.start(spec.id);
-    await expect(driver.suspend(spec.id)).rejects.toMatchObject({ code: 'Unsupported', message: expect.stringMatching(/process-isolated/) });
+    expect((await both.driver.create(spec)).details).toMatchObject({ isolation: 'hyperv' });
+    await both.driver.start(spec.id);
+    await expect(both.driver.suspend(spec.id)).rejects.toMatchObject({ code: 'Unsupported', message: expect.stringMatching(/suspend is offered on Hyper-V-only hosts/) });
+    await expect(both.driver.resume(spec.id)).rejects.toMatchObject({ code: 'Unsupported' });
+    expect(both.host.calls().some((c) => c[1] === 'pause')).toBe(false);
+
+    const processOnly = setup();
+    const running = makeSpec();
+    await processOnly.driver.create(running);
+    await processOnly.driver.start(running.id);
+    await expect(processOnly.driver.suspend(running.id)).rejects.toMatchObject({ code: 'Unsupported' });
+    await expect(processOnly.driver.resume(running.id)).rejects.toMatchObject({ code: 'Unsupported' });
   });
 
   it('destroys with rm --force --volumes, and the fake agrees the container is gone', async () => {
@@ -188,6 +207,21 @@ describe('WincontainerDriver against the fake: what docker on Windows really doe
     expect(host.calls().find((c) => c[1] === 'rm')).toEqual(['docker', 'rm', '--force', '--volumes', dockerNameOf(spec.id)]);
     expect(await host.container(dockerNameOf(spec.id))).toBeUndefined();
     expect(await driver.list()).toEqual([]);
+  });
+
+  it('answers a destroy of a missing container with NotFound (rm --force alone would succeed), and spares one it did not make', async () => {
+    const { host, driver } = setup();
+    const spec = makeSpec();
+    await driver.create(spec);
+    await driver.destroy(spec.id);
+    await expect(driver.destroy(spec.id)).rejects.toMatchObject({ code: 'NotFound' });
+    expect(host.calls().filter((c) => c[1] === 'rm')).toHaveLength(1);
+
+    // A container under the instance's name without its label is someone else's.
+    const foreign = makeSpec();
+    await runCommand(FAKE_DOCKER, ['create', '--name', dockerNameOf(foreign.id), LTSC[2022]], { env: host.env });
+    await expect(driver.destroy(foreign.id)).rejects.toMatchObject({ code: 'Conflict' });
+    expect(await host.container(dockerNameOf(foreign.id))).toBeDefined();
   });
 
   describe('probe', () => {

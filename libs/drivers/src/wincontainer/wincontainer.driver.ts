@@ -17,7 +17,7 @@ import { KeyedMutex } from '../lxc/lxc-lock';
 import { assertInstanceId, assertSafeName } from '../validate';
 import { DockerCli, DockerCliOptions } from './docker-cli';
 import { DockerContainer, dockerState, parseContainerInspect, parsePs } from './wincontainer-parse';
-import { WinHostFacts, WincontainerProbe, buildName, commandOf, imageRefOf, inspectImage, readWinHostFacts, winOffers } from './wincontainer-probe';
+import { WinHostFacts, WincontainerProbe, buildName, commandOf, imageRefOf, inspectImage, readWinHostFacts, winCapabilities, winOffers } from './wincontainer-probe';
 
 export interface WincontainerDriverOptions extends DriverOptions {
   /** The docker binary (default `docker` on the PATH). */
@@ -94,7 +94,7 @@ export class WincontainerDriver implements Driver {
       ctx.progress?.(10, `looking for ${ref}`);
       let image = await inspectImage(this.cli, ref);
       if (!image) {
-        if (!this.opts.pull) throw new DriverError('Unsupported', `this host has no image ${ref} for ${spec.template.name}`, { hostSpecific: true });
+        if (!this.opts.pull) throw new DriverError('Unavailable', `this host has no image ${ref} for ${spec.template.name}`);
         ctx.progress?.(20, `pulling ${ref}`);
         await this.cli.run(['pull', '--quiet', ref], { signal: ctx.signal, timeoutMs: 3_600_000 });
         image = await inspectImage(this.cli, ref);
@@ -111,7 +111,8 @@ export class WincontainerDriver implements Driver {
             : hyperv
               ? `the request's isolation needs take Hyper-V isolation, which this host does not offer`
               : `this host runs build ${facts.build}; ${ref} is build ${imageBuild}: process isolation needs the same build, and this host offers no Hyper-V isolation`;
-        throw new DriverError('Unsupported', why, { hostSpecific: true });
+        // This host's build or isolation modes: another Windows host may run it.
+        throw new DriverError('Unavailable', why);
       }
       ctx.progress?.(50, `creating (${verdict.isolation} isolation)`);
       const args = [
@@ -164,9 +165,10 @@ export class WincontainerDriver implements Driver {
     });
   }
 
-  /** `docker pause`: Windows pauses Hyper-V isolated containers only. */
+  /** `docker pause`: Windows pauses Hyper-V isolated containers only, so it is offered on Hyper-V-only hosts. */
   async suspend(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
+    this.requireSuspend();
     return this.locks.run(id, async () => {
       const c = await this.settled(id);
       if (c.status === 'paused') return this.describe(c);
@@ -181,6 +183,7 @@ export class WincontainerDriver implements Driver {
 
   async resume(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
+    this.requireSuspend();
     return this.locks.run(id, async () => {
       const c = await this.settled(id);
       if (c.status === 'running') return this.describe(c);
@@ -190,15 +193,17 @@ export class WincontainerDriver implements Driver {
     });
   }
 
-  /** `docker rm -f -v`: the container and its anonymous volumes; a missing one is already gone. */
+  /**
+   * `docker rm -f -v`: the container and its anonymous volumes. A missing one is `NotFound`
+   * (callers treat that as clean); `rm --force` itself succeeds on a missing name (docker/cli
+   * 23.0 and later), so the container is looked up first, which also spares one of that name
+   * that Hyperplane did not make (`Conflict`).
+   */
   async destroy(id: string, ctx: DriverContext = {}): Promise<void> {
     assertInstanceId(id);
     await this.locks.run(id, async () => {
-      try {
-        await this.cli.run(['rm', '--force', '--volumes', dockerNameOf(id)], { signal: ctx.signal, timeoutMs: 600_000 });
-      } catch (error) {
-        if (!DriverError.is(error, 'NotFound')) throw error;
-      }
+      await this.require(id);
+      await this.cli.run(['rm', '--force', '--volumes', dockerNameOf(id)], { signal: ctx.signal, timeoutMs: 600_000 });
     });
   }
 
@@ -239,6 +244,13 @@ export class WincontainerDriver implements Driver {
     if (spec.technology !== 'container') throw new DriverError('Unsupported', 'wincontainer runs containers; Hyper-V or QEMU run Windows VMs');
     if (spec.template.osFamily !== 'windows') throw new DriverError('Unsupported', `a Windows host runs Windows containers, not ${spec.template.osFamily} ones`);
     if (spec.arch !== 'x86_64') throw new DriverError('Unsupported', `Windows Server container images are x86_64, not ${spec.arch}`);
+  }
+
+  /** Suspend and resume only where the offer declares them (see `winCapabilities`). */
+  private requireSuspend(): void {
+    if (!winCapabilities(this.modes).includes('suspend')) {
+      throw new DriverError('Unsupported', `this host offers ${this.modes.join(' and ')} isolation: Windows pauses only Hyper-V isolated containers, so suspend is offered on Hyper-V-only hosts`);
+    }
   }
 
   private sameOrConflict(c: DockerContainer, spec: InstanceSpec): InstanceStatus {
