@@ -100,7 +100,7 @@ describe('instance lifecycle over HTTP on simulated hosts', () => {
     const linux = [...hosts.values()].find((h: any) => h.os === 'linux');
     const { instance } = await stack.client.createAndWait({ name: 'gone-there', template: 'alpine-3.20', technology: 'container', placement: { hostId: linux.id }, resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } });
     const queue = new JobQueue({ url: stack.redisUrl, prefix: stack.config.HYPERPLANE_REDIS_PREFIX }, 'test-destroy-missing');
-    const hostQueue = queue.queue(`host-${linux.id}`);
+    const hostQueue = queue.queue(hostQueueName(stack.agent!.id, linux.id));
     await hostQueue.pause(); // the host's own agent takes nothing: this answer is the driver's NotFound
     try {
       const r = await stack.client.delete(`/v1/instances/${instance.id}`);
@@ -110,7 +110,7 @@ describe('instance lifecycle over HTTP on simulated hosts', () => {
         return op.status === 'running' && op.progress >= 10 ? op : null;
       });
       await queue.enqueue({
-        queue: QueueName.AgentResults,
+        queue: agentResultsQueueName(stack.agent!.id),
         name: JobName.AgentResult,
         jobId: `res-${sent.id}-destroy`,
         data: { operationId: sent.id, instanceId: instance.id, hostId: linux.id, command: 'destroy', ok: false, error: { code: 'NotFound', message: `no simulated instance ${instance.id}` } },

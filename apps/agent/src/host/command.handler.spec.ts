@@ -145,14 +145,14 @@ describe('CommandHandler: command batches', () => {
   });
 
   it('reports a destroy of an instance its driver no longer has (NotFound) as done, and a missing driver as host-specific', async () => {
-    const handler = new CommandHandler(HOST, new Map([['sim', sim()]]), queue);
+    const handler = new CommandHandler(HOST, new Map([['sim', sim()]]), queue, RESULTS);
     const id = randomUUID();
     const gone: HostCommandPayload = { operationId: randomUUID(), instanceId: id, hostId: HOST, driver: 'sim', command: 'destroy' };
     await handler.handle(gone, { id: `cmd-${gone.operationId}-destroy`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>);
     const elsewhere = { ...create(), driver: 'qemu' as const };
     // Reported, then failed for BullMQ without retries.
     await expect(handler.handle(elsewhere, { id: `cmd-${elsewhere.operationId}-create`, opts: { attempts: 1 }, attemptsMade: 0 } as Job<HostCommandPayload>)).rejects.toThrow(/not available/);
-    const results = (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).map((j) => j.data as AgentResultPayload);
+    const results = (await queue.queue(RESULTS).getJobs(['waiting'])).map((j) => j.data as AgentResultPayload);
     expect(results.find((r) => r.operationId === gone.operationId)).toMatchObject({ ok: true, command: 'destroy' });
     expect(results.find((r) => r.operationId === elsewhere.operationId)).toMatchObject({ ok: false, error: { code: 'Unavailable' } });
   });
@@ -169,7 +169,7 @@ describe('CommandHandler: command batches', () => {
       calls.push('destroy');
       return inner.destroy(id, ctx);
     };
-    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue);
+    const handler = new CommandHandler(HOST, new Map([['sim', driver]]), queue, RESULTS);
     for (const force of [true, false]) {
       const made = create();
       await handler.handle(made, { id: `cmd-${made.operationId}-create`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
@@ -181,7 +181,7 @@ describe('CommandHandler: command batches', () => {
     // Already gone: the forced stop's NotFound is no failure, the destroy stays idempotent.
     const gone: HostCommandPayload = { ...create(), command: 'destroy', spec: undefined, stop: { force: true } };
     await handler.handle(gone, { id: `cmd-${gone.operationId}-destroy`, opts: { attempts: 5 }, attemptsMade: 0 } as Job<HostCommandPayload>);
-    const results = (await queue.queue(QueueName.AgentResults).getJobs(['waiting'])).map((j) => j.data as AgentResultPayload);
+    const results = (await queue.queue(RESULTS).getJobs(['waiting'])).map((j) => j.data as AgentResultPayload);
     expect(results.find((r) => r.operationId === gone.operationId)).toMatchObject({ ok: true });
   });
 
