@@ -56,6 +56,7 @@ describe('the all-in-one (npm start)', () => {
     const banner = out.slice(out.indexOf('Hyperplane is ready'));
     expect(banner).toContain(`API          ${base}`);
     expect(banner).toContain(`API docs     ${base}/docs`);
+    expect(banner).toContain(`portal       ${base}/`);
     expect(token).toMatch(/^hp_[A-Za-z0-9_-]{40,}$/);
     expect(banner).toContain('shown this once');
     // Nest's route mapping (RouterExplorer, RoutesResolver) is debug output now.

@@ -18,7 +18,8 @@ export function readyBanner(opts: { url: string; hosts: number; ready: number; t
   const lines = [
     `Hyperplane is ready: ${hosts}`,
     '',
-    `API          ${opts.url}`,
+    `portal       ${opts.url}/   (sign in with the admin token)`,
+    `API          ${opts.url}/v1`,
     `API docs     ${opts.url}/docs`,
     ...token,
     '',
