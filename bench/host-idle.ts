@@ -10,21 +10,13 @@
 // Needs root, lxc and busybox-static, PostgreSQL and Redis (BENCH_PG, BENCH_REDIS).
 // Usage: npm run bench:host-idle [-- --levels 0,50,200 --seconds 60 --width 8]
 import childProcess from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { basename } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Client } from 'pg';
-import { INestApplication, INestApplicationContext } from '@nestjs/common';
-import { loadConfig } from '@hyperplane/config';
-import { createApiApp, ResolvedConfig } from '@hyperplane/api';
-import { startController } from '@hyperplane/controller';
-import { AgentRuntime } from '@hyperplane/agent';
-import { migrateDatabase } from '@hyperplane/db';
-import { deleteRedisPrefix } from '@hyperplane/queue';
 import { Driver } from '@hyperplane/drivers';
-import { ADMIN, call, percentile, pool } from './bench-stack';
+import { call, percentile, pool } from './bench-stack';
+import { LocalBenchStack, startLocalBenchStack } from './local-stack';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,87 +41,16 @@ const realSpawn = childProcess.spawn;
   return (realSpawn as (...a: unknown[]) => childProcess.ChildProcess)(file, ...rest);
 }) as typeof childProcess.spawn;
 
-interface Stack {
-  url: string;
-  hostId: string;
-  agent: AgentRuntime;
-  stop(): Promise<void>;
-}
-
-async function startLocalStack(): Promise<Stack> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const redisUrl = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
-  const dbName = `hp_bench_idle_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const prefix = `hpbi${randomBytes(3).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'hp-idle-'));
-  let api: INestApplication | undefined;
-  let controller: INestApplicationContext | undefined;
-  let agent: AgentRuntime | undefined;
-  const stop = async (): Promise<void> => {
-    await agent?.stop().catch(() => undefined);
-    await controller?.close().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    await deleteRedisPrefix(redisUrl, prefix).catch(() => undefined);
-    const c = new Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await c.end();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await migrateDatabase(dbUrl);
-    const defaults = loadConfig({});
-    const config = {
-      ...defaults,
-      DATABASE_URL: dbUrl,
-      REDIS_URL: redisUrl,
-      HYPERPLANE_REDIS_PREFIX: prefix,
-      HYPERPLANE_ADMIN_TOKEN: ADMIN,
-      HYPERPLANE_MIGRATE: false,
-      LOG_LEVEL: 'warn',
-      // The default policy fits 16 one-vCPU containers on this 2-core host; the bench measures
-      // idle cost, not the overcommit policy.
-      HYPERPLANE_RATIOS_CONTAINER: 'vcpus=128,memoryMiB=1.5,diskGiB=4',
-    } as ResolvedConfig;
-    api = await createApiApp(config);
-    await api.listen(0, '127.0.0.1');
-    const url = `http://127.0.0.1:${(api.getHttpServer().address() as { port: number }).port}`;
-    controller = await startController(config);
-    const enroll = await call<{ token: string }>(url, 'POST', '/v1/enrollment-tokens', { name: 'bench host idle' });
-    agent = new AgentRuntime({
-      apiUrl: url,
-      enrollmentToken: enroll.body.token,
-      dataDir,
-      redis: { url: redisUrl, prefix },
-      local: true,
-      simHosts: [],
-      sim: { timeScale: 1, seed: 1 },
-      heartbeatIntervalMs: config.HYPERPLANE_HEARTBEAT_INTERVAL_S * 1000,
-      syncIntervalMs: SYNC_INTERVAL_MS,
-      lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
-    });
-    await agent.start();
-    const hostId = agent.hostIds[0];
-    if (!hostId) throw new Error('the agent enrolled no host');
-    for (let i = 0; ; i++) {
-      const r = await call(url, 'GET', `/v1/hosts/${hostId}`);
-      if (r.body.status === 'ready') {
-        if (!r.body.drivers.some((d: any) => d.name === 'lxc' && d.installed)) throw new Error(`this host cannot run lxc: ${JSON.stringify(r.body.drivers)}`);
-        break;
-      }
-      if (i > 150) throw new Error(`host ${hostId} is ${r.body.status}, not ready`);
-      await sleep(200);
-    }
-    return { url, hostId, agent, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+/** api + controller + an agent for this machine at the product's defaults (sync every 30 s, heartbeat every 5 s). */
+function startLocalStack(): Promise<LocalBenchStack> {
+  return startLocalBenchStack({
+    name: 'idle',
+    // The default policy fits 16 one-vCPU containers on this 2-core host; the bench measures
+    // idle cost, not the overcommit policy.
+    config: { HYPERPLANE_RATIOS_CONTAINER: 'vcpus=128,memoryMiB=1.5,diskGiB=4' },
+    drivers: ['lxc'],
+    syncIntervalMs: SYNC_INTERVAL_MS,
+  });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -145,7 +66,7 @@ function cpuMs(): number {
   return ticks * 10;
 }
 
-async function createContainers(stack: Stack, from: number, to: number, made: string[]): Promise<void> {
+async function createContainers(stack: LocalBenchStack, from: number, to: number, made: string[]): Promise<void> {
   await pool(to - from, WIDTH, async (i) => {
     const post = await call(stack.url, 'POST', '/v1/instances', { name: `idle-bench-${from + i}`, template: 'busybox', technology: 'container', resources: CONTAINER_SIZE });
     if (post.status !== 202) throw new Error(`POST /v1/instances: ${post.status} ${JSON.stringify(post.body)}`);
@@ -215,7 +136,7 @@ async function main(): Promise<void> {
   const checkInterrupt = () => {
     if (interrupted) throw new Error('interrupted');
   };
-  let stack: Stack | undefined;
+  let stack: LocalBenchStack | undefined;
   const made: string[] = [];
   try {
     stack = await startLocalStack();

@@ -8,19 +8,11 @@
 // qemu-utils, PostgreSQL and Redis (BENCH_PG, BENCH_REDIS as for the other benchmarks).
 // Usage: npm run build && node dist/bench/real-workloads.bench.js [--containers 50] [--vms 5] [--widths 1,10]
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import { INestApplication, INestApplicationContext } from '@nestjs/common';
-import { loadConfig } from '@hyperplane/config';
-import { createApiApp, ResolvedConfig } from '@hyperplane/api';
-import { startController } from '@hyperplane/controller';
-import { AgentRuntime } from '@hyperplane/agent';
-import { migrateDatabase } from '@hyperplane/db';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
-import { deleteRedisPrefix } from '@hyperplane/queue';
 import {
   buildQemuArgs,
   Driver,
@@ -32,7 +24,8 @@ import {
   runCommand,
   waitForConsoleMarker,
 } from '@hyperplane/drivers';
-import { ADMIN, call, percentile, pool } from './bench-stack';
+import { call, percentile, pool } from './bench-stack';
+import { LocalBenchStack, startLocalBenchStack } from './local-stack';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,91 +43,20 @@ const CONTAINER_SIZE = { vcpus: 1, memoryMiB: 64, diskGiB: 1 };
 const VM_SIZE = { vcpus: 1, memoryMiB: 256, diskGiB: 1 };
 const TINY_LINUX = BUILTIN_TEMPLATES.find((t) => t.name === 'tiny-linux')!;
 
-interface Stack {
-  url: string;
-  hostId: string;
-  agent: AgentRuntime;
-  dataDir: string;
-  stop(): Promise<void>;
-}
-
 /** api + controller + an agent for this machine (local: true, no simulated hosts), as test/support/stack.ts starts them. */
-async function startLocalStack(): Promise<Stack> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const redisUrl = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
-  const dbName = `hp_bench_real_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const prefix = `hpbr${randomBytes(3).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-real-'));
-  let api: INestApplication | undefined;
-  let controller: INestApplicationContext | undefined;
-  let agent: AgentRuntime | undefined;
-  const stop = async (): Promise<void> => {
-    await agent?.stop().catch(() => undefined);
-    await controller?.close().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    await deleteRedisPrefix(redisUrl, prefix).catch(() => undefined);
-    const c = new Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await c.end();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await migrateDatabase(dbUrl);
-    const config = {
-      ...loadConfig({}),
-      DATABASE_URL: dbUrl,
-      REDIS_URL: redisUrl,
-      HYPERPLANE_REDIS_PREFIX: prefix,
-      HYPERPLANE_ADMIN_TOKEN: ADMIN,
-      HYPERPLANE_MIGRATE: false,
-      LOG_LEVEL: 'warn',
+function startLocalStack(): Promise<LocalBenchStack> {
+  return startLocalBenchStack({
+    name: 'real',
+    config: {
       HYPERPLANE_HEARTBEAT_INTERVAL_S: 2,
       HYPERPLANE_HEARTBEAT_TIMEOUT_S: 30,
       // This host has few CPUs; the benchmark measures latency, not the overcommit policy.
       HYPERPLANE_RATIOS_CONTAINER: 'vcpus=64,memoryMiB=1.5,diskGiB=1',
       HYPERPLANE_RATIOS_VM: 'vcpus=64,memoryMiB=1,diskGiB=1',
-    } as ResolvedConfig;
-    api = await createApiApp(config);
-    await api.listen(0, '127.0.0.1');
-    const url = `http://127.0.0.1:${(api.getHttpServer().address() as { port: number }).port}`;
-    controller = await startController(config);
-    const enroll = await call<{ token: string }>(url, 'POST', '/v1/enrollment-tokens', { name: 'bench real workloads' });
-    agent = new AgentRuntime({
-      apiUrl: url,
-      enrollmentToken: enroll.body.token,
-      dataDir,
-      redis: { url: redisUrl, prefix },
-      local: true,
-      simHosts: [],
-      sim: { timeScale: 1, seed: 1 },
-      heartbeatIntervalMs: 2000,
-      syncIntervalMs: 600_000,
-      lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
-    });
-    await agent.start();
-    const hostId = agent.hostIds[0];
-    if (!hostId) throw new Error('the agent enrolled no host');
-    for (let i = 0; ; i++) {
-      const r = await call(url, 'GET', `/v1/hosts/${hostId}`);
-      if (r.body.status === 'ready') {
-        const broken = ['lxc', 'qemu'].filter((n) => !r.body.drivers.some((d: any) => d.name === n && d.installed));
-        if (broken.length) throw new Error(`this host cannot run ${broken.join(' and ')}: ${JSON.stringify(r.body.drivers.map((d: any) => [d.name, d.error ?? 'ok']))}`);
-        break;
-      }
-      if (i > 150) throw new Error(`host ${hostId} is ${r.body.status}, not ready`);
-      await sleep(200);
-    }
-    return { url, hostId, agent, dataDir, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+    },
+    drivers: ['lxc', 'qemu'],
+    syncIntervalMs: 600_000,
+  });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -149,7 +71,7 @@ function summary(times: number[]): string {
 // ---- through Hyperplane -------------------------------------------------------------------------
 
 /** POST → the create operation ends; the time to `running`, after checking the instance is running. */
-async function createViaApi(stack: Stack, spec: Record<string, unknown>): Promise<{ id: string; ms: number }> {
+async function createViaApi(stack: LocalBenchStack, spec: Record<string, unknown>): Promise<{ id: string; ms: number }> {
   const t0 = performance.now();
   const post = await call(stack.url, 'POST', '/v1/instances', spec);
   if (post.status !== 202) throw new Error(`POST /v1/instances: ${post.status} ${JSON.stringify(post.body)}`);
@@ -161,7 +83,7 @@ async function createViaApi(stack: Stack, spec: Record<string, unknown>): Promis
   return { id: post.body.instanceId, ms };
 }
 
-async function deleteViaApi(stack: Stack, ids: string[]): Promise<void> {
+async function deleteViaApi(stack: LocalBenchStack, ids: string[]): Promise<void> {
   await pool(ids.length, 8, async (i) => {
     const r = await call(stack.url, 'DELETE', `/v1/instances/${ids[i]}`);
     if (r.status !== 202) throw new Error(`DELETE ${ids[i]}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -170,7 +92,7 @@ async function deleteViaApi(stack: Stack, ids: string[]): Promise<void> {
   });
 }
 
-async function hyperplane(stack: Stack, kind: 'containers' | 'vms', n: number, width: number, tag: string): Promise<{ ids: string[]; times: number[] }> {
+async function hyperplane(stack: LocalBenchStack, kind: 'containers' | 'vms', n: number, width: number, tag: string): Promise<{ ids: string[]; times: number[] }> {
   const ids: string[] = [];
   const times: number[] = [];
   await pool(n, width, async (i) => {
@@ -291,7 +213,7 @@ async function main(): Promise<void> {
   const rawLxcPath = join(scratch, 'lxc');
   const rawVmDir = join(scratch, 'vms');
   execFileSync('mkdir', ['-p', rawLxcPath, rawVmDir]);
-  let stack: Stack | undefined;
+  let stack: LocalBenchStack | undefined;
   const made: string[] = [];
   const rawNames: string[] = [];
   const rawPids: number[] = [];
