@@ -9,3 +9,4 @@ export * from './template-catalogue';
 export * from './webhooks';
 
 export * from './windows-build';
+export * from './wire';

@@ -1,17 +1,7 @@
-/**
- * What a failure means for the request:
- * - `Transient`: retry on the same host (the tool or daemon was briefly unavailable);
- * - `Unavailable`, `Fatal`: this host cannot do it (a missing template image, a missing
- *   driver, a broken tool) — another host may, so a create is tried elsewhere;
- * - `InvalidArgument`, `Unsupported`: the request itself is wrong or asks for what this kind of
- *   driver never does — fatal for the request, no host will do better;
- * - `NotFound`, `Conflict`: about the instance's existence or state on this host.
- */
-export const DRIVER_ERROR_CODES = ['NotFound', 'Conflict', 'Unsupported', 'Unavailable', 'Transient', 'Fatal', 'InvalidArgument'] as const;
-export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
+import { DriverErrorCode } from '@hyperplane/domain';
 
-/** Codes that say the request is wrong wherever it runs: a create failing so is not tried on another host. */
-export const REQUEST_ERROR_CODES: readonly DriverErrorCode[] = ['InvalidArgument', 'Unsupported'];
+export { DRIVER_ERROR_CODES, REQUEST_ERROR_CODES } from '@hyperplane/domain';
+export type { DriverErrorCode } from '@hyperplane/domain';
 
 /** A driver failure. `Transient` is worth retrying; everything else is not. */
 export class DriverError extends Error {

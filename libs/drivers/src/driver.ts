@@ -1,71 +1,13 @@
-import { Arch, DriverName, DriverProbe, IsolationNeeds, Resources, Technology, TemplateSpec } from '@hyperplane/domain';
+import { DriverName, DriverProbe, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, Resources, SnapshotInfo, StopOptions } from '@hyperplane/domain';
 
-/** Limits beyond the sizing resources; drivers apply what their technology can enforce. */
-export interface InstanceLimits {
-  /** Relative CPU weight (cgroup cpu.shares, 1024 = one normal share). */
-  cpuUnits?: number;
-  /** Hard cap in percent of one CPU (e.g. 150 = one and a half CPUs). */
-  cpuCapPercent?: number;
-  swapMiB?: number;
-  /** Maximum number of processes (pids.max). */
-  pids?: number;
-  /** Relative block I/O weight, 10–1000. */
-  ioWeight?: number;
-}
-
-/** Everything a driver needs to create an instance. Names and ids are validated before they get here. */
-export interface InstanceSpec {
-  /** The instance id (a UUID); the driver's handle for it on this host. */
-  id: string;
-  name: string;
-  template: TemplateSpec;
-  technology: Technology;
-  arch: Arch;
-  resources: Resources;
-  limits?: InstanceLimits;
-  network?: { bridge?: string };
-  /** The request's isolation needs: a Windows container that needs its own kernel gets Hyper-V isolation. */
-  isolation?: IsolationNeeds;
-}
-
-export type ActualState = 'running' | 'stopped' | 'suspended';
-
-/** What a driver reads back from the host about one instance. */
-export interface InstanceStatus {
-  id: string;
-  state: ActualState;
-  technology: Technology;
-  resources?: Resources;
-  limits?: InstanceLimits;
-  /** Driver-specific facts: accelerator, pid, console log path, … */
-  details?: Record<string, unknown>;
-}
-
-/** Which instances exist and in which state, without limits or usage: what the agent's sync reports. */
-export interface InstanceObservation {
-  id: string;
-  state: ActualState;
-  /** Why it stopped when it stopped on its own (e.g. a VM whose process died). */
-  exitReason?: string;
-}
-
-export interface StopOptions {
-  /** Skip the graceful shutdown. */
-  force?: boolean;
-  /** Graceful shutdown time before forcing; drivers pick a default. */
-  timeoutS?: number;
-}
+// The wire types (what a command and a result carry) live in the domain; drivers re-export them.
+export type { ActualState, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '@hyperplane/domain';
 
 export interface DriverContext {
   /** Aborted when the agent shuts down or the job is abandoned. */
   signal?: AbortSignal;
   /** Percent of this step and a short label, e.g. (40, 'cloning rootfs'). */
   progress?(percent: number, step: string): void;
-}
-
-export interface SnapshotInfo {
-  name: string;
-  createdAt: string;
 }
 
 /**

@@ -1,5 +1,4 @@
-import { ActualState, InstanceLimits, InstanceSpec, StopOptions } from '@hyperplane/drivers';
-import { DriverName, Resources } from '@hyperplane/domain';
+import { ActualState, DriverName, InstanceLimits, InstanceSpec, Resources, StopOptions } from '@hyperplane/domain';
 
 export enum QueueName {
   /** Operations to run: placement, dispatch to hosts. Consumed by controllers. */

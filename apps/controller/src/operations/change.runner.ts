@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InstanceChange, InstanceState, Resources } from '@hyperplane/domain';
-import { InstanceLimits } from '@hyperplane/drivers';
+import { InstanceChange, InstanceLimits, InstanceState, Resources } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, Tx } from '@hyperplane/db';
 import { PlacementService } from '../placement/placement.service';
 import { instanceSpec } from './host-command';

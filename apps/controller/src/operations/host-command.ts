@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InstanceSpec } from '@hyperplane/drivers';
-import { TemplateSpec } from '@hyperplane/domain';
+import { InstanceSpec, TemplateSpec } from '@hyperplane/domain';
 import { InstanceEntity, OperationEntity, OperationPatch, OutboxMessage } from '@hyperplane/db';
 import { currentRequestId } from '@hyperplane/observability';
 import { HostCommand, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, QueueMessage } from '@hyperplane/queue';

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { REQUEST_ERROR_CODES } from '@hyperplane/drivers';
+import { REQUEST_ERROR_CODES } from '@hyperplane/domain';
 import { JobName, QueueName } from '@hyperplane/queue';
 import { OperationOutcomes } from '../operations/operation-outcomes';
 import { Rescheduler } from '../reconcile/rescheduler';
