@@ -11,16 +11,19 @@ import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
 import { BatchPlacer } from './operations/batch.placer';
 import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
-import { ChangeRunner } from './operations/change.runner';
 import { OperationOutcomes } from './operations/operation-outcomes';
+import { HostCommandSender } from './operations/host-command.sender';
+import { OPERATION_HANDLER_TYPES } from './operations/handlers';
+import { CreateRetry } from './operations/handlers/create-retry';
+import { OperationHandlers } from './operations/operation-handlers.registry';
+import { OperationHandler } from './operations/operation-handler';
 import { NOTIFY_LISTENER } from './notify-listener';
 import { ControllerListener } from './observability/controller-listener';
 import { ControllerMetrics } from './observability/controller-metrics';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { PlacementService } from './placement/placement.service';
 import { Reconciler } from './reconcile/reconciler';
-import { Rescheduler } from './reconcile/rescheduler';
-import { CreateRetry } from './results/create-retry';
+import { Rescheduler } from './placement/rescheduler';
 import { ResultApplier } from './results/result.applier';
 import { ResultBatcher } from './results/result.batcher';
 import { RetentionPruner } from './webhooks/retention.pruner';
@@ -65,8 +68,11 @@ export class ControllerModule {
         OutboxRelay,
         PlacementService,
         OperationRunner,
-        ChangeRunner,
         OperationOutcomes,
+        HostCommandSender,
+        ...OPERATION_HANDLER_TYPES,
+        // Checked here, at boot: a kind without a handler (or with two) stops the controller.
+        { provide: OperationHandlers, useFactory: (...handlers: OperationHandler[]) => new OperationHandlers(handlers), inject: [...OPERATION_HANDLER_TYPES] },
         BatchPlacer,
         BatchWatcher,
         ResultApplier,

@@ -1,9 +1,13 @@
 import { Capability, InstanceAction, InstanceState, OperationStatus } from './enums';
 
-// Every instance state change goes through this table; the controller's guarded UPDATE uses
-// `from` states taken from here, so the database and the code agree on what may happen.
+// Every instance state change goes through this table: the repositories' guarded UPDATEs take
+// their `from` states through `guardFrom` (a state the table refuses never matches the guard),
+// so the database and the code agree on what may happen. The spec beside this file lists every
+// pair, allowed or refused: change both together.
 const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
-  pending: ['scheduling', 'deleting', 'deleted', 'error'],
+  // → provisioning, → unschedulable: a batch places (or refuses) its children in bulk, without
+  // the single path's `scheduling` step; a clone's copy is placed on its source's host.
+  pending: ['scheduling', 'provisioning', 'unschedulable', 'deleting', 'deleted', 'error'],
   scheduling: ['provisioning', 'unschedulable', 'pending', 'deleting', 'deleted', 'error'],
   // → pending: a create failed on its host and was cleaned up there; it is placed again.
   provisioning: ['running', 'stopped', 'error', 'deleting', 'pending'],
@@ -19,6 +23,14 @@ const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
 
 export function canTransition(from: InstanceState, to: InstanceState): boolean {
   return from === to || INSTANCE_TRANSITIONS[from].includes(to);
+}
+
+/**
+ * The `from` states of a guarded UPDATE to `to`: those of `from` the table allows (staying in
+ * the same state is always allowed). What the table refuses never matches, whatever a caller asks.
+ */
+export function guardFrom(from: readonly InstanceState[], to: InstanceState): InstanceState[] {
+  return from.filter((s) => canTransition(s, to));
 }
 
 /** States from which `to` can be reached (including `to` itself, a no-op). */
@@ -68,6 +80,11 @@ const OPERATION_TRANSITIONS: Record<OperationStatus, readonly OperationStatus[]>
 
 export function canOperationTransition(from: OperationStatus, to: OperationStatus): boolean {
   return OPERATION_TRANSITIONS[from].includes(to);
+}
+
+/** The `from` statuses of a guarded UPDATE of an operation to `to`, as the table allows them. */
+export function guardOperationFrom(from: readonly OperationStatus[], to: OperationStatus): OperationStatus[] {
+  return from.filter((s) => canOperationTransition(s, to));
 }
 
 export function operationStatusesLeadingTo(to: OperationStatus): OperationStatus[] {

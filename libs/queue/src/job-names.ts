@@ -154,6 +154,35 @@ export const QUEUE_JOBS = {
   host: [JobName.HostCommand, JobName.HostCommandBatch],
 } as const;
 
+// Job ids are built here and nowhere else: a job id is what makes a second enqueue of the same
+// work a no-op, so the reconciler, the runner and the result applier must agree on each one.
+
+/** The control job that runs an operation (placement, dispatch to its host). */
+export function runJobId(operationId: string): string {
+  return `run-${operationId}`;
+}
+
+/** The control job that runs an operation again after a failed create was cleaned up (`attempt`: hosts failed so far). */
+export function runAgainJobId(operationId: string, attempt: number): string {
+  return `run-${operationId}-again-${attempt}`;
+}
+
+/** A driver command sent alone: one job per operation and command. */
+export function hostJobId(operationId: string, command: HostCommand): string {
+  return `cmd-${operationId}-${command}`;
+}
+
+const COMMAND_BATCH_PREFIX = 'cmds-';
+
+/** A command batch (many operations' commands for one host in one job): a fresh id each time. */
+export function commandBatchJobId(unique: string): string {
+  return `${COMMAND_BATCH_PREFIX}${unique}`;
+}
+
+export function isCommandBatchJobId(jobId: string): boolean {
+  return jobId.startsWith(COMMAND_BATCH_PREFIX);
+}
+
 /** A delivery's job: a redelivery (after `attempt` logged attempts) is a new job. */
 export function webhookJobId(deliveryId: string, attempt: number): string {
   return `whd-${deliveryId}-${attempt}`;

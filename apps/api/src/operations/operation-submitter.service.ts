@@ -16,7 +16,7 @@ import {
   Tx,
 } from '@hyperplane/db';
 import { currentRequestId } from '@hyperplane/observability';
-import { JobName, QueueName, RunOperationPayload } from '@hyperplane/queue';
+import { JobName, QueueName, runJobId, RunOperationPayload } from '@hyperplane/queue';
 import { Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
 import { Problem, problems } from '../common/problem';
@@ -58,7 +58,7 @@ export class OperationSubmitter {
     const replay = await this.replay(principal, idem);
     if (replay) return replay;
     const id = randomUUID();
-    const jobId = `run-${id}`;
+    const jobId = runJobId(id);
     const requestId = currentRequestId() ?? null;
     // The job carries the request id, so the controller's and the agent's logs name it too.
     const job: RunOperationPayload = requestId ? { operationId: id, requestId } : { operationId: id };

@@ -4,7 +4,7 @@ import { HOSTS_CHANNEL, HostRepository, PgListener } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
 import { NOTIFY_LISTENER } from '../notify-listener';
 import { PlacementService } from '../placement/placement.service';
-import { Rescheduler } from '../reconcile/rescheduler';
+import { Rescheduler } from '../placement/rescheduler';
 
 /** How long PostgreSQL's copy of a heartbeat may lag behind Redis's. */
 const PERSIST_EVERY_MS = 30_000;

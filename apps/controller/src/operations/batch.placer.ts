@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Resources, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { HostCommandPayload, JobName, QueueName } from '@hyperplane/queue';
+import { HostCommandPayload, JobName, QueueName, runJobId } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { PlacementService } from '../placement/placement.service';
-import { createArgs, hostCommandBatches, hostCommandPayload } from './host-command';
-import { HostAgents } from '../hosts/host-agents';
+import { createArgs, hostCommandPayload } from './host-command';
+import { HostCommandSender } from './host-command.sender';
 
 const CHUNK = 4000;
 const MAX_IDLE_ROUNDS = 20;
@@ -48,7 +48,7 @@ export class BatchPlacer {
     private readonly hosts: HostRepository,
     private readonly outbox: OutboxRepository,
     private readonly placement: PlacementService,
-    private readonly hostAgents: HostAgents,
+    private readonly commands: HostCommandSender,
   ) {}
 
   async run(parent: OperationEntity): Promise<void> {
@@ -127,8 +127,8 @@ export class BatchPlacer {
       count += (await this.operations.finishMany(em, goneOps, ['queued'], 'failed', { step: 'unschedulable', error: { code: 'unschedulable', message: r.reason } })).length;
     }
     if (chunk.individually.length) {
-      await this.outbox.add(em, chunk.individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: `run-${o.id}`, payload: { operationId: o.id } })));
-      await this.operations.patchJobs(em, chunk.individually.map((o) => o.id));
+      await this.outbox.add(em, chunk.individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: runJobId(o.id), payload: { operationId: o.id } })));
+      await this.operations.patchJobs(em, chunk.individually.map((o) => o.id), chunk.individually.map((o) => runJobId(o.id)));
     }
     const granted = await this.claimAll(em, chunk.placed, chunk.lost);
     return count + (await this.dispatch(em, granted));
@@ -203,24 +203,15 @@ export class BatchPlacer {
     const byId = new Map(moved.map((i) => [i.id, i]));
     // Claimed for an instance that stopped being pending (its child was cancelled): give it back.
     for (const p of granted) if (!byId.has(p.instance.id)) await this.hosts.release(em, p.decision.hostId, p.decision.claim);
-    const commands: { operationId: string; host: string; payload: HostCommandPayload }[] = [];
+    const commands: { operationId: string; step: string; payload: HostCommandPayload }[] = [];
     for (const p of granted) {
       const instance = byId.get(p.instance.id);
       if (!instance) continue;
       const template = (await this.placement.template(instance.template))!;
       const payload = hostCommandPayload(p.op.id, instance, 'create', createArgs(instance, template));
-      commands.push({ operationId: p.op.id, host: p.decision.hostName, payload });
+      commands.push({ operationId: p.op.id, step: `provisioning on ${p.decision.hostName}`, payload });
     }
     // One job per host for its share of the chunk, not one per instance.
-    const { messages, patches } = hostCommandBatches(commands, await this.hostAgents.of(commands.map((c) => c.payload.hostId)));
-    const dispatched = await this.operations.dispatchMany(
-      em,
-      commands.map((c) => {
-        const patch = patches.get(c.operationId)!;
-        return { id: c.operationId, step: `provisioning on ${c.host}`, jobQueue: patch.jobQueue!, jobId: patch.jobId!, jobData: patch.jobData ?? null };
-      }),
-    );
-    await this.outbox.add(em, messages);
-    return dispatched.length;
+    return this.commands.sendBatches(em, commands);
   }
 }

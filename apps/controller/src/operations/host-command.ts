@@ -2,18 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { InstanceSpec, TemplateSpec } from '@hyperplane/domain';
 import { InstanceEntity, OperationEntity, OperationPatch, OutboxMessage } from '@hyperplane/db';
 import { currentRequestId } from '@hyperplane/observability';
-import { HostCommand, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, QueueMessage } from '@hyperplane/queue';
+import {
+  commandBatchJobId,
+  HostCommand,
+  HostCommandBatchPayload,
+  HostCommandPayload,
+  hostJobId,
+  hostQueueName,
+  isCommandBatchJobId,
+  JobName,
+  QueueMessage,
+} from '@hyperplane/queue';
+
+// Pure builders of host commands and their outbox messages. Only HostCommandSender (the one way
+// a command is sent) and the reconciler's resend use them.
 
 /** Commands in one command batch at most: a batch is one job, run and retried as a whole. */
 export const MAX_COMMAND_BATCH = 100;
-
-export function hostJobId(operationId: string, command: HostCommand): string {
-  return `cmd-${operationId}-${command}`;
-}
-
-export function isBatchJobId(jobId: string): boolean {
-  return jobId.startsWith('cmds-');
-}
 
 export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): InstanceSpec {
   return {
@@ -28,7 +33,7 @@ export function instanceSpec(instance: InstanceEntity, template: TemplateSpec): 
   };
 }
 
-type CommandExtra = Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'>;
+export type CommandExtra = Omit<Partial<HostCommandPayload>, 'operationId' | 'instanceId' | 'hostId' | 'driver' | 'command'>;
 
 /** What a create carries besides the instance's identity: its whole spec, and whether to start it. */
 export function createArgs(instance: InstanceEntity, template: TemplateSpec): CommandExtra {
@@ -80,7 +85,7 @@ export function hostCommandBatches(
     const queue = hostQueueName(agentId, hostId);
     for (let i = 0; i < list.length; i += MAX_COMMAND_BATCH) {
       const part = list.slice(i, i + MAX_COMMAND_BATCH);
-      const jobId = `cmds-${randomUUID()}`;
+      const jobId = commandBatchJobId(randomUUID());
       const payload: HostCommandBatchPayload = { hostId, commands: part.map((c) => c.payload) };
       messages.push({ queue, jobName: JobName.HostCommandBatch, jobId, payload: payload as unknown as Record<string, unknown> });
       for (const c of part) patches.set(c.operationId, { jobQueue: queue, jobId, jobData: null });
@@ -99,7 +104,7 @@ export function resendHostJob(
   op: Pick<OperationEntity, 'id' | 'jobQueue' | 'jobId' | 'jobData'>,
   rebuild?: { instance: InstanceEntity; template: TemplateSpec },
 ): QueueMessage<JobName.HostCommand> {
-  if (!isBatchJobId(op.jobId!)) return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: op.jobId!, data: op.jobData as unknown as HostCommandPayload };
+  if (!isCommandBatchJobId(op.jobId!)) return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: op.jobId!, data: op.jobData as unknown as HostCommandPayload };
   if (!rebuild) throw new Error(`operation ${op.id} went in a command batch: its command is made again from its instance`);
   const { instance, template } = rebuild;
   const data = hostCommandPayload(op.id, instance, 'create', createArgs(instance, template));

@@ -1,9 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
-import { isHostQueue, JobName, JobQueue, QueueMessage } from '@hyperplane/queue';
-import { isBatchJobId, resendHostJob } from '../operations/host-command';
-import { PlacementService } from '../placement/placement.service';
+import { OperationEntity, OperationRepository } from '@hyperplane/db';
+import { isCommandBatchJobId, isHostQueue, JobName, JobQueue, QueueMessage } from '@hyperplane/queue';
+import { HostCommandSender } from '../operations/host-command.sender';
 
 /**
  * Redis holds only work in flight, and may lose it (a restart without persistence, a
@@ -21,8 +20,7 @@ export class Reconciler implements OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly operations: OperationRepository,
-    private readonly instances: InstanceRepository,
-    private readonly placement: PlacementService,
+    private readonly commands: HostCommandSender,
     private readonly queue: JobQueue,
   ) {}
 
@@ -68,7 +66,7 @@ export class Reconciler implements OnApplicationShutdown {
 
   /** Puts the operation's current job back if Redis no longer has it waiting or running. */
   private async ensure(op: OperationEntity): Promise<boolean> {
-    if (!op.jobQueue || !op.jobId || !(op.jobData || isBatchJobId(op.jobId))) return false;
+    if (!op.jobQueue || !op.jobId || !(op.jobData || isCommandBatchJobId(op.jobId))) return false;
     const state = await this.queue.jobState(op.jobQueue, op.jobId);
     if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return false;
     const message = await this.resendable(op);
@@ -86,16 +84,9 @@ export class Reconciler implements OnApplicationShutdown {
     return true;
   }
 
-  /** The job to send again: as it was, or for a command of a batch, alone and made again from its instance. */
+  /** The job to send again: a control job as it was, a host job as HostCommandSender makes it again. */
   private async resendable(op: OperationEntity): Promise<QueueMessage | null> {
     if (!isHostQueue(op.jobQueue!)) return { queue: op.jobQueue!, name: JobName.RunOperation, jobId: op.jobId!, data: op.jobData as never };
-    if (!isBatchJobId(op.jobId!)) return resendHostJob(op);
-    const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
-    const template = instance ? await this.placement.template(instance.template) : null;
-    if (!instance || !template) {
-      this.log.warn(`operation ${op.id}: its command batch was lost and its ${instance ? `template ${instance.template}` : 'instance'} is gone; it cannot be sent again`);
-      return null;
-    }
-    return resendHostJob(op, { instance, template });
+    return this.commands.resendable(op);
   }
 }

@@ -1,13 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { ACTION_RULES, InstanceState, Resources } from '@hyperplane/domain';
-import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, SnapshotRepository, Tx } from '@hyperplane/db';
-import { AgentProgressPayload, AgentResultPayload, hostQueueName } from '@hyperplane/queue';
-import { hostJobId } from '../operations/host-command';
-import { Rescheduler } from '../reconcile/rescheduler';
-import { CreateRetry, failedCreates } from './create-retry';
-
-const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
+import { ACTION_RULES, InstanceState } from '@hyperplane/domain';
+import { Database, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
+import { AgentProgressPayload, AgentResultPayload, hostJobId, hostQueueName } from '@hyperplane/queue';
+import { OperationHandlers } from '../operations/operation-handlers.registry';
 
 /** The job a result answers (an agent older than command batches names none: its command went alone). */
 function answered(r: AgentResultPayload): string {
@@ -30,9 +25,11 @@ const SETTLING: Partial<Record<AgentResultPayload['command'], readonly InstanceS
 };
 
 /**
- * Applies what agents report. Each result is a guarded transition of the operation and its
- * instance in one transaction; a duplicate or late result finds the guard closed and is
- * ignored, which is what makes at-least-once delivery safe.
+ * Applies what agents report. Each result is checked (it answers the job its operation waits
+ * for, from the host that job went to) and handed to its operation's handler, in one
+ * transaction of guarded transitions; a duplicate or late result finds the guard closed and is
+ * ignored, which is what makes at-least-once delivery safe. Successes that only move an
+ * instance's state are applied in bulk here (applyMany).
  */
 @Injectable()
 export class ResultApplier {
@@ -43,9 +40,7 @@ export class ResultApplier {
     private readonly operations: OperationRepository,
     private readonly instances: InstanceRepository,
     private readonly hosts: HostRepository,
-    private readonly snapshots: SnapshotRepository,
-    private readonly rescheduler: Rescheduler,
-    private readonly retry: CreateRetry,
+    private readonly handlers: OperationHandlers,
   ) {}
 
   /** Results refused because they did not come from the host their command was sent to. */
@@ -59,8 +54,10 @@ export class ResultApplier {
       const instance = op.instanceId ? await this.instances.getLocked(em, op.instanceId) : null;
       if (!instance) return 'ignored';
       if (!fromItsHost(op.jobQueue, agentId, r) || instance.hostId !== r.hostId) return 'rejected';
-      if (r.ok) await this.succeed(em, op, instance, r);
-      else await this.failed(em, op, instance, r);
+      // The operation's kind decides what the result means (a create's destroy is its clean-up).
+      const handler = this.handlers.get(op.kind);
+      if (r.ok) await handler.onResult(em, op, instance, r);
+      else await handler.onFailure(em, op, instance, r);
       return 'applied';
     });
     if (outcome === 'rejected') this.reject(r, agentId);
@@ -113,123 +110,5 @@ export class ResultApplier {
     // The host's work is 10–100 % of the operation; placement and dispatch were the first 10.
     // Only for an operation whose command went to this host of this agent.
     await this.operations.progress(p.operationId, 10 + (Math.max(0, Math.min(100, p.percent)) * 89) / 100, p.step, hostQueueName(agentId, p.hostId));
-  }
-
-  private async succeed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
-    let result: Record<string, unknown> | null = r.details ? { details: r.details } : null;
-    switch (r.command) {
-      case 'create': {
-        await this.instances.transition(em, instance.id, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
-        if (instance.hostId) await this.hosts.clearCreateFailures(em, [instance.hostId]);
-        const failed = failedCreates(op);
-        if (failed.length > 0) result = { ...result, failedCreates: failed };
-        break;
-      }
-      case 'destroy': {
-        if (op.kind === 'create') {
-          // The clean-up after a failed create: place the instance again, elsewhere.
-          await this.retry.placeAgain(em, op, instance);
-          return;
-        }
-        const gone = await this.instances.transition(em, instance.id, ['deleting'], 'deleted', {
-          hostId: null,
-          claimVcpus: 0,
-          claimMemoryMib: 0,
-          claimDiskGib: 0,
-          deletedAt: new Date(),
-          stateReason: null,
-        });
-        if (gone && instance.hostId) {
-          await this.hosts.release(em, instance.hostId, this.instances.claimOf(instance));
-          this.rescheduler.kick(); // freed capacity
-        }
-        break;
-      }
-      case 'start':
-      case 'stop':
-      case 'restart':
-      case 'suspend':
-      case 'resume': {
-        const rule = ACTION_RULES[r.command];
-        await this.instances.transition(em, instance.id, [...rule.from, rule.to], r.state ?? rule.to, { stateReason: null });
-        break;
-      }
-      case 'snapshot':
-        await this.snapshots.record(em, { id: randomUUID(), instanceId: instance.id, name: String(op.request.snapshot), operationId: op.id });
-        await this.settle(em, instance, r);
-        break;
-      case 'restore':
-        await this.settle(em, instance, r);
-        break;
-      case 'snapshot-delete':
-        await this.snapshots.forget(em, instance.id, String(op.request.snapshot));
-        break;
-      case 'clone': {
-        const copyId = String(op.request.cloneId);
-        await this.instances.transition(em, copyId, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
-        result = { ...result, instanceId: copyId };
-        break;
-      }
-      case 'resize': {
-        const { resources, limits } = op.request as { resources: Resources; limits: Record<string, number> | null };
-        await this.instances.patch(em, instance.id, { vcpus: resources.vcpus, memoryMib: resources.memoryMiB, diskGib: resources.diskGiB, ...(limits ? { limits } : {}) });
-        break;
-      }
-    }
-    // A reason left by an earlier failure no longer holds once a change succeeded.
-    if (instance.stateReason && r.command !== 'destroy') await this.instances.clearReason(em, instance.id);
-    await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'done', result });
-  }
-
-  /** The instance's state as the driver reports it after a change that may move it. */
-  private async settle(em: Tx, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
-    if (r.state && r.state !== instance.state) await this.instances.transition(em, instance.id, SETTLED, r.state, { stateReason: null });
-  }
-
-  private async failed(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
-    const error = r.error ?? { code: 'Fatal', message: 'the agent reported a failure without a reason' };
-    const reason = `${r.command} failed on the host: ${error.message}`;
-    if (r.command === 'create' && instance.hostId) await this.hosts.noteCreateFailure(em, instance.hostId);
-    if (r.command === 'create' && (await this.retry.cleanUp(em, op, instance, error))) return;
-    if (r.command === 'destroy' && op.kind === 'create') {
-      // Nothing left to remove is a clean-up done.
-      if (error.code === 'NotFound') await this.retry.placeAgain(em, op, instance);
-      else await this.retry.cleanUpFailed(em, op, instance, error);
-      return;
-    }
-    if (r.command === 'destroy' && error.code === 'NotFound') {
-      // Nothing left on the host is a delete done (drivers answer NotFound for a missing instance).
-      await this.succeed(em, op, instance, { ...r, ok: true, error: undefined });
-      return;
-    }
-    if (r.command === 'create' || r.command === 'destroy') {
-      // The instance may be half made (or half removed) on its host; it keeps its host and
-      // claim until a delete succeeds.
-      await this.instances.transition(em, instance.id, [instance.state], 'error', { stateReason: reason });
-    } else if (r.command === 'clone') {
-      // The copy may be half made on the host: it keeps its claim until it is deleted.
-      await this.instances.transition(em, String(op.request.cloneId), ['provisioning'], 'error', { stateReason: reason });
-      await this.instances.patch(em, instance.id, { stateReason: reason });
-    } else if (error.code === 'NotFound') {
-      await this.instances.transition(em, instance.id, [instance.state], 'error', { stateReason: 'the instance is missing on its host' });
-    } else {
-      if (r.command === 'resize') await this.undoResizeClaim(em, op, instance);
-      await this.instances.patch(em, instance.id, { desiredState: instance.state, stateReason: reason });
-    }
-    await this.operations.transition(em, op.id, ['running'], 'failed', { step: 'failed', error: { code: error.code, message: error.message } });
-    this.log.warn(`operation ${op.id}: ${reason}`);
-  }
-
-  /** The claim moved when the resize was sent; it moves back (to what the old size held). */
-  private async undoResizeClaim(em: Tx, op: OperationEntity, instance: InstanceEntity): Promise<void> {
-    const previous = (op.result as { previousClaim?: Resources } | null)?.previousClaim;
-    if (!previous || !instance.hostId) return;
-    const delta = {
-      vcpus: instance.claimVcpus - previous.vcpus,
-      memoryMiB: instance.claimMemoryMib - previous.memoryMiB,
-      diskGiB: instance.claimDiskGib - previous.diskGiB,
-    };
-    await this.hosts.release(em, instance.hostId, delta, 0);
-    await this.instances.patch(em, instance.id, { claimVcpus: previous.vcpus, claimMemoryMib: previous.memoryMiB, claimDiskGib: previous.diskGiB });
   }
 }

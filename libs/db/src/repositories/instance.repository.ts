@@ -1,4 +1,4 @@
-import { canTransition, InstanceState, Resources } from '@hyperplane/domain';
+import { canTransition, guardFrom, InstanceState, Resources } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { InstanceEntity } from '../entities';
@@ -95,16 +95,19 @@ export class InstanceRepository {
   /**
    * The one way an instance changes state: a guarded UPDATE that succeeds only from one of
    * `from`, and an event in the same transaction. Returns null when the guard fails (someone
-   * else moved the instance first), which callers treat as "already handled".
+   * else moved the instance first), which callers treat as "already handled". Only the `from`
+   * states the domain's table allows for `to` are kept: a move the table refuses never happens.
    */
   async transition(em: EntityManager, id: string, from: readonly InstanceState[], to: InstanceState, patch: InstancePatch = {}): Promise<InstanceEntity | null> {
+    const allowed = guardFrom(from, to);
+    if (allowed.length === 0) return null;
     const { sql, params } = setClause({ ...patch, state: to }, 3);
     const result = await em.query<[Record<string, unknown>[], number]>(
       `UPDATE instances i SET ${sql}, version = i.version + 1, updated_at = now()
        FROM (SELECT id, state AS previous_state, state_reason AS previous_reason FROM instances WHERE id = $1 FOR UPDATE) p
        WHERE i.id = p.id AND i.state = ANY($2::text[])
        RETURNING i.*, p.previous_state, p.previous_reason`,
-      [id, from, ...params],
+      [id, allowed, ...params],
     );
     const row = result[0][0];
     if (!row) return null;
@@ -146,7 +149,7 @@ export class InstanceRepository {
          placement_explanation = r.explanation, version = i.version + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::jsonb[])
          AS r(id, host_id, driver, technology, arch, cv, cm, cd, explanation)
-       WHERE i.id = r.id AND i.state = 'pending'
+       WHERE i.id = r.id AND i.state = ANY($10::text[])
        RETURNING i.id, i.project_id, i.name, i.template, i.host_id, i.driver, i.technology, i.arch, i.vcpus, i.memory_mib, i.disk_gib, i.limits, i.desired_state`,
       [
         rows.map((r) => r.id),
@@ -158,6 +161,7 @@ export class InstanceRepository {
         rows.map((r) => r.claim.memoryMiB),
         rows.map((r) => r.claim.diskGiB),
         rows.map((r) => JSON.stringify(r.explanation)),
+        guardFrom(['pending'], 'provisioning'),
       ],
     );
     const placed = updated[0].map((r) => fromRow<InstanceEntity>(r));
@@ -179,8 +183,8 @@ export class InstanceRepository {
     if (ids.length === 0) return [];
     const updated = await em.query<[Record<string, unknown>[], number]>(
       `UPDATE instances SET state = 'unschedulable', state_reason = $2, placement_explanation = $3, version = version + 1, updated_at = now()
-       WHERE id = ANY($1::uuid[]) AND state IN ('pending', 'scheduling') RETURNING *`,
-      [ids, reason, JSON.stringify(explanation)],
+       WHERE id = ANY($1::uuid[]) AND state = ANY($4::text[]) RETURNING *`,
+      [ids, reason, JSON.stringify(explanation), guardFrom(['pending', 'scheduling'], 'unschedulable')],
     );
     const moved = updated[0].map((r) => fromRow<InstanceEntity>(r));
     await this.events.append(
@@ -197,7 +201,7 @@ export class InstanceRepository {
    */
   async settleMany(em: EntityManager, rows: { id: string; state: InstanceState; from: readonly InstanceState[] }[]): Promise<void> {
     if (rows.length === 0) return;
-    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => ({ ...r, from: guardFrom(r.from, r.state) }));
     const moved = await em.query<[Record<string, unknown>[], number]>(
       `WITH prev AS (SELECT id, state FROM instances WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE),
             r AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(id, state, allowed))

@@ -1,4 +1,4 @@
-import { OperationKind, OperationStatus } from '@hyperplane/domain';
+import { guardOperationFrom, OperationKind, OperationStatus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { childCache, operationDuration, operationsTotal } from '@hyperplane/observability';
 import { afterCommit, Database, fromRow } from '../database';
@@ -99,9 +99,16 @@ export class OperationRepository {
       `UPDATE operations o SET status = 'running', started_at = now(), progress = 10, step = r.step,
          job_queue = r.job_queue, job_id = r.job_id, job_data = r.job_data, version = o.version + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS r(id, step, job_queue, job_id, job_data)
-       WHERE o.id = r.id AND o.status = 'queued'
+       WHERE o.id = r.id AND o.status = ANY($6::text[])
        RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error`,
-      [rows.map((r) => r.id), rows.map((r) => r.step), rows.map((r) => r.jobQueue), rows.map((r) => r.jobId), rows.map((r) => (r.jobData ? JSON.stringify(r.jobData) : null))],
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.step),
+        rows.map((r) => r.jobQueue),
+        rows.map((r) => r.jobId),
+        rows.map((r) => (r.jobData ? JSON.stringify(r.jobData) : null)),
+        guardOperationFrom(['queued'], 'running'),
+      ],
     );
     const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
     await this.events.append(em, ops.map((o) => this.statusEvent(o, 'queued')));
@@ -128,9 +135,9 @@ export class OperationRepository {
          result = CASE WHEN o.result IS NULL THEN r.result ELSE o.result || COALESCE(r.result, '{}'::jsonb) END,
          version = o.version + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result)
-       WHERE o.id = r.id AND o.status = 'running'
+       WHERE o.id = r.id AND o.status = ANY($3::text[])
        RETURNING o.id, o.project_id, o.kind, o.instance_id, o.status, o.progress, o.step, o.error, o.created_at`,
-      [rows.map((r) => r.id), rows.map((r) => (r.result ? JSON.stringify(r.result) : null))],
+      [rows.map((r) => r.id), rows.map((r) => (r.result ? JSON.stringify(r.result) : null)), guardOperationFrom(['running'], 'succeeded')],
     );
     countFinished(em, updated[0].map((r) => fromRow<OperationEntity>(r)));
     await this.events.append(em, updated[0].map((r) => this.statusEvent(fromRow<OperationEntity>(r), 'running')));
@@ -143,7 +150,7 @@ export class OperationRepository {
       `UPDATE operations SET status = $3::text, step = $4, error = $5, finished_at = now(), started_at = COALESCE(started_at, now()),
          progress = CASE WHEN $3::text = 'succeeded' THEN 100 ELSE progress END, version = version + 1, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING *`,
-      [ids, from, to, patch.step, patch.error ? JSON.stringify(patch.error) : null],
+      [ids, guardOperationFrom(from, to), to, patch.step, patch.error ? JSON.stringify(patch.error) : null],
     );
     const ops = updated[0].map((r) => fromRow<OperationEntity>(r));
     countFinished(em, ops);
@@ -151,12 +158,13 @@ export class OperationRepository {
     return ops;
   }
 
-  /** Points queued operations at their control job (children a batch hands to the single path). */
-  async patchJobs(em: EntityManager, ids: string[]): Promise<void> {
+  /** Points queued operations at their control job (children a batch hands to the single path); `jobIds[i]` is `ids[i]`'s. */
+  async patchJobs(em: EntityManager, ids: string[], jobIds: string[]): Promise<void> {
     await em.query(
-      `UPDATE operations SET job_queue = 'control', job_id = 'run-' || id::text, job_data = jsonb_build_object('operationId', id), updated_at = now()
-       WHERE id = ANY($1::uuid[]) AND status = 'queued'`,
-      [ids],
+      `UPDATE operations o SET job_queue = 'control', job_id = r.job_id, job_data = jsonb_build_object('operationId', o.id), updated_at = now()
+       FROM unnest($1::uuid[], $2::text[]) AS r(id, job_id)
+       WHERE o.id = r.id AND o.status = 'queued'`,
+      [ids, jobIds],
     );
   }
 
@@ -252,6 +260,9 @@ export class OperationRepository {
    * an event in the same transaction. Returns null when the guard fails.
    */
   async transition(em: EntityManager, id: string, from: readonly OperationStatus[], to: OperationStatus, patch: OperationPatch = {}): Promise<OperationEntity | null> {
+    // Only what the domain's table allows: a terminal operation never moves again.
+    const allowed = guardOperationFrom(from, to);
+    if (allowed.length === 0) return null;
     const terminal = to === 'succeeded' || to === 'failed' || to === 'cancelled';
     const full: OperationPatch = {
       ...patch,
@@ -266,7 +277,7 @@ export class OperationRepository {
        FROM (SELECT id, status AS previous_status FROM operations WHERE id = $1 FOR UPDATE) p
        WHERE o.id = p.id AND o.status = ANY($2::text[])
        RETURNING o.*, p.previous_status`,
-      [id, from, ...params],
+      [id, allowed, ...params],
     );
     const row = result[0][0];
     if (!row) return null;

@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Database, InstanceRepository, OperationRepository, OutboxRepository } from '@hyperplane/db';
-import { JobName, QueueName } from '@hyperplane/queue';
-import { PlacementService } from '../placement/placement.service';
+import { JobName, QueueName, runJobId } from '@hyperplane/queue';
+import { PlacementService } from './placement.service';
 
 const DEBOUNCE_MS = 500;
 const EVERY_MS = 30_000;
@@ -78,11 +78,11 @@ export class Rescheduler implements OnModuleInit, OnApplicationShutdown {
     const queued = await this.db.transaction(async (em) => {
       const ops = await this.operations.insertSystem(
         em,
-        ready.map((r) => ({ ...r, kind: 'create' as const, request: { reason: 'capacity appeared for an unschedulable instance' }, jobQueue: QueueName.Control, jobId: `run-${r.id}` })),
+        ready.map((r) => ({ ...r, kind: 'create' as const, request: { reason: 'capacity appeared for an unschedulable instance' }, jobQueue: QueueName.Control, jobId: runJobId(r.id) })),
       );
       await this.outbox.add(
         em,
-        ops.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: `run-${o.id}`, payload: { operationId: o.id } })),
+        ops.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: runJobId(o.id), payload: { operationId: o.id } })),
       );
       return ops.length;
     });

@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { REQUEST_ERROR_CODES } from '@hyperplane/domain';
-import { JobName, QueueName } from '@hyperplane/queue';
-import { OperationOutcomes } from '../operations/operation-outcomes';
-import { Rescheduler } from '../reconcile/rescheduler';
+import { JobName, QueueName, runAgainJobId } from '@hyperplane/queue';
+import { Rescheduler } from '../../placement/rescheduler';
+import { HostCommandSender } from '../host-command.sender';
 
 /** Hosts a create is tried on, at most, before the instance is left in error. */
 export const CREATE_ATTEMPTS = 3;
@@ -44,7 +44,7 @@ export class CreateRetry {
     private readonly instances: InstanceRepository,
     private readonly hosts: HostRepository,
     private readonly outbox: OutboxRepository,
-    private readonly outcomes: OperationOutcomes,
+    private readonly commands: HostCommandSender,
     private readonly rescheduler: Rescheduler,
   ) {}
 
@@ -57,7 +57,7 @@ export class CreateRetry {
     });
     if (!cleaning) return false;
     await this.operations.patch(em, op.id, { result: { failedCreates: failed } });
-    await this.outcomes.dispatch(op, cleaning, 'destroy', {}, em);
+    await this.commands.send(op, cleaning, 'destroy', {}, { em });
     this.log.warn(`operation ${op.id}: create failed on host ${instance.hostId} (${error.message}); cleaning up to try another host`);
     return true;
   }
@@ -81,7 +81,7 @@ export class CreateRetry {
       return;
     }
     await this.hosts.release(em, instance.hostId!, this.instances.claimOf(instance));
-    const jobId = `run-${op.id}-again-${failed.length}`;
+    const jobId = runAgainJobId(op.id, failed.length);
     await this.operations.patch(em, op.id, { step: 'placing again', progress: 1, jobQueue: QueueName.Control, jobId, jobData: { operationId: op.id } });
     await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { operationId: op.id } }]);
     this.rescheduler.kick(); // the failed host has room again

@@ -1,0 +1,180 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@hyperplane/config';
+import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, Tx } from '@hyperplane/db';
+import { AgentResultPayload, RetryLater } from '@hyperplane/queue';
+import { PlacementPolicy, PlacementRequest } from '@hyperplane/scheduler';
+import { HostAgents } from '../../hosts/host-agents';
+import { PlacementService } from '../../placement/placement.service';
+import { createArgs } from '../host-command';
+import { HostCommandSender } from '../host-command.sender';
+import { hostError, OperationOutcomes } from '../operation-outcomes';
+import { CreateRetry, failedCreates } from './create-retry';
+import { InstanceOperationHandler } from './instance-operation.handler';
+
+const CLAIM_ATTEMPTS = 8;
+/** How often a create that waits for enrolling hosts looks again. */
+const ENROLLING_RETRY_MS = 1000;
+export const WAITING_FOR_ENROLLING_HOSTS = 'waiting for a host that is still enrolling';
+
+class LostClaim extends Error {}
+class Cancelled extends Error {}
+
+/**
+ * Places a new instance (claiming capacity in PostgreSQL) and sends its create to the chosen
+ * host, in one transaction from queued to dispatched. A create that fails on its host is
+ * cleaned up there and tried on another (CreateRetry). Safe to run twice for the same operation.
+ */
+@Injectable()
+export class CreateHandler extends InstanceOperationHandler {
+  override readonly kind = 'create' as const;
+  // A create starts in the same transaction that places it.
+  override readonly beginsItself = true;
+  private readonly log = new Logger('operations');
+
+  constructor(
+    outcomes: OperationOutcomes,
+    private readonly db: Database,
+    private readonly operations: OperationRepository,
+    private readonly instances: InstanceRepository,
+    private readonly hosts: HostRepository,
+    private readonly placement: PlacementService,
+    private readonly commands: HostCommandSender,
+    private readonly hostAgents: HostAgents,
+    private readonly retry: CreateRetry,
+    private readonly config: AppConfig,
+  ) {
+    super(outcomes);
+  }
+
+  protected async plan(op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    if (instance.state === 'provisioning' || instance.hostId) {
+      // Placed by an earlier run whose command was lost before it was recorded: send it again.
+      const template = await this.placement.template(instance.template);
+      if (template) await this.commands.send(op, instance, 'create', createArgs(instance, template), { step: null });
+      return;
+    }
+    const template = await this.placement.template(instance.template);
+    if (!template) {
+      await this.outcomes.fail(op, { code: 'template-gone', message: `template ${instance.template} no longer exists` }, instance, 'error');
+      return;
+    }
+    const failed = failedCreates(op);
+    // This controller's view learns of the failure at once (others at their next reload).
+    if (failed.length > 0) await this.placement.refreshHost(failed.at(-1)!.hostId);
+    const request = { ...(await this.placement.requestFor(instance, template)), ...(failed.length > 0 ? { excludeHosts: failed.map((f) => f.hostId) } : {}) };
+    const policy = await this.placement.policyFor(instance.projectId);
+    const from = ['pending', 'unschedulable', 'scheduling'] as const;
+    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
+      const decision = await this.placement.decide(request, policy);
+      if (!decision.ok) {
+        await this.waitForEnrollingHosts(op, request, policy);
+        await this.db.transaction(async (em) => {
+          if (!(await this.begin(em, op))) return;
+          await this.instances.transition(em, instance.id, from, 'scheduling');
+          const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'unschedulable', {
+            stateReason: decision.reason,
+            placementExplanation: decision.explanation as unknown as Record<string, unknown>,
+          });
+          if (!moved) return;
+          await this.operations.transition(em, op.id, ['running'], 'failed', {
+            step: 'unschedulable',
+            error: { code: 'unschedulable', message: decision.reason },
+            result: { explanation: decision.explanation },
+          });
+        });
+        return;
+      }
+      try {
+        // Learnt before the transaction (a host removed meanwhile fails here, not inside it).
+        await this.hostAgents.agentOf(decision.hostId);
+        // One transaction from queued to dispatched; the capacity claim goes last, so the
+        // host's row stays locked for as short a time as possible.
+        const placed = await this.db.transaction(async (em) => {
+          // A group's lock is taken first, before any other: members placed at once queue here.
+          if (decision.groupId) await this.placement.lockGroup(em, decision.groupId);
+          if (!(await this.begin(em, op))) throw new Cancelled();
+          await this.instances.transition(em, instance.id, from, 'scheduling');
+          const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'provisioning', {
+            hostId: decision.hostId,
+            driver: decision.driver,
+            technology: decision.technology,
+            arch: decision.arch,
+            claimVcpus: decision.claim.vcpus,
+            claimMemoryMib: decision.claim.memoryMiB,
+            claimDiskGib: decision.claim.diskGiB,
+            stateReason: null,
+            placementExplanation: decision.explanation as unknown as Record<string, unknown>,
+          });
+          if (!moved) throw new LostClaim(); // deleted or moved meanwhile: roll the claim back
+          await this.commands.send(op, moved, 'create', createArgs(moved, template), { em, step: `provisioning on ${decision.hostName}` });
+          if (!(await this.placement.claim(em, decision, policy, instance.id))) throw new LostClaim();
+          return moved;
+        });
+        this.placement.settle([decision]);
+        this.log.debug(`instance ${placed.name} placed on ${decision.hostName} (${decision.technology}/${decision.driver})`);
+        return;
+      } catch (error) {
+        this.placement.settle([decision]);
+        await this.placement.refreshHost(decision.hostId);
+        if (error instanceof Cancelled) return;
+        if (!(error instanceof LostClaim)) throw error;
+        const now = await this.instances.get(instance.id);
+        if (!now || !(from as readonly string[]).includes(now.state)) return;
+      }
+    }
+    throw new Error(`could not claim capacity for instance ${instance.id} after ${CLAIM_ATTEMPTS} attempts; will retry`);
+  }
+
+  /**
+   * No host takes the request now. A host that enrolled lately becomes `ready` at its first
+   * heartbeat (seconds later, as at the first start of `npm start`): when such a host would
+   * take it, the create waits (still queued, step WAITING_FOR_ENROLLING_HOSTS, the job run
+   * again every second) rather than fail. Both the hosts counted and the wait are bounded by the
+   * heartbeat timeout, after which a silent host is not coming soon: the create then ends
+   * `unschedulable` as before, and the rescheduler retries it when a host becomes ready.
+   */
+  private async waitForEnrollingHosts(op: OperationEntity, request: PlacementRequest, policy: PlacementPolicy): Promise<void> {
+    const boundMs = this.config.HYPERPLANE_HEARTBEAT_TIMEOUT_S * 1000;
+    const now = Date.now();
+    if (now - new Date(op.createdAt).getTime() > boundMs) return;
+    if (!(await this.placement.enrollingWouldPlace(request, policy, new Date(now - boundMs)))) return;
+    // It stays queued (so it can still be cancelled) until placed; the step says why it waits.
+    if (op.step !== WAITING_FOR_ENROLLING_HOSTS && !(await this.operations.markWaiting(op.id, WAITING_FOR_ENROLLING_HOSTS))) return;
+    throw new RetryLater(ENROLLING_RETRY_MS, `operation ${op.id} waits for enrolling hosts`);
+  }
+
+  /** Moves a queued operation to running in the caller's transaction; false if it was cancelled. */
+  private async begin(em: Tx, op: OperationEntity): Promise<boolean> {
+    if (op.status !== 'queued') return true;
+    return (await this.operations.transition(em, op.id, ['queued'], 'running', { step: 'placing', progress: 1 })) !== null;
+  }
+
+  async onResult(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
+    if (r.command === 'destroy') {
+      // The clean-up after a failed create: place the instance again, elsewhere.
+      await this.retry.placeAgain(em, op, instance);
+      return;
+    }
+    await this.instances.transition(em, instance.id, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
+    if (instance.hostId) await this.hosts.clearCreateFailures(em, [instance.hostId]);
+    const failed = failedCreates(op);
+    const details = r.details ? { details: r.details } : null;
+    await this.outcomes.succeeded(em, op, instance, failed.length > 0 ? { ...details, failedCreates: failed } : details);
+  }
+
+  async onFailure(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
+    const error = hostError(r);
+    if (r.command === 'destroy') {
+      // The clean-up after a failed create; nothing left to remove is a clean-up done.
+      if (error.code === 'NotFound') await this.retry.placeAgain(em, op, instance);
+      else await this.retry.cleanUpFailed(em, op, instance, error);
+      return;
+    }
+    if (instance.hostId) await this.hosts.noteCreateFailure(em, instance.hostId);
+    if (await this.retry.cleanUp(em, op, instance, error)) return;
+    // The instance may be half made on its host; it keeps its host and claim until a delete succeeds.
+    const reason = `${r.command} failed on the host: ${error.message}`;
+    await this.instances.transition(em, instance.id, [instance.state], 'error', { stateReason: reason });
+    await this.outcomes.failedOnHost(em, op, error, reason);
+  }
+}
