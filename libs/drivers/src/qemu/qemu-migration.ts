@@ -124,6 +124,10 @@ export async function cancelMigration(qmp: QmpClient, timeoutMs = 30_000): Promi
   await cancelMirror(qmp, true);
 }
 
+/** QEMU's own defaults: 128 MiB/s, a 300 ms pause at switch-over. */
+export const DEFAULT_MAX_BANDWIDTH = 128 * 1024 * 1024;
+export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
+
 export interface SendTuning {
   /** Bytes per second for the RAM stream (QEMU's default is 128 MiB/s). */
   maxBandwidth?: number;
@@ -166,10 +170,8 @@ export async function sendLive(qmp: QmpClient, target: MigrationTarget, ctx: Dri
       await sleep(100, ctx.signal);
     }
     ctx.progress?.(30, 'copying memory');
-    const params: Record<string, unknown> = {};
-    if (tuning.maxBandwidth) params['max-bandwidth'] = tuning.maxBandwidth;
-    if (tuning.downtimeLimitMs) params['downtime-limit'] = tuning.downtimeLimitMs;
-    if (Object.keys(params).length) await qmp.execute('migrate-set-parameters', params);
+    // Always set: QEMU keeps parameters for the life of the process (an earlier, slower try's would stay).
+    await qmp.execute('migrate-set-parameters', { 'max-bandwidth': tuning.maxBandwidth ?? DEFAULT_MAX_BANDWIDTH, 'downtime-limit': tuning.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS });
     await qmp.execute('migrate', { uri: `tcp:${hostPort(target.host, target.port)}` });
     const deadline = Date.now() + (tuning.migrateTimeoutMs ?? 600_000);
     for (;;) {
