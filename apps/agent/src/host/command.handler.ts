@@ -3,7 +3,7 @@ import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
-import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue } from '@hyperplane/queue';
+import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue, MigrationCommand } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
 /** A command batch reports what has finished at least this often while the rest still run. */
@@ -158,7 +158,7 @@ export class CommandHandler {
       if (!driver) throw new DriverError('Unavailable', `driver ${cmd.driver} is not available on this host`);
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
       if (isMigrationCommand(cmd.command)) {
-        const { status, migration } = await this.migrate(driver, cmd, ctx);
+        const { status, migration } = await this.migrate(driver, cmd.command, cmd, ctx);
         this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
         return { ...base, ok: true, state: status?.state, details: details(status), ...(migration ? { migration } : {}) };
       }
@@ -219,8 +219,12 @@ export class CommandHandler {
         const resize = required(cmd.resize, 'resize');
         return need(driver.resize, 'resize').call(driver, cmd.instanceId, resize.resources, resize.limits, ctx);
       }
-      default:
-        throw new DriverError('InvalidArgument', `${cmd.command} is not run here`);
+      case 'migrate-prepare':
+      case 'migrate-send':
+      case 'migrate-finish':
+      case 'migrate-cleanup':
+      case 'migrate-abort':
+        return (await this.migrate(driver, cmd.command, cmd, ctx)).status;
     }
   }
 
@@ -228,9 +232,9 @@ export class CommandHandler {
    * The migrate-* commands (see MIGRATION_COMMANDS in @hyperplane/queue): each one driver step,
    * with what the controller needs for the next (the target, the figures) in `migration`.
    */
-  private async migrate(driver: Driver, cmd: HostCommandPayload, ctx: DriverContext): Promise<{ status?: InstanceStatus; migration?: AgentResultPayload['migration'] }> {
+  private async migrate(driver: Driver, command: MigrationCommand, cmd: HostCommandPayload, ctx: DriverContext): Promise<{ status?: InstanceStatus; migration?: AgentResultPayload['migration'] }> {
     const m = cmd.migration ?? {};
-    switch (cmd.command) {
+    switch (command) {
       case 'migrate-prepare': {
         const spec = required(cmd.spec, 'spec');
         if (spec.id !== cmd.instanceId) throw new DriverError('InvalidArgument', `spec.id ${spec.id} is not the command's instance ${cmd.instanceId}`);
@@ -249,8 +253,6 @@ export class CommandHandler {
         return {};
       case 'migrate-abort':
         return { status: await need(driver.migrateAbort, 'migrate').call(driver, cmd.instanceId, required(m.side, 'migration.side'), ctx) };
-      default:
-        throw new DriverError('InvalidArgument', `${cmd.command} is not a migration command`);
     }
   }
 

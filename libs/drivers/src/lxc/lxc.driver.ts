@@ -4,7 +4,7 @@ import { Resources } from '@hyperplane/domain';
 import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, MigrationReceiveOptions, MigrationSide, MigrationStats, MigrationTarget, SnapshotInfo, StopOptions } from '../driver';
 import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions, MigrationNetOptions, resolveMigrationNet } from '../migration';
 import { IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
-import { checkArchive, LxcMigrationRecord, packContainer, readRecord, removeRecord, sourceRecordFile, unpackContainer, writeRecord } from './lxc-migration';
+import { checkArchive, packContainer, readRecord, removeRecord, sourceRecordFile, unpackContainer, writeRecord } from './lxc-migration';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
 import { runCommand } from '../exec/run-command';

@@ -576,7 +576,6 @@ export class QemuDriver implements Driver {
 
   private async startLocked(id: string, ctx: DriverContext): Promise<InstanceStatus> {
     const rec = await this.store.get(id);
-    const paths = this.store.paths(id);
     await this.refuseIfMigrating(id);
     const pid = await this.runtime.livePid(id);
     if (pid !== undefined) {
