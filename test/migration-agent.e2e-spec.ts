@@ -7,11 +7,11 @@
 // injected at each step), and real LXC containers where this machine can run them.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Arch, InstanceSpec, MigrationMode, MigrationTarget } from '@hyperplane/domain';
-import { Driver, LxcDriver, SimDriver, SimFaults } from '@hyperplane/drivers';
+import { Driver, LxcDriver, QemuDriver, resolveImageDir, SimDriver, SimFaults, TINY_LINUX_READY_MARKER, TINY_LINUX_TEMPLATE } from '@hyperplane/drivers';
 import {
   AgentResultPayload,
   agentHostQueuePrefix,
@@ -229,4 +229,42 @@ describe('migration through the host queues of two agents', () => {
       }
     }
   });
+
+  // ---- Real QEMU: a running tiny-linux VM moved live between two agents' hosts ----
+
+  const qemuWhyNot =
+    process.platform !== 'linux' || process.arch !== 'x64'
+      ? 'not Linux x86_64'
+      : !['qemu-system-x86_64', 'qemu-img'].every((t) => [...(process.env.PATH ?? '').split(delimiter), '/usr/bin'].some((d) => d && existsSync(join(d, t))))
+        ? 'qemu-system-x86_64 or qemu-img missing'
+        : !existsSync(join(resolveImageDir(), 'tiny-linux', 'manifest.json'))
+          ? `no tiny-linux image in ${resolveImageDir()} (scripts/build-tiny-linux.sh)`
+          : undefined;
+
+  (qemuWhyNot && process.env.HYPERPLANE_REQUIRE_REAL_DRIVERS !== '1' ? it.skip : it)(
+    'moves a running QEMU VM live between two agents: the guest does not boot again (real qemu)',
+    async () => {
+      if (qemuWhyNot) throw new Error(`HYPERPLANE_REQUIRE_REAL_DRIVERS=1 but QEMU cannot run here: ${qemuWhyNot}`);
+      const qa = new QemuDriver({ stateDir: join(dir, 'qemu-a'), hostOs: 'linux', hostArch: 'x86_64', imageDir: resolveImageDir() });
+      const qb = new QemuDriver({ stateDir: join(dir, 'qemu-b'), hostOs: 'linux', hostArch: 'x86_64', imageDir: resolveImageDir() });
+      const [a, b] = [startAgent(qa), startAgent(qb)];
+      const id = randomUUID();
+      const spec: InstanceSpec = { id, name: 'mig-vm', template: TINY_LINUX_TEMPLATE, technology: 'vm', arch: 'x86_64', resources: { vcpus: 1, memoryMiB: 128, diskGiB: 1 } };
+      try {
+        await qa.create(spec);
+        await qa.start(id);
+        const { failed, results } = await migrate(a, b, spec, 'live');
+        expect(failed).toBeUndefined();
+        expect(results.find((r) => r.command === 'migrate-send')?.migration?.stats).toMatchObject({ mode: 'live', downtimeMs: expect.any(Number) });
+        expect(await runningCopies(id, [a, b])).toEqual([b.hostId]);
+        const consoleB = readFileSync(join(dir, 'qemu-b', 'qemu', id, 'console.log'), 'utf8');
+        expect(consoleB).not.toContain(TINY_LINUX_READY_MARKER); // it never booted on B
+        await qb.stop(id, { timeoutS: 90 });
+        expect(readFileSync(join(dir, 'qemu-b', 'qemu', id, 'console.log'), 'utf8')).toContain('power button pressed'); // the guest from A answers on B
+      } finally {
+        for (const d of [qa, qb]) await d.destroy(id).catch(() => undefined);
+      }
+    },
+    240_000,
+  );
 });
