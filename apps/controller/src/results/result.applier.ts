@@ -164,6 +164,14 @@ export class ResultApplier {
       case 'snapshot-delete':
         await this.snapshots.forget(em, instance.id, String(op.request.snapshot));
         break;
+      // A migration is several host commands in one operation; its handler (the operation
+      // engine's migrate kind) chooses the next step. Nothing sends these commands yet.
+      case 'migrate-prepare':
+      case 'migrate-send':
+      case 'migrate-finish':
+      case 'migrate-cleanup':
+      case 'migrate-abort':
+        break;
       case 'clone': {
         const copyId = String(op.request.cloneId);
         await this.instances.transition(em, copyId, ['provisioning'], r.state ?? 'stopped', { stateReason: null });
