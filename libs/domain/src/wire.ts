@@ -81,3 +81,48 @@ export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
 
 /** Codes that say the request is wrong wherever it runs: a create failing so is not tried on another host. */
 export const REQUEST_ERROR_CODES: readonly DriverErrorCode[] = ['InvalidArgument', 'Unsupported'];
+
+// ---- Migration -------------------------------------------------------------------------------
+// A move runs as host commands in this order, each answered before the next is sent:
+//   1. destination `migrate-prepare` → a MigrationTarget (where and how to send);
+//   2. source `migrate-send` with that target → MigrationStats;
+//   3. destination `migrate-finish` → the instance runs there;
+//   4. source `migrate-cleanup` → the source copy is removed.
+// On a failure: destination `migrate-abort` first (its copy is removed), then source
+// `migrate-abort` (the instance runs on the source again). See libs/drivers/src/driver.ts.
+
+export type MigrationMode = 'live' | 'offline';
+export const MIGRATION_MODES: readonly MigrationMode[] = ['live', 'offline'];
+export type MigrationSide = 'source' | 'destination';
+export const MIGRATION_SIDES: readonly MigrationSide[] = ['source', 'destination'];
+
+/** What the source needs to reach the destination; made by the destination, passed on by the controller. */
+export interface MigrationTarget {
+  mode: MigrationMode;
+  /** The destination's address as the source can reach it (an IP or a host name). */
+  host: string;
+  /** The port the destination listens on for the instance (QEMU's incoming stream, or the archive). */
+  port: number;
+  /** A second port where the technology needs one (QEMU: the NBD server for the disk). */
+  diskPort?: number;
+  /** A one-time secret the sender presents (hex); absent where the protocol has none (QEMU). */
+  token?: string;
+}
+
+/** Options of the destination's preparation. */
+export interface MigrationReceiveOptions {
+  mode: MigrationMode;
+}
+
+/** What a move cost, as the source measured it. */
+export interface MigrationStats {
+  mode: MigrationMode;
+  /** From the start of the send to the instance being handed over. */
+  totalMs: number;
+  /** How long the workload did not run: QEMU's measured downtime for live, stop-to-handover for offline. */
+  downtimeMs?: number;
+  /** Bytes sent (memory and disk for live, the archive for offline). */
+  transferredBytes?: number;
+  /** SHA-256 of the archive sent (offline). */
+  sha256?: string;
+}

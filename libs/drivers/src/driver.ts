@@ -1,7 +1,7 @@
-import { DriverName, DriverProbe, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, Resources, SnapshotInfo, StopOptions } from '@hyperplane/domain';
+import { DriverName, DriverProbe, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, MigrationReceiveOptions, MigrationSide, MigrationStats, MigrationTarget, Resources, SnapshotInfo, StopOptions } from '@hyperplane/domain';
 
 // The wire types (what a command and a result carry) live in the domain; drivers re-export them.
-export type { ActualState, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '@hyperplane/domain';
+export type { ActualState, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, MigrationMode, MigrationReceiveOptions, MigrationSide, MigrationStats, MigrationTarget, SnapshotInfo, StopOptions } from '@hyperplane/domain';
 
 export interface DriverContext {
   /** Aborted when the agent shuts down or the job is abandoned. */
@@ -49,4 +49,31 @@ export interface Driver {
   clone?(sourceId: string, spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus>;
   /** Capability `liveResize` (running) or plain resize (stopped); a running resize without it is `Unsupported`. */
   resize?(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus>;
+
+  /**
+   * Migration (capability `liveMigrate` and/or `offlineMigrate`), in four steps that a
+   * controller runs in order, each on one host, each idempotent:
+   *
+   * 1. `migrateReceive` on the destination prepares an empty copy of `spec` that waits for the
+   *    instance (QEMU: a process started with `-incoming`; LXC: a one-shot authenticated
+   *    listener for the archive) and returns where the source must send it.
+   * 2. `migrateSend` on the source sends the instance to that target. Live: the guest runs on
+   *    the source until QEMU switches over; offline: the instance is stopped first. On success
+   *    the source copy is left stopped/paused but intact; on failure (or `ctx.signal`) it is
+   *    running again as before (QEMU resumes itself after `migrate_cancel`).
+   * 3. `migrateFinish` on the destination waits for the transfer to be complete and verified,
+   *    and makes the instance run there.
+   * 4. `migrateCleanup` on the source removes the source copy; it refuses (`Conflict`) while
+   *    that copy runs, so it can never delete the only running instance.
+   *
+   * `migrateAbort(id, 'destination')` removes whatever the destination has for `id` (its
+   * listener, process, archive, copy); `migrateAbort(id, 'source')` makes the source copy run
+   * again. After a failure the controller aborts the destination FIRST and the source second, so
+   * that the instance never runs on both hosts; each abort is safe to repeat.
+   */
+  migrateReceive?(spec: InstanceSpec, opts: MigrationReceiveOptions, ctx?: DriverContext): Promise<MigrationTarget>;
+  migrateSend?(id: string, target: MigrationTarget, ctx?: DriverContext): Promise<MigrationStats>;
+  migrateFinish?(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
+  migrateCleanup?(id: string, ctx?: DriverContext): Promise<void>;
+  migrateAbort?(id: string, side: MigrationSide, ctx?: DriverContext): Promise<InstanceStatus | undefined>;
 }

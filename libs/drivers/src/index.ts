@@ -15,3 +15,5 @@ export * from './prlctl';
 export * from './hyperv';
 
 export * from './wincontainer';
+export * from './migration';
+export * from './transfer/archive-transfer';

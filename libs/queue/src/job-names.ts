@@ -1,4 +1,4 @@
-import { ActualState, DriverName, InstanceLimits, InstanceSpec, Resources, StopOptions } from '@hyperplane/domain';
+import { ActualState, DriverName, InstanceLimits, InstanceSpec, MigrationMode, MigrationSide, MigrationStats, MigrationTarget, Resources, StopOptions } from '@hyperplane/domain';
 
 export enum QueueName {
   /** Operations to run: placement, dispatch to hosts. Consumed by controllers. */
@@ -51,8 +51,33 @@ export enum JobName {
   WebhookDeliver = 'webhook.deliver',
 }
 
-export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
+/**
+ * Migration runs as these host commands, in order, each sent once the previous one succeeded:
+ * `migrate-prepare` (destination, with the spec) → `migrate-send` (source, with the target the
+ * prepare returned) → `migrate-finish` (destination) → `migrate-cleanup` (source). After a
+ * failure of prepare, send or finish: `migrate-abort` side `destination` on the destination,
+ * then `migrate-abort` side `source` on the source. Once finish succeeded the move is committed:
+ * only cleanup remains (retried until it succeeds; the destination copy is never aborted then).
+ */
+export const MIGRATION_COMMANDS = ['migrate-prepare', 'migrate-send', 'migrate-finish', 'migrate-cleanup', 'migrate-abort'] as const;
+export type MigrationCommand = (typeof MIGRATION_COMMANDS)[number];
+
+export const HOST_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize', ...MIGRATION_COMMANDS] as const;
 export type HostCommand = (typeof HOST_COMMANDS)[number];
+
+export function isMigrationCommand(command: HostCommand): command is MigrationCommand {
+  return (MIGRATION_COMMANDS as readonly string[]).includes(command);
+}
+
+/** What a migration command carries besides the instance (see MIGRATION_COMMANDS). */
+export interface MigrationCommandPayload {
+  /** migrate-prepare: live or offline (the spec goes in the command's `spec`). */
+  mode?: MigrationMode;
+  /** migrate-send: the target the destination's migrate-prepare returned, as it returned it. A credential: never log it. */
+  target?: MigrationTarget;
+  /** migrate-abort: which side this host is. */
+  side?: MigrationSide;
+}
 
 export interface RunOperationPayload {
   operationId: string;
@@ -76,6 +101,8 @@ export interface HostCommandPayload {
   snapshot?: string;
   /** For clone: the new instance (its id, name and spec); the command's instance is the source. */
   clone?: InstanceSpec;
+  /** For the migrate-* commands (migrate-prepare also carries `spec`). */
+  migration?: MigrationCommandPayload;
   /** The X-Request-Id of the request that made the operation (absent for the system's own). */
   requestId?: string;
 }
@@ -105,6 +132,8 @@ export interface AgentResultPayload {
   error?: { code: string; message: string };
   /** Driver facts worth keeping (accelerator, console path, …). */
   details?: Record<string, unknown>;
+  /** migrate-prepare: where the source must send (a credential when it has a token); migrate-send: what the move cost. */
+  migration?: { target?: MigrationTarget; stats?: MigrationStats };
   /** The command's request id, back with its result. */
   requestId?: string;
 }

@@ -3,7 +3,7 @@ import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
-import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue } from '@hyperplane/queue';
+import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue, MigrationCommand } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
 /** A command batch reports what has finished at least this often while the rest still run. */
@@ -157,6 +157,11 @@ export class CommandHandler {
       // Another host may have it: host-specific, so a create is tried elsewhere.
       if (!driver) throw new DriverError('Unavailable', `driver ${cmd.driver} is not available on this host`);
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
+      if (isMigrationCommand(cmd.command)) {
+        const { status, migration } = await this.migrate(driver, cmd.command, cmd, ctx);
+        this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
+        return { ...base, ok: true, state: status?.state, details: details(status), ...(migration ? { migration } : {}) };
+      }
       const status = await this.execute(driver, cmd, ctx);
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
       return { ...base, ok: true, state: status?.state, details: details(status) };
@@ -214,6 +219,40 @@ export class CommandHandler {
         const resize = required(cmd.resize, 'resize');
         return need(driver.resize, 'resize').call(driver, cmd.instanceId, resize.resources, resize.limits, ctx);
       }
+      case 'migrate-prepare':
+      case 'migrate-send':
+      case 'migrate-finish':
+      case 'migrate-cleanup':
+      case 'migrate-abort':
+        return (await this.migrate(driver, cmd.command, cmd, ctx)).status;
+    }
+  }
+
+  /**
+   * The migrate-* commands (see MIGRATION_COMMANDS in @hyperplane/queue): each one driver step,
+   * with what the controller needs for the next (the target, the figures) in `migration`.
+   */
+  private async migrate(driver: Driver, command: MigrationCommand, cmd: HostCommandPayload, ctx: DriverContext): Promise<{ status?: InstanceStatus; migration?: AgentResultPayload['migration'] }> {
+    const m = cmd.migration ?? {};
+    switch (command) {
+      case 'migrate-prepare': {
+        const spec = required(cmd.spec, 'spec');
+        if (spec.id !== cmd.instanceId) throw new DriverError('InvalidArgument', `spec.id ${spec.id} is not the command's instance ${cmd.instanceId}`);
+        const target = await need(driver.migrateReceive, 'migrate').call(driver, spec, { mode: required(m.mode, 'migration.mode') }, ctx);
+        return { migration: { target } };
+      }
+      case 'migrate-send': {
+        const stats = await need(driver.migrateSend, 'migrate').call(driver, cmd.instanceId, required(m.target, 'migration.target'), ctx);
+        const status = await driver.inspect(cmd.instanceId).catch(() => undefined);
+        return { status, migration: { stats } };
+      }
+      case 'migrate-finish':
+        return { status: await need(driver.migrateFinish, 'migrate').call(driver, cmd.instanceId, ctx) };
+      case 'migrate-cleanup':
+        await need(driver.migrateCleanup, 'migrate').call(driver, cmd.instanceId, ctx);
+        return {};
+      case 'migrate-abort':
+        return { status: await need(driver.migrateAbort, 'migrate').call(driver, cmd.instanceId, required(m.side, 'migration.side'), ctx) };
     }
   }
 

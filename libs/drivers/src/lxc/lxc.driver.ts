@@ -1,7 +1,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Resources } from '@hyperplane/domain';
-import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
+import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, MigrationReceiveOptions, MigrationSide, MigrationStats, MigrationTarget, SnapshotInfo, StopOptions } from '../driver';
+import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions, MigrationNetOptions, resolveMigrationNet } from '../migration';
+import { IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
+import { checkArchive, packContainer, readRecord, removeRecord, sourceRecordFile, unpackContainer, writeRecord } from './lxc-migration';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
 import { runCommand } from '../exec/run-command';
@@ -42,6 +45,8 @@ export interface LxcDriverOptions extends DriverOptions {
   busyboxPath?: string;
   /** Where procfs is (default /proc; tests point it at a fake tree). */
   procRoot?: string;
+  /** Offline migration: where this host listens for archives and the address it gives to sources. */
+  migration?: MigrationNetOptions & { receiveTimeoutMs?: number };
 }
 
 export class LxcDriver implements Driver {
@@ -52,10 +57,14 @@ export class LxcDriver implements Driver {
   private readonly states: LxcStateReader;
   private readonly locks = new KeyedMutex();
   private layoutOnce?: Promise<CgroupLayout>;
+  /** Archives this host waits for, by instance id (gone with the process: a restart means abort and again). */
+  private readonly incoming = new Map<string, IncomingTransfer>();
+  private readonly migrationDir: string;
 
   constructor(private readonly opts: LxcDriverOptions) {
     this.lxcPath = assertSafePath('lxcPath', opts.lxcPath ?? join(opts.stateDir, 'containers'));
     if (opts.bridge) assertBridgeName(opts.bridge);
+    this.migrationDir = assertSafePath('migration dir', join(opts.stateDir, 'migrations'));
     this.tools = new LxcTools(this.lxcPath);
     this.states = new LxcStateReader({ lxcPath: this.lxcPath, layout: () => this.layout(), info: (name) => this.tools.info(name), procRoot: opts.procRoot });
     this.templates = new LxcTemplateCache({
@@ -110,7 +119,10 @@ export class LxcDriver implements Driver {
 
   async start(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
-    return this.locks.run(id, () => this.doStart(id, ctx));
+    return this.locks.run(id, async () => {
+      await this.refuseIfMigrating(id);
+      return this.doStart(id, ctx);
+    });
   }
 
   async stop(id: string, opts: StopOptions = {}, _ctx: DriverContext = {}): Promise<InstanceStatus> {
@@ -121,6 +133,7 @@ export class LxcDriver implements Driver {
   async restart(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
+      await this.refuseIfMigrating(id);
       await this.doStop(id, {});
       return this.doStart(id, ctx);
     });
@@ -318,6 +331,196 @@ export class LxcDriver implements Driver {
       await writeInstanceFiles(dir, next, layout);
       return this.inspect(id);
     });
+  }
+
+  /**
+   * Destination of an offline migration: a one-shot listener for the container's archive, with
+   * a fresh token. Idempotent while this process still waits for it.
+   */
+  async migrateReceive(spec: InstanceSpec, opts: MigrationReceiveOptions, ctx: DriverContext = {}): Promise<MigrationTarget> {
+    this.checkSpec(spec);
+    const { mode } = assertReceiveOptions(opts);
+    if (mode !== 'offline') throw new DriverError('Unsupported', 'the lxc driver migrates containers offline only');
+    const net = resolveMigrationNet(this.opts.migration);
+    return this.locks.run(spec.id, async () => {
+      const recFile = this.incomingRecord(spec.id);
+      const rec = await readRecord(recFile);
+      const waiting = this.incoming.get(spec.id);
+      if (rec?.state === 'receiving' && waiting && rec.target) return rec.target;
+      if (rec) await this.removeIncoming(spec.id); // from an earlier try (or before a restart): start over
+      if (await exists(this.dirOf(spec.id))) throw new DriverError('Conflict', `container ${spec.id} already exists on this host`);
+      await mkdir(this.migrationDir, { recursive: true, mode: 0o700 });
+      ctx.progress?.(50, 'waiting for the archive');
+      const transfer = await receiveFile({ listenHost: net.listenHost, advertiseHost: net.advertiseHost, file: this.archiveOf(spec.id), timeoutMs: this.opts.migration?.receiveTimeoutMs });
+      this.incoming.set(spec.id, transfer);
+      const target: MigrationTarget = { mode: 'offline', host: transfer.host, port: transfer.port, token: transfer.token };
+      try {
+        await writeRecord(recFile, { side: 'destination', state: 'receiving', target, at: new Date().toISOString() });
+      } catch (e) {
+        await this.removeIncoming(spec.id);
+        throw e;
+      }
+      return target;
+    });
+  }
+
+  /**
+   * Source of an offline migration: stops the container, packs its rootfs and meta and sends the
+   * archive. The stopped container stays until `migrateCleanup`; a failure starts it again if it ran.
+   */
+  async migrateSend(id: string, target: MigrationTarget, ctx: DriverContext = {}): Promise<MigrationStats> {
+    assertInstanceId(id);
+    const checked = assertMigrationTarget(target, { mode: 'offline', needToken: true });
+    return this.locks.run(id, async () => {
+      const info = await this.requireInfo(id);
+      const dir = this.dirOf(id);
+      if (!(await readMeta(dir))) throw new DriverError('Fatal', `${id} has no ${META_FILE}; it was not made by this driver`);
+      const recFile = sourceRecordFile(dir);
+      const prior = await readRecord(recFile);
+      if (prior?.state === 'sent' && prior.stats && prior.target?.token === checked.token) return prior.stats; // the command came again
+      const wasRunning = prior?.wasRunning ?? actualState(info.state) !== 'stopped';
+      const started = Date.now();
+      await writeRecord(recFile, { side: 'source', state: 'sending', wasRunning, target: checked, at: new Date().toISOString() });
+      await mkdir(this.migrationDir, { recursive: true, mode: 0o700 });
+      const archive = this.archiveOf(id);
+      try {
+        ctx.progress?.(5, 'stopping');
+        await this.doStop(id, { timeoutS: 30 });
+        const stoppedAt = Date.now();
+        ctx.progress?.(20, 'packing the rootfs');
+        await packContainer(dir, archive, ctx.signal);
+        ctx.progress?.(40, 'sending');
+        const sent = await sendFile({ host: checked.host, port: checked.port, token: checked.token! }, archive, {
+          signal: ctx.signal,
+          progress: (f) => ctx.progress?.(40 + 60 * f, 'sending'),
+        });
+        const stats: MigrationStats = { mode: 'offline', totalMs: Date.now() - started, downtimeMs: Date.now() - stoppedAt, transferredBytes: sent.bytes, sha256: sent.sha256 };
+        await writeRecord(recFile, { side: 'source', state: 'sent', wasRunning, target: checked, stats, at: new Date().toISOString() });
+        return stats;
+      } catch (e) {
+        await removeRecord(recFile);
+        if (wasRunning) await this.doStart(id, {}).catch(() => undefined);
+        throw e;
+      } finally {
+        await rm(archive, { force: true });
+      }
+    });
+  }
+
+  /** Destination: waits for the verified archive, unpacks it under this lxcpath and starts the container. */
+  async migrateFinish(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, async () => {
+      const recFile = this.incomingRecord(id);
+      const rec = await readRecord(recFile);
+      if (!rec) {
+        // Finished already (the command came again): it must run here.
+        const status = await this.inspect(id);
+        if (status.state !== 'running') throw new DriverError('Conflict', `container ${id} is here but ${status.state}`);
+        return status;
+      }
+      if (rec.state === 'receiving') {
+        const transfer = this.incoming.get(id);
+        if (!transfer) throw new DriverError('Fatal', `this agent no longer waits for ${id} (it restarted); abort the migration`);
+        ctx.progress?.(10, 'receiving the archive');
+        await transfer.done;
+        this.incoming.delete(id);
+        const archive = this.archiveOf(id);
+        ctx.progress?.(40, 'unpacking');
+        await checkArchive(archive, ctx.signal);
+        await mkdir(this.lxcPath, { recursive: true, mode: 0o700 });
+        const staging = await mkdtemp(join(this.lxcPath, `.staging-${id}-`));
+        try {
+          await unpackContainer(archive, staging, ctx.signal);
+          const meta = await readMeta(staging);
+          if (!meta || meta.id !== id) throw new DriverError('Fatal', `the archive for ${id} holds ${meta ? `container ${meta.id}` : `no ${META_FILE}`}`);
+          // The config names its own paths (rootfs, logs): written again for this lxcpath.
+          await writeInstanceFiles(staging, meta, await this.layout(), this.dirOf(id));
+          await writeRecord(recFile, { ...rec, state: 'unpacked', at: new Date().toISOString() });
+          await rename(staging, this.dirOf(id));
+        } catch (e) {
+          await rm(staging, { recursive: true, force: true });
+          throw e;
+        } finally {
+          await rm(archive, { force: true });
+        }
+      }
+      ctx.progress?.(80, 'starting');
+      const status = await this.doStart(id, ctx);
+      await removeRecord(recFile);
+      return status;
+    });
+  }
+
+  /** Source, after `migrateFinish`: removes the stopped copy. Refuses one that runs or was not sent. */
+  async migrateCleanup(id: string): Promise<void> {
+    assertInstanceId(id);
+    await this.locks.run(id, async () => {
+      const dir = this.dirOf(id);
+      if (!(await exists(dir))) return; // cleaned up already
+      const rec = await readRecord(sourceRecordFile(dir));
+      if (rec?.side !== 'source' || rec.state !== 'sent') throw new DriverError('Conflict', `container ${id} was not migrated away from this host; refusing to remove it`);
+      const info = await this.tools.info(id);
+      if (info && actualState(info.state) !== 'stopped') throw new DriverError('Conflict', `container ${id} runs on this host; refusing to remove it`);
+      if (info) await this.tools.destroy(id);
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+
+  /**
+   * Destination: closes the listener and removes the archive and any unpacked copy (refused once
+   * `migrateFinish` made it the running one). Source: starts the container again if it ran.
+   */
+  async migrateAbort(id: string, side: MigrationSide, ctx: DriverContext = {}): Promise<InstanceStatus | undefined> {
+    assertInstanceId(id);
+    assertMigrationSide(side);
+    return this.locks.run(id, async () => {
+      if (side === 'destination') {
+        const rec = await readRecord(this.incomingRecord(id));
+        if (!rec && (await exists(this.dirOf(id)))) throw new DriverError('Conflict', `container ${id} is not an incoming copy here (finished, or never migrated); refusing to remove it`);
+        await this.removeIncoming(id);
+        return undefined;
+      }
+      const dir = this.dirOf(id);
+      const rec = await readRecord(sourceRecordFile(dir));
+      const info = await this.requireInfo(id);
+      await removeRecord(sourceRecordFile(dir));
+      if (rec?.wasRunning && actualState(info.state) !== 'running') return this.doStart(id, ctx);
+      return this.describe(id, info);
+    });
+  }
+
+  private incomingRecord(id: string): string {
+    return join(this.migrationDir, `${assertInstanceId(id)}.json`);
+  }
+
+  private archiveOf(id: string): string {
+    return join(this.migrationDir, `${assertInstanceId(id)}.tar`);
+  }
+
+  /** Everything of an incoming copy: listener, archive, staging, the unpacked container (stopped first), its record. */
+  private async removeIncoming(id: string): Promise<void> {
+    this.incoming.get(id)?.close();
+    this.incoming.delete(id);
+    await rm(this.archiveOf(id), { force: true });
+    const dir = this.dirOf(id);
+    if (await exists(join(dir, 'config'))) {
+      const info = await this.tools.info(id).catch(() => undefined);
+      if (info && info.state !== 'STOPPED') await this.doStop(id, { force: true });
+      if (info) await this.tools.destroy(id).catch(() => undefined);
+    }
+    await rm(dir, { recursive: true, force: true });
+    for (const entry of await readdir(this.lxcPath).catch(() => [] as string[])) {
+      if (entry.startsWith(`.staging-${id}-`)) await rm(join(this.lxcPath, entry), { recursive: true, force: true });
+    }
+    await removeRecord(this.incomingRecord(id));
+  }
+
+  /** A copy in a migration runs only through the migration's own steps: never two running copies. */
+  private async refuseIfMigrating(id: string): Promise<void> {
+    const source = await readRecord(sourceRecordFile(this.dirOf(id)));
+    if (source) throw new DriverError('Conflict', `container ${id} is being migrated away; abort the migration to run it here`);
+    if (await readRecord(this.incomingRecord(id))) throw new DriverError('Conflict', `container ${id} is an incoming migration copy; finish the migration to run it`);
   }
 
   /** The host's cgroup layout, detected once. */

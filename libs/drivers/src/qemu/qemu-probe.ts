@@ -18,7 +18,7 @@ export const QEMU_OVERHEAD_MIB: Record<Accelerator, number> = { tcg: 96, kvm: 56
 
 
 /** What the driver implements: live and offline snapshots, offline clones, pause, a serial log. */
-export const QEMU_CAPABILITIES: readonly Capability[] = ['suspend', 'snapshot', 'clone', 'console'];
+export const QEMU_CAPABILITIES: readonly Capability[] = ['suspend', 'snapshot', 'clone', 'console', 'liveMigrate'];
 
 export interface QemuProbeInput {
   hostOs: OsFamily;

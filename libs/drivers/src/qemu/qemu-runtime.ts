@@ -44,10 +44,10 @@ export class QemuRuntime {
   }
 
   /** One QMP session: connect, negotiate, run `fn`, close. */
-  async withQmp<T>(id: string, fn: (qmp: QmpClient) => Promise<T>): Promise<T> {
+  async withQmp<T>(id: string, fn: (qmp: QmpClient) => Promise<T>, opts: { commandTimeoutMs?: number } = {}): Promise<T> {
     const qmp = await QmpClient.connect(this.store.paths(id).qmp, {
       connectTimeoutMs: this.qmpTimeoutMs,
-      commandTimeoutMs: this.qmpTimeoutMs,
+      commandTimeoutMs: opts.commandTimeoutMs ?? this.qmpTimeoutMs,
     });
     try {
       return await fn(qmp);

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Arch, BUILTIN_TEMPLATES, DriverProbe, Resources, TemplateSpec } from '@hyperplane/domain';
-import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
+import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, MigrationReceiveOptions, MigrationSide, MigrationStats, MigrationTarget, SnapshotInfo, StopOptions } from '../driver';
+import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions, freePort, MigrationNetOptions, resolveMigrationNet } from '../migration';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { runCommand } from '../exec/run-command';
@@ -14,6 +15,7 @@ import { GiB, QemuImg } from './qemu-img';
 import { assertWithinImageDir, readQemuImageRef, resolveImage, resolveImageDir } from './qemu-images';
 import { probeQemu } from './qemu-probe';
 import { QemuRuntime, isRunningStatus } from './qemu-runtime';
+import { awaitIncoming, cancelMigration, clearMigration, listenIncoming, queryMigrate, readMigration, sendLive, SendTuning, writeMigration } from './qemu-migration';
 import { QemuSnapshots } from './qemu-snapshots';
 import { sameSpec, validateResources, validateVmSpec } from './qemu-spec';
 import { InstanceRecord, InstanceStore, KeyedMutex } from './qemu-state';
@@ -30,6 +32,8 @@ export interface QemuDriverOptions extends DriverOptions {
   bootTimeoutMs?: number;
   /** The templates the offer may list: those whose image is under imageDir (default: the catalogue). */
   templates?: readonly TemplateSpec[];
+  /** Live migration: where this host listens as a destination, and how the source sends. */
+  migration?: MigrationNetOptions & SendTuning;
 }
 
 const QMP_TIMEOUT_MS = 5_000;
@@ -106,36 +110,38 @@ export class QemuDriver implements Driver {
 
   async create(spec: InstanceSpec, ctx: DriverContext = {}): Promise<InstanceStatus> {
     validateVmSpec(spec, this.store.paths(spec.id).qmp);
-    return this.locks.run(spec.id, async () => {
-      const existing = await this.store.find(spec.id);
-      if (existing) {
-        if (!sameSpec(existing.spec, spec)) throw new DriverError('Conflict', `qemu instance ${spec.id} exists with another spec`);
-        return this.describe(spec.id, existing);
+    return this.locks.run(spec.id, () => this.createLocked(spec, ctx));
+  }
+
+  private async createLocked(spec: InstanceSpec, ctx: DriverContext): Promise<InstanceStatus> {
+    const existing = await this.store.find(spec.id);
+    if (existing) {
+      if (!sameSpec(existing.spec, spec)) throw new DriverError('Conflict', `qemu instance ${spec.id} exists with another spec`);
+      return this.describe(spec.id, existing);
+    }
+    const image = await resolveImage(this.imageDir, readQemuImageRef(spec.template));
+    ctx.progress?.(10, 'preparing the disk');
+    const scratch = await this.store.scratch(spec.id);
+    try {
+      const overlay = this.store.paths(spec.id, scratch).overlay;
+      const wanted = spec.resources.diskGiB * GiB;
+      const rec: InstanceRecord = { version: 1, spec, createdAt: new Date().toISOString(), diskBytes: wanted };
+      if (image.disk) {
+        const base = await this.checkedBase(image.disk, ctx.signal);
+        rec.base = { path: image.disk, format: base.format };
+        rec.diskBytes = Math.max(wanted, base.virtualSize); // an overlay cannot be smaller than its base
+        await this.qemuImg.createOverlay(overlay, rec.base, rec.diskBytes, ctx.signal);
+      } else {
+        await this.qemuImg.createBlank(overlay, rec.diskBytes, ctx.signal);
       }
-      const image = await resolveImage(this.imageDir, readQemuImageRef(spec.template));
-      ctx.progress?.(10, 'preparing the disk');
-      const scratch = await this.store.scratch(spec.id);
-      try {
-        const overlay = this.store.paths(spec.id, scratch).overlay;
-        const wanted = spec.resources.diskGiB * GiB;
-        const rec: InstanceRecord = { version: 1, spec, createdAt: new Date().toISOString(), diskBytes: wanted };
-        if (image.disk) {
-          const base = await this.checkedBase(image.disk, ctx.signal);
-          rec.base = { path: image.disk, format: base.format };
-          rec.diskBytes = Math.max(wanted, base.virtualSize); // an overlay cannot be smaller than its base
-          await this.qemuImg.createOverlay(overlay, rec.base, rec.diskBytes, ctx.signal);
-        } else {
-          await this.qemuImg.createBlank(overlay, rec.diskBytes, ctx.signal);
-        }
-        await this.store.save(spec.id, rec, scratch);
-        await this.store.commit(scratch, spec.id);
-        ctx.progress?.(100, 'created');
-        return this.describe(spec.id, rec);
-      } catch (e) {
-        await this.store.discard(scratch);
-        throw e;
-      }
-    });
+      await this.store.save(spec.id, rec, scratch);
+      await this.store.commit(scratch, spec.id);
+      ctx.progress?.(100, 'created');
+      return this.describe(spec.id, rec);
+    } catch (e) {
+      await this.store.discard(scratch);
+      throw e;
+    }
   }
 
   async start(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
@@ -156,6 +162,7 @@ export class QemuDriver implements Driver {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const rec = await this.store.get(id);
+      await this.refuseIfMigrating(id);
       const pid = await this.runtime.livePid(id);
       if (pid === undefined) return this.startLocked(id, ctx);
       const consoleFrom = await fileSize(this.store.paths(id).console);
@@ -307,6 +314,173 @@ export class QemuDriver implements Driver {
     });
   }
 
+  /**
+   * Destination of a live migration: the instance's directory with an empty overlay over the
+   * same base image, and QEMU started with the same machine and `-incoming defer`, listening for
+   * the stream and serving its disk over NBD for the source's mirror. Idempotent: an incoming
+   * copy already waiting answers with the same target.
+   */
+  async migrateReceive(spec: InstanceSpec, opts: MigrationReceiveOptions, ctx: DriverContext = {}): Promise<MigrationTarget> {
+    validateVmSpec(spec, this.store.paths(spec.id).qmp);
+    const { mode } = assertReceiveOptions(opts);
+    if (mode !== 'live') throw new DriverError('Unsupported', 'the qemu driver migrates running VMs live only');
+    const net = resolveMigrationNet(this.opts.migration);
+    return this.locks.run(spec.id, async () => {
+      const dir = this.store.paths(spec.id).dir;
+      const existing = await this.store.find(spec.id);
+      if (existing) {
+        const mig = await readMigration(dir);
+        if (mig?.side === 'destination' && mig.target && (await this.runtime.livePid(spec.id)) !== undefined) return mig.target;
+        if (mig?.side !== 'destination') throw new DriverError('Conflict', `qemu instance ${spec.id} already exists on this host`);
+        await this.removeIncoming(spec.id); // a half-prepared copy: start over
+      }
+      await this.createLocked(spec, {});
+      try {
+        await writeMigration(dir, { side: 'destination', state: 'incoming', at: new Date().toISOString() });
+        throwIfAborted(ctx.signal);
+        ctx.progress?.(30, 'starting QEMU for the incoming VM');
+        let pid = await this.launch(spec.id, await this.store.get(spec.id), ['-incoming', 'defer'], ctx);
+        // A port found free may be taken before QEMU binds it: try a few.
+        for (let attempt = 1; ; attempt++) {
+          const port = await freePort(net.listenHost);
+          const diskPort = await freePort(net.listenHost);
+          try {
+            await this.runtime.withQmp(spec.id, (qmp) => listenIncoming(qmp, net.listenHost, port, diskPort));
+            const target: MigrationTarget = { mode: 'live', host: net.advertiseHost, port, diskPort };
+            await writeMigration(dir, { side: 'destination', state: 'incoming', target, at: new Date().toISOString() });
+            ctx.progress?.(100, `QEMU ${pid} waiting for the source`);
+            return target;
+          } catch (e) {
+            if (attempt >= 3) throw e;
+            // QEMU keeps a failed listener's state: start a fresh process for the next try.
+            await this.killQuietly(spec.id);
+            pid = await this.launch(spec.id, await this.store.get(spec.id), ['-incoming', 'defer'], ctx);
+          }
+        }
+      } catch (e) {
+        await this.removeIncoming(spec.id);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Source of a live migration: mirrors the disk into the destination's NBD export, migrates RAM
+   * and devices, and leaves this QEMU paused (`postmigrate`) with everything intact until
+   * `migrateCleanup`. On failure or abort the guest runs on here.
+   */
+  async migrateSend(id: string, target: MigrationTarget, ctx: DriverContext = {}): Promise<MigrationStats> {
+    assertInstanceId(id);
+    const checked = assertMigrationTarget(target, { mode: 'live', needDiskPort: true });
+    return this.locks.run(id, async () => {
+      await this.store.get(id);
+      const dir = this.store.paths(id).dir;
+      const mig = await readMigration(dir);
+      if (mig?.side === 'destination') throw new DriverError('Conflict', `qemu instance ${id} is an incoming copy here, not a source`);
+      if ((await this.runtime.livePid(id)) === undefined) throw new DriverError('Conflict', `qemu instance ${id} is not running: a live migration needs it running`);
+      if (mig?.state === 'sent' && mig.stats) {
+        const { status } = await this.runtime.withQmp(id, (qmp) => qmp.execute<{ status: string }>('query-status'));
+        if (status === 'postmigrate') return mig.stats; // sent already (the command came again)
+      }
+      await writeMigration(dir, { side: 'source', state: 'sending', target: checked, at: new Date().toISOString() });
+      // One QMP session for the whole send (QMP serves one client at a time; long commands get their own timeouts).
+      const stats = await this.runtime
+        .withQmp(id, (qmp) => sendLive(qmp, checked, ctx, this.opts.migration), { commandTimeoutMs: 30_000 })
+        .catch(async (e: unknown) => {
+          await clearMigration(dir);
+          throw e;
+        });
+      await writeMigration(dir, { side: 'source', state: 'sent', target: checked, stats, at: new Date().toISOString() });
+      return stats;
+    });
+  }
+
+  /** Destination: waits until the stream is complete, stops the NBD server and makes sure the guest runs. */
+  async migrateFinish(id: string, ctx: DriverContext = {}): Promise<InstanceStatus> {
+    assertInstanceId(id);
+    return this.locks.run(id, async () => {
+      const rec = await this.store.get(id);
+      const dir = this.store.paths(id).dir;
+      const mig = await readMigration(dir);
+      if (!mig) {
+        // Finished already (the command came again): it must run here.
+        const status = await this.describe(id, rec);
+        if (status.state !== 'running') throw new DriverError('Conflict', `qemu instance ${id} is here but ${status.state}`);
+        return status;
+      }
+      if (mig.side !== 'destination') throw new DriverError('Conflict', `qemu instance ${id} is a migration source here`);
+      if ((await this.runtime.livePid(id)) === undefined) throw new DriverError('Fatal', `the incoming QEMU of ${id} is gone`);
+      ctx.progress?.(50, 'waiting for the end of the stream');
+      await this.runtime.withQmp(id, async (qmp) => {
+        await awaitIncoming(qmp, 120_000, ctx.signal);
+        await qmp.execute('nbd-server-stop').catch(() => undefined);
+        const { status } = await qmp.execute<{ status: string }>('query-status');
+        if (!isRunningStatus(status)) await qmp.execute('cont');
+      });
+      await this.markPaused(id, false);
+      await clearMigration(dir);
+      return this.describe(id, rec);
+    });
+  }
+
+  /** Source, after `migrateFinish`: ends the paused QEMU and removes the copy. Refuses while it runs. */
+  async migrateCleanup(id: string): Promise<void> {
+    assertInstanceId(id);
+    await this.locks.run(id, async () => {
+      const dir = this.store.paths(id).dir;
+      if (!(await this.store.find(id))) return; // cleaned up already
+      const mig = await readMigration(dir);
+      if (mig?.side !== 'source' || mig.state !== 'sent') throw new DriverError('Conflict', `qemu instance ${id} was not migrated away from this host; refusing to remove it`);
+      const pid = await this.runtime.livePid(id);
+      if (pid !== undefined) {
+        const { status } = await this.runtime.withQmp(id, (qmp) => qmp.execute<{ status: string }>('query-status'));
+        if (isRunningStatus(status)) throw new DriverError('Conflict', `qemu instance ${id} runs on this host; refusing to remove it`);
+        await this.markStopping(id);
+        await this.runtime.terminate(id, pid, { graceMs: 0 });
+      }
+      await this.store.remove(id);
+    });
+  }
+
+  /**
+   * Destination: kills the incoming QEMU and removes its copy (refused once `migrateFinish` made
+   * it the running one). Source: cancels a send in progress, or resumes a guest already handed
+   * over (`cont` re-activates its disk), or starts it again if its QEMU died.
+   */
+  async migrateAbort(id: string, side: MigrationSide, ctx: DriverContext = {}): Promise<InstanceStatus | undefined> {
+    assertInstanceId(id);
+    assertMigrationSide(side);
+    return this.locks.run(id, async () => {
+      const rec = await this.store.find(id);
+      const dir = this.store.paths(id).dir;
+      const mig = rec ? await readMigration(dir) : undefined;
+      if (side === 'destination') {
+        if (!rec) {
+          await this.store.remove(id); // a scratch directory at most
+          return undefined;
+        }
+        if (mig?.side !== 'destination') throw new DriverError('Conflict', `qemu instance ${id} is not an incoming copy here (finished, or never migrated); refusing to remove it`);
+        await this.removeIncoming(id);
+        return undefined;
+      }
+      if (!rec) throw new DriverError('NotFound', `qemu instance ${id} does not exist on the source`);
+      if (mig?.side === 'destination') throw new DriverError('Conflict', `qemu instance ${id} is an incoming copy here, not the source`);
+      const pid = await this.runtime.livePid(id);
+      if (pid === undefined) {
+        await clearMigration(dir);
+        return this.startLocked(id, ctx);
+      }
+      await this.runtime.withQmp(id, async (qmp) => {
+        const q = await queryMigrate(qmp);
+        if (q.status && q.status !== 'completed') await cancelMigration(qmp);
+        const { status } = await qmp.execute<{ status: string }>('query-status');
+        if (!isRunningStatus(status) && !(await this.store.readRuntime(id))?.paused) await qmp.execute('cont');
+      });
+      await clearMigration(dir);
+      return this.describe(id, rec);
+    });
+  }
+
   /** Waits until `marker` appears on the instance's serial console (this boot or an earlier one). */
   async waitForConsole(id: string, marker: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     assertInstanceId(id);
@@ -344,22 +518,9 @@ export class QemuDriver implements Driver {
     return base;
   }
 
-  private async startLocked(id: string, ctx: DriverContext): Promise<InstanceStatus> {
-    const rec = await this.store.get(id);
+  /** Starts QEMU for a saved instance (daemonized) with `extra` arguments; returns its pid. */
+  private async launch(id: string, rec: InstanceRecord, extra: string[], ctx: DriverContext): Promise<number> {
     const paths = this.store.paths(id);
-    const pid = await this.runtime.livePid(id);
-    if (pid !== undefined) {
-      // Already up; a suspended VM is resumed, since start means "make it run".
-      await this.runtime.withQmp(id, async (qmp) => {
-        const { status } = await qmp.execute<{ status: string }>('query-status');
-        if (!isRunningStatus(status)) await qmp.execute('cont');
-      });
-      await this.markPaused(id, false);
-      return this.describe(id, rec);
-    }
-    await this.runtime.reconcile(id);
-    await this.store.clearRun(id, { exit: true });
-    throwIfAborted(ctx.signal);
     const { spec } = rec;
     const image = await resolveImage(this.imageDir, readQemuImageRef(spec.template));
     const { accelerator } = this.acceleratorFor(spec.arch);
@@ -378,7 +539,7 @@ export class QemuDriver implements Driver {
     });
     ctx.progress?.(10, `starting QEMU (${accelerator})`);
     // -daemonize: the command returns once the VM is set up and the pidfile written.
-    await runCommand(binary, args, { timeoutMs: 60_000, signal: ctx.signal });
+    await runCommand(binary, [...args, ...extra], { timeoutMs: 60_000, signal: ctx.signal });
     const newPid = readPid(await readFile(paths.pidfile, 'utf8').catch(() => ''));
     if (newPid === undefined || !(await isInstanceProcess(newPid, id))) {
       const tail = await readTail(paths.console);
@@ -386,6 +547,50 @@ export class QemuDriver implements Driver {
       throw new DriverError('Fatal', `QEMU for ${id} exited right after starting`, { consoleTail: tail });
     }
     await this.store.writeRuntime(id, { pid: newPid, startedAt: new Date().toISOString(), accelerator, binary });
+    return newPid;
+  }
+
+  private async killQuietly(id: string): Promise<void> {
+    const pid = await this.runtime.livePid(id);
+    if (pid === undefined) return;
+    await this.markStopping(id);
+    await this.runtime.terminate(id, pid, { graceMs: 0 });
+    await this.store.clearRun(id);
+  }
+
+  /** An incoming copy away: its QEMU killed, its directory removed. */
+  private async removeIncoming(id: string): Promise<void> {
+    await this.killQuietly(id);
+    await this.store.remove(id);
+  }
+
+  /** A copy in a migration runs only through the migration's own steps: never two running copies. */
+  private async refuseIfMigrating(id: string): Promise<void> {
+    const mig = await readMigration(this.store.paths(id).dir);
+    if (!mig) return;
+    throw new DriverError(
+      'Conflict',
+      mig.side === 'source' ? `qemu instance ${id} is being migrated away; abort the migration to run it here` : `qemu instance ${id} is an incoming migration copy; finish the migration to run it`,
+    );
+  }
+
+  private async startLocked(id: string, ctx: DriverContext): Promise<InstanceStatus> {
+    const rec = await this.store.get(id);
+    await this.refuseIfMigrating(id);
+    const pid = await this.runtime.livePid(id);
+    if (pid !== undefined) {
+      // Already up; a suspended VM is resumed, since start means "make it run".
+      await this.runtime.withQmp(id, async (qmp) => {
+        const { status } = await qmp.execute<{ status: string }>('query-status');
+        if (!isRunningStatus(status)) await qmp.execute('cont');
+      });
+      await this.markPaused(id, false);
+      return this.describe(id, rec);
+    }
+    await this.runtime.reconcile(id);
+    await this.store.clearRun(id, { exit: true });
+    throwIfAborted(ctx.signal);
+    const newPid = await this.launch(id, rec, [], ctx);
     try {
       await this.waitUntilBooted(id, rec, newPid, 0, ctx);
     } catch (e) {
@@ -425,6 +630,7 @@ export class QemuDriver implements Driver {
     assertInstanceId(id);
     return this.locks.run(id, async () => {
       const rec = await this.store.get(id);
+      if (!paused) await this.refuseIfMigrating(id);
       if ((await this.runtime.livePid(id)) === undefined) {
         await this.runtime.reconcile(id);
         throw new DriverError('Conflict', `qemu instance ${id} is not running`);

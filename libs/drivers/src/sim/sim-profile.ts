@@ -1,7 +1,23 @@
 import { Arch, DriverOffer, OsFamily, Technology, windowsBuildNumber } from '@hyperplane/domain';
 import { Distribution } from './sim-random';
 
-export const SIM_COMMANDS = ['create', 'start', 'stop', 'restart', 'suspend', 'resume', 'destroy', 'snapshot', 'clone', 'resize'] as const;
+export const SIM_COMMANDS = [
+  'create',
+  'start',
+  'stop',
+  'restart',
+  'suspend',
+  'resume',
+  'destroy',
+  'snapshot',
+  'clone',
+  'resize',
+  'migrate-prepare',
+  'migrate-send',
+  'migrate-finish',
+  'migrate-cleanup',
+  'migrate-abort',
+] as const;
 export type SimCommand = (typeof SIM_COMMANDS)[number];
 
 export type SimTimings = Record<Technology, Record<SimCommand, Distribution>>;
@@ -21,6 +37,12 @@ export const DEFAULT_SIM_TIMINGS: SimTimings = {
     snapshot: d(200, 800),
     clone: d(300, 1200),
     resize: d(30, 150),
+    // Offline moves: the send also stops the container and copies its disk (see SimDriver.migrateSend).
+    'migrate-prepare': d(30, 150),
+    'migrate-send': d(200, 800),
+    'migrate-finish': d(200, 800),
+    'migrate-cleanup': d(150, 600),
+    'migrate-abort': d(50, 300),
   },
   vm: {
     create: d(1500, 5000),
@@ -33,6 +55,12 @@ export const DEFAULT_SIM_TIMINGS: SimTimings = {
     snapshot: d(1000, 4000),
     clone: d(2000, 6000),
     resize: d(200, 800),
+    // Live moves: the send also copies memory, in proportion to it (see SimDriver.migrateSend).
+    'migrate-prepare': d(400, 1500),
+    'migrate-send': d(300, 1200),
+    'migrate-finish': d(100, 400),
+    'migrate-cleanup': d(300, 1200),
+    'migrate-abort': d(200, 800),
   },
 };
 
@@ -87,7 +115,7 @@ export function simOffers(os: OsFamily, arch: Arch, kernel?: string): DriverOffe
               },
             },
           ],
-          capabilities: ['suspend', 'snapshot', 'clone', 'liveResize'],
+          capabilities: ['suspend', 'snapshot', 'clone', 'liveResize', 'offlineMigrate'],
           overhead: { vcpus: 0, memoryMiB: 2, diskGiB: 0 },
         }
       : {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DriverOffer,
@@ -19,9 +19,15 @@ import {
   InstanceLimits,
   InstanceSpec,
   InstanceStatus,
+  MigrationReceiveOptions,
+  MigrationSide,
+  MigrationStats,
+  MigrationTarget,
   SnapshotInfo,
   StopOptions,
 } from '../driver';
+import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions } from '../migration';
+import { IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { assertInstanceId, assertSafeName } from '../validate';
@@ -63,7 +69,13 @@ interface SimInstance {
   isolation?: WindowsIsolation;
   snapshots: { name: string; createdAt: string; state: ActualState }[];
   createdAt: string;
+  /** Its part in a migration: a destination's reserved place, or a source's copy (and the state it had). */
+  migration?: { side: 'destination'; mode: 'live' | 'offline' } | { side: 'source'; state: 'sending' | 'sent'; was: ActualState; stats?: MigrationStats };
 }
+
+/** Simulated transfer rates: memory for live moves, disk for offline ones. */
+const SIM_MEMORY_MIB_PER_S = 1000;
+const SIM_DISK_GIB_PER_S = 0.5;
 
 // A simulated host may overcommit like a real one, but not without bound: a scheduler bug that
 // piles instances onto one host shows up as refused creates.
@@ -76,6 +88,8 @@ const SIM_OVERCOMMIT: Resources = { vcpus: 16, memoryMiB: 2, diskGiB: 1 };
 export class SimDriver implements Driver {
   readonly name = 'sim' as const;
   private readonly instances = new Map<string, SimInstance>();
+  /** Destinations waiting for an instance: the same authenticated one-shot transfer the real drivers use. */
+  private readonly incoming = new Map<string, IncomingTransfer>();
   private readonly random: () => number;
   private readonly timings: SimTimings;
   private readonly stateFile: string;
@@ -158,6 +172,7 @@ export class SimDriver implements Driver {
 
   async restart(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
     const instance = await this.get(id);
+    this.refuseIfMigrating(instance);
     if (instance.state !== 'running') throw new DriverError('Conflict', `instance ${id} is ${instance.state}, not running`);
     await this.work(instance.technology, 'restart', ctx);
     this.count('restart');
@@ -192,7 +207,8 @@ export class SimDriver implements Driver {
 
   async list(): Promise<InstanceStatus[]> {
     await this.load();
-    return [...this.instances.values()].map((i) => this.status(i));
+    // A destination's reserved place is not an instance of this host until the move finishes.
+    return [...this.instances.values()].filter((i) => i.migration?.side !== 'destination').map((i) => this.status(i));
   }
 
   async snapshotCreate(id: string, snapshot: string, ctx?: DriverContext): Promise<SnapshotInfo> {
@@ -261,6 +277,181 @@ export class SimDriver implements Driver {
     return this.status(instance);
   }
 
+  /**
+   * Destination: reserves the instance's place (its cost counts against capacity) and opens the
+   * one-shot transfer through which the source sends the instance's record. Idempotent.
+   */
+  async migrateReceive(spec: InstanceSpec, opts: MigrationReceiveOptions, ctx?: DriverContext): Promise<MigrationTarget> {
+    assertInstanceId(spec.id);
+    assertSafeName('instance name', spec.name);
+    const { mode } = assertReceiveOptions(opts);
+    await this.load();
+    const existing = this.instances.get(spec.id);
+    const waiting = this.incoming.get(spec.id);
+    if (existing?.migration?.side === 'destination' && waiting) return { mode, host: waiting.host, port: waiting.port, token: waiting.token };
+    if (existing && existing.migration?.side !== 'destination') throw new DriverError('Conflict', `instance ${spec.id} already exists on ${this.opts.hostKey}`);
+    const offer = this.offerFor(spec.technology);
+    if (!offer?.capabilities.includes(mode === 'live' ? 'liveMigrate' : 'offlineMigrate')) {
+      throw new DriverError('Unsupported', `simulated ${spec.technology}s on ${this.opts.hostOs} cannot be migrated ${mode}`);
+    }
+    const cost = addResources(spec.resources, offer.overhead);
+    if (!existing) this.assertCapacity(cost);
+    await this.work(spec.technology, 'migrate-prepare', ctx);
+    await mkdir(this.opts.stateDir, { recursive: true });
+    const transfer = await receiveFile({ listenHost: '127.0.0.1', advertiseHost: '127.0.0.1', file: this.transferFile(spec.id), timeoutMs: 600_000 });
+    this.incoming.set(spec.id, transfer);
+    this.instances.set(spec.id, {
+      id: spec.id,
+      name: spec.name,
+      technology: spec.technology,
+      template: spec.template.name,
+      resources: { ...spec.resources },
+      cost,
+      limits: spec.limits,
+      state: 'stopped',
+      snapshots: [],
+      createdAt: new Date().toISOString(),
+      migration: { side: 'destination', mode },
+    });
+    this.count('migrate-prepare');
+    await this.save();
+    return { mode, host: transfer.host, port: transfer.port, token: transfer.token };
+  }
+
+  /**
+   * Source: live, memory copied while it runs (in proportion to its memory), then paused; offline,
+   * stopped, its disk copied (in proportion to its size). Its record goes to the destination.
+   */
+  async migrateSend(id: string, target: MigrationTarget, ctx?: DriverContext): Promise<MigrationStats> {
+    const instance = await this.get(id);
+    const checked = assertMigrationTarget(target, { mode: target?.mode === 'live' ? 'live' : 'offline', needToken: true });
+    if (instance.migration?.side === 'destination') throw new DriverError('Conflict', `instance ${id} is an incoming copy on ${this.opts.hostKey}`);
+    if (instance.migration?.side === 'source' && instance.migration.state === 'sent' && instance.migration.stats) return instance.migration.stats;
+    if (checked.mode === 'live' && instance.state !== 'running') throw new DriverError('Conflict', `instance ${id} is ${instance.state}: a live migration needs it running`);
+    const was = instance.migration?.side === 'source' ? instance.migration.was : instance.state;
+    const started = Date.now();
+    instance.migration = { side: 'source', state: 'sending', was };
+    try {
+      await this.work(instance.technology, 'migrate-send', ctx);
+      let stoppedAt = Date.now();
+      const scale = this.opts.timeScale ?? 1;
+      if (checked.mode === 'live') {
+        await this.pause(((instance.resources.memoryMiB / SIM_MEMORY_MIB_PER_S) * 1000 * scale) / 1, 'copying memory', ctx);
+        stoppedAt = Date.now(); // the switch-over: a short pause
+      } else {
+        if (instance.state !== 'stopped') await this.work(instance.technology, 'stop', ctx);
+        instance.state = 'stopped';
+        stoppedAt = Date.now();
+        await this.pause(((instance.resources.diskGiB / SIM_DISK_GIB_PER_S) * 1000 * scale) / 1, 'copying the disk', ctx);
+      }
+      const file = `${this.transferFile(id)}.out`;
+      await writeFile(file, JSON.stringify({ ...instance, migration: undefined, state: was }));
+      try {
+        const sent = await sendFile({ host: checked.host, port: checked.port, token: checked.token! }, file, { signal: ctx?.signal });
+        if (checked.mode === 'live') instance.state = 'suspended';
+        const stats: MigrationStats = { mode: checked.mode, totalMs: Date.now() - started, downtimeMs: Date.now() - stoppedAt, transferredBytes: sent.bytes, sha256: sent.sha256 };
+        instance.migration = { side: 'source', state: 'sent', was, stats };
+        this.count('migrate-send');
+        await this.save();
+        return stats;
+      } finally {
+        await rm(file, { force: true });
+      }
+    } catch (e) {
+      // The instance is where it was, as it was.
+      instance.migration = undefined;
+      instance.state = was;
+      await this.save();
+      throw e;
+    }
+  }
+
+  /** Destination: takes the record that arrived and runs the instance (an offline move starts it). */
+  async migrateFinish(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
+    const instance = await this.get(id);
+    if (instance.migration?.side !== 'destination') {
+      if (instance.migration || instance.state !== 'running') throw new DriverError('Conflict', `instance ${id} is not an incoming copy on ${this.opts.hostKey}`);
+      return this.status(instance); // finished already
+    }
+    const transfer = this.incoming.get(id);
+    if (!transfer) throw new DriverError('Fatal', `${this.opts.hostKey} no longer waits for ${id} (it restarted); abort the migration`);
+    await this.work(instance.technology, 'migrate-finish', ctx);
+    await transfer.done;
+    const moved = JSON.parse(await readFile(this.transferFile(id), 'utf8')) as SimInstance;
+    await rm(this.transferFile(id), { force: true });
+    if (moved.id !== id) throw new DriverError('Fatal', `the transfer for ${id} carried ${moved.id}`);
+    this.incoming.delete(id);
+    if (instance.migration.mode === 'offline' && moved.state === 'running') await this.work(instance.technology, 'start', ctx);
+    Object.assign(instance, { state: moved.state, snapshots: moved.snapshots ?? [], limits: moved.limits, createdAt: moved.createdAt });
+    instance.migration = undefined;
+    this.count('migrate-finish');
+    await this.save();
+    return this.status(instance);
+  }
+
+  /** Source, after finish: the copy that was sent goes. */
+  async migrateCleanup(id: string, ctx?: DriverContext): Promise<void> {
+    assertInstanceId(id);
+    await this.load();
+    const instance = this.instances.get(id);
+    if (!instance) return;
+    if (instance.migration?.side !== 'source' || instance.migration.state !== 'sent') {
+      throw new DriverError('Conflict', `instance ${id} was not migrated away from ${this.opts.hostKey}; refusing to remove it`);
+    }
+    await this.work(instance.technology, 'migrate-cleanup', ctx);
+    if (this.instances.delete(id)) this.count('migrate-cleanup');
+    await this.save();
+  }
+
+  /** Destination: the reserved place and the listener go. Source: the instance runs (or rests) as before. */
+  async migrateAbort(id: string, side: MigrationSide, ctx?: DriverContext): Promise<InstanceStatus | undefined> {
+    assertInstanceId(id);
+    assertMigrationSide(side);
+    await this.load();
+    const instance = this.instances.get(id);
+    if (side === 'destination') {
+      this.incoming.get(id)?.close();
+      this.incoming.delete(id);
+      await rm(this.transferFile(id), { force: true });
+      if (!instance) return undefined;
+      if (instance.migration?.side !== 'destination') throw new DriverError('Conflict', `instance ${id} is not an incoming copy on ${this.opts.hostKey}; refusing to remove it`);
+      await this.work(instance.technology, 'migrate-abort', ctx);
+      if (this.instances.delete(id)) this.count('migrate-abort');
+      await this.save();
+      return undefined;
+    }
+    if (!instance) throw new DriverError('NotFound', `instance ${id} does not exist on ${this.opts.hostKey}`);
+    if (instance.migration?.side === 'destination') throw new DriverError('Conflict', `instance ${id} is an incoming copy on ${this.opts.hostKey}, not the source`);
+    if (instance.migration?.side === 'source') {
+      await this.work(instance.technology, 'migrate-abort', ctx);
+      instance.state = instance.migration.was;
+      instance.migration = undefined;
+      this.count('migrate-abort');
+      await this.save();
+    }
+    return this.status(instance);
+  }
+
+  /** A copy in a migration runs only through the migration's own steps: never two running copies. */
+  private refuseIfMigrating(instance: SimInstance): void {
+    if (instance.migration) throw new DriverError('Conflict', `instance ${instance.id} is in a migration (${instance.migration.side}); finish or abort it first`);
+  }
+
+  private transferFile(id: string): string {
+    return join(this.opts.stateDir, `sim-${this.opts.hostKey.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${id}.migration`);
+  }
+
+  /** A fixed simulated wait, with progress and the abort signal. */
+  private async pause(ms: number, step: string, ctx?: DriverContext): Promise<void> {
+    if (ms < 1) return;
+    const steps = ms > 200 ? 4 : 1;
+    for (let i = 0; i < steps; i++) {
+      if (ctx?.signal?.aborted) throw new DriverError('Transient', `${step} aborted`);
+      await new Promise((resolve) => setTimeout(resolve, ms / steps));
+      if (steps > 1) ctx?.progress?.(Math.round(((i + 1) / steps) * 100), step);
+    }
+  }
+
   /** The simulated host's committed resources (instances plus their overheads). */
   committed(): Resources {
     return [...this.instances.values()].reduce((sum, i) => addResources(sum, i.cost), { ...ZERO_RESOURCES });
@@ -268,6 +459,7 @@ export class SimDriver implements Driver {
 
   private async transition(id: string, command: SimCommand, from: ActualState[], to: ActualState, ctx?: DriverContext): Promise<InstanceStatus> {
     const instance = await this.get(id);
+    if (to !== 'stopped' && to !== 'suspended') this.refuseIfMigrating(instance);
     if (instance.state === to) return this.status(instance);
     if (!from.includes(instance.state)) {
       throw new DriverError('Conflict', `cannot ${command} instance ${id}: it is ${instance.state}`);
