@@ -30,7 +30,9 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
   // A Windows container with its own kernel: Hyper-V isolation, between a container and a VM.
   const hyperv = template.osFamily === 'windows' && needsHypervIsolation(request.isolation) ? hypervWhy(request.isolation) : null;
   const offersContainer = template.technologies.includes('container');
-  const offersVm = template.technologies.includes('vm');
+  // A VM has whole vCPUs: a fractional size can only be a container (the API refuses an
+  // explicit fractional VM; `auto` never turns one into a VM).
+  const offersVm = template.technologies.includes('vm') && (request.technology === 'vm' || Number.isInteger(request.resources.vcpus));
   switch (request.technology) {
     case 'vm':
       return { kind: 'fixed', technology: 'vm', reason: 'a VM: requested explicitly' };
