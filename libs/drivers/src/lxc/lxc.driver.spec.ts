@@ -105,6 +105,7 @@ describe('lxc driver pieces', () => {
         ['cpuset.effective_cpus', '0-3'],
       ]),
       host,
+      { explicitCap: true },
     );
     expect(limited.resources).toEqual({ vcpus: 2, memoryMiB: 256 });
     expect(limited.limits).toMatchObject({ cpuUnits: 512, cpuCapPercent: 150, swapMiB: 64, pids: 100 });

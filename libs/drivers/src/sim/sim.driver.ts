@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import {
   DriverOffer,
   DriverProbe,
+  MIN_CONTAINER_VCPUS,
   Resources,
   Technology,
   WindowsIsolation,
   addResources,
+  isWholeMilliVcpus,
   needsHypervIsolation,
   windowsBuildNumber,
   windowsContainerIsolation,
@@ -105,6 +107,7 @@ export class SimDriver implements Driver {
   async create(spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus> {
     assertInstanceId(spec.id);
     assertSafeName('instance name', spec.name);
+    assertSimVcpus(spec.technology, spec.resources.vcpus);
     await this.load();
     const existing = this.instances.get(spec.id);
     if (existing) return this.status(this.sameSpec(existing, spec));
@@ -414,4 +417,10 @@ export class SimDriver implements Driver {
       this.written = upTo;
     }
   }
+}
+
+/** As the real drivers: a container's vCPUs may be a fraction (a CPU cap), a VM's are whole. */
+function assertSimVcpus(technology: Technology, vcpus: number): void {
+  const ok = technology === 'vm' ? Number.isInteger(vcpus) && vcpus >= 1 : isWholeMilliVcpus(vcpus) && vcpus >= MIN_CONTAINER_VCPUS;
+  if (!ok) throw new DriverError('InvalidArgument', technology === 'vm' ? `a VM has whole vCPUs (≥ 1), not ${vcpus}` : `vcpus must be ≥ ${MIN_CONTAINER_VCPUS} in steps of 0.001, got ${vcpus}`);
 }
