@@ -42,7 +42,7 @@ function quotaCheck(milli: boolean): string {
   const shown = (v: string): string => (milli ? `CASE WHEN res = 'vcpus' THEN ${v} / 1000.0 ELSE ${v} END` : v);
   return `CREATE OR REPLACE FUNCTION hp_quota_check(p uuid, charged uuid[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  q jsonb; lim jsonb; scope text; res text; u record; used bigint; total bigint;
+  q jsonb; lim jsonb; scope text; res text; u record; used bigint; total bigint;${milli ? ' most numeric;' : ''}
 BEGIN
   SELECT quota INTO q FROM projects WHERE id = p FOR NO KEY UPDATE;
   IF q IS NULL THEN RETURN; END IF;
@@ -62,7 +62,8 @@ BEGIN
       CONTINUE WHEN jsonb_typeof(lim->res) IS DISTINCT FROM 'number';
       total := CASE res WHEN 'instances' THEN u.t_instances WHEN 'vcpus' THEN u.t_vcpus WHEN 'memoryMiB' THEN u.t_memory ELSE u.t_disk END;
       used := CASE res WHEN 'instances' THEN u.u_instances WHEN 'vcpus' THEN u.u_vcpus WHEN 'memoryMiB' THEN u.u_memory ELSE u.u_disk END;
-      IF total > ${limit} THEN
+      ${milli ? `most := ${limit};
+      IF total > most THEN` : `IF total > ${limit} THEN`}
         RAISE EXCEPTION USING ERRCODE = 'HQ001', MESSAGE = format('quota exceeded: %s', res),
           DETAIL = jsonb_build_object('projectId', p, 'technology', scope, 'resource', res, 'limit', ${milli ? `(lim->res)` : `(lim->>res)::bigint`}, 'usage', ${shown('used')}, 'requested', ${shown('(total - used)')})::text;
       END IF;

@@ -68,8 +68,9 @@ interface SimInstance {
 }
 
 // A simulated host may overcommit like a real one, but not without bound: a scheduler bug that
-// piles instances onto one host shows up as refused creates.
-const SIM_OVERCOMMIT: Resources = { vcpus: 16, memoryMiB: 2, diskGiB: 1 };
+// piles instances onto one host shows up as refused creates. vCPUs up to the highest ratio a
+// policy may set (64: small fractional containers).
+const SIM_OVERCOMMIT: Resources = { vcpus: 64, memoryMiB: 2, diskGiB: 1 };
 
 /**
  * A driver that models a host instead of touching one: containers and VMs, durations drawn
