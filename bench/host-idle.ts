@@ -45,8 +45,8 @@ const realSpawn = childProcess.spawn;
 function startLocalStack(): Promise<LocalBenchStack> {
   return startLocalBenchStack({
     name: 'idle',
-    // The default policy fits 16 one-vCPU containers on this 2-core host; the bench measures
-    // idle cost, not the overcommit policy.
+    // The default policy fits 32 one-vCPU (128 quarter-vCPU) containers on this 2-core host;
+    // the bench measures idle cost at up to 200, not the overcommit policy.
     config: { HYPERPLANE_RATIOS_CONTAINER: 'vcpus=128,memoryMiB=1.5,diskGiB=4' },
     drivers: ['lxc'],
     syncIntervalMs: SYNC_INTERVAL_MS,

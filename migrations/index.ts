@@ -9,6 +9,8 @@ import { EventsByProject1796433974784 } from './1796433974784-events-by-project'
 import { WebhooksAudit1796434990923 } from './1796434990923-webhooks-audit';
 import { QuotasUsageRates1796435081266 } from './1796435081266-quotas-usage-rates';
 import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-and-unique-host-names';
+import { MilliVcpus1796440000000 } from './1796440000000-milli-vcpus';
+import { PolicyNotify1796440000001 } from './1796440000001-policy-notify';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -23,4 +25,6 @@ export const MIGRATIONS = [
   WebhooksAudit1796434990923,
   QuotasUsageRates1796435081266,
   AgentsAndUniqueHostNames1796436436623,
+  MilliVcpus1796440000000,
+  PolicyNotify1796440000001,
 ];

@@ -96,7 +96,10 @@ describe('the HTTP API contract', () => {
       { what: 'absurd memory (10^12 MiB)', body: { ...VALID, resources: { ...RESOURCES, memoryMiB: 1e12 } }, field: 'resources.memoryMiB' },
       { what: 'absurd vCPUs (10^6)', body: { ...VALID, resources: { ...RESOURCES, vcpus: 1_000_000 } }, field: 'resources.vcpus' },
       { what: 'an absurd disk (2^53 GiB)', body: { ...VALID, resources: { ...RESOURCES, diskGiB: Number.MAX_SAFE_INTEGER } }, field: 'resources.diskGiB' },
-      { what: 'a fractional vCPU count', body: { ...VALID, resources: { ...RESOURCES, vcpus: 1.5 } }, field: 'resources.vcpus' },
+      // A container may ask for a fraction of a CPU (0.25); a VM's vCPUs are whole.
+      { what: 'a fractional vCPU count for a VM', body: { ...VALID, technology: 'vm', resources: { ...RESOURCES, vcpus: 1.5 } }, field: 'resources.vcpus' },
+      { what: 'a vCPU count finer than 0.001', body: { ...VALID, resources: { ...RESOURCES, vcpus: 0.2505 } }, field: 'resources.vcpus' },
+      { what: 'less than the smallest container (0.01 vCPU)', body: { ...VALID, resources: { ...RESOURCES, vcpus: 0.005 } }, field: 'resources.vcpus' },
       { what: 'a fractional CPU weight', body: { ...VALID, limits: { cpuUnits: 1024.5 } }, field: 'limits.cpuUnits' },
       { what: 'an unknown technology', body: { ...VALID, technology: 'lxc' }, field: 'technology' },
       { what: 'an unknown architecture', body: { ...VALID, arch: 'sparc' }, field: 'arch' },
@@ -142,7 +145,7 @@ describe('the HTTP API contract', () => {
       const r = await client.post('/v1/instances', { ...VALID, resources: { ...RESOURCES, vcpus: '2' } });
       expectProblem(r, 400, 'resources.vcpus');
       const messages = r.body.errors.filter((e: { field: string }) => e.field === 'resources.vcpus').map((e: { message: string }) => e.message);
-      expect(messages.join('; ')).toMatch(/integer/);
+      expect(messages.join('; ')).toMatch(/must be a number/);
     });
 
     it('refuses fields that are prototype keys (__proto__, constructor) as unknown fields', async () => {

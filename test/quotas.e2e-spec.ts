@@ -85,7 +85,7 @@ describe('quotas: exact under concurrency, across two API processes (no controll
     // Without a project filter a tenant sees only its own projects.
     expect((await stack.client.post('/v1/instances', { name: 'b-1', project: 'beta', template: 'alpine-3.20', technology: 'container', resources: SMALL })).status).toBe(202);
     await stack.sql.query(`INSERT INTO usage_intervals (instance_id, project_id, technology, state, vcpus, memory_mib, disk_gib, started_at, ended_at)
-      SELECT id, project_id, 'container', 'running', 1, 256, 1, now() - interval '2 hours', now() - interval '1 hour' FROM instances WHERE project_id = (SELECT id FROM projects WHERE name = 'beta')`);
+      SELECT id, project_id, 'container', 'running', 1000, 256, 1, now() - interval '2 hours', now() - interval '1 hour' FROM instances WHERE project_id = (SELECT id FROM projects WHERE name = 'beta')`);
     const mine = await alpha.get('/v1/usage?from=2000-01-01T00:00:00Z');
     expect(mine.status).toBe(200);
     expect(mine.body.projects).toEqual([]);

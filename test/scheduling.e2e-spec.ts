@@ -201,7 +201,7 @@ describe('hybrid placement through the API', () => {
       await stack.client.post('/v1/projects', { name: 'spready' });
       const put = await stack.client.request('PUT', '/v1/projects/spready/policy', { body: { strategy: 'spread', ratios: { container: { memoryMiB: 1 } } } });
       expect(put.status).toBe(200);
-      expect(put.body.effective).toMatchObject({ strategy: 'spread', ratios: { container: { vcpus: 8, memoryMiB: 1 } } });
+      expect(put.body.effective).toMatchObject({ strategy: 'spread', ratios: { container: { vcpus: 16, memoryMiB: 1 } } });
       expect((await stack.client.get('/v1/projects/spready/policy')).body.overrides).toEqual({ strategy: 'spread', ratios: { container: { memoryMiB: 1 } } });
       // The same request goes to the fullest Linux host by default (binpack), to an emptier one here.
       const body = { template: 'alpine-3.20', technology: 'container', resources: small };

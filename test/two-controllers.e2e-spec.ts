@@ -54,8 +54,9 @@ describe('two controllers placing 500 concurrent creates on a tight fleet', () =
       FROM hosts h LEFT JOIN instances i ON i.host_id = h.id GROUP BY h.id ORDER BY h.name`);
     for (const r of rows) {
       expect([r.name, r.alloc_vcpus, r.alloc_memory_mib, r.alloc_disk_gib, r.alloc_instances]).toEqual([r.name, r.s_vcpus, r.s_mem, r.s_disk, r.s_n]);
-      const usable = usableCapacity({ capacity: { vcpus: r.cap_vcpus, memoryMiB: r.cap_memory_mib, diskGiB: r.cap_disk_gib, instances: 0 } }, 'container', DEFAULT_POLICY);
-      expect(r.alloc_vcpus).toBeLessThanOrEqual(usable.vcpus);
+      // vCPU columns hold milli-vCPUs.
+      const usable = usableCapacity({ capacity: { vcpus: r.cap_vcpus / 1000, memoryMiB: r.cap_memory_mib, diskGiB: r.cap_disk_gib, instances: 0 } }, 'container', DEFAULT_POLICY);
+      expect(r.alloc_vcpus / 1000).toBeLessThanOrEqual(usable.vcpus);
       expect(r.alloc_memory_mib).toBeLessThanOrEqual(usable.memoryMiB);
       expect(r.alloc_disk_gib).toBeLessThanOrEqual(usable.diskGiB);
     }

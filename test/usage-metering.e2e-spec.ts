@@ -34,7 +34,7 @@ describe('usage metering from state transitions', () => {
     await change(0, `state = 'provisioning', technology = 'container'`);
     await change(0, `state = 'running'`);
     await change(3, `state = 'stopped'`);
-    await change(4, `vcpus = 4, memory_mib = 4096, disk_gib = 20`);
+    await change(4, `vcpus = 4000, memory_mib = 4096, disk_gib = 20`); // vcpus in milli-vCPUs
     await change(4.5, `state = 'deleting'`);
     await change(4.5, `state = 'deleted', deleted_at = now()`);
   });

@@ -205,8 +205,8 @@ export class AppConfig {
   HYPERPLANE_RATIOS_VM: string = 'vcpus=4,memoryMiB=1,diskGiB=1';
 
   /** Containers share the kernel and page cache: they may overcommit more. */
-  @IsString() @Matches(RATIOS, { message: 'HYPERPLANE_RATIOS_CONTAINER must look like vcpus=8,memoryMiB=1.5,diskGiB=1' })
-  HYPERPLANE_RATIOS_CONTAINER: string = 'vcpus=8,memoryMiB=1.5,diskGiB=1';
+  @IsString() @Matches(RATIOS, { message: 'HYPERPLANE_RATIOS_CONTAINER must look like vcpus=16,memoryMiB=1.5,diskGiB=1' })
+  HYPERPLANE_RATIOS_CONTAINER: string = 'vcpus=16,memoryMiB=1.5,diskGiB=1';
 
   /** Density cap: instances per host at most (a host may declare a lower one). */
   @IsInt() @Min(1) @Max(100_000)

@@ -1,4 +1,6 @@
+import { fromMilliVcpus } from '@hyperplane/domain';
 import { DataSource, EntityManager } from 'typeorm';
+import { MILLI_VCPU_COLUMNS } from './entities/milli-vcpus';
 
 type Flush = (em: EntityManager) => Promise<void>;
 
@@ -76,7 +78,10 @@ function camel(column: string): string {
 /** Maps a raw row (snake_case) to the entity's property names (camelCase). */
 export function fromRow<T>(row: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
-  for (const key in row) out[camel(key)] = row[key];
+  for (const key in row) {
+    const value = row[key];
+    out[camel(key)] = MILLI_VCPU_COLUMNS.has(key) && value !== null && value !== undefined ? fromMilliVcpus(Number(value)) : value;
+  }
   return out as T;
 }
 

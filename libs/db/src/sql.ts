@@ -1,4 +1,6 @@
-import { EntityManager, EntityTarget } from 'typeorm';
+import { toMilliVcpus } from '@hyperplane/domain';
+import { EntityManager, EntityTarget, ValueTransformer } from 'typeorm';
+import { MILLI_VCPU_COLUMNS } from './entities/milli-vcpus';
 
 /** camelCase property → snake_case column, as SnakeNamingStrategy names them. */
 export function column(property: string): string {
@@ -14,8 +16,10 @@ export function setClause(patch: Record<string, unknown>, start: number): { sql:
   const params: unknown[] = [];
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
-    params.push(value !== null && typeof value === 'object' && !(value instanceof Date) ? JSON.stringify(value) : value);
-    parts.push(`${column(key)} = $${start + params.length - 1}`);
+    const name = column(key);
+    if (MILLI_VCPU_COLUMNS.has(name) && typeof value === 'number') params.push(toMilliVcpus(value));
+    else params.push(value !== null && typeof value === 'object' && !(value instanceof Date) ? JSON.stringify(value) : value);
+    parts.push(`${name} = $${start + params.length - 1}`);
   }
   return { sql: parts.join(', '), params };
 }
@@ -61,10 +65,19 @@ export async function bulkInsert<T extends object>(em: EntityManager, entity: En
     columns.push(`"${c.databaseName}"`);
     fields.push([c.propertyName, typeof c.type === 'string' ? c.type : meta.connection.driver.normalizeType(c)]);
   }
-  // The rows go as they are: JSON.stringify writes dates as ISO text and leaves out what
-  // the record set does not name.
+  // The rows go as they are (but for transformed columns, such as milli-vCPUs): JSON.stringify
+  // writes dates as ISO text and leaves out what the record set does not name.
+  const transformed = meta.columns.filter((c) => c.transformer && !Array.isArray(c.transformer) && fields.some(([name]) => name === c.propertyName));
+  const sent =
+    transformed.length === 0
+      ? rows
+      : rows.map((r) => {
+          const copy: Record<string, unknown> = { ...r };
+          for (const c of transformed) copy[c.propertyName] = (c.transformer as ValueTransformer).to(copy[c.propertyName]);
+          return copy;
+        });
   await em.query(
     `INSERT INTO "${meta.tableName}" (${columns.join(', ')}) SELECT ${fields.map(([name]) => `r."${name}"`).join(', ')} FROM ${recordset(1, 'r', fields)}`,
-    [JSON.stringify(rows)],
+    [JSON.stringify(sent)],
   );
 }

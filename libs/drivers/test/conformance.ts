@@ -108,6 +108,21 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       }
     }, timeout);
 
+    it('sizes a container in fractions of a CPU and reads it back; refuses a fractional VM before creating anything', async () => {
+      const spec = newSpec({ resources: { ...fx.spec().resources, vcpus: 0.25 } });
+      if (offer.technology === 'container') {
+        // A container's vCPUs are a CPU-time cap (cgroup cpu.max, docker --cpus, prlctl --cpulimit).
+        const made = await fx.driver.create(spec);
+        expect(made.resources?.vcpus).toBe(0.25);
+        expect((await fx.driver.inspect(spec.id)).resources?.vcpus).toBe(0.25);
+        await fx.driver.destroy(spec.id);
+      } else {
+        // A VM's vCPUs are virtual processors: whole numbers (the API refuses such a request first).
+        await expectDriverError(fx.driver.create(spec), 'InvalidArgument');
+        await expectDriverError(fx.driver.inspect(spec.id), 'NotFound');
+      }
+    }, timeout * 2);
+
     it('creates an instance stopped; the same create again is a no-op, another spec under its id a Conflict', async () => {
       const first = await fx.driver.create(main);
       expect(first.id).toBe(main.id);

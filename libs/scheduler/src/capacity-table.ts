@@ -1,4 +1,4 @@
-import { Capacity, Technology } from '@hyperplane/domain';
+import { Capacity, fromMilliVcpus, Technology, toMilliVcpus } from '@hyperplane/domain';
 import { usableCapacity } from './placement-policy';
 import { HostSnapshot, PlacementPolicy } from './placement.types';
 
@@ -7,7 +7,7 @@ export const STRIDE = 12;
 /** Offsets within a slot's numbers: allocated (4), usable for containers (4), usable for VMs (4). */
 export const ALLOC = 0;
 export const USABLE: Readonly<Record<Technology, number>> = { container: 4, vm: 8 };
-// Within each group of four: vcpus, memoryMiB, diskGiB, instances.
+// Within each group of four: milli-vCPUs (whole numbers: sums are exact), memoryMiB, diskGiB, instances.
 
 /**
  * Allocations and usable capacity of every host, by slot, interleaved in one typed array: the
@@ -29,7 +29,7 @@ export class CapacityTable {
   /** Adds a committed claim. */
   claim(slot: number, vcpus: number, memoryMiB: number, diskGiB: number): void {
     const at = slot * STRIDE + ALLOC;
-    this.data[at]! += vcpus;
+    this.data[at]! += toMilliVcpus(vcpus);
     this.data[at + 1]! += memoryMiB;
     this.data[at + 2]! += diskGiB;
     this.data[at + 3]! += 1;
@@ -53,12 +53,12 @@ export class CapacityTable {
 }
 
 function write(data: Float64Array, at: number, c: Capacity): void {
-  data[at] = c.vcpus;
+  data[at] = toMilliVcpus(c.vcpus);
   data[at + 1] = c.memoryMiB;
   data[at + 2] = c.diskGiB;
   data[at + 3] = c.instances;
 }
 
 function read(data: Float64Array, at: number): Capacity {
-  return { vcpus: data[at] ?? 0, memoryMiB: data[at + 1] ?? 0, diskGiB: data[at + 2] ?? 0, instances: data[at + 3] ?? 0 };
+  return { vcpus: fromMilliVcpus(data[at] ?? 0), memoryMiB: data[at + 1] ?? 0, diskGiB: data[at + 2] ?? 0, instances: data[at + 3] ?? 0 };
 }

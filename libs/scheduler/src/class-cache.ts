@@ -1,4 +1,4 @@
-import { HostStatus, OsFamily, Technology } from '@hyperplane/domain';
+import { HostStatus, OsFamily, Technology, toMilliVcpus } from '@hyperplane/domain';
 import { FILTER, FILTER_COUNT } from './filter-codes';
 import { HostIndex } from './host-index';
 import { HostState, ProfileInterner } from './host-state';
@@ -22,7 +22,7 @@ export interface Passer {
 /**
  * The passers in flat arrays for the per-decision walk: host slot, whether the template is
  * cached there, and each passer's options (from `optionStart[i]` to `optionStart[i + 1]`)
- * with their overheads, three numbers per option (vcpus, memoryMiB, diskGiB).
+ * with their overheads, three numbers per option (milli-vCPUs, memoryMiB, diskGiB).
  */
 export interface CompiledPassers {
   slots: Int32Array;
@@ -140,7 +140,7 @@ export function compiledPassers(entry: ClassEntry, templateName: string): Compil
     compiled.local[i] = passer.host.templates.has(templateName) ? 1 : 0;
     compiled.optionStart[i] = o;
     for (const option of passer.options) {
-      compiled.overheads[o * 3] = option.overheadVcpus;
+      compiled.overheads[o * 3] = toMilliVcpus(option.overheadVcpus);
       compiled.overheads[o * 3 + 1] = option.overheadMemoryMiB;
       compiled.overheads[o * 3 + 2] = option.overheadDiskGiB;
       o++;

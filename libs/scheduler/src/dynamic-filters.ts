@@ -1,4 +1,4 @@
-import { Resources, Technology } from '@hyperplane/domain';
+import { Resources, Technology, toMilliVcpus } from '@hyperplane/domain';
 import { CapacityTable, STRIDE, USABLE } from './capacity-table';
 import { CompiledPassers, Passer } from './class-cache';
 import { MAX_MACOS_GUESTS } from './compatibility';
@@ -92,7 +92,8 @@ export function evaluateDynamic(input: DynamicInput, counts: Int32Array): Dynami
   const softGroup = weigh.softGroup;
   const labelScores = input.labelScores;
   const totalWeight = weigh.totalWeight;
-  const rv = resources.vcpus;
+  // vCPUs in milli-vCPUs, as the capacity table and the compiled overheads hold them.
+  const rv = toMilliVcpus(resources.vcpus);
   const rm = resources.memoryMiB;
   const rd = resources.diskGiB;
   const overhead = { vcpus: false, memory: false, disk: false };

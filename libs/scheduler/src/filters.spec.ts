@@ -232,8 +232,8 @@ const RULES: Rule[] = [
     code: 'memory',
   },
   {
-    rule: 'container vCPUs are overcommitted by the container ratio (8 per core)',
-    request: request(DEBIAN_12, { resources: { vcpus: 8, memoryMiB: 512, diskGiB: 1 } }),
+    rule: 'container vCPUs are overcommitted by the container ratio (16 per core)',
+    request: request(DEBIAN_12, { resources: { vcpus: 16, memoryMiB: 512, diskGiB: 1 } }),
     passes: linuxHost('pass', { capacity: { vcpus: 1, memoryMiB: 4096, diskGiB: 100, instances: 0 } }),
     fails: linuxHost('fail', {
       capacity: { vcpus: 1, memoryMiB: 4096, diskGiB: 100, instances: 0 },

@@ -108,10 +108,13 @@ function referenceStep(h: HostSnapshot, way: Way | null, req: PlacementRequest, 
   const cap = Math.min(h.capacity.instances || policy.maxInstancesPerHost, policy.maxInstancesPerHost);
   if (h.allocated.instances + 1 > cap) return at('density');
   const ratio = policy.ratios[tech];
-  const usable = (r: keyof Resources): number => Math.floor(h.capacity[r] * ratio[r]) - policy.reserved[r];
+  // vCPUs count in whole milli-vCPUs (1 vCPU = 1000), everything else in its own unit.
+  const unit = (r: keyof Resources): number => (r === 'vcpus' ? 1000 : 1);
+  const whole = (r: keyof Resources, v: number): number => Math.round(v * unit(r));
+  const usable = (r: keyof Resources): number => Math.floor(Number((whole(r, h.capacity[r]) * ratio[r]).toPrecision(12))) - whole(r, policy.reserved[r]);
   const overhead = hypervIsolated && way.offer.hypervOverhead ? way.offer.hypervOverhead : way.offer.overhead;
   way.overhead = overhead;
-  const over = (r: keyof Resources): boolean => h.allocated[r] + req.resources[r] + overhead[r] > usable(r);
+  const over = (r: keyof Resources): boolean => whole(r, h.allocated[r]) + whole(r, req.resources[r]) + whole(r, overhead[r]) > usable(r);
   if (over('vcpus')) return at('vcpus');
   if (over('memoryMiB')) return at('memory');
   if (over('diskGiB')) return at('disk');
@@ -139,6 +142,8 @@ function referenceRequestLevel(req: PlacementRequest, tech: Technology): FilterC
   const dedicated = ownKernel || (iso?.needs ?? []).some((n) => NEEDS_DEDICATED_KERNEL.includes(n));
   if (req.technology === 'container' && dedicated) return 'isolation';
   if (!req.template.technologies.includes(tech)) return 'template-technology';
+  // `auto` never makes a VM of a fractional size (a VM has whole vCPUs).
+  if (req.technology === 'auto' && tech === 'vm' && !Number.isInteger(req.resources.vcpus)) return 'template-technology';
   if (req.arch && !req.template.archs.includes(req.arch)) return 'template-arch';
   return null;
 }
@@ -185,7 +190,7 @@ function applyClaim(fleet: HostSnapshot[], decision: PlacementSuccess): HostSnap
       : {
           ...h,
           allocated: {
-            vcpus: h.allocated.vcpus + decision.claim.vcpus,
+            vcpus: (Math.round(h.allocated.vcpus * 1000) + Math.round(decision.claim.vcpus * 1000)) / 1000,
             memoryMiB: h.allocated.memoryMiB + decision.claim.memoryMiB,
             diskGiB: h.allocated.diskGiB + decision.claim.diskGiB,
             instances: h.allocated.instances + 1,
@@ -212,7 +217,7 @@ describe('placement properties', () => {
           if (!decision.ok) continue;
           const ways = ref.fitting.get(decision.hostId) ?? [];
           const claimOf = (w: Way): Resources => ({
-            vcpus: req.resources.vcpus + (w.overhead ?? w.offer.overhead).vcpus,
+            vcpus: (Math.round(req.resources.vcpus * 1000) + Math.round((w.overhead ?? w.offer.overhead).vcpus * 1000)) / 1000,
             memoryMiB: req.resources.memoryMiB + (w.overhead ?? w.offer.overhead).memoryMiB,
             diskGiB: req.resources.diskGiB + (w.overhead ?? w.offer.overhead).diskGiB,
           });
@@ -235,7 +240,9 @@ describe('placement properties', () => {
           const forbidden = dedicatedKernel(req) && (req.template.osFamily !== 'windows' || otherNeeds);
           if (forbidden) expect(chosen).not.toBe('container');
           else if (containerFits) expect([chosen, decision.ok]).toEqual(['container', true]);
-          else if (req.template.technologies.includes('vm')) expect(chosen).toBe('vm');
+          // A VM has whole vCPUs: a fractional request never becomes one.
+          else if (req.template.technologies.includes('vm') && Number.isInteger(req.resources.vcpus)) expect(chosen).toBe('vm');
+          if (!Number.isInteger(req.resources.vcpus)) expect(decision.ok && decision.technology === 'vm').toBe(false);
         }
       }),
       { numRuns: 300 },

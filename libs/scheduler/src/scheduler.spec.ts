@@ -26,7 +26,7 @@ describe('usableCapacity', () => {
   it('is floor(capacity × ratio) − reserved per resource, and the lower of the host and policy density caps', () => {
     const host = linuxHost('h', { capacity: { vcpus: 3, memoryMiB: 1001, diskGiB: 500, instances: 40 } });
     const policy = { ...DEFAULT_POLICY, reserved: { vcpus: 1, memoryMiB: 100, diskGiB: 20 }, maxInstancesPerHost: 30 };
-    expect(usableCapacity(host, 'container', policy)).toEqual({ vcpus: 23, memoryMiB: 1401, diskGiB: 480, instances: 30 });
+    expect(usableCapacity(host, 'container', policy)).toEqual({ vcpus: 47, memoryMiB: 1401, diskGiB: 480, instances: 30 });
     expect(usableCapacity(host, 'vm', policy)).toEqual({ vcpus: 11, memoryMiB: 901, diskGiB: 480, instances: 30 });
     const uncapped = linuxHost('u', { capacity: { vcpus: 1, memoryMiB: 1, diskGiB: 1, instances: 0 } });
     expect(usableCapacity(uncapped, 'vm', DEFAULT_POLICY).instances).toBe(250);
@@ -41,7 +41,7 @@ describe('usableCapacity', () => {
   it('ships the documented default policy', () => {
     expect(DEFAULT_POLICY).toEqual({
       strategy: 'binpack',
-      ratios: { vm: { vcpus: 4, memoryMiB: 1, diskGiB: 1 }, container: { vcpus: 8, memoryMiB: 1.5, diskGiB: 1 } },
+      ratios: { vm: { vcpus: 4, memoryMiB: 1, diskGiB: 1 }, container: { vcpus: 16, memoryMiB: 1.5, diskGiB: 1 } },
       reserved: { vcpus: 0, memoryMiB: 0, diskGiB: 0 },
       maxInstancesPerHost: 250,
     });
@@ -51,12 +51,12 @@ describe('usableCapacity', () => {
 describe('weighers', () => {
   const hosts = [
     linuxHost('empty'),
-    linuxHost('cpu-full', { allocated: used({ vcpus: 100 }) }),
+    linuxHost('cpu-full', { allocated: used({ vcpus: 200 }) }),
     linuxHost('mem-half', { allocated: used({ memoryMiB: 40000 }) }),
   ];
 
   it('binpack prefers the host fullest after placement by its most constrained resource', () => {
-    // cpu-full: 101/128 vCPUs; mem-half: 41024/98304 MiB.
+    // cpu-full: 201/256 vCPUs; mem-half: 41024/98304 MiB.
     expect(ok(place(request(DEBIAN_12), hosts)).hostId).toBe('cpu-full');
   });
 
@@ -118,7 +118,7 @@ describe('weighers', () => {
 
   it('keeps every score between 0 and 1', () => {
     const fleet = [
-      linuxHost('a', { templates: ['debian-12'], labels: { ssd: 'true' }, allocated: used({ vcpus: 127 }) }),
+      linuxHost('a', { templates: ['debian-12'], labels: { ssd: 'true' }, allocated: used({ vcpus: 255 }) }),
       linuxHost('b', { groups: { g: 5 } }),
     ];
     const req = request(DEBIAN_12, {
@@ -140,9 +140,9 @@ describe('Scheduler', () => {
   });
 
   it('records a committed claim, so the next decision of a batch sees it', () => {
-    // Two container slots of 1 vCPU each on a host with usable 2 × 8 = 16 vCPUs: 8 vCPU requests.
+    // Two container slots on a host with usable 2 × 16 = 32 vCPUs: 16 vCPU requests.
     const scheduler = new Scheduler([linuxHost('a', { capacity: small() }), linuxHost('b', { capacity: small() })], DEFAULT_POLICY);
-    const req = request(DEBIAN_12, { resources: { vcpus: 8, memoryMiB: 512, diskGiB: 1 }, group: { id: 'g', name: 'g', policy: 'affinity', strict: false } });
+    const req = request(DEBIAN_12, { resources: { vcpus: 16, memoryMiB: 512, diskGiB: 1 }, group: { id: 'g', name: 'g', policy: 'affinity', strict: false } });
     const placed: string[] = [];
     for (let i = 0; i < 5; i++) {
       const decision = scheduler.place(req);
@@ -151,7 +151,7 @@ describe('Scheduler', () => {
       placed.push(decision.hostId);
     }
     expect(placed).toEqual(['a', 'a', 'b', 'b']);
-    expect(scheduler.host('a')?.allocated).toEqual({ vcpus: 16, memoryMiB: 1024, diskGiB: 2, instances: 2 });
+    expect(scheduler.host('a')?.allocated).toEqual({ vcpus: 32, memoryMiB: 1024, diskGiB: 2, instances: 2 });
     expect(scheduler.host('a')?.groups).toEqual({ g: 2 });
     expect(scheduler.place(req).explanation.rejections).toEqual([expect.objectContaining({ code: 'vcpus', count: 2 })]);
   });
@@ -189,7 +189,7 @@ describe('Scheduler', () => {
 
   it('takes allocations from an update as the truth', () => {
     const scheduler = new Scheduler([linuxHost('a', { capacity: small() })], DEFAULT_POLICY);
-    const req = request(DEBIAN_12, { resources: { vcpus: 16, memoryMiB: 1, diskGiB: 1 } });
+    const req = request(DEBIAN_12, { resources: { vcpus: 32, memoryMiB: 1, diskGiB: 1 } });
     scheduler.commit(ok(scheduler.place(req)));
     expect(scheduler.place(req).ok).toBe(false);
     scheduler.updateHost(linuxHost('a', { capacity: small() }));

@@ -1,4 +1,4 @@
-import { ARCHES, Technology } from '@hyperplane/domain';
+import { ARCHES, fromMilliVcpus, Technology, toMilliVcpus } from '@hyperplane/domain';
 import { CapacityTable } from './capacity-table';
 import {
   ClassEntry,
@@ -437,7 +437,7 @@ export class Scheduler {
       arch: best.option.arch,
       score: best.score,
       claim: {
-        vcpus: request.resources.vcpus + best.option.overheadVcpus,
+        vcpus: fromMilliVcpus(toMilliVcpus(request.resources.vcpus) + toMilliVcpus(best.option.overheadVcpus)),
         memoryMiB: request.resources.memoryMiB + best.option.overheadMemoryMiB,
         diskGiB: request.resources.diskGiB + best.option.overheadDiskGiB,
       },
@@ -532,7 +532,7 @@ export function withClaim(host: HostSnapshot, decision: PlacementSuccess): HostS
   const groups = decision.groupId === undefined ? host.groups : { ...host.groups, [decision.groupId]: (host.groups?.[decision.groupId] ?? 0) + 1 };
   return {
     ...host,
-    allocated: { vcpus: a.vcpus + decision.claim.vcpus, memoryMiB: a.memoryMiB + decision.claim.memoryMiB, diskGiB: a.diskGiB + decision.claim.diskGiB, instances: a.instances + 1 },
+    allocated: { vcpus: fromMilliVcpus(toMilliVcpus(a.vcpus) + toMilliVcpus(decision.claim.vcpus)), memoryMiB: a.memoryMiB + decision.claim.memoryMiB, diskGiB: a.diskGiB + decision.claim.diskGiB, instances: a.instances + 1 },
     ...(groups ? { groups } : {}),
     ...(decision.macosGuest ? { macosGuests: (host.macosGuests ?? 0) + 1 } : {}),
   };

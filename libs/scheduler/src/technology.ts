@@ -31,6 +31,9 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
   const hyperv = template.osFamily === 'windows' && needsHypervIsolation(request.isolation) ? hypervWhy(request.isolation) : null;
   const offersContainer = template.technologies.includes('container');
   const offersVm = template.technologies.includes('vm');
+  // A VM has whole vCPUs: a fractional size can only be a container (the API refuses an
+  // explicit fractional VM; `auto` never turns one into a VM).
+  const wholeVcpus = Number.isInteger(request.resources.vcpus);
   switch (request.technology) {
     case 'vm':
       return { kind: 'fixed', technology: 'vm', reason: 'a VM: requested explicitly' };
@@ -55,7 +58,15 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
   }
   if (blocker || !offersContainer) {
     const why = blocker ?? `${template.name} is not offered as a container`;
-    if (offersVm) return { kind: 'fixed', technology: 'vm', reason: `a VM: ${why}` };
+    if (offersVm && wholeVcpus) return { kind: 'fixed', technology: 'vm', reason: `a VM: ${why}` };
+    if (offersVm) {
+      return {
+        kind: 'reject',
+        technology: 'vm',
+        code: 'template-technology',
+        reason: `a VM would be needed (${why}), but a VM has whole vCPUs and ${request.resources.vcpus} vCPU is a container size`,
+      };
+    }
     return blocker
       ? {
           kind: 'reject',
@@ -70,7 +81,7 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
   if (hyperv) {
     return {
       kind: 'auto',
-      vmPossible: offersVm,
+      vmPossible: offersVm && wholeVcpus,
       containerReason: (fitting, sampled) =>
         fitting > 0
           ? `a container with Hyper-V isolation: the request ${hyperv}, which a Windows container gets from a utility VM with its own kernel (a middle point between a container and a VM), and ${
@@ -86,7 +97,7 @@ export function planTechnology(request: PlacementRequest): TechnologyPlan {
   }
   return {
     kind: 'auto',
-    vmPossible: offersVm,
+    vmPossible: offersVm && wholeVcpus,
     containerReason: (fitting, sampled) =>
       fitting > 0
         ? `a container: the workload can share the host kernel and ${sampled ? 'at least ' : ''}${fitting} ${hostOs} ${

@@ -178,7 +178,7 @@ const hostArb = (id: string): fc.Arbitrary<HostSnapshot> =>
       zone: h.zone,
       capacity: { vcpus: h.cpus, memoryMiB: h.memoryMiB, diskGiB: h.diskGiB, instances: h.instances },
       allocated: {
-        vcpus: Math.floor(h.cpus * 2 * h.used),
+        vcpus: Math.floor(h.cpus * 2000 * h.used) / 1000,
         memoryMiB: Math.floor(h.memoryMiB * h.used),
         diskGiB: Math.floor(h.diskGiB * h.used),
         instances: h.usedInstances,
@@ -265,7 +265,8 @@ export const requestArb = (hostIds: readonly string[]): fc.Arbitrary<PlacementRe
       template: templateArb,
       technology: fc.constantFrom('container' as const, 'vm' as const, 'auto' as const),
       resources: fc.record({
-        vcpus: fc.integer({ min: 0, max: 8 }),
+        // Whole vCPUs, or a container's fraction (0.01–2 in milli-vCPU steps).
+        vcpus: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 10, max: 2000 }).map((m) => m / 1000)),
         memoryMiB: fc.constantFrom(0, 256, 1024, 4096, 8192),
         diskGiB: fc.integer({ min: 0, max: 60 }),
       }),

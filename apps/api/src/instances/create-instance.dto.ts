@@ -5,6 +5,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsUUID,
   Matches,
@@ -21,6 +22,7 @@ import {
   Capability,
   ISOLATION_NEEDS,
   IsolationNeed,
+  MIN_CONTAINER_VCPUS,
   NAME_PATTERN,
   NAME_RULE,
   REQUESTED_TECHNOLOGIES,
@@ -31,9 +33,14 @@ import {
 import { IsStringMap } from '../common/validators';
 
 export class ResourcesDto {
-  @ApiProperty({ minimum: 1, maximum: RESOURCE_LIMITS.vcpus, example: 1 })
-  @IsInt()
-  @Min(1)
+  @ApiProperty({
+    minimum: MIN_CONTAINER_VCPUS,
+    maximum: RESOURCE_LIMITS.vcpus,
+    example: 1,
+    description: 'vCPUs. A container may ask for a fraction (0.25: a quarter of one CPU, at least 0.01, in steps of 0.001); a VM asks whole vCPUs',
+  })
+  @IsNumber({ maxDecimalPlaces: 3, allowNaN: false, allowInfinity: false }, { message: 'vcpus must be a number with at most three decimal places' })
+  @Min(MIN_CONTAINER_VCPUS)
   @Max(RESOURCE_LIMITS.vcpus)
   vcpus!: number;
 
@@ -52,7 +59,11 @@ export class ResourcesDto {
 
 /** Performance isolation beyond the size: what cgroups (or the hypervisor) enforce. */
 export class LimitsDto {
-  @ApiPropertyOptional({ description: 'Relative CPU weight (1024 = one normal share)', minimum: 2, maximum: 262144 })
+  @ApiPropertyOptional({
+    description: 'Relative CPU weight under contention (cgroup v1 shares: 1024 = one normal share; cgroup v2 cpu.weight = 1 + (units − 2) × 9999 / 262142)',
+    minimum: 2,
+    maximum: 262144,
+  })
   @IsOptional()
   @IsInt()
   @Min(2)

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { InstanceState, NAME_PATTERN } from '@hyperplane/domain';
+import { InstanceState, NAME_PATTERN, vcpusProblem } from '@hyperplane/domain';
 import { InstanceEntity, InstanceRepository, SnapshotRepository, Tx, UsageRepository } from '@hyperplane/db';
 import { canChange, Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
@@ -73,6 +73,8 @@ export class InstanceChangeService {
 
   async resize(principal: Principal, id: string, dto: ResizeInstanceDto, idem: IdempotencyContext): Promise<Submitted> {
     const instance = await this.instances.visible(principal, id);
+    const vcpus = vcpusProblem(dto.resources.vcpus, instance.technology ?? instance.requestedTechnology);
+    if (vcpus) throw problems.badField('resources.vcpus', `vcpus ${vcpus}`);
     // A running instance can be resized only where the driver can do it live.
     const capability = instance.state === 'running' ? 'liveResize' : undefined;
     return this.change(principal, id, idem, 'resize', { resources: { ...dto.resources }, limits: dto.limits ? { ...dto.limits } : null }, ['running', 'stopped'], capability, undefined, async (em) => {

@@ -6,6 +6,7 @@ import {
   DELETABLE_STATES,
   InstanceAction,
   InstanceState,
+  vcpusProblem,
 } from '@hyperplane/domain';
 import {
   HostRepository,
@@ -112,6 +113,11 @@ export class InstanceService {
     if (!template) throw problems.badField('template', `no template named ${dto.template}; GET /v1/templates lists them`);
     if (dto.technology !== 'auto' && !template.technologies.includes(dto.technology)) {
       throw problems.badField('technology', `template ${template.name} can be a ${template.technologies.join(' or a ')}, not a ${dto.technology}`);
+    }
+    const vcpus = vcpusProblem(dto.resources.vcpus, dto.technology);
+    if (vcpus) throw problems.badField('resources.vcpus', `vcpus ${vcpus}`);
+    if (!Number.isInteger(dto.resources.vcpus) && !template.technologies.includes('container')) {
+      throw problems.badField('resources.vcpus', `${template.name} is offered only as a VM, which has whole vCPUs; ${dto.resources.vcpus} vCPU is a container size`);
     }
     if (dto.arch && !template.archs.includes(dto.arch)) {
       throw problems.badField('arch', `template ${template.name} exists for ${template.archs.join(', ')}, not ${dto.arch}`);

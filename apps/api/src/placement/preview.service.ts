@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '@hyperplane/config';
-import { hostSnapshot, HostRepository, placementRequest, toTemplateSpec } from '@hyperplane/db';
+import { hostSnapshot, HostRepository, placementRequest, ProjectRepository, toTemplateSpec } from '@hyperplane/db';
 import { decisionForProject, mergePolicy, place, PlacementDecision, PlacementPolicy, policyFromSettings, ProjectDecision } from '@hyperplane/scheduler';
 import { isFleetWide, Principal } from '../auth/principal';
 import { InstanceSpecDto } from '../instances/create-instance.dto';
@@ -21,6 +21,7 @@ export class PreviewService {
     private readonly hosts: HostRepository,
     private readonly instances: InstanceService,
     private readonly scope: ProjectScope,
+    private readonly projects: ProjectRepository,
   ) {
     this.base = policyFromSettings(config);
   }
@@ -31,8 +32,10 @@ export class PreviewService {
     const { template, group } = await this.instances.checkSpec(principal, dto, project.id);
     const subject = this.instances.newInstance(randomUUID(), project.id, 'preview', dto, principal, group);
     const request = placementRequest(subject as Parameters<typeof placementRequest>[0], toTemplateSpec(template), group);
-    const [rows, groups] = await Promise.all([this.hosts.schedulable(), this.hosts.groupCounts()]);
-    const decision = place(request, rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})), this.policyOf(project.policy));
+    // The policy as it is now, not as the project scope's cache last saw it: a preview decides
+    // under what the next create would (the controller drops its cached policies at NOTIFY hp_policy).
+    const [rows, groups, current] = await Promise.all([this.hosts.schedulable(), this.hosts.groupCounts(), this.projects.get(project.id)]);
+    const decision = place(request, rows.map((h) => hostSnapshot(h, groups.get(h.id) ?? {})), this.policyOf(current?.policy ?? null));
     return isFleetWide(principal) ? decision : decisionForProject(decision);
   }
 

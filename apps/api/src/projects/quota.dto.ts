@@ -1,13 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+import { IsInt, IsNumber, IsObject, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 
 const MAX = 2_000_000_000;
 
 /** Limits for one scope; a missing one is unlimited. */
 export class QuotaLimitsDto {
   @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) @Max(MAX) instances?: number;
-  @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) @Max(MAX) vcpus?: number;
+  @ApiPropertyOptional({ minimum: 0, description: 'vCPUs, fractions of containers included (at most three decimal places)' })
+  @IsOptional()
+  @IsNumber({ maxDecimalPlaces: 3, allowNaN: false, allowInfinity: false }, { message: 'vcpus must be a number with at most three decimal places' })
+  @Min(0)
+  @Max(MAX / 1000)
+  vcpus?: number;
   @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) @Max(MAX) memoryMiB?: number;
   @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) @Max(MAX) diskGiB?: number;
 }

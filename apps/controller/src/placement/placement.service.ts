@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { TemplateSpec } from '@hyperplane/domain';
 import { AppConfig } from '@hyperplane/config';
 import {
@@ -7,8 +7,10 @@ import {
   HostRepository,
   InstanceEntity,
   PlacementGroupEntity,
+  PgListener,
   PlacementGroupRepository,
   placementRequest,
+  POLICY_CHANNEL,
   ProjectRepository,
   TemplateRepository,
   toTemplateSpec,
@@ -28,6 +30,7 @@ import {
   withClaim,
 } from '@hyperplane/scheduler';
 
+import { NOTIFY_LISTENER } from '../notify-listener';
 import { observePlacement } from '../observability/controller-metrics';
 
 const SNAPSHOT_MAX_AGE_MS = 2000;
@@ -52,7 +55,7 @@ interface Cached<T> {
  * still in flight would vanish from view until the next reload.
  */
 @Injectable()
-export class PlacementService {
+export class PlacementService implements OnModuleInit {
   private readonly log = new Logger('placement');
   /** The hosts as loaded, with every decision since recorded (new schedulers start from it). */
   private hosts: HostSnapshot[] = [];
@@ -66,6 +69,7 @@ export class PlacementService {
   private readonly templates = new Map<string, Cached<TemplateSpec | null>>();
   private readonly groups = new Map<string, Cached<PlacementGroupEntity | null>>();
   private readonly policies = new Map<string, Cached<PlacementPolicy>>();
+  private policyGeneration = 0;
   readonly basePolicy: PlacementPolicy;
 
   constructor(
@@ -74,6 +78,7 @@ export class PlacementService {
     private readonly templateRepo: TemplateRepository,
     private readonly groupRepo: PlacementGroupRepository,
     private readonly projectRepo: ProjectRepository,
+    @Inject(NOTIFY_LISTENER) private readonly listener: PgListener,
   ) {
     this.basePolicy = policyFromSettings(config);
   }
@@ -89,12 +94,28 @@ export class PlacementService {
     return id ? this.cached(this.groups, id, () => this.groupRepo.get(id)) : Promise.resolve(null);
   }
 
-  /** The global policy with the project's overrides. */
-  policyFor(projectId: string): Promise<PlacementPolicy> {
-    return this.cached(this.policies, projectId, async () => {
-      const project = await this.projectRepo.get(projectId);
-      return mergePolicy(this.basePolicy, project?.policy);
-    });
+  /**
+   * The global policy with the project's overrides. Cached, and forgotten at every change of a
+   * policy (NOTIFY hp_policy): a load that began before the change is not kept.
+   */
+  async policyFor(projectId: string): Promise<PlacementPolicy> {
+    const hit = this.policies.get(projectId);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const generation = this.policyGeneration;
+    const project = await this.projectRepo.get(projectId);
+    const policy = mergePolicy(this.basePolicy, project?.policy);
+    if (generation === this.policyGeneration) this.policies.set(projectId, { value: policy, until: Date.now() + CACHE_MS });
+    return policy;
+  }
+
+  /** A project's policy changed (here or in any process): the next decision reads it again. */
+  forgetPolicies(): void {
+    this.policies.clear();
+    this.policyGeneration++;
+  }
+
+  onModuleInit(): void {
+    this.listener.on(POLICY_CHANNEL, () => this.forgetPolicies());
   }
 
   async requestFor(instance: InstanceEntity, template: TemplateSpec): Promise<PlacementRequest> {

@@ -1,6 +1,18 @@
-import { age, ago, duration, formatGiB, formatMiB, percent, stateTone, tally, technologyLabel } from './format';
+import { age, ago, duration, formatGiB, formatMiB, formatVcpus, percent, stateTone, tally, technologyLabel } from './format';
 
 describe('portal formatting', () => {
+  it('writes fractional vCPUs as decimals, without a float tail', () => {
+    expect([formatVcpus(0.25), formatVcpus(1), formatVcpus(2), formatVcpus(31.75), formatVcpus(0.1 + 0.2), formatVcpus(1 / 3), formatVcpus(Number.NaN)]).toEqual([
+      '0.25 vCPU',
+      '1 vCPU',
+      '2 vCPUs',
+      '31.75 vCPUs',
+      '0.3 vCPU',
+      '0.333 vCPU',
+      '—',
+    ]);
+  });
+
   it('writes memory in the largest unit that reads well', () => {
     expect(formatMiB(512)).toBe('512 MiB');
     expect(formatMiB(1024)).toBe('1 GiB');

@@ -6,6 +6,16 @@ export function formatMiB(mib: number): string {
   return `${Math.round(mib)} MiB`;
 }
 
+/**
+ * vCPUs as the API gives them (decimals, whole milli-vCPUs): 0.25 → "0.25 vCPU", 1 → "1 vCPU",
+ * 2 → "2 vCPUs", 31.75 → "31.75 vCPUs", 1/3 → "0.333 vCPU" (never a float's tail).
+ */
+export function formatVcpus(vcpus: number): string {
+  if (!Number.isFinite(vcpus)) return '—';
+  const text = String(Math.round(vcpus * 1000) / 1000);
+  return `${text} ${Math.abs(vcpus) > 1 ? 'vCPUs' : 'vCPU'}`;
+}
+
 export function formatGiB(gib: number): string {
   if (Math.abs(gib) >= 1024) return `${trim(gib / 1024)} TiB`;
   return `${Math.round(gib)} GiB`;

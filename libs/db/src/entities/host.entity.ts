@@ -1,4 +1,5 @@
 import { Arch, DriverProbe, HostStatus, OsFamily } from '@hyperplane/domain';
+import { MILLI_VCPUS } from './milli-vcpus';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 import { AgentEntity } from './agent.entity';
 
@@ -56,7 +57,8 @@ export class HostEntity {
   @Column({ type: 'varchar', length: 63, nullable: true })
   zone!: string | null;
 
-  @Column({ type: 'int' })
+  /** Stored in milli-vCPUs (MILLI_VCPUS); a decimal here. */
+  @Column({ type: 'int', transformer: MILLI_VCPUS })
   capVcpus!: number;
 
   @Column({ type: 'int' })
@@ -69,7 +71,8 @@ export class HostEntity {
   @Column({ type: 'int', default: 0 })
   capInstances!: number;
 
-  @Column({ type: 'int', default: 0 })
+  /** Stored in milli-vCPUs (MILLI_VCPUS); a decimal here. */
+  @Column({ type: 'int', default: 0, transformer: MILLI_VCPUS })
   allocVcpus!: number;
 
   @Column({ type: 'int', default: 0 })

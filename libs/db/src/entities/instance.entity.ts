@@ -1,4 +1,5 @@
 import { HostEntity } from './host.entity';
+import { MILLI_VCPUS } from './milli-vcpus';
 import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
 import { Arch, DriverName, InstanceState, IsolationNeeds, RequestedTechnology, Technology } from '@hyperplane/domain';
@@ -85,7 +86,8 @@ export class InstanceEntity {
   @Column({ type: 'text', nullable: true })
   stateReason!: string | null;
 
-  @Column({ type: 'int' })
+  /** Stored in milli-vCPUs (MILLI_VCPUS); a decimal here. */
+  @Column({ type: 'int', transformer: MILLI_VCPUS })
   vcpus!: number;
 
   @Column({ type: 'int' })
@@ -94,7 +96,8 @@ export class InstanceEntity {
   @Column({ type: 'int' })
   diskGib!: number;
 
-  @Column({ type: 'int', default: 0 })
+  /** Stored in milli-vCPUs (MILLI_VCPUS); a decimal here. */
+  @Column({ type: 'int', default: 0, transformer: MILLI_VCPUS })
   claimVcpus!: number;
 
   @Column({ type: 'int', default: 0 })
@@ -107,7 +110,8 @@ export class InstanceEntity {
    * A resize in flight holds its new size against the project's quota from the request on:
    * the quota counts GREATEST(size, reserve). Cleared (0) when the resize ends either way.
    */
-  @Column({ type: 'int', default: 0 })
+  /** Stored in milli-vCPUs (MILLI_VCPUS); a decimal here. */
+  @Column({ type: 'int', default: 0, transformer: MILLI_VCPUS })
   reserveVcpus!: number;
 
   @Column({ type: 'int', default: 0 })

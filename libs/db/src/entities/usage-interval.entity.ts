@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { MILLI_VCPUS } from './milli-vcpus';
 
 /**
  * One interval during which an instance held resources in one metered state (running,
@@ -25,7 +26,8 @@ export class UsageIntervalEntity {
   @Column({ type: 'varchar', length: 16 })
   state!: string;
 
-  @Column({ type: 'int' })
+  /** Stored in milli-vCPUs (MILLI_VCPUS); a decimal here. */
+  @Column({ type: 'int', transformer: MILLI_VCPUS })
   vcpus!: number;
 
   @Column({ type: 'int' })

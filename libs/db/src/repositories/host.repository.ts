@@ -1,5 +1,5 @@
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { Capacity, HostInventory, HostStatus, Resources, Technology } from '@hyperplane/domain';
+import { Capacity, fromMilliVcpus, HostInventory, HostStatus, Resources, Technology, toMilliVcpus } from '@hyperplane/domain';
 import { EntityManager, In } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { HostEntity } from '../entities';
@@ -214,14 +214,14 @@ export class HostRepository {
        RETURNING h.id`,
       [
         ids,
-        col((c) => c.claim.vcpus),
+        col((c) => toMilliVcpus(c.claim.vcpus)),
         col((c) => c.claim.memoryMiB),
         col((c) => c.claim.diskGiB),
         col((c) => c.instances),
         col((c) => c.limits.ratios.vcpus),
         col((c) => c.limits.ratios.memoryMiB),
         col((c) => c.limits.ratios.diskGiB),
-        col((c) => c.limits.reserved.vcpus),
+        col((c) => toMilliVcpus(c.limits.reserved.vcpus)),
         col((c) => c.limits.reserved.memoryMiB),
         col((c) => c.limits.reserved.diskGiB),
         col((c) => c.limits.maxInstancesPerHost),
@@ -247,7 +247,7 @@ export class HostRepository {
       `UPDATE hosts SET alloc_vcpus = alloc_vcpus - $2, alloc_memory_mib = alloc_memory_mib - $3,
          alloc_disk_gib = alloc_disk_gib - $4, alloc_instances = alloc_instances - $5, version = version + 1
        WHERE id = $1`,
-      [hostId, claim.vcpus, claim.memoryMiB, claim.diskGiB, instances],
+      [hostId, toMilliVcpus(claim.vcpus), claim.memoryMiB, claim.diskGiB, instances],
     );
   }
 
@@ -341,8 +341,8 @@ export class HostRepository {
           OR h.alloc_disk_gib <> COALESCE(SUM(i.claim_disk_gib), 0) OR h.alloc_instances <> COUNT(i.id)`);
     return rows.map((r) => ({
       hostId: String(r.id),
-      alloc: { vcpus: Number(r.alloc_vcpus), memoryMiB: Number(r.alloc_memory_mib), diskGiB: Number(r.alloc_disk_gib), instances: Number(r.alloc_instances) },
-      sum: { vcpus: Number(r.s_vcpus), memoryMiB: Number(r.s_mem), diskGiB: Number(r.s_disk), instances: Number(r.s_n) },
+      alloc: { vcpus: fromMilliVcpus(Number(r.alloc_vcpus)), memoryMiB: Number(r.alloc_memory_mib), diskGiB: Number(r.alloc_disk_gib), instances: Number(r.alloc_instances) },
+      sum: { vcpus: fromMilliVcpus(Number(r.s_vcpus)), memoryMiB: Number(r.s_mem), diskGiB: Number(r.s_disk), instances: Number(r.s_n) },
     }));
   }
 }

@@ -1,4 +1,4 @@
-import { canTransition, guardFrom, InstanceState, Resources } from '@hyperplane/domain';
+import { canTransition, guardFrom, InstanceState, Resources, toMilliVcpus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { InstanceEntity } from '../entities';
@@ -157,7 +157,7 @@ export class InstanceRepository {
         rows.map((r) => r.driver),
         rows.map((r) => r.technology),
         rows.map((r) => r.arch),
-        rows.map((r) => r.claim.vcpus),
+        rows.map((r) => toMilliVcpus(r.claim.vcpus)),
         rows.map((r) => r.claim.memoryMiB),
         rows.map((r) => r.claim.diskGiB),
         rows.map((r) => JSON.stringify(r.explanation)),

@@ -1,3 +1,4 @@
+import { fromMilliVcpus } from '@hyperplane/domain';
 import { Database } from '../database';
 
 export interface CountRow {
@@ -58,7 +59,7 @@ export class OverviewRepository {
         GROUP BY 1`,
       [projectIds],
     );
-    return rows.map((r) => ({ technology: r.technology, vcpus: Number(r.vcpus), memoryMiB: Number(r.mem), diskGiB: Number(r.disk), count: Number(r.count) }));
+    return rows.map((r) => ({ technology: r.technology, vcpus: fromMilliVcpus(Number(r.vcpus)), memoryMiB: Number(r.mem), diskGiB: Number(r.disk), count: Number(r.count) }));
   }
 
   async operationsByKindAndStatus(projectIds: string[] | null): Promise<CountRow[]> {
@@ -85,7 +86,7 @@ export class OverviewRepository {
          FROM hosts WHERE status <> 'down'`,
     );
     const n = (k: string): number => Number(r?.[k] ?? 0);
-    return { vcpus: n('v'), memoryMiB: n('m'), diskGiB: n('d'), allocVcpus: n('av'), allocMemoryMiB: n('am'), allocDiskGiB: n('ad') };
+    return { vcpus: fromMilliVcpus(n('v')), memoryMiB: n('m'), diskGiB: n('d'), allocVcpus: fromMilliVcpus(n('av')), allocMemoryMiB: n('am'), allocDiskGiB: n('ad') };
   }
 
   /** The hosts with the most instances: containers vs VMs and what the VMs' overhead costs. */

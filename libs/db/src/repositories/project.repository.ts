@@ -2,6 +2,9 @@ import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity
 import { Database } from '../database';
 import { ProjectEntity } from '../entities';
 
+/** NOTIFYed by a trigger at every change of a project's placement policy (see the policy-notify migration). */
+export const POLICY_CHANNEL = 'hp_policy';
+
 export class ProjectRepository {
   constructor(private readonly db: Database) {}
 

@@ -1,3 +1,4 @@
+import { fromMilliVcpus, toMilliVcpus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
 import { Database } from '../database';
 
@@ -53,13 +54,13 @@ export class UsageRepository {
       [projectId],
     );
     const out: Record<string, HeldResources> = {};
-    for (const r of rows) out[String(r.bucket)] = { instances: Number(r.instances), vcpus: Number(r.vcpus), memoryMiB: Number(r.memory), diskGiB: Number(r.disk) };
+    for (const r of rows) out[String(r.bucket)] = { instances: Number(r.instances), vcpus: fromMilliVcpus(Number(r.vcpus)), memoryMiB: Number(r.memory), diskGiB: Number(r.disk) };
     return out;
   }
 
   /** A resize holds max(old, new) from its request until its operation ends (the trigger checks the growth). */
   async reserve(em: EntityManager, instanceId: string, size: { vcpus: number; memoryMiB: number; diskGiB: number }): Promise<void> {
-    await em.query('UPDATE instances SET reserve_vcpus = $2, reserve_memory_mib = $3, reserve_disk_gib = $4 WHERE id = $1', [instanceId, size.vcpus, size.memoryMiB, size.diskGiB]);
+    await em.query('UPDATE instances SET reserve_vcpus = $2, reserve_memory_mib = $3, reserve_disk_gib = $4 WHERE id = $1', [instanceId, toMilliVcpus(size.vcpus), size.memoryMiB, size.diskGiB]);
   }
 
   /** Metered intervals overlapping [from, to), cut to it; open intervals run to now (or `to`). */
@@ -79,7 +80,7 @@ export class UsageRepository {
       name: String(r.name),
       technology: String(r.technology),
       state: String(r.state),
-      vcpus: Number(r.vcpus),
+      vcpus: fromMilliVcpus(Number(r.vcpus)),
       memoryMib: Number(r.memory_mib),
       diskGib: Number(r.disk_gib),
       seconds: Number(r.seconds),

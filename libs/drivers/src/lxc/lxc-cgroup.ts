@@ -1,6 +1,6 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Resources } from '@hyperplane/domain';
+import { fromMilliVcpus, Resources, toMilliVcpus } from '@hyperplane/domain';
 import { InstanceLimits } from '../driver';
 
 export type CgroupVersion = 'v1' | 'v2';
@@ -112,9 +112,15 @@ export function planLimits(layout: CgroupLayout, resources: Resources, limits: I
     unenforced.push('memoryMiB: no memory cgroup controller');
   }
 
-  // vcpus becomes a CFS cap (like `docker --cpus`) unless an explicit cap is asked for.
-  const capPercent = limits.cpuCapPercent ?? (resources.vcpus > 0 ? resources.vcpus * 100 : undefined);
-  const quota = capPercent !== undefined ? Math.max(1000, Math.round((CFS_PERIOD_US * capPercent) / 100)) : undefined;
+  // vcpus becomes a CFS cap (like `docker --cpus`) unless an explicit cap is asked for:
+  // 0.25 vCPU is 25 ms of CPU time per 100 ms period ("25000 100000"); 1000 µs is the
+  // kernel's smallest quota (0.01 vCPU, the smallest container size).
+  const quota =
+    limits.cpuCapPercent !== undefined
+      ? Math.max(1000, Math.round((CFS_PERIOD_US * limits.cpuCapPercent) / 100))
+      : resources.vcpus > 0
+        ? Math.max(1000, (toMilliVcpus(resources.vcpus) * CFS_PERIOD_US) / 1000)
+        : undefined;
   if (has('cpu')) {
     if (v2) {
       set('cpu.weight', limits.cpuUnits !== undefined ? sharesToWeight(limits.cpuUnits) : 100, limits.cpuUnits === undefined);
@@ -183,8 +189,10 @@ export interface HostTotals {
 /**
  * Turns cgroup values (read live, or taken from the config of a stopped container) back into
  * resources and limits. A missing value is the kernel default; "no limit" reads as the host's size.
+ * The vCPUs are the cap ("25000 100000" → 0.25) — unless the instance asked for an explicit
+ * cap (`explicitCap`, limits.cpuCapPercent), which is not its size: then whole CPUs above it.
  */
-export function interpretLimits(layout: CgroupLayout, values: ReadonlyMap<string, string>, host: HostTotals): Readback {
+export function interpretLimits(layout: CgroupLayout, values: ReadonlyMap<string, string>, host: HostTotals, opts: { explicitCap?: boolean } = {}): Readback {
   const int = (key: string): number | undefined => {
     const raw = values.get(key)?.trim();
     if (raw === undefined || raw === '' || raw === 'max') return undefined;
@@ -227,7 +235,12 @@ export function interpretLimits(layout: CgroupLayout, values: ReadonlyMap<string
   const cpus = countCpuList(values.get(cpusetKey)) ?? host.cpus;
   return {
     resources: {
-      vcpus: capPercent !== undefined ? Math.min(cpus, Math.max(1, Math.ceil(capPercent / 100))) : cpus,
+      vcpus:
+        capPercent === undefined
+          ? cpus
+          : opts.explicitCap
+            ? Math.min(cpus, Math.max(1, Math.ceil(capPercent / 100)))
+            : Math.min(cpus, Math.max(0.001, fromMilliVcpus(toMilliVcpus(capPercent / 100)))),
       memoryMiB: memoryBytes !== undefined ? Math.floor(memoryBytes / MiB) : host.memoryMiB,
     },
     limits,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Arch, RESOURCE_LIMITS, Resources, TemplateSpec } from '@hyperplane/domain';
+import { Arch, isWholeMilliVcpus, RESOURCE_LIMITS, Resources, TemplateSpec } from '@hyperplane/domain';
 import { InstanceLimits } from '../driver';
 import { DriverError } from '../driver.exception';
 import { assertSafeName } from '../validate';
@@ -58,7 +58,9 @@ export function assertSizing(resources: Resources, limits: InstanceLimits = {}):
   const bad = (what: string) => new DriverError('InvalidArgument', `${what} is out of range`);
   for (const key of ['vcpus', 'memoryMiB', 'diskGiB'] as const) {
     const v = resources[key];
-    if (!Number.isInteger(v) || v < 0 || v > RESOURCE_LIMITS[key]) throw bad(`resources.${key} ${v}`);
+    // A container's vCPUs may be a fraction (a cpu.max quota) in milli-vCPU steps.
+    const whole = key === 'vcpus' ? isWholeMilliVcpus(v) : Number.isInteger(v);
+    if (!whole || v < 0 || v > RESOURCE_LIMITS[key]) throw bad(`resources.${key} ${v}`);
   }
   const ranges: Record<keyof InstanceLimits, [number, number]> = {
     cpuUnits: [2, 262_144],

@@ -105,6 +105,7 @@ describe('lxc driver pieces', () => {
         ['cpuset.effective_cpus', '0-3'],
       ]),
       host,
+      { explicitCap: true },
     );
     expect(limited.resources).toEqual({ vcpus: 2, memoryMiB: 256 });
     expect(limited.limits).toMatchObject({ cpuUnits: 512, cpuCapPercent: 150, swapMiB: 64, pids: 100 });
@@ -313,6 +314,27 @@ if (notRunnable) {
         await expect(driver.inspect(spec.id)).rejects.toMatchObject({ code: 'NotFound' });
       }
     });
+
+    it('gives a running container of 0.5 vCPU and 512 CPU units cpu.max "50000 100000" and its cpu.weight (v1: cfs quota and shares)', async () => {
+      const spec = makeSpec({ resources: { vcpus: 0.5, memoryMiB: 64, diskGiB: 1 }, limits: { cpuUnits: 512 } });
+      await driver.create(spec);
+      try {
+        await driver.start(spec.id);
+        const pid = lxcInfoPid(driver, spec.id);
+        if (v2) {
+          expect(cgroupFile(pid, 'cpu', 'cpu.max')).toBe('50000 100000');
+          expect(cgroupFile(pid, 'cpu', 'cpu.weight')).toBe(String(sharesToWeight(512)));
+        } else {
+          expect([cgroupFile(pid, 'cpu', 'cpu.cfs_quota_us'), cgroupFile(pid, 'cpu', 'cpu.cfs_period_us'), cgroupFile(pid, 'cpu', 'cpu.shares')]).toEqual(['50000', '100000', '512']);
+        }
+        const status = await driver.inspect(spec.id);
+        expect(status.resources?.vcpus).toBe(0.5);
+        expect(status.limits?.cpuUnits).toBe(v2 ? weightToShares(sharesToWeight(512)) : 512);
+        expect(status.details).toMatchObject({ limitsSource: 'cgroup' });
+      } finally {
+        await driver.destroy(spec.id);
+      }
+    }, 60_000);
 
     it('applies memory, swap, cpu shares, cpu cap and pids limits to the running cgroup', async () => {
       const spec = makeSpec({ resources: { vcpus: 1, memoryMiB: 96, diskGiB: 2 }, limits: { cpuUnits: 512, cpuCapPercent: 50, pids: 64, swapMiB: 32 } });

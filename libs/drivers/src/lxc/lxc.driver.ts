@@ -625,7 +625,7 @@ export class LxcDriver implements Driver {
     } else {
       values = cgroupValuesFromConfig(await readFile(join(dir, 'config'), 'utf8').catch(() => ''), layout);
     }
-    const readback = interpretLimits(layout, values, hostTotals());
+    const readback = interpretLimits(layout, values, hostTotals(), { explicitCap: meta?.limits?.cpuCapPercent !== undefined });
     return {
       id,
       state,

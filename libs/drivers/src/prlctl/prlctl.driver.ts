@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Resources, TemplateSpec, UUID_PATTERN } from '@hyperplane/domain';
+import { InstanceLimits, isWholeMilliVcpus, MIN_CONTAINER_VCPUS, Resources, TemplateSpec, toMilliVcpus, UUID_PATTERN } from '@hyperplane/domain';
 import { ActualState, Driver, DriverContext, InstanceSpec, InstanceStatus, SnapshotInfo, StopOptions } from '../driver';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
@@ -120,7 +120,7 @@ export class PrlctlDriver implements Driver {
       const meta: PrlInstanceMeta = { schema: 1, id: spec.id, prlUuid, type: template.kind === 'ct' ? 'CT' : 'VM', template: spec.template.name, resources: { ...spec.resources } };
       await this.writeMeta(meta);
       ctx.progress?.(70, 'sizing');
-      await this.cli.prlctl(['set', prlUuid, '--cpus', String(spec.resources.vcpus), '--memsize', String(spec.resources.memoryMiB)], { signal: ctx.signal });
+      await this.cli.prlctl(['set', prlUuid, ...sizeArgs(meta.type, spec.resources, spec.limits)], { signal: ctx.signal });
       ctx.progress?.(100, 'created');
       return this.describe(await this.require(spec.id));
     });
@@ -275,22 +275,23 @@ export class PrlctlDriver implements Driver {
         const prlUuid = await this.uuidByName(spec.id);
         const meta: PrlInstanceMeta = { ...source.meta, id: spec.id, prlUuid, resources: { ...spec.resources } };
         await this.writeMeta(meta);
-        await this.cli.prlctl(['set', prlUuid, '--cpus', String(spec.resources.vcpus), '--memsize', String(spec.resources.memoryMiB)], { signal: ctx.signal });
+        await this.cli.prlctl(['set', prlUuid, ...sizeArgs(meta.type, spec.resources, spec.limits)], { signal: ctx.signal });
         return this.describe(await this.require(spec.id));
       }),
     );
   }
 
-  async resize(id: string, resources: Resources, _limits?: unknown, ctx: DriverContext = {}): Promise<InstanceStatus> {
+  async resize(id: string, resources: Resources, limits?: InstanceLimits, ctx: DriverContext = {}): Promise<InstanceStatus> {
     assertInstanceId(id);
-    assertSizing(resources);
+    assertSizing(resources, 'container');
     return this.locks.run(id, async () => {
       const at = await this.settled(id);
       if (at.meta.type === 'VM' && this.stateOf(at) !== 'stopped') {
         // The VM offer declares no liveResize: refused as Unsupported, like every undeclared capability.
         throw new DriverError('Unsupported', `${id} is ${this.stateOf(at)}; a VM is resized while stopped`);
       }
-      await this.cli.prlctl(['set', at.meta.prlUuid, '--cpus', String(resources.vcpus), '--memsize', String(resources.memoryMiB)], { signal: ctx.signal });
+      assertSizing(resources, at.meta.type === 'CT' ? 'container' : 'vm');
+      await this.cli.prlctl(['set', at.meta.prlUuid, ...sizeArgs(at.meta.type, resources, limits)], { signal: ctx.signal });
       await this.writeMeta({ ...at.meta, resources: { ...resources } });
       return this.describe(await this.require(id));
     });
@@ -313,7 +314,7 @@ export class PrlctlDriver implements Driver {
   private checkSpec(spec: InstanceSpec): void {
     assertInstanceId(spec.id);
     assertSafeName('instance name', spec.name);
-    assertSizing(spec.resources);
+    assertSizing(spec.resources, spec.technology);
     if (spec.arch !== this.opts.hostArch) throw new DriverError('Unsupported', `prlctl runs ${this.opts.hostArch} guests here, not ${spec.arch}`);
   }
 
@@ -454,7 +455,8 @@ export class PrlctlDriver implements Driver {
       state: meaning.state,
       technology: at.meta.type === 'CT' ? 'container' : 'vm',
       resources: {
-        vcpus: at.info.cpus ?? at.meta.resources.vcpus,
+        // A container's fraction is its --cpulimit on whole --cpus: the size asked is in the meta.
+        vcpus: at.meta.type === 'CT' && !Number.isInteger(at.meta.resources.vcpus) ? at.meta.resources.vcpus : (at.info.cpus ?? at.meta.resources.vcpus),
         memoryMiB: at.info.memoryMiB ?? at.meta.resources.memoryMiB,
         diskGiB: at.meta.resources.diskGiB,
       },
@@ -499,10 +501,30 @@ function preferredTemplateName(template: TemplateSpec, kind: 'vm' | 'ct'): strin
   return typeof value === 'string' ? value : kind === 'vm' ? template.name : undefined;
 }
 
-function assertSizing(r: Resources): void {
-  if (!Number.isInteger(r.vcpus) || r.vcpus < 1) throw new DriverError('InvalidArgument', `vcpus must be a whole number ≥ 1, got ${r.vcpus}`);
+/**
+ * A VM has whole vCPUs (≥ 1). A Virtuozzo container may have a fraction (≥ 0.01 in 0.001
+ * steps): whole `--cpus` above it and a `--cpulimit` in percent of one CPU (see sizeArgs).
+ */
+function assertSizing(r: Resources, technology: 'container' | 'vm'): void {
+  if (technology === 'container') {
+    if (!isWholeMilliVcpus(r.vcpus) || r.vcpus < MIN_CONTAINER_VCPUS) throw new DriverError('InvalidArgument', `vcpus must be ≥ ${MIN_CONTAINER_VCPUS} in steps of 0.001, got ${r.vcpus}`);
+  } else if (!Number.isInteger(r.vcpus) || r.vcpus < 1) {
+    throw new DriverError('InvalidArgument', `vcpus must be a whole number ≥ 1, got ${r.vcpus}`);
+  }
   if (!Number.isInteger(r.memoryMiB) || r.memoryMiB < 32) throw new DriverError('InvalidArgument', `memoryMiB must be a whole number ≥ 32, got ${r.memoryMiB}`);
   if (!Number.isInteger(r.diskGiB) || r.diskGiB < 0) throw new DriverError('InvalidArgument', `diskGiB must be a whole number ≥ 0, got ${r.diskGiB}`);
+}
+
+/**
+ * `prlctl set` arguments for a size: whole `--cpus` and `--memsize`; a container's fractional
+ * vCPUs add `--cpulimit P%` (0.25 → 25%: a quarter of one CPU's time) on ceil(vcpus) CPUs,
+ * and its CPU units `--cpuunits N` (Virtuozzo's relative share, the same scale as the API's).
+ */
+export function sizeArgs(type: 'CT' | 'VM', r: Resources, limits?: InstanceLimits): string[] {
+  const args = ['--cpus', String(Math.max(1, Math.ceil(r.vcpus))), '--memsize', String(r.memoryMiB)];
+  if (type === 'CT' && !Number.isInteger(r.vcpus)) args.push('--cpulimit', `${toMilliVcpus(r.vcpus) / 10}%`);
+  if (type === 'CT' && limits?.cpuUnits !== undefined) args.push('--cpuunits', String(limits.cpuUnits));
+  return args;
 }
 
 function sameResources(a: Resources, b: Resources): boolean {

@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import {
   DriverOffer,
   DriverProbe,
+  MIN_CONTAINER_VCPUS,
   Resources,
   Technology,
   WindowsIsolation,
   addResources,
+  isWholeMilliVcpus,
   needsHypervIsolation,
   windowsBuildNumber,
   windowsContainerIsolation,
@@ -78,8 +80,9 @@ const SIM_MEMORY_MIB_PER_S = 1000;
 const SIM_DISK_GIB_PER_S = 0.5;
 
 // A simulated host may overcommit like a real one, but not without bound: a scheduler bug that
-// piles instances onto one host shows up as refused creates.
-const SIM_OVERCOMMIT: Resources = { vcpus: 16, memoryMiB: 2, diskGiB: 1 };
+// piles instances onto one host shows up as refused creates. vCPUs up to the highest ratio a
+// policy may set (64: small fractional containers).
+const SIM_OVERCOMMIT: Resources = { vcpus: 64, memoryMiB: 2, diskGiB: 1 };
 
 /**
  * A driver that models a host instead of touching one: containers and VMs, durations drawn
@@ -119,6 +122,7 @@ export class SimDriver implements Driver {
   async create(spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus> {
     assertInstanceId(spec.id);
     assertSafeName('instance name', spec.name);
+    assertSimVcpus(spec.technology, spec.resources.vcpus);
     await this.load();
     const existing = this.instances.get(spec.id);
     if (existing) return this.status(this.sameSpec(existing, spec));
@@ -606,4 +610,10 @@ export class SimDriver implements Driver {
       this.written = upTo;
     }
   }
+}
+
+/** As the real drivers: a container's vCPUs may be a fraction (a CPU cap), a VM's are whole. */
+function assertSimVcpus(technology: Technology, vcpus: number): void {
+  const ok = technology === 'vm' ? Number.isInteger(vcpus) && vcpus >= 1 : isWholeMilliVcpus(vcpus) && vcpus >= MIN_CONTAINER_VCPUS;
+  if (!ok) throw new DriverError('InvalidArgument', technology === 'vm' ? `a VM has whole vCPUs (≥ 1), not ${vcpus}` : `vcpus must be ≥ ${MIN_CONTAINER_VCPUS} in steps of 0.001, got ${vcpus}`);
 }

@@ -1,13 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BUILTIN_TEMPLATES,
+  MIN_CONTAINER_VCPUS,
   Resources,
   TemplateSpec,
   UUID_PATTERN,
   WINDOWS_ISOLATIONS,
   WindowsIsolation,
+  fromMilliVcpus,
   isOneOf,
+  isWholeMilliVcpus,
   needsHypervIsolation,
+  toMilliVcpus,
   windowsContainerIsolation,
 } from '@hyperplane/domain';
 import { Driver, DriverContext, InstanceSpec, InstanceStatus, StopOptions } from '../driver';
@@ -238,7 +242,8 @@ export class WincontainerDriver implements Driver {
     assertInstanceId(spec.id);
     assertSafeName('instance name', spec.name);
     const r = spec.resources;
-    if (!Number.isInteger(r.vcpus) || r.vcpus < 1) throw new DriverError('InvalidArgument', `vcpus must be a whole number ≥ 1, got ${r.vcpus}`);
+    // `docker --cpus` takes fractions (0.25: a quarter of one CPU's time, as a job object CPU rate).
+    if (!isWholeMilliVcpus(r.vcpus) || r.vcpus < MIN_CONTAINER_VCPUS) throw new DriverError('InvalidArgument', `vcpus must be ≥ ${MIN_CONTAINER_VCPUS} in steps of 0.001, got ${r.vcpus}`);
     if (!Number.isInteger(r.memoryMiB) || r.memoryMiB < 64) throw new DriverError('InvalidArgument', `memoryMiB must be a whole number ≥ 64, got ${r.memoryMiB}`);
     if (!Number.isInteger(r.diskGiB) || r.diskGiB < 0) throw new DriverError('InvalidArgument', `diskGiB must be a whole number ≥ 0, got ${r.diskGiB}`);
     if (spec.technology !== 'container') throw new DriverError('Unsupported', 'wincontainer runs containers; Hyper-V or QEMU run Windows VMs');
@@ -360,7 +365,7 @@ export class WincontainerDriver implements Driver {
 
 function resourcesOf(c: DockerContainer): Resources {
   const disk = Number.parseInt(c.labels[LABEL_DISK] ?? '', 10);
-  return { vcpus: c.cpus === null ? 0 : Math.round(c.cpus), memoryMiB: c.memoryMiB ?? 0, diskGiB: Number.isNaN(disk) ? 0 : disk };
+  return { vcpus: c.cpus === null ? 0 : fromMilliVcpus(toMilliVcpus(c.cpus)), memoryMiB: c.memoryMiB ?? 0, diskGiB: Number.isNaN(disk) ? 0 : disk };
 }
 
 function fmt(r: Resources): string {

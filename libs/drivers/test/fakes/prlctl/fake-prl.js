@@ -158,7 +158,7 @@ function actionSpec(action) {
     resume: {},
     pause: {},
     delete: DESKTOP ? {} : { force: flag(null) },
-    set: { cpus: value(null), memsize: value(null), name: value(null), description: value(null) },
+    set: { cpus: value(null), memsize: value(null), name: value(null), description: value(null), ...(DESKTOP ? {} : { cpulimit: value(null), cpuunits: value(null) }) },
     snapshot: { name: value('n'), description: value('d'), wait: flag(null) },
     'snapshot-list': { tree: flag('t'), id: value('i'), 'no-header': flag('H'), ...(DESKTOP ? { json: flag('j') } : {}) },
     'snapshot-switch': { id: value('i'), wait: flag(null), 'skip-resume': flag(null) },
@@ -393,6 +393,11 @@ function cmdSet(state, argv) {
     // A VM changes CPUs and memory only while stopped unless hotplug is on; a container at once.
     if (vm.type === 'VM' && vm.state !== 'stopped') fail(255, `Failed to configure the VM: Unable to change the ${key === 'cpus' ? 'number of CPUs' : 'memory size'} of a running VM. CPU/memory hotplug is disabled.`);
   }
+  // Virtuozzo: a CPU-time limit in percent of one CPU (or MHz) and a relative CPU weight.
+  if (opts.cpulimit !== undefined && !/^\d+(\.\d+)?(%|m|mhz)?$/i.test(opts.cpulimit)) fail(1, `An incorrect value for --cpulimit is specified: ${opts.cpulimit}`);
+  if (opts.cpuunits !== undefined && (!/^\d+$/.test(opts.cpuunits) || Number(opts.cpuunits) < 8 || Number(opts.cpuunits) > 500000)) fail(1, `An incorrect value for --cpuunits is specified: ${opts.cpuunits}`);
+  if (opts.cpulimit !== undefined) vm.cpulimit = opts.cpulimit;
+  if (opts.cpuunits !== undefined) vm.cpuunits = Number(opts.cpuunits);
   if (opts.cpus) vm.cpus = Number(opts.cpus);
   if (opts.memsize) vm.memsize = Number(opts.memsize);
   if (opts.name) vm.name = opts.name;
