@@ -3,3 +3,4 @@ export * from './stack';
 export * from './sse';
 export * from './processes';
 export * from './fake-debootstrap';
+export * from './topologies';
