@@ -4,3 +4,4 @@ export * from './sse';
 export * from './processes';
 export * from './fake-debootstrap';
 export * from './topologies';
+export * from './pipeline';

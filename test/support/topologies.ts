@@ -153,6 +153,8 @@ export interface PgBouncer {
   port: number;
   /** The same database through PgBouncer. */
   urlFor(directUrl: string): string;
+  /** PgBouncer's admin console (SHOW POOLS, SHOW STATS). */
+  adminUrl: string;
   stop(): Promise<void>;
   output(): string;
 }
@@ -178,6 +180,7 @@ export async function startPgBouncer(target = { host: '127.0.0.1', port: 5432 })
       'auth_type = trust',
       `auth_file = ${join(dir, 'userlist.txt')}`,
       'pool_mode = transaction',
+      'admin_users = postgres',
       'max_client_conn = 500',
       'default_pool_size = 20',
       // What node-postgres sends at start that PgBouncer does not track itself.
@@ -216,6 +219,7 @@ export async function startPgBouncer(target = { host: '127.0.0.1', port: 5432 })
       u.port = String(port);
       return u.toString();
     },
+    adminUrl: `postgres://postgres@127.0.0.1:${port}/pgbouncer`,
     stop,
     output: child.output,
   };
