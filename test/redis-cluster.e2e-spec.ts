@@ -77,11 +77,12 @@ describe('crash safety on a Redis Cluster', () => {
   let stack: Stack;
   let agent: Proc | null = null;
   let controller: Proc | null = null;
-  const dataDir = mkdtempSync(join(tmpdir(), 'hp-cluster-agent-'));
+  let dataDir = '';
   let agentEnv: Record<string, string>;
   let controllerEnv: Record<string, string>;
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'hp-cluster-agent-'));
     cluster = await startRedisCluster();
     stack = await startStack({ redisUrl: cluster.url, noAgent: true, noController: true });
     const common = {
@@ -118,7 +119,7 @@ describe('crash safety on a Redis Cluster', () => {
     await controller?.stop();
     await stack?.stop();
     await cluster?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('finishes an operation exactly once after its agent is killed with SIGKILL mid-work', async () => {
