@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { Client, Pool } from 'pg';
-import { AppConfig, loadConfig } from '@hyperplane/config';
+import { AppConfig, loadConfig, redisKeyPrefix } from '@hyperplane/config';
 import { Arch, OsFamily, Resources } from '@hyperplane/domain';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
@@ -70,8 +70,13 @@ export interface StackOptions {
   noAgent?: boolean;
   /** Start no controller (the test starts it with startController()). */
   noController?: boolean;
-  /** Another Redis than the shared one (tests that FLUSHALL). */
+  /** Another Redis than the shared one (tests that FLUSHALL, a cluster, Sentinel). */
   redisUrl?: string;
+  /**
+   * The pool's URL made from the suite's direct database URL (e.g. through PgBouncer); the
+   * direct one then becomes HYPERPLANE_DATABASE_SESSION_URL.
+   */
+  poolUrl?: (directUrl: string) => string;
 }
 
 export interface Stack {
@@ -117,9 +122,11 @@ export function testConfig(db: string, prefix: string, overrides: Partial<AppCon
 /** api + controller (+ an agent for simulated hosts) in this process, on a fresh database and Redis prefix. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await freshDatabase();
-  const prefix = `hpt${randomBytes(4).toString('hex')}`;
   const redisUrl = opts.redisUrl ?? REDIS_URL;
-  const config = testConfig(db.url, prefix, opts.config, redisUrl);
+  // A hash tag on a cluster, as loadConfig makes it.
+  const prefix = redisKeyPrefix(redisUrl, `hpt${randomBytes(4).toString('hex')}`);
+  const pooled = opts.poolUrl ? { HYPERPLANE_DATABASE_SESSION_URL: db.url } : {};
+  const config = testConfig(opts.poolUrl ? opts.poolUrl(db.url) : db.url, prefix, { ...pooled, ...opts.config }, redisUrl);
   const api = await createApiApp(config);
   await api.listen(0, '127.0.0.1');
   const port = (api.getHttpServer().address() as { port: number }).port;

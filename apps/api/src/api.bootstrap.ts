@@ -1,7 +1,7 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppConfig } from '@hyperplane/config';
+import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
 import { createAppLogger } from '@hyperplane/observability';
 import { BUILTIN_TEMPLATES } from '@hyperplane/domain';
 import { migrateDatabase, TemplateRepository } from '@hyperplane/db';
@@ -25,7 +25,7 @@ import { AuditService } from './audit/audit.service';
 export type ResolvedConfig = AppConfig & { DATABASE_URL: string; REDIS_URL: string };
 
 export async function createApiApp(config: ResolvedConfig): Promise<INestApplication> {
-  if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
+  if (config.HYPERPLANE_MIGRATE) await migrateDatabase(sessionDatabaseUrl(config));
   const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: createAppLogger(config) });
   // First: every request gets its id and is timed, whatever happens to it next.
   app.use(requestObserver());

@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { AppConfig } from '@hyperplane/config';
+import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
 import { Database, DbModule, OperationRepository, OverviewRepository, PgListener } from '@hyperplane/db';
 import { createRedis, HeartbeatStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
 import { readFileSync } from 'node:fs';
@@ -91,8 +91,8 @@ export class ApiModule {
         { provide: API_REDIS, useFactory: () => createRedis(apiRedisSettings(config), 'api', { maxRetriesPerRequest: 1 }) },
         { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
-        { provide: EVENTS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
-        { provide: TOKENS_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: EVENTS_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },
+        { provide: TOKENS_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },
         { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis, config.HYPERPLANE_REDIS_PREFIX, config.HYPERPLANE_RATE_LIMIT_PER_MINUTE), inject: [API_REDIS] },
         { provide: APP_GUARD, useClass: AuthGuard },
         RedisCloser,

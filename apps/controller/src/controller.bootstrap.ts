@@ -1,5 +1,6 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { sessionDatabaseUrl } from '@hyperplane/config';
 import { migrateDatabase } from '@hyperplane/db';
 import { createAppLogger } from '@hyperplane/observability';
 import { ControllerConfig, ControllerModule } from './controller.module';
@@ -10,7 +11,7 @@ import { WebhookDeliverer } from './webhooks/webhook-deliverer';
 
 /** Starts a controller replica: relay first, then the rebuild of lost work, then the workers. */
 export async function startController(config: ControllerConfig): Promise<INestApplicationContext> {
-  if (config.HYPERPLANE_MIGRATE) await migrateDatabase(config.DATABASE_URL);
+  if (config.HYPERPLANE_MIGRATE) await migrateDatabase(sessionDatabaseUrl(config));
   const app = await NestFactory.createApplicationContext(ControllerModule.forRoot(config), { logger: createAppLogger(config) });
   app.enableShutdownHooks();
   await app.init();

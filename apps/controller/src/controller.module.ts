@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig } from '@hyperplane/config';
+import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
 import { DbModule, PgListener, WebhookRepository } from '@hyperplane/db';
 import { readFileSync } from 'node:fs';
 import { HeartbeatStore, JobQueue, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
@@ -61,7 +61,7 @@ export class ControllerModule {
         { provide: AppConfig, useValue: config },
         { provide: JobQueue, useFactory: () => new JobQueue(controllerRedis(config), 'controller') },
         { provide: HeartbeatStore, useFactory: (q: JobQueue) => new HeartbeatStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
-        { provide: NOTIFY_LISTENER, useFactory: () => new PgListener(config.DATABASE_URL) },
+        { provide: NOTIFY_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },
         QueueCloser,
         ControllerMetrics,
         ControllerListener,

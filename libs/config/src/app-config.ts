@@ -1,13 +1,43 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, registerDecorator, validateSync } from 'class-validator';
+import { parseRedisUrl, redisKeyPrefix } from './redis-url';
 
 // Implicit conversion would make the string 'false' true; read the raw value instead.
 const toBool = ({ obj, key }: { obj: Record<string, unknown>; key: string }): unknown => {
   const raw = obj[key];
   return typeof raw === 'string' ? ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase()) : raw;
 };
+
+/** REDIS_URL parses (single, cluster or sentinel); the message says what is wrong. */
+function IsRedisUrl(): PropertyDecorator {
+  return (target, property) =>
+    registerDecorator({
+      name: 'isRedisUrl',
+      target: target.constructor,
+      propertyName: property as string,
+      validator: {
+        validate: (value: unknown) => {
+          if (typeof value !== 'string') return false;
+          try {
+            parseRedisUrl(value);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage: (args) => {
+          try {
+            parseRedisUrl(String(args?.value));
+            return 'REDIS_URL is invalid';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        },
+      },
+    });
+}
 
 const RATIOS = /^(vcpus|memoryMiB|diskGiB)=\d+(\.\d+)?(,(vcpus|memoryMiB|diskGiB)=\d+(\.\d+)?)*$/;
 
@@ -16,16 +46,35 @@ const RATIOS = /^(vcpus|memoryMiB|diskGiB)=\d+(\.\d+)?(,(vcpus|memoryMiB|diskGiB
  * them with their defaults; keep the two in step.
  */
 export class AppConfig {
-  /** PostgreSQL URL. Unset in the all-in-one: localhost:5432 if reachable, else an embedded server. */
+  /**
+   * PostgreSQL URL of the connection pool: PostgreSQL itself, or a PgBouncer in transaction
+   * mode (then set HYPERPLANE_DATABASE_SESSION_URL). Unset in the all-in-one: localhost:5432
+   * if reachable, else an embedded server.
+   */
   @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
-  /** Redis URL. Unset in the all-in-one: localhost:6379 if reachable, else redis-server from the PATH. */
-  @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
+  /**
+   * A direct PostgreSQL URL (not through a transaction-mode pooler) for what needs a session:
+   * the LISTEN connections that wake relays and event streams, and the migrations' advisory
+   * lock. Unset: DATABASE_URL.
+   */
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'HYPERPLANE_DATABASE_SESSION_URL must be a postgres:// URL' })
+  HYPERPLANE_DATABASE_SESSION_URL?: string;
+
+  /**
+   * Redis URL; the scheme says the topology: redis:// (one Redis), redis+cluster://h1:p1,h2:p2
+   * (a Redis Cluster, seed nodes), redis+sentinel://s1:p1,s2:p2/master (Sentinel); rediss… for
+   * TLS. Unset in the all-in-one: localhost:6379 if reachable, else redis-server from the PATH.
+   */
+  @IsOptional() @IsRedisUrl()
   REDIS_URL?: string;
 
-  /** Prefix of every BullMQ key, so several installations can share one Redis. */
-  @IsString() @Matches(/^[a-zA-Z0-9_-]{1,32}$/)
+  /**
+   * Prefix of every Redis key, so several installations can share one Redis. On a cluster it
+   * becomes a hash tag (`hp` → `{hp}`) so that each installation's keys share one slot.
+   */
+  @IsString() @Matches(/^([a-zA-Z0-9_-]{1,32}|\{[a-zA-Z0-9_-]{1,32}\})$/, { message: 'HYPERPLANE_REDIS_PREFIX must be 1 to 32 letters, digits, _ or - (optionally in {braces})' })
   HYPERPLANE_REDIS_PREFIX: string = 'hp';
 
   /**
@@ -275,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const lines = errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  config.HYPERPLANE_REDIS_PREFIX = redisKeyPrefix(config.REDIS_URL, config.HYPERPLANE_REDIS_PREFIX);
   return config;
 }
 
@@ -283,4 +333,9 @@ const LOG_ORDER = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const
 /** Nest's log levels up to and including `level`. */
 export function logLevels(level: AppConfig['LOG_LEVEL']): (typeof LOG_ORDER)[number][] {
   return LOG_ORDER.slice(0, LOG_ORDER.indexOf(level) + 1);
+}
+
+/** Where what needs a PostgreSQL session connects (LISTEN, the migrations' advisory lock): the direct URL when the pool goes through PgBouncer. */
+export function sessionDatabaseUrl(config: Pick<AppConfig, 'HYPERPLANE_DATABASE_SESSION_URL'> & { DATABASE_URL: string }): string {
+  return config.HYPERPLANE_DATABASE_SESSION_URL ?? config.DATABASE_URL;
 }

@@ -231,7 +231,7 @@ describe('MultiQueueConsumer', () => {
     const dead = spawnConsumer(settings, q);
     try {
       await producer.enqueue(command(q, 'orphan'));
-      await waitFor('the child to take the job', () => dead.output().includes('took orphan'));
+      await waitFor('the child to take the job', () => dead.output().includes('took orphan')).catch((e: Error) => { throw new Error(e.message + dead.output()); });
       dead.child.kill('SIGKILL');
       await new Promise((r) => dead.child.once('exit', r));
     } finally {
@@ -449,6 +449,13 @@ function spawnConsumer(settings: RedisSettings, queue: string): { child: ChildPr
     const { $schema, ...config } = JSON.parse(fs.readFileSync(${JSON.stringify(join(ROOT, '.swcrc'))}, 'utf8'));
     require.extensions['.ts'] = (m, filename) =>
       m._compile(swc.transformSync(fs.readFileSync(filename, 'utf8'), { ...config, filename, swcrc: false }).code, filename);
+    // tsconfig's paths: @hyperplane/<lib> is libs/<lib>/src.
+    const Module = require('module');
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) {
+      const lib = request.startsWith('@hyperplane/') ? request.slice('@hyperplane/'.length) : null;
+      return resolve.call(this, lib ? ${JSON.stringify(ROOT)} + '/libs/' + lib + '/src/index.ts' : request, ...rest);
+    };
     const { MultiQueueConsumer } = require(${JSON.stringify(join(__dirname, 'multi-queue-consumer.ts'))});
     const consumer = new MultiQueueConsumer(${JSON.stringify(settings)}, { concurrencyPerQueue: 1, lockDuration: 1000, name: 'mqc-test-doomed' });
     consumer.add(${JSON.stringify(queue)}, (job) => {

@@ -42,9 +42,9 @@ export class AgentRedisService implements OnModuleInit {
     }
     this.on = true;
     await this.restore();
-    let first = true;
+    // The connection is up (restore ran on it), so every later 'ready' is a reconnection: to a
+    // restarted Redis, or to the master Sentinel promoted, which may not know the users.
     this.redis.on('ready', () => {
-      if (first) return void (first = false);
       void this.restore().catch((e: unknown) => this.log.warn(`could not make agents' Redis users again: ${String(e)}`));
     });
   }
