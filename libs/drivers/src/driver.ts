@@ -49,4 +49,6 @@ export interface Driver {
   clone?(sourceId: string, spec: InstanceSpec, ctx?: DriverContext): Promise<InstanceStatus>;
   /** Capability `liveResize` (running) or plain resize (stopped); a running resize without it is `Unsupported`. */
   resize?(id: string, resources: Resources, limits?: InstanceLimits, ctx?: DriverContext): Promise<InstanceStatus>;
+  /** Capability `console`: the last `lines` lines of the instance's console log (oldest first; none yet is []). */
+  consoleLog?(id: string, opts: { lines: number }): Promise<string[]>;
 }
