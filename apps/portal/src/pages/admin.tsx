@@ -62,7 +62,15 @@ function Projects(): ReactNode {
   const qc = useQueryClient();
   const [name, setName] = useState('');
   const [error, setError] = useState<unknown>(null);
-  const [selected, setSelected] = useState<string | null>(null);
+  // The project whose policy is open is in the URL (?tab=projects&policy=team-a), so a link opens it.
+  const { search, navigate } = useRouter();
+  const selected = new URLSearchParams(search).get('policy');
+  const setSelected = (name: string): void => {
+    const next = new URLSearchParams(search);
+    next.set('tab', 'projects');
+    next.set('policy', name);
+    navigate(`/admin?${next}`, { replace: true });
+  };
   const create = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setError(null);
@@ -87,7 +95,7 @@ function Projects(): ReactNode {
                   <td>{p.name}</td>
                   <td className="muted small">{p.description}</td>
                   <td>
-                    <button className="small-btn" onClick={() => setSelected(p.name)}>
+                    <button className="small-btn" onClick={() => setSelected(p.name)} aria-label={`Policy of ${p.name}`}>
                       Policy
                     </button>
                   </td>

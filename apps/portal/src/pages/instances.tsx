@@ -104,14 +104,17 @@ export function InstancesPage(): ReactNode {
         <h1>
           Instances <span className="muted count-label">{instances.data ? `${rows.length} of ${instances.data.length}` : ''}</span>
         </h1>
-        {rights.change ? (
-          <Link to="/create" className="button primary">
-            Create
-          </Link>
-        ) : null}
+        <div className="actions">
+          <ColumnMenu hidden={hidden} onToggle={toggleColumn} />
+          {rights.change ? (
+            <Link to="/create" className="button primary">
+              Create
+            </Link>
+          ) : null}
+        </div>
       </header>
       <div className="filters" role="search">
-        <input type="search" placeholder="Search name, id, template, host…" aria-label="Search instances" value={q} onChange={(e) => setQ(e.target.value)} onBlur={() => set('q', q)} onKeyDown={(e) => e.key === 'Enter' && set('q', q)} />
+        <input type="search" placeholder="Search name, id, host…" aria-label="Search instances" value={q} onChange={(e) => setQ(e.target.value)} onBlur={() => set('q', q)} onKeyDown={(e) => e.key === 'Enter' && set('q', q)} />
         <select aria-label="State" value={filter.state} onChange={(e) => set('state', e.target.value)}>
           <option value="">Any state</option>
           {STATES.map((s) => (
@@ -155,7 +158,6 @@ export function InstancesPage(): ReactNode {
             ))}
           </select>
         ) : null}
-        <ColumnMenu hidden={hidden} onToggle={toggleColumn} />
       </div>
       {rights.change && selected.size > 0 ? (
         <div className="bulkbar" role="toolbar" aria-label="Bulk actions">
