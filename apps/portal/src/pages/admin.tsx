@@ -197,9 +197,10 @@ function Policy({ project }: { project: string }): ReactNode {
           {mode === 'form' ? (
             <>
               <div className="form-row">
-                <Field label="Strategy" name="strategy" error={error} hint={`global: ${eff?.strategy ?? '—'}`}>
+                <Field label="Strategy" name="strategy" error={error}>
                   <select value={current.strategy} onChange={(e) => edit({ ...current, strategy: e.target.value })}>
-                    <option value="">Global ({eff?.strategy})</option>
+                    {/* With no override the policy in effect is the global one, so its value can be named. */}
+                    <option value="">{policy.data.overrides.strategy ? 'The global policy’s' : `Global (${eff?.strategy ?? '—'})`}</option>
                     <option value="binpack">binpack — fill hosts first</option>
                     <option value="spread">spread — emptiest host first</option>
                   </select>

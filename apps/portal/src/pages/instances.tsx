@@ -52,7 +52,8 @@ export function InstancesPage(): ReactNode {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [bulk, setBulk] = useState<BulkRun | null>(null);
   const [hidden, setHidden] = useState<Set<string>>(() => parseHidden(localStorage.getItem(HIDDEN_COLUMNS_KEY)));
-  const columns = useMemo(() => visibleColumns(hidden), [hidden]);
+  // A token that cannot act has no selection boxes nor actions: their columns go too.
+  const columns = useMemo(() => visibleColumns(hidden).filter((c) => rights.change || (c.id !== 'select' && c.id !== 'actions')), [hidden, rights.change]);
   const grid = gridTemplate(columns);
   const toggleColumn = (id: string): void => {
     const next = new Set(hidden);

@@ -90,7 +90,7 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
               <td>
                 <Link to={`/operations/${o.id}`}>{o.kind}</Link>
               </td>
-              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : 'batch'}</span>}</td>
+              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : typeof o.result?.total === 'number' ? `${o.result.total} instances` : 'batch'}</span>}</td>
               <td className="small" title={o.requestedBy}>
                 {who.get(o.requestedBy) ?? o.requestedBy.slice(0, 8)}
               </td>
