@@ -1,4 +1,4 @@
-import { memo, useCallback, useMemo, useRef, useState, type ReactNode } from 'react';
+import { memo, useCallback, useMemo, useRef, useState, type CSSProperties, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { api, ApiError, get, getAll } from '../lib/api';
@@ -180,8 +180,9 @@ export function InstancesPage(): ReactNode {
       ) : rows.length === 0 ? (
         <Empty>{instances.data.length ? 'No instance matches these filters.' : 'No instances yet.'}</Empty>
       ) : (
-        <div className="vtable" role="table" aria-rowcount={rows.length}>
-          <div className="vrow vhead" role="row" style={{ gridTemplateColumns: grid }}>
+        // The visible columns' tracks, set once on the table for every row (a CSS variable).
+        <div className="vtable" role="table" aria-rowcount={rows.length} style={{ '--cols': grid } as CSSProperties}>
+          <div className="vrow vhead" role="row">
             {columns.map((c) =>
               c.id === 'select' ? (
                 rights.change ? (
@@ -213,7 +214,6 @@ export function InstancesPage(): ReactNode {
                     projectName={ctx.projects.get(i.projectId) ?? i.projectId.slice(0, 8)}
                     onToggle={toggle}
                     columns={columns}
-                    grid={grid}
                   />
                 );
               })}
@@ -234,11 +234,10 @@ interface RowProps {
   projectName: string;
   onToggle: (id: string) => void;
   columns: ColumnDef[];
-  grid: string;
 }
 
 // A row re-renders only when its instance, place, selection or columns change, not on every scroll frame.
-const Row = memo(function Row({ i, top, selected, change, hostName, projectName, onToggle, columns, grid }: RowProps): ReactNode {
+const Row = memo(function Row({ i, top, selected, change, hostName, projectName, onToggle, columns }: RowProps): ReactNode {
   const cell = (id: string): ReactNode => {
     switch (id) {
       case 'select':
@@ -273,7 +272,7 @@ const Row = memo(function Row({ i, top, selected, change, hostName, projectName,
   const classes: Record<string, string> = { name: 'name', template: 'small', host: 'small', resources: 'small muted', project: 'small', age: 'small muted' };
   const titles: Record<string, string> = { template: i.template, host: hostName, project: projectName, name: i.name };
   return (
-    <div className={`vrow ${selected ? 'selected' : ''}`} role="row" data-instance={i.name} style={{ transform: `translateY(${top}px)`, gridTemplateColumns: grid }}>
+    <div className={`vrow ${selected ? 'selected' : ''}`} role="row" data-instance={i.name} style={{ transform: `translateY(${top}px)` }}>
       {columns.map((c) => (
         <span key={c.id} className={classes[c.id]} title={titles[c.id]} data-cell={c.id}>
           {cell(c.id)}
