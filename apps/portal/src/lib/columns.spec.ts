@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gridTemplate, INSTANCE_COLUMNS, parseHidden, visibleColumns } from './columns';
 
 describe('instances table columns', () => {
@@ -13,5 +15,10 @@ describe('instances table columns', () => {
     expect(shown.map((c) => c.id)).toEqual(['select', 'name', 'state', 'technology', 'template', 'resources', 'age', 'actions']);
     expect(gridTemplate(shown)).not.toContain('minmax(90px, 1fr)'); // the host's track is gone
     expect(gridTemplate(visibleColumns(new Set()))).toBe(INSTANCE_COLUMNS.map((c) => c.width).join(' '));
+  });
+
+  it("matches the stylesheet's tracks for the table with every column shown", () => {
+    const css = readFileSync(join(__dirname, '..', 'styles.css'), 'utf8');
+    expect(css).toContain(`grid-template-columns: ${gridTemplate(INSTANCE_COLUMNS)};`);
   });
 });

@@ -39,6 +39,7 @@ export function useLookups(): { hosts: Map<string, { os: string; name: string }>
 }
 
 const ROW = 40;
+const DEFAULT_GRID = gridTemplate(INSTANCE_COLUMNS);
 
 export function InstancesPage(): ReactNode {
   const { search, navigate } = useRouter();
@@ -180,8 +181,9 @@ export function InstancesPage(): ReactNode {
       ) : rows.length === 0 ? (
         <Empty>{instances.data.length ? 'No instance matches these filters.' : 'No instances yet.'}</Empty>
       ) : (
-        // The visible columns' tracks, set once on the table for every row (a CSS variable).
-        <div className="vtable" role="table" aria-rowcount={rows.length} style={{ '--cols': grid } as CSSProperties}>
+        // Columns hidden: the visible columns' tracks, set once on the table for every row (a CSS variable).
+        // With every column shown, the stylesheet's own tracks (rows then share one computed style).
+        <div className={`vtable ${grid === DEFAULT_GRID ? '' : 'custom-cols'}`} role="table" aria-rowcount={rows.length} style={grid === DEFAULT_GRID ? undefined : ({ '--cols': grid } as CSSProperties)}>
           <div className="vrow vhead" role="row">
             {columns.map((c) =>
               c.id === 'select' ? (
