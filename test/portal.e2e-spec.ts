@@ -153,6 +153,77 @@ describe('the admin portal in a browser', () => {
     await screenshot(page, '04-instance');
   });
 
+  it("reads a VM's console log on its page, and says when the driver offers none", async () => {
+    const rows = (await admin.get('/v1/instances?limit=500')).body.items;
+    const vm = rows.find((i: any) => i.name === 'wiz-vm');
+    const ct = rows.find((i: any) => i.name === 'wiz-ct');
+    await page.goto(`/instances/${vm.id}`);
+    await page.locator('pre.console').getByText('wiz-vm login:').waitFor();
+    await page.locator('pre.console').scrollIntoViewIfNeeded();
+    await screenshot(page, '12-instance-console');
+    await page.goto(`/instances/${ct.id}`);
+    await page.getByText("This instance's driver offers no console log.").waitFor();
+  });
+
+  it('shows per-row results after a bulk start: which were queued, which were refused and why', async () => {
+    await page.goto('/instances');
+    await page.locator('[data-instance="wiz-ct"]').waitFor();
+    await page.getByLabel('Select wiz-ct').check();
+    await page.getByLabel('Select web-1').check();
+    await page.getByRole('toolbar', { name: 'Bulk actions' }).getByRole('button', { name: 'Start' }).click();
+    const results = page.getByRole('status', { name: 'Bulk action results' });
+    await results.locator('[data-bulk-row="wiz-ct"][data-outcome="queued"]').waitFor();
+    const refused = results.locator('[data-bulk-row="web-1"][data-outcome="refused"]');
+    await refused.waitFor();
+    expect(await refused.innerText()).toMatch(/409/);
+    // The queued one's operation is followed to its end in the same row.
+    await results.locator('[data-bulk-row="wiz-ct"] [data-state="succeeded"]').waitFor({ timeout: 30_000 });
+    await screenshot(page, '13-bulk-results');
+  });
+
+  it("hides columns of the instances table, and the choice outlives a reload; templates' names are whole", async () => {
+    await page.goto('/instances');
+    await page.locator('[data-instance="win-1"]').waitFor();
+    const template = page.locator('[data-instance="win-1"] [data-cell="template"]');
+    expect(await template.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    await page.getByTestId('columns-menu').locator('summary').click();
+    await page.getByRole('group', { name: 'Shown columns' }).getByLabel('Project').uncheck();
+    expect(await page.locator('[data-column="project"]').count()).toBe(0);
+    await page.reload();
+    await page.locator('[data-instance="win-1"]').waitFor();
+    expect(await page.locator('[data-column="project"]').count()).toBe(0);
+    expect(await page.locator('[data-column="host"]').count()).toBe(1);
+    await page.getByTestId('columns-menu').locator('summary').click();
+    await page.getByRole('group', { name: 'Shown columns' }).getByLabel('Project').check();
+    await page.locator('[data-column="project"]').waitFor();
+  });
+
+  it("shows a batch's children with their statuses", async () => {
+    await page.goto('/operations?kind=batch');
+    await page.locator('tr[data-kind="batch"]').first().getByRole('link', { name: 'batch' }).click();
+    await page.locator('[data-page="operation"]').waitFor();
+    await page.locator('[data-status-count="succeeded"]').waitFor();
+    const children = await page.locator('[data-page="operation"] tr[data-operation]').count();
+    expect([3, 8]).toContain(children);
+    await screenshot(page, '14-batch');
+  });
+
+  it("edits a project's placement policy in a form that shows the API's complaint beside the field", async () => {
+    await page.goto('/admin?tab=projects&policy=team-a');
+    const vcpus = page.locator('[data-field="ratios.vm.vcpus"]');
+    await vcpus.locator('input').fill('999');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await vcpus.locator('.field-error').waitFor();
+    await vcpus.locator('input').fill('4');
+    await page.locator('[data-field="strategy"] select').selectOption('spread');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Saved.').waitFor();
+    expect((await admin.get('/v1/projects/team-a/policy')).body.overrides).toEqual({ strategy: 'spread', ratios: { vm: { vcpus: 4 } } });
+    await screenshot(page, '15-policy');
+    await page.getByRole('tab', { name: 'Edit as JSON' }).click();
+    expect(JSON.parse(await page.getByLabel('Policy override (JSON)').inputValue())).toEqual({ strategy: 'spread', ratios: { vm: { vcpus: 4 } } });
+  });
+
   it('drains a host from the hosts page', async () => {
     await page.getByRole('link', { name: 'Hosts' }).click();
     const row = page.locator('tr[data-host="lin-x86-2"]');
@@ -191,7 +262,9 @@ describe('the admin portal in a browser', () => {
       await p.locator('[data-instance="wiz-vm"]').waitFor();
       await screenshot(p, '11-instances-viewer-dark');
       expect(await p.locator('[data-page="instances"] button').count()).toBe(0);
-      expect(await p.locator('[data-page="instances"] input[type="checkbox"]').count()).toBe(0);
+      // No selection boxes (the column menu's boxes choose what is shown, not what to act on).
+      expect(await p.locator('[data-page="instances"] [role="table"] input[type="checkbox"]').count()).toBe(0);
+      expect(await p.getByRole('toolbar', { name: 'Bulk actions' }).count()).toBe(0);
       expect(await p.getByRole('link', { name: 'Create' }).count()).toBe(0);
       expect(await p.getByRole('link', { name: 'Administration' }).count()).toBe(0);
       await p.goto('/hosts');

@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
 import { Database, DbModule, OperationRepository, OverviewRepository, PgListener } from '@hyperplane/db';
-import { createRedis, HeartbeatStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
+import { createRedis, HeartbeatStore, JobQueue, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
 import { readFileSync } from 'node:fs';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
@@ -20,6 +20,7 @@ import { MetricsController } from './observability/metrics.controller';
 import { HostService } from './hosts/host.service';
 import { InstanceController } from './instances/instance.controller';
 import { InstanceService } from './instances/instance.service';
+import { API_READ_QUEUE, InstanceConsoleService } from './instances/instance-console.service';
 import { InstanceChangeController } from './instances/instance-change.controller';
 import { InstanceChangeService } from './instances/instance-change.service';
 import { OperationController } from './operations/operation.controller';
@@ -54,9 +55,13 @@ export function apiRedisSettings(config: AppConfig & { REDIS_URL: string }): Red
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(API_REDIS) private readonly redis: Redis) {}
+  constructor(
+    @Inject(API_REDIS) private readonly redis: Redis,
+    @Inject(API_READ_QUEUE) private readonly reads: JobQueue,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.reads.close().catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
   }
 }
@@ -95,6 +100,9 @@ export class ApiModule {
         { provide: TOKENS_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },
         { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis, config.HYPERPLANE_REDIS_PREFIX, config.HYPERPLANE_RATE_LIMIT_PER_MINUTE), inject: [API_REDIS] },
         { provide: APP_GUARD, useClass: AuthGuard },
+        // Reads answered by agents (console logs): a job on the host's queue, never a call to the host.
+        { provide: API_READ_QUEUE, useFactory: () => new JobQueue(apiRedisSettings(config), 'api-reads') },
+        InstanceConsoleService,
         RedisCloser,
         TokenService,
         EventHub,

@@ -152,7 +152,8 @@ function RunningPanel(): ReactNode {
     },
     refetchInterval: 15_000,
   });
-  const items = ops.data ?? [];
+  // An event may have finished one since the last fetch (the refetch that drops it is debounced).
+  const items = (ops.data ?? []).filter((o) => o.status === 'queued' || o.status === 'running');
   const open = pref ?? items.length > 0;
   return (
     <aside className={`running ${open ? 'open' : ''}`} aria-label="Operations in flight" data-testid="running-panel">

@@ -76,4 +76,7 @@ export interface Driver {
   migrateFinish?(id: string, ctx?: DriverContext): Promise<InstanceStatus>;
   migrateCleanup?(id: string, ctx?: DriverContext): Promise<void>;
   migrateAbort?(id: string, side: MigrationSide, ctx?: DriverContext): Promise<InstanceStatus | undefined>;
+
+  /** Capability `console`: the last `lines` lines of the instance's console log (oldest first; none yet is []). */
+  consoleLog?(id: string, opts: { lines: number }): Promise<string[]>;
 }

@@ -49,6 +49,11 @@ export enum JobName {
   AgentProgress = 'agent.progress',
   AgentSync = 'agent.sync',
   WebhookDeliver = 'webhook.deliver',
+  /**
+   * A read answered through the job's return value (no operation, nothing changes): the end
+   * of an instance's console log. The API adds it to the host's queue and waits a bounded time.
+   */
+  ConsoleRead = 'host.console-read',
 }
 
 /**
@@ -157,6 +162,25 @@ export interface AgentSyncPayload {
   instances: { id: string; state: ActualState; details?: Record<string, unknown> }[];
 }
 
+export interface ConsoleReadPayload {
+  hostId: string;
+  instanceId: string;
+  driver: DriverName;
+  /** Lines from the end, at most CONSOLE_MAX_LINES. */
+  lines: number;
+  requestId?: string;
+}
+
+/** What the agent answers to a console read (the job's return value). */
+export type ConsoleReadResult = { ok: true; lines: string[] } | { ok: false; error: { code: string; message: string } };
+
+export const CONSOLE_MAX_LINES = 1000;
+
+/** A console read's job: fresh for every request (reads are not idempotent work, just answers). */
+export function consoleReadJobId(instanceId: string, nonce: string): string {
+  return `con-${instanceId}-${nonce}`;
+}
+
 export interface WebhookDeliverPayload {
   deliveryId: string;
   /** Attempts logged before this job (a redelivery starts a fresh schedule). */
@@ -173,6 +197,7 @@ export interface JobPayloads {
   [JobName.AgentProgress]: AgentProgressPayload;
   [JobName.AgentSync]: AgentSyncPayload;
   [JobName.WebhookDeliver]: WebhookDeliverPayload;
+  [JobName.ConsoleRead]: ConsoleReadPayload;
 }
 
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
@@ -180,7 +205,7 @@ export const QUEUE_JOBS = {
   [QueueName.Control]: [JobName.RunOperation],
   agentResults: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
   [QueueName.Webhooks]: [JobName.WebhookDeliver],
-  host: [JobName.HostCommand, JobName.HostCommandBatch],
+  host: [JobName.HostCommand, JobName.HostCommandBatch, JobName.ConsoleRead],
 } as const;
 
 // Job ids are built here and nowhere else: a job id is what makes a second enqueue of the same

@@ -18,5 +18,8 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   // The delivery schedule itself (Standard Webhooks') is the handler's, with RetryLater; these
   // attempts cover only failures to run the handler (PostgreSQL unreachable, …).
   [JobName.WebhookDeliver]: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } },
+  // Answered once or not at all: the API waits a few seconds, then removes the job if no agent took it.
+  // Kept a minute after it ends, long enough for the waiting API to read the answer.
+  [JobName.ConsoleRead]: { attempts: 1, removeOnComplete: { age: 60 }, removeOnFail: { age: 60 } },
   [JobName.AgentSync]: { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 3600 } },
 };

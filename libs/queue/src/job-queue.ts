@@ -66,6 +66,31 @@ export class JobQueue {
     );
   }
 
+  /**
+   * Adds a job and waits up to `timeoutMs` for its consumer's answer (the job's return value),
+   * polling the job hash every `pollMs`. Resolves `{ answered: false }` when nobody answered in
+   * time; a job still waiting then is removed, so that an agent coming back later does not run a
+   * read nobody waits for. A job that failed resolves with its reason.
+   */
+  async ask<N extends JobName>(message: QueueMessage<N>, timeoutMs: number, pollMs = 50): Promise<{ answered: true; value: unknown } | { answered: false; failed?: string }> {
+    await this.enqueue(message);
+    const queue = this.queue(message.queue);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await queue.getJob(message.jobId);
+      if (job?.finishedOn) {
+        if (job.failedReason) return { answered: false, failed: job.failedReason };
+        return { answered: true, value: job.returnvalue as unknown };
+      }
+      if (Date.now() >= deadline) {
+        // Still waiting (no agent took it): gone for good. Taken but unfinished: left to end on its own.
+        if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+        return { answered: false };
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
   async jobState(queue: string, jobId: string): Promise<JobState> {
     return (await this.queue(queue).getJobState(jobId));
   }

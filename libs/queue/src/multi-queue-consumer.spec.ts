@@ -117,6 +117,19 @@ describe('MultiQueueConsumer', () => {
     expect(errors).toEqual([]);
   });
 
+  it("stores what a handler resolves with as the job's return value, which ask() waits for", async () => {
+    const { consumer } = consumers.make({ around: async (_q, _job, run) => void (await run()) });
+    const q = queueName();
+    consumer.add(q, async (job) => ({ ok: true, lines: [`read ${String(job.data.instanceId)}`] }));
+    const asked = await producer.ask({ queue: q, name: JobName.ConsoleRead, jobId: 'con-1', data: { hostId: q, instanceId: 'i-1', driver: 'sim', lines: 5 } }, 10_000);
+    expect(asked).toEqual({ answered: true, value: { ok: true, lines: ['read i-1'] } });
+    // Nobody consuming: no answer in time, and the read is taken off the queue.
+    const silent = queueName();
+    const unanswered = await producer.ask({ queue: silent, name: JobName.ConsoleRead, jobId: 'con-2', data: { hostId: silent, instanceId: 'i-2', driver: 'sim', lines: 5 } }, 200);
+    expect(unanswered).toEqual({ answered: false });
+    expect(await producer.countJobs([silent])).toEqual({ waiting: 0, active: 0, delayed: 0 });
+  });
+
   it('runs at most concurrencyPerQueue jobs of one queue at a time, and queues side by side', async () => {
     const { consumer } = consumers.make({ concurrencyPerQueue: 2 });
     const queues = [queueName(), queueName()];

@@ -67,8 +67,12 @@ import { createRedis, endRedis, RedisSettings } from './redis-connection';
  * BullMQ's scripts still write the queue event streams that QueueEvents reads.
  */
 
-/** Handles one job; throw to fail the attempt (UnrecoverableError: no more attempts). */
-export type QueueJobHandler = (job: Job) => Promise<void>;
+/**
+ * Handles one job; throw to fail the attempt (UnrecoverableError: no more attempts). What it
+ * resolves with is stored as the job's return value (as a Worker's processor), for a producer
+ * that waits for an answer (a console read).
+ */
+export type QueueJobHandler = (job: Job) => Promise<unknown>;
 
 export interface MultiQueueConsumerOptions {
   /** Jobs of one queue running at once in this process. */
@@ -476,8 +480,12 @@ export class MultiQueueConsumer {
       try {
         // A job that stalled more than maxStalledCount times comes back with a deferred failure.
         if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
-        await (this.opts.around ? this.opts.around(q.name, job, () => q.handler(job)) : q.handler(job));
-        next = await job.moveToCompleted(undefined, token, finishing());
+        let value: unknown;
+        const run = async (): Promise<void> => {
+          value = await q.handler(job);
+        };
+        await (this.opts.around ? this.opts.around(q.name, job, run) : run());
+        next = await job.moveToCompleted(value, token, finishing());
       } catch (e) {
         next = await this.fail(q, job, token, e, finishing());
       }

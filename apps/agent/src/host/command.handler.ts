@@ -3,7 +3,7 @@ import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
-import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue, MigrationCommand } from '@hyperplane/queue';
+import { AgentResultPayload, CONSOLE_MAX_LINES, ConsoleReadPayload, ConsoleReadResult, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue, MigrationCommand } from '@hyperplane/queue';
 
 const PROGRESS_EVERY_MS = 500;
 /** A command batch reports what has finished at least this often while the rest still run. */
@@ -116,6 +116,24 @@ export class CommandHandler {
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, queue.length) }, worker));
     await report();
+  }
+
+  /**
+   * A console read: answered through the job's return value, which the API is waiting for.
+   * Nothing changes on the host and nothing is reported on the results queue; a driver's
+   * refusal (no console, no such instance) is an answer too, not a failed job.
+   */
+  async readConsole(read: ConsoleReadPayload): Promise<ConsoleReadResult> {
+    this.mustBeMine(read.hostId);
+    const driver = this.drivers.get(read.driver);
+    try {
+      if (!driver) throw new DriverError('Unavailable', `driver ${read.driver} is not available on this host`);
+      const lines = Math.max(0, Math.min(CONSOLE_MAX_LINES, Math.floor(read.lines)));
+      return { ok: true, lines: await need(driver.consoleLog, 'show a console log').call(driver, read.instanceId, { lines }) };
+    } catch (e) {
+      const error = asDriverError(e);
+      return { ok: false, error: { code: error.code, message: error.message } };
+    }
   }
 
   private mustBeMine(hostId: string): void {

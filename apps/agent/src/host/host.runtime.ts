@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { Driver, InstanceObservation } from '@hyperplane/drivers';
-import { agentResultsQueueName, AgentSyncPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
+import { agentResultsQueueName, AgentSyncPayload, ConsoleReadPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 
 export interface HostRuntimeOptions {
@@ -51,6 +51,7 @@ export class HostRuntime {
     this.opts.consumer.add(hostQueueName(this.opts.agentId, this.opts.hostId), async (job: Job) => {
       if (job.name === (JobName.HostCommand as string)) return this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
       if (job.name === (JobName.HostCommandBatch as string)) return this.handler.handleBatch(job.data as HostCommandBatchPayload, job as Job<HostCommandBatchPayload>);
+      if (job.name === (JobName.ConsoleRead as string)) return this.handler.readConsole(job.data as ConsoleReadPayload);
       throw new Error(`no handler for job ${job.name} on a host queue`);
     });
   }

@@ -90,6 +90,10 @@ export const problems = {
   tooManyRequests(detail: string, retryAfterS: number): Problem {
     return new Problem(HttpStatus.TOO_MANY_REQUESTS, 'too-many-requests', 'Too many requests', detail, { retryAfterS });
   },
+  /** A host (through its agent) did not answer in time: 504, as a gateway whose upstream is silent. */
+  hostTimeout(detail: string): Problem {
+    return new Problem(HttpStatus.GATEWAY_TIMEOUT, 'host-timeout', 'The host did not answer', detail);
+  },
   unavailable(detail: string): Problem {
     return new Problem(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', 'Service unavailable', detail);
   },

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiConflictResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiConflictResponse, ApiGatewayTimeoutResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { INSTANCE_ACTIONS, InstanceAction } from '@hyperplane/domain';
 import { CurrentPrincipal } from '../auth/auth.decorators';
@@ -16,12 +16,17 @@ import { InstanceDto } from './instance.dto';
 import { InstanceService } from './instance.service';
 import { ListInstancesQuery } from './list-instances.query';
 import { DeleteInstanceQuery, InstanceActionDto } from './instance-action.dto';
+import { ConsoleLogDto, ConsoleQuery } from './instance-console.dto';
+import { InstanceConsoleService } from './instance-console.service';
 
 @ApiTags('instances')
 @ApiBearerAuth()
 @Controller('v1/instances')
 export class InstanceController {
-  constructor(private readonly instances: InstanceService) {}
+  constructor(
+    private readonly instances: InstanceService,
+    private readonly consoles: InstanceConsoleService,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -62,6 +67,15 @@ export class InstanceController {
   @ApiNotFoundResponse()
   get(@CurrentPrincipal() principal: Principal, @Param('id', uuid('instance')) id: string): Promise<InstanceDto> {
     return this.instances.get(principal, id);
+  }
+
+  @Get(':id/console')
+  @ApiOkResponse({ type: ConsoleLogDto, description: "The last lines of the instance's console log, read by its host's agent" })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: "The instance's driver offers no console log, or the instance is not on a host" })
+  @ApiGatewayTimeoutResponse({ description: "The host's agent did not answer within 5 s" })
+  console(@CurrentPrincipal() principal: Principal, @Param('id', uuid('instance')) id: string, @Query() q: ConsoleQuery): Promise<ConsoleLogDto> {
+    return this.consoles.read(principal, id, q.lines ?? 200);
   }
 
   @Delete(':id')

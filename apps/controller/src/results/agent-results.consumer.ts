@@ -138,6 +138,7 @@ export class AgentResultsConsumer implements OnApplicationShutdown {
       case JobName.HostCommand:
       case JobName.HostCommandBatch:
       case JobName.WebhookDeliver:
+      case JobName.ConsoleRead:
         break;
     }
     throw new UnrecoverableError(`no handler for job ${job.name} on an agent's results queue`);

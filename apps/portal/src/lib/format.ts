@@ -101,6 +101,7 @@ export function stateTone(state: string): 'ok' | 'busy' | 'idle' | 'bad' {
     case 'failed':
     case 'error':
     case 'unschedulable':
+    case 'refused':
     case 'down':
       return 'bad';
     default:

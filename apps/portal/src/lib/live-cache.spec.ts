@@ -38,6 +38,17 @@ describe('events from the stream applied to what the portal shows', () => {
     expect(refetched).toEqual(expect.arrayContaining(['["operations"]', '["operation","o1"]', '["overview"]']));
   });
 
+  it("patches a batch's children (a page) and the operation's own page, and leaves other shapes alone", () => {
+    const op = { id: 'o2', status: 'running', progress: 10, step: 'creating' } as Operation;
+    qc.setQueryData(['operations', 'children', 'p1'], { items: [op], nextCursor: null });
+    qc.setQueryData(['operation', 'o2'], op);
+    qc.setQueryData(['operations', 'bulk', 'start', 1], new Map([['o2', op]]));
+    applyEvent(qc, { id: '13', type: 'operation.status', data: { subjectId: 'o2', status: 'failed', progress: 40, step: 'failed' } }, refetch);
+    expect(qc.getQueryData<{ items: Operation[] }>(['operations', 'children', 'p1'])!.items[0]).toMatchObject({ status: 'failed', progress: 40 });
+    expect(qc.getQueryData<Operation>(['operation', 'o2'])).toMatchObject({ status: 'failed', step: 'failed' });
+    expect(qc.getQueryData<Map<string, Operation>>(['operations', 'bulk', 'start', 1])!.get('o2')!.status).toBe('running');
+  });
+
   it('refetches hosts on a host event', () => {
     applyEvent(qc, { id: '12', type: 'host.status', data: { subjectId: 'h1', status: 'down' } }, refetch);
     expect(refetched).toEqual(expect.arrayContaining(['["hosts"]', '["host","h1"]']));

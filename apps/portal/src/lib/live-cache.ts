@@ -1,6 +1,6 @@
 import type { QueryClient, QueryKey } from '@tanstack/react-query';
 import type { StreamEvent } from './sse';
-import type { Instance, Operation } from './types';
+import type { Instance, Operation, Page } from './types';
 
 /** Applies one event to the query cache: states change in place; new rows come with a refetch. */
 export function applyEvent(qc: QueryClient, e: StreamEvent, refetch: (key: QueryKey) => void): void {
@@ -24,9 +24,13 @@ export function applyEvent(qc: QueryClient, e: StreamEvent, refetch: (key: Query
     refetch(['overview']);
   } else if (e.type === 'operation.status' && id) {
     const patch = { status: e.data.status, progress: e.data.progress, step: e.data.step, error: e.data.error } as Partial<Operation>;
-    for (const [key] of qc.getQueriesData<Operation[]>({ queryKey: ['operations'] })) {
-      qc.setQueryData<Operation[]>(key, (rows) => rows?.map((o) => (o.id === id ? { ...o, ...strip(patch) } : o)));
+    // Lists under ['operations'] are arrays or pages ({ items }); other shapes are left to the refetch.
+    const patchRow = (o: Operation): Operation => (o.id === id ? { ...o, ...strip(patch) } : o);
+    for (const [key, data] of qc.getQueriesData<unknown>({ queryKey: ['operations'] })) {
+      if (Array.isArray(data)) qc.setQueryData<Operation[]>(key, (rows) => rows?.map(patchRow));
+      else if (isPage(data)) qc.setQueryData<Page<Operation>>(key, (page) => (page ? { ...page, items: page.items.map(patchRow) } : page));
     }
+    qc.setQueryData<Operation>(['operation', id], (o) => (o ? patchRow(o) : o));
     refetch(['operations']);
     refetch(['operation', id]);
     refetch(['overview']);
@@ -47,3 +51,6 @@ function strip<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+function isPage(v: unknown): v is Page<Operation> {
+  return !!v && typeof v === 'object' && Array.isArray((v as { items?: unknown }).items);
+}

@@ -1,6 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, get } from '../lib/api';
+import { formFromOverrides, overridesFromForm, POLICY_RESOURCES, POLICY_TECHNOLOGIES, type PolicyForm, type PolicyResource } from '../lib/policy';
 import { ago } from '../lib/format';
 import { useRouter } from '../router';
 import { Card, Empty, ErrorNote, Field, Loading } from '../ui';
@@ -61,7 +62,15 @@ function Projects(): ReactNode {
   const qc = useQueryClient();
   const [name, setName] = useState('');
   const [error, setError] = useState<unknown>(null);
-  const [selected, setSelected] = useState<string | null>(null);
+  // The project whose policy is open is in the URL (?tab=projects&policy=team-a), so a link opens it.
+  const { search, navigate } = useRouter();
+  const selected = new URLSearchParams(search).get('policy');
+  const setSelected = (name: string): void => {
+    const next = new URLSearchParams(search);
+    next.set('tab', 'projects');
+    next.set('policy', name);
+    navigate(`/admin?${next}`, { replace: true });
+  };
   const create = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setError(null);
@@ -86,7 +95,7 @@ function Projects(): ReactNode {
                   <td>{p.name}</td>
                   <td className="muted small">{p.description}</td>
                   <td>
-                    <button className="small-btn" onClick={() => setSelected(p.name)}>
+                    <button className="small-btn" onClick={() => setSelected(p.name)} aria-label={`Policy of ${p.name}`}>
                       Policy
                     </button>
                   </td>
@@ -109,34 +118,139 @@ function Projects(): ReactNode {
   );
 }
 
+interface PolicyAnswer {
+  project: string;
+  overrides: Record<string, unknown>;
+  effective: { strategy: string; maxInstancesPerHost: number; ratios: Record<string, Record<string, number>> };
+}
+
+const RESOURCE_LABEL: Record<PolicyResource, string> = { vcpus: 'vCPU', memoryMiB: 'Memory', diskGiB: 'Disk' };
+
+/**
+ * A project's placement policy overrides as a form (blank = the global value, shown as the
+ * placeholder); the API's complaints (problem+json errors[].field) appear under their fields.
+ * "Edit as JSON" shows the same overrides raw.
+ */
 function Policy({ project }: { project: string }): ReactNode {
-  const policy = useQuery({ queryKey: ['policy', project], queryFn: () => get<Record<string, unknown>>(`/v1/projects/${project}/policy`) });
-  const [text, setText] = useState<string | null>(null);
+  const policy = useQuery({ queryKey: ['policy', project], queryFn: () => get<PolicyAnswer>(`/v1/projects/${project}/policy`) });
+  const [form, setForm] = useState<PolicyForm | null>(null);
+  const [raw, setRaw] = useState<string | null>(null);
+  const [mode, setMode] = useState<'form' | 'json'>('form');
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+  const current = form ?? formFromOverrides(policy.data?.overrides);
+  const edit = (f: PolicyForm): void => {
+    setForm(f);
+    setSaved(false);
+  };
   const save = async (): Promise<void> => {
     setError(null);
     setSaved(false);
     try {
-      const body = JSON.parse(text ?? '{}') as unknown;
-      await api('PUT', `/v1/projects/${project}/policy`, body);
+      const body = mode === 'json' ? (JSON.parse(raw ?? JSON.stringify(policy.data?.overrides ?? {})) as unknown) : overridesFromForm(current);
+      const answer = await api<PolicyAnswer>('PUT', `/v1/projects/${project}/policy`, body);
       setSaved(true);
+      setForm(formFromOverrides(answer.overrides));
+      setRaw(null);
       void policy.refetch();
     } catch (e) {
-      setError(e);
+      setError(e instanceof SyntaxError ? new Error(`Not valid JSON: ${e.message}`) : e);
     }
   };
+  const eff = policy.data?.effective;
   return (
-    <Card title={`Placement policy of ${project}`}>
-      {!policy.data ? (
+    <Card
+      title={`Placement policy of ${project}`}
+      actions={
+        <div className="segmented" role="tablist" aria-label="Policy view">
+          <button role="tab" aria-selected={mode === 'form'} className={mode === 'form' ? 'on' : ''} onClick={() => setMode('form')}>
+            Form
+          </button>
+          <button
+            role="tab"
+            aria-selected={mode === 'json'}
+            className={mode === 'json' ? 'on' : ''}
+            onClick={() => {
+              setRaw(JSON.stringify(overridesFromForm(current), null, 2));
+              setMode('json');
+            }}
+          >
+            Edit as JSON
+          </button>
+        </div>
+      }
+    >
+      {policy.error ? (
+        <ErrorNote error={policy.error} />
+      ) : !policy.data ? (
         <Loading />
       ) : (
-        <>
-          <p className="muted small">The project's override of the global policy (strategy binpack or spread, allocation ratios per technology, maxInstancesPerHost).</p>
-          <textarea className="code" rows={10} value={text ?? JSON.stringify(policy.data.override ?? policy.data, null, 2)} onChange={(e) => setText(e.target.value)} aria-label="Policy override (JSON)" />
+        <form
+          className="policy-form"
+          noValidate
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <p className="muted small">What this project changes of the global policy. A blank field keeps the global value, shown in grey.</p>
+          {mode === 'form' ? (
+            <>
+              <div className="form-row">
+                <Field label="Strategy" name="strategy" error={error}>
+                  <select value={current.strategy} onChange={(e) => edit({ ...current, strategy: e.target.value })}>
+                    {/* With no override the policy in effect is the global one, so its value can be named. */}
+                    <option value="">{policy.data.overrides.strategy ? 'The global policy’s' : `Global (${eff?.strategy ?? '—'})`}</option>
+                    <option value="binpack">binpack — fill hosts first</option>
+                    <option value="spread">spread — emptiest host first</option>
+                  </select>
+                </Field>
+                <Field label="Instances per host at most" name="maxInstancesPerHost" error={error}>
+                  <input inputMode="numeric" value={current.maxInstancesPerHost} placeholder={String(eff?.maxInstancesPerHost ?? '')} onChange={(e) => edit({ ...current, maxInstancesPerHost: e.target.value })} />
+                </Field>
+              </div>
+              <table className="mini ratio-table">
+                <thead>
+                  <tr>
+                    <th>Allocation ratio</th>
+                    {POLICY_RESOURCES.map((r) => (
+                      <th key={r}>{RESOURCE_LABEL[r]}</th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {POLICY_TECHNOLOGIES.map((t) => (
+                    <tr key={t}>
+                      <th scope="row">{t === 'vm' ? 'VMs' : 'Containers'}</th>
+                      {POLICY_RESOURCES.map((r) => (
+                        <td key={r}>
+                          <Field label={`${t} ${RESOURCE_LABEL[r]} ratio`} name={`ratios.${t}.${r}`} error={error}>
+                            <input
+                              inputMode="decimal"
+                              value={current.ratios[t][r]}
+                              placeholder={String(eff?.ratios[t]?.[r] ?? '')}
+                              onChange={(e) => edit({ ...current, ratios: { ...current.ratios, [t]: { ...current.ratios[t], [r]: e.target.value } } })}
+                            />
+                          </Field>
+                        </td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <p className="muted small">Usable = capacity × ratio (e.g. 4 lets a host's vCPUs be promised four times over).</p>
+            </>
+          ) : (
+            <textarea className="code" rows={10} value={raw ?? ''} onChange={(e) => setRaw(e.target.value)} aria-label="Policy override (JSON)" />
+          )}
           <ErrorNote error={error} />
-          <button onClick={() => void save()}>Save policy</button> {saved ? <span className="muted">Saved.</span> : null}
-        </>
+          <div className="actions">
+            <button type="submit" className="primary">
+              Save policy
+            </button>
+            {saved ? <span className="muted">Saved.</span> : null}
+          </div>
+        </form>
       )}
     </Card>
   );

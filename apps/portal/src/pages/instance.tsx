@@ -6,6 +6,7 @@ import type { Host, Instance, Operation, Page } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
 import { Badge, Card, Empty, ErrorNote, Field, Kv, Loading, Progress } from '../ui';
+import { ConsoleCard } from './console-log';
 import { ExplanationBlock } from './explanation';
 
 export function InstancePage({ id }: { id: string }): ReactNode {
@@ -37,6 +38,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
   const actions: string[] = { running: ['stop', 'restart', 'suspend'], stopped: ['start'], suspended: ['resume', 'stop'] }[i.state] ?? [];
   const caps = new Set(host.data?.drivers.find((d) => d.name === i.driver)?.offers.flatMap((o) => o.capabilities) ?? []);
   const snapOk = !host.data || caps.has('snapshot');
+  const consoleOffered = !!host.data?.drivers.find((d) => d.name === i.driver)?.offers.find((o) => o.technology === i.technology)?.capabilities.includes('console');
   return (
     <div className="page" data-page="instance">
       <header className="page-head">
@@ -177,6 +179,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
             <p className="muted small">Where the driver can resize (live or stopped); a queued operation like any other.</p>
           </Card>
         ) : null}
+        {i.hostId ? <ConsoleCard instanceId={i.id} offered={host.data ? consoleOffered : undefined} /> : null}
         <Card title="Timeline" className="wide">
           {!ops.data ? (
             <Loading />

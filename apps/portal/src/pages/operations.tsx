@@ -14,10 +14,12 @@ export function OperationsPage(): ReactNode {
   const p = new URLSearchParams(search);
   const status = p.get('status') ?? '';
   const kind = p.get('kind') ?? '';
+  const parent = p.get('parent') ?? '';
   const qs = new URLSearchParams({ limit: '200' });
   if (status) qs.set('status', status);
   if (kind) qs.set('kind', kind);
-  const ops = useQuery({ queryKey: ['operations', 'list', status, kind], queryFn: () => get<Page<Operation>>(`/v1/operations?${qs}`).then((r) => r.items) });
+  if (parent) qs.set('parent', parent);
+  const ops = useQuery({ queryKey: ['operations', 'list', status, kind, parent], queryFn: () => get<Page<Operation>>(`/v1/operations?${qs}`).then((r) => r.items) });
   const set = (k: string, v: string): void => {
     const next = new URLSearchParams(search);
     if (v) next.set(k, v);
@@ -29,6 +31,14 @@ export function OperationsPage(): ReactNode {
       <header className="page-head">
         <h1>Operations</h1>
         <div className="filters">
+          {parent ? (
+            <span className="chip">
+              children of <Link to={`/operations/${parent}`}>{parent.slice(0, 8)}</Link>
+              <button className="chip-x" aria-label="Clear the batch filter" onClick={() => set('parent', '')}>
+                ×
+              </button>
+            </span>
+          ) : null}
           <select aria-label="Status" value={status} onChange={(e) => set('status', e.target.value)}>
             <option value="">Any status</option>
             {['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => (
@@ -80,7 +90,7 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
               <td>
                 <Link to={`/operations/${o.id}`}>{o.kind}</Link>
               </td>
-              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : 'batch'}</span>}</td>
+              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : typeof o.result?.total === 'number' ? `${o.result.total} instances` : 'batch'}</span>}</td>
               <td className="small" title={o.requestedBy}>
                 {who.get(o.requestedBy) ?? o.requestedBy.slice(0, 8)}
               </td>
@@ -111,10 +121,13 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
 
 export function OperationPage({ id }: { id: string }): ReactNode {
   const op = useQuery({ queryKey: ['operation', id], queryFn: () => get<Operation>(`/v1/operations/${id}`) });
+  const finished = op.data ? !['queued', 'running'].includes(op.data.status) : false;
   const children = useQuery({
     queryKey: ['operations', 'children', id],
-    queryFn: () => get<Page<Operation>>(`/v1/operations?limit=200`).then((r) => r.items.filter((o) => o.parentId === id)),
+    queryFn: () => get<Page<Operation>>(`/v1/operations?parent=${id}&limit=200`),
     enabled: op.data?.kind === 'batch',
+    // Children's events refetch it too; this covers a batch whose children finish quietly.
+    refetchInterval: finished ? false : 2000,
   });
   if (op.error) return <ErrorNote error={op.error} />;
   if (!op.data) return <Loading what="the operation" />;
@@ -152,10 +165,48 @@ export function OperationPage({ id }: { id: string }): ReactNode {
           </Card>
         ) : null}
         {o.kind === 'batch' ? (
-          <Card title="Children" className="wide">
-            {children.data ? <OperationTable rows={children.data} /> : <Loading />}
+          <Card
+            title={`Children${children.data ? ` (${children.data.items.length}${children.data.nextCursor ? '+' : ''})` : ''}`}
+            className="wide"
+            actions={<Link to={`/operations?parent=${o.id}`}>Open in the operation log</Link>}
+          >
+            {children.error ? (
+              <ErrorNote error={children.error} />
+            ) : !children.data ? (
+              <Loading what="its children" />
+            ) : children.data.items.length === 0 ? (
+              <Empty>No child yet: the batch is still being planned.</Empty>
+            ) : (
+              <>
+                <StatusTally rows={children.data.items} />
+                <OperationTable rows={children.data.items} />
+              </>
+            )}
           </Card>
         ) : null}
+      </div>
+    </div>
+  );
+}
+
+/** How many children are in each status, with a stacked bar: a batch's progress at a glance. */
+export function StatusTally({ rows }: { rows: Operation[] }): ReactNode {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  const order = ['succeeded', 'running', 'queued', 'failed', 'cancelled'].filter((s) => counts.has(s));
+  return (
+    <div className="tally" data-tally>
+      <div className="tally-bar" aria-hidden>
+        {order.map((s) => (
+          <span key={s} className={`tone-bg-${s}`} style={{ flexGrow: counts.get(s) }} />
+        ))}
+      </div>
+      <div className="tally-legend">
+        {order.map((s) => (
+          <span key={s} data-status-count={s}>
+            <Badge value={s} /> {counts.get(s)}
+          </span>
+        ))}
       </div>
     </div>
   );

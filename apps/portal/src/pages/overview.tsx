@@ -124,7 +124,7 @@ export function OverviewPage(): ReactNode {
                 <tbody>
                   {o.attention.map((h) => (
                     <tr key={h.id}>
-                      <td>
+                      <td className="nowrap">
                         <Link to={`/hosts/${h.id}`}>{h.name}</Link>
                       </td>
                       <td>

@@ -48,7 +48,7 @@ export async function probeLxc(deps: LxcProbeDeps): Promise<LxcProbe> {
         {
           technology: 'container',
           guests: [{ os: 'linux', archs: [arch], distributions }],
-          capabilities: ['suspend', 'snapshot', 'clone', 'liveResize', 'offlineMigrate'],
+          capabilities: ['suspend', 'snapshot', 'clone', 'liveResize', 'offlineMigrate', 'console'],
           overhead: { ...LXC_OVERHEAD },
         },
       ],

@@ -8,6 +8,7 @@ import { checkArchive, packContainer, readRecord, removeRecord, sourceRecordFile
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
 import { runCommand } from '../exec/run-command';
+import { readTailLines } from '../qemu/qemu-console';
 import { assertInstanceId, assertSafeName } from '../validate';
 import { CgroupLayout, detectCgroupLayout, interpretLimits, liveSettings, planLimits, readbackKeys } from './lxc-cgroup';
 import {
@@ -527,6 +528,13 @@ export class LxcDriver implements Driver {
   layout(): Promise<CgroupLayout> {
     this.layoutOnce ??= detectCgroupLayout();
     return this.layoutOnce;
+  }
+
+  /** Capability `console`: the end of the container's console log (lxc.console.logfile). */
+  async consoleLog(id: string, opts: { lines: number }): Promise<string[]> {
+    const dir = this.dirOf(id);
+    if (!(await exists(dir))) throw new DriverError('NotFound', `container ${id} does not exist`);
+    return readTailLines(join(dir, CONSOLE_LOG), opts.lines);
   }
 
   private dirOf(id: string): string {

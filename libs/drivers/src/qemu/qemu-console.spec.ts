@@ -1,7 +1,7 @@
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileSize, readTail, waitForConsoleMarker } from './qemu-console';
+import { fileSize, lastLines, readTail, readTailLines, waitForConsoleMarker } from './qemu-console';
 
 describe('waitForConsoleMarker', () => {
   let dir: string;
@@ -58,5 +58,14 @@ describe('waitForConsoleMarker', () => {
     await writeFile(log, `${'x'.repeat(10_000)}END`);
     expect(await readTail(log, 5)).toBe('xxEND');
     expect(await readTail(join(dir, 'none'))).toBe('');
+  });
+
+  it('reads the last lines, without a line cut by the window, escapes or carriage returns', async () => {
+    await writeFile(log, `${Array.from({ length: 500 }, (_, i) => `line ${i}`).join('\r\n')}\r\n\x1b[1;32mOK\x1b[0m login:`);
+    expect(await readTailLines(log, 3)).toEqual(['line 498', 'line 499', 'OK login:']);
+    expect(await readTailLines(log, 0)).toEqual([]);
+    expect(await readTailLines(join(dir, 'none'), 10)).toEqual([]);
+    expect(lastLines('tail of a cut line\nwhole\n', 5, true)).toEqual(['whole']);
+    expect(lastLines('a\nb\n', 5, false)).toEqual(['a', 'b']);
   });
 });

@@ -79,3 +79,26 @@ export async function readTail(path: string, maxBytes = 2048): Promise<string> {
   const chunk = await readFrom(path, Math.max(0, size - maxBytes));
   return chunk.toString('utf8');
 }
+
+/**
+ * The last `lines` lines of a console log. Reads at most 256 bytes a line (and 256 KiB in all)
+ * from the end; a first line cut by that window is dropped. Carriage returns and terminal
+ * escape sequences (a guest's colours, cursor moves) are taken out: a browser shows plain text.
+ */
+export async function readTailLines(path: string, lines: number): Promise<string[]> {
+  if (lines <= 0) return [];
+  const maxBytes = Math.min(256 * 1024, lines * 256);
+  const size = await fileSize(path);
+  const text = (await readFrom(path, Math.max(0, size - maxBytes))).toString('utf8');
+  return lastLines(text, lines, size > maxBytes);
+}
+
+/** The last `lines` lines of `text`, cleaned; `cut`: the text starts mid-line. */
+export function lastLines(text: string, lines: number, cut: boolean): string[] {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r/g, '');
+  const all = clean.split('\n');
+  if (cut) all.shift();
+  if (all.length > 0 && all[all.length - 1] === '') all.pop();
+  return all.slice(-lines);
+}

@@ -9,7 +9,7 @@ import { runCommand } from '../exec/run-command';
 import { exists } from '../lxc/lxc-host';
 import { assertInstanceId } from '../validate';
 import { Accelerator, buildQemuArgs, chooseAccelerator, qemuSystemBinary } from './qemu-args';
-import { fileSize, readTail, waitForConsoleMarker } from './qemu-console';
+import { fileSize, readTail, readTailLines, waitForConsoleMarker } from './qemu-console';
 import { checkKvm, isInstanceProcess, readPid, throwIfAborted } from './qemu-host';
 import { GiB, QemuImg } from './qemu-img';
 import { assertWithinImageDir, readQemuImageRef, resolveImage, resolveImageDir } from './qemu-images';
@@ -499,6 +499,13 @@ export class QemuDriver implements Driver {
     assertInstanceId(id);
     await this.store.get(id);
     return readTail(this.store.paths(id).console, maxBytes);
+  }
+
+  /** Capability `console`: the last lines of the serial console log. */
+  async consoleLog(id: string, opts: { lines: number }): Promise<string[]> {
+    assertInstanceId(id);
+    await this.store.get(id);
+    return readTailLines(this.store.paths(id).console, opts.lines);
   }
 
   private describe(id: string, rec: InstanceRecord): Promise<InstanceStatus> {

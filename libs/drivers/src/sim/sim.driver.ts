@@ -504,7 +504,17 @@ export class SimDriver implements Driver {
     );
   }
 
-  private requireCapability(instance: SimInstance, capability: 'suspend' | 'liveResize'): void {
+  /**
+   * Capability `console` (offers that declare it): a synthetic serial log, the lines a small
+   * Linux guest prints as it boots, then one line per boot for each time it was started.
+   */
+  async consoleLog(id: string, opts: { lines: number }): Promise<string[]> {
+    const instance = await this.get(id);
+    this.requireCapability(instance, 'console');
+    return simConsole(instance, this.opts.hostKey).slice(-Math.max(0, opts.lines));
+  }
+
+  private requireCapability(instance: SimInstance, capability: 'suspend' | 'liveResize' | 'console'): void {
     const offer = this.offerFor(instance.technology);
     if (!offer?.capabilities.includes(capability)) {
       throw new DriverError('Unsupported', `simulated ${instance.technology}s on ${this.opts.hostOs} cannot ${capability}`);
@@ -616,4 +626,24 @@ export class SimDriver implements Driver {
 function assertSimVcpus(technology: Technology, vcpus: number): void {
   const ok = technology === 'vm' ? Number.isInteger(vcpus) && vcpus >= 1 : isWholeMilliVcpus(vcpus) && vcpus >= MIN_CONTAINER_VCPUS;
   if (!ok) throw new DriverError('InvalidArgument', technology === 'vm' ? `a VM has whole vCPUs (≥ 1), not ${vcpus}` : `vcpus must be ≥ ${MIN_CONTAINER_VCPUS} in steps of 0.001, got ${vcpus}`);
+}
+
+/** The boot log a simulated guest would have printed: fixed per instance, so reads agree. */
+function simConsole(instance: SimInstance, hostKey: string): string[] {
+  const t = (s: number): string => `[${s.toFixed(6).padStart(12)}]`;
+  const lines = [
+    `SeaBIOS (version 1.16.3-debian) on simulated host ${hostKey}`,
+    `Booting from Hard Disk...`,
+    `${t(0)} Linux version 6.1.0-sim (hyperplane) #1 SMP PREEMPT_DYNAMIC`,
+    `${t(0)} Command line: console=ttyS0 panic=-1 quiet`,
+    `${t(0.000001)} Memory: ${instance.resources.memoryMiB * 1024}K available`,
+    `${t(0.012034)} smpboot: Allowing ${instance.resources.vcpus} CPUs, 0 hotplug CPUs`,
+    `${t(0.231876)} virtio_blk virtio1: [vda] ${instance.resources.diskGiB * 2097152} 512-byte logical blocks (${instance.resources.diskGiB} GiB)`,
+    `${t(0.402117)} EXT4-fs (vda1): mounted filesystem with ordered data mode`,
+    `${t(0.611902)} Run /sbin/init as init process`,
+    `Welcome to ${instance.template}!`,
+    `${instance.name} login:`,
+  ];
+  if (instance.state !== 'running') lines.push(`${t(1.5)} reboot: Power down`);
+  return lines;
 }
