@@ -40,6 +40,8 @@ export function agentOfResultsQueue(queue: string): string | null {
 
 export enum JobName {
   RunOperation = 'operation.run',
+  /** Ends a running operation at someone's request: its handler's onCancel, and an abort to its host. */
+  CancelOperation = 'operation.cancel',
   HostCommand = 'host.command',
   /** Many commands for one host in one job (a batch's creates): far fewer jobs at fleet scale. */
   HostCommandBatch = 'host.command-batch',
@@ -58,6 +60,12 @@ export interface RunOperationPayload {
   operationId: string;
   /** The X-Request-Id of the request that made the operation, for the logs of each step. */
   requestId?: string;
+}
+
+export interface CancelOperationPayload {
+  operationId: string;
+  /** Who asked (a token's name), for the operation's error message. */
+  by: string;
 }
 
 export interface HostCommandPayload {
@@ -137,6 +145,7 @@ export interface WebhookDeliverPayload {
 /** One payload type per job name; `enqueue` and the workers are typed from it. */
 export interface JobPayloads {
   [JobName.RunOperation]: RunOperationPayload;
+  [JobName.CancelOperation]: CancelOperationPayload;
   [JobName.HostCommand]: HostCommandPayload;
   [JobName.HostCommandBatch]: HostCommandBatchPayload;
   [JobName.AgentResult]: AgentResultPayload;
@@ -148,7 +157,7 @@ export interface JobPayloads {
 
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
 export const QUEUE_JOBS = {
-  [QueueName.Control]: [JobName.RunOperation],
+  [QueueName.Control]: [JobName.RunOperation, JobName.CancelOperation],
   agentResults: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
   [QueueName.Webhooks]: [JobName.WebhookDeliver],
   host: [JobName.HostCommand, JobName.HostCommandBatch],
@@ -165,6 +174,20 @@ export function runJobId(operationId: string): string {
 /** The control job that runs an operation again after a failed create was cleaned up (`attempt`: hosts failed so far). */
 export function runAgainJobId(operationId: string, attempt: number): string {
   return `run-${operationId}-again-${attempt}`;
+}
+
+/** The control job that cancels a running operation (a second cancel is the same job). */
+export function cancelJobId(operationId: string): string {
+  return `cancel-${operationId}`;
+}
+
+/**
+ * The list an agent reads abort signals from (operation ids whose host work must stop). Under
+ * the agent's host-queue prefix, so its Redis user (agent-acl.ts) may read it and nothing else
+ * may be read by it; agents have no Pub/Sub channels.
+ */
+export function agentAbortKey(prefix: string, agentId: string): string {
+  return `${prefix}:${agentHostQueuePrefix(agentId)}aborts`;
 }
 
 /** A driver command sent alone: one job per operation and command. */

@@ -4,6 +4,7 @@ import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
 import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue } from '@hyperplane/queue';
+import { OperationAborts } from './operation-aborts';
 
 const PROGRESS_EVERY_MS = 500;
 /** A command batch reports what has finished at least this often while the rest still run. */
@@ -16,6 +17,8 @@ export interface CommandHandlerOptions {
   retry?: { attempts: number; backoffMs: number };
   /** How often a running batch reports the results it has so far (default 1 s). */
   reportEveryMs?: number;
+  /** The agent's abort signals (shared by its hosts); without it commands cannot be aborted. */
+  aborts?: OperationAborts;
 }
 
 /** A command in a batch is tried as often, and waits as long between tries, as a command alone. */
@@ -156,13 +159,15 @@ export class CommandHandler {
     try {
       // Another host may have it: host-specific, so a create is tried elsewhere.
       if (!driver) throw new DriverError('Unavailable', `driver ${cmd.driver} is not available on this host`);
+      if (ctx.signal?.aborted) throw new DriverError('Fatal', 'aborted before it started');
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
       const status = await this.execute(driver, cmd, ctx);
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
       return { ...base, ok: true, state: status?.state, details: details(status) };
     } catch (e) {
-      const error = asDriverError(e);
-      took(error.code);
+      // Aborted (the operation was cancelled or timed out): reported, never tried again.
+      const error = ctx.signal?.aborted ? new DriverError('Fatal', `${cmd.command} aborted: the operation was cancelled`) : asDriverError(e);
+      took(ctx.signal?.aborted ? 'aborted' : error.code);
       if (error.retryable && mayRetry) throw error;
       this.log.warn(`${cmd.command} of ${cmd.instanceId} failed: ${error.message}`);
       return { ...base, ok: false, error: { code: error.code, message: error.message } };
@@ -227,6 +232,8 @@ export class CommandHandler {
     let last = Date.now();
     let pending: { percent: number; step: string } | null = null;
     let timer: NodeJS.Timeout | null = null;
+    const aborts = this.opts.aborts;
+    const signal = aborts?.start(cmd.operationId);
     const send = (percent: number, step: string): void => {
       last = Date.now();
       void this.queue
@@ -244,6 +251,7 @@ export class CommandHandler {
       pending = null;
     };
     return {
+      ...(signal ? { signal } : {}),
       progress: (percent, step) => {
         pending = { percent, step };
         const wait = last + PROGRESS_EVERY_MS - Date.now();
@@ -251,6 +259,7 @@ export class CommandHandler {
         else timer ??= setTimeout(flush, wait);
       },
       end: () => {
+        if (signal) aborts?.end(cmd.operationId, signal);
         if (timer) clearTimeout(timer);
         timer = null;
         pending = null;

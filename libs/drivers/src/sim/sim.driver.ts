@@ -67,6 +67,19 @@ interface SimInstance {
 
 // A simulated host may overcommit like a real one, but not without bound: a scheduler bug that
 // piles instances onto one host shows up as refused creates.
+/** Waits `ms`, or less when `signal` aborts meanwhile (a cancelled operation stops at once, as a real tool is killed). */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 const SIM_OVERCOMMIT: Resources = { vcpus: 16, memoryMiB: 2, diskGiB: 1 };
 
 /**
@@ -342,7 +355,8 @@ export class SimDriver implements Driver {
     const steps = ms > 200 ? 4 : 1;
     for (let i = 0; i < steps; i++) {
       if (ctx?.signal?.aborted) throw new DriverError('Transient', `${command} aborted`);
-      await new Promise((resolve) => setTimeout(resolve, ms / steps));
+      await abortableSleep(ms / steps, ctx?.signal);
+      if (ctx?.signal?.aborted) throw new DriverError('Transient', `${command} aborted`);
       if (steps > 1) ctx?.progress?.(Math.round(((i + 1) / steps) * 100), command);
     }
   }
