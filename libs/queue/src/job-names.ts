@@ -206,6 +206,26 @@ export function isCommandBatchJobId(jobId: string): boolean {
   return jobId.startsWith(COMMAND_BATCH_PREFIX);
 }
 
+/** An agent's result of a command sent alone: a redelivered command does not report twice; the host is named because a failed create may be tried, in the same operation, on another host. */
+export function resultJobId(operationId: string, command: HostCommand, hostId: string): string {
+  return `res-${operationId}-${command}-${hostId}`;
+}
+
+/** Results of a command batch reported together (`unique`: fresh each report, since a batch run again reports again). */
+export function resultBatchJobId(batchJobId: string, unique: string): string {
+  return `res-${batchJobId}-${unique}`;
+}
+
+/** A progress report of an operation's host work at `atMs`. */
+export function progressJobId(operationId: string, atMs: number): string {
+  return `prg-${operationId}-${atMs}`;
+}
+
+/** A host's sync report at `atMs`. */
+export function syncJobId(hostId: string, atMs: number): string {
+  return `sync-${hostId}-${atMs}`;
+}
+
 /** A delivery's job: a redelivery (after `attempt` logged attempts) is a new job. */
 export function webhookJobId(deliveryId: string, attempt: number): string {
   return `whd-${deliveryId}-${attempt}`;

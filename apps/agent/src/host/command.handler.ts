@@ -3,7 +3,7 @@ import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
-import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue } from '@hyperplane/queue';
+import { AgentResultPayload, HostCommandBatchPayload, HostCommandPayload, JOB_OPTIONS, JobName, JobQueue, progressJobId, resultBatchJobId, resultJobId } from '@hyperplane/queue';
 import { OperationAborts } from './operation-aborts';
 
 const PROGRESS_EVERY_MS = 500;
@@ -89,7 +89,7 @@ export class CommandHandler {
     const result = await this.attempt(cmd, job.id!, job.attemptsMade + 1 < attempts);
     // The job id keeps a redelivered command from reporting twice; it names the host because
     // a create that failed here may be tried again, in the same operation, on another host.
-    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}-${this.hostId}`, data: result });
+    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: resultJobId(result.operationId, result.command, this.hostId), data: result });
     if (!result.ok) throw new UnrecoverableError(result.error!.message);
   }
 
@@ -105,7 +105,7 @@ export class CommandHandler {
       if (results.length === 0) return;
       // A fresh id each time: a batch run again after a stall reports again, and the
       // controller ignores results for operations that already ended.
-      await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResultBatch, jobId: `res-${job.id}-${randomUUID()}`, data: { hostId: this.hostId, results } });
+      await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResultBatch, jobId: resultBatchJobId(job.id!, randomUUID()), data: { hostId: this.hostId, results } });
     };
     const queue = [...batch.commands];
     const worker = async (): Promise<void> => {
@@ -240,7 +240,7 @@ export class CommandHandler {
         .enqueue({
           queue: this.resultsQueue,
           name: JobName.AgentProgress,
-          jobId: `prg-${cmd.operationId}-${last}`,
+          jobId: progressJobId(cmd.operationId, last),
           data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },
         })
         .catch(() => undefined);

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { Driver, InstanceObservation } from '@hyperplane/drivers';
-import { agentResultsQueueName, AgentSyncPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
+import { agentResultsQueueName, AgentSyncPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, syncJobId } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 import { OperationAborts } from './operation-aborts';
 
@@ -101,7 +101,7 @@ export class HostRuntime {
     await this.opts.queue.enqueue({
       queue: agentResultsQueueName(this.opts.agentId),
       name: JobName.AgentSync,
-      jobId: `sync-${this.opts.hostId}-${Date.now()}`,
+      jobId: syncJobId(this.opts.hostId, Date.now()),
       data: { hostId: this.opts.hostId, observedAt, instances },
     });
     this.lastReport = fingerprint;
