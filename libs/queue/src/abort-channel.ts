@@ -43,9 +43,11 @@ export class AbortListener {
 
   async close(): Promise<void> {
     this.closed = true;
-    // Ended at once: a blocked BLPOP then fails, and the loop sees it is closed.
+    // The blocking read returns within BLOCK_S and the loop ends; a Redis that does not answer
+    // is not waited for longer than that.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise<void>((r) => (timer = setTimeout(r, BLOCK_S * 1000 + 1000)))]);
+    clearTimeout(timer);
     endRedis(this.redis);
-    this.redis.disconnect();
-    await this.loop;
   }
 }
