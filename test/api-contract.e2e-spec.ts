@@ -455,10 +455,7 @@ describe('the HTTP API contract', () => {
           expect({ path, operationId: r.body.operationId }).toEqual({ path, operationId: stop.body.id });
           expect(r.body.detail).toContain(stop.body.id);
         }
-        // A cancel comes too late for a running operation.
-        const cancel = await client.post(`/v1/operations/${stop.body.id}/cancel`);
-        expectProblem(cancel, 409);
-        expect(cancel.body.detail).toMatch(/running/);
+        // (A running operation can be cancelled too: test/cancel-timeout.e2e-spec.ts.)
         return stop;
       });
       const done = await client.waitOp(stop.body.id);

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { HostInventory, OsFamily } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
-import { agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
+import { AbortListener, agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
+import { OperationAborts } from './host/operation-aborts';
 import { probeDrivers } from './inventory/driver-probes';
 import { hostOs, readLocalInventory, readOsFacts } from './inventory/local-inventory';
 import { SimHostSpec, simInventory } from './sim/sim-fleet';
@@ -53,6 +54,7 @@ export class AgentRuntime {
   private queue: JobQueue | undefined;
   private consumer: MultiQueueConsumer | undefined;
   private heartbeats: HeartbeatStore | undefined;
+  private aborter: AbortListener | undefined;
   private agentId = '';
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
@@ -121,9 +123,19 @@ export class AgentRuntime {
       around: observeJob,
     }));
     this.heartbeats = new HeartbeatStore(queue.connection, redis.prefix);
+    // Cancelled or timed-out operations: the controller pushes their ids on this agent's abort list.
+    const aborts = new OperationAborts();
+    this.aborter = new AbortListener(
+      redis,
+      state.agentId,
+      (operationId) => {
+        if (aborts.abort(operationId)) this.log.log(`aborting the host work of operation ${operationId}`);
+      },
+      (e) => this.log.warn(`abort signals: ${e.message}`),
+    );
     for (const [key, { drivers }] of planned) {
       const hostId = state.hosts[key]!;
-      this.hosts.push(new HostRuntime({ hostId, agentId: state.agentId, key, drivers, queue, consumer, concurrency: this.concurrency }));
+      this.hosts.push(new HostRuntime({ hostId, agentId: state.agentId, key, drivers, queue, consumer, concurrency: this.concurrency, aborts }));
     }
     for (const h of this.hosts) h.start();
     await this.beat();
@@ -136,6 +148,8 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.aborter?.close();
+    this.aborter = undefined;
     // Redis unreachable, or refusing this agent's user (rotated, revoked): what would be sent
     // there fails at once instead of waiting forever, so the agent can stop.
     if (this.queue && this.queue.connection.status !== 'ready') endRedis(this.queue.connection);

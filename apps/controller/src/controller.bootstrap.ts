@@ -7,6 +7,7 @@ import { ControllerConfig, ControllerModule } from './controller.module';
 import { ControllerWorkers } from './controller.workers';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { Reconciler } from './reconcile/reconciler';
+import { OperationInterrupts } from './operations/operation-interrupts';
 import { WebhookDeliverer } from './webhooks/webhook-deliverer';
 
 /** Starts a controller replica: relay first, then the rebuild of lost work, then the workers. */
@@ -18,6 +19,7 @@ export async function startController(config: ControllerConfig): Promise<INestAp
   await app.get(OutboxRelay).flush();
   await app.get(Reconciler).start();
   await app.get(ControllerWorkers).start();
+  app.get(OperationInterrupts).start();
   app.get(WebhookDeliverer).start();
   new Logger('controller').log('controller started');
   return app;

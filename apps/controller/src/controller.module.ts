@@ -11,6 +11,7 @@ import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
 import { BatchPlacer } from './operations/batch.placer';
 import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
+import { OperationInterrupts } from './operations/operation-interrupts';
 import { OperationOutcomes } from './operations/operation-outcomes';
 import { HostCommandSender } from './operations/host-command.sender';
 import { OPERATION_HANDLER_TYPES } from './operations/handlers';
@@ -68,6 +69,7 @@ export class ControllerModule {
         OutboxRelay,
         PlacementService,
         OperationRunner,
+        OperationInterrupts,
         OperationOutcomes,
         HostCommandSender,
         ...OPERATION_HANDLER_TYPES,
@@ -90,8 +92,8 @@ export class ControllerModule {
         RetentionPruner,
         {
           provide: ControllerWorkers,
-          useFactory: (r: OperationRunner, c: AgentResultsConsumer) => new ControllerWorkers(config, controllerRedis(config), r, c),
-          inject: [OperationRunner, AgentResultsConsumer],
+          useFactory: (r: OperationRunner, i: OperationInterrupts, c: AgentResultsConsumer) => new ControllerWorkers(config, controllerRedis(config), r, i, c),
+          inject: [OperationRunner, OperationInterrupts, AgentResultsConsumer],
         },
       ],
     };

@@ -3,6 +3,7 @@ import type { Worker } from 'bullmq';
 import { AppConfig } from '@hyperplane/config';
 import { JobName, QUEUE_JOBS, QueueName, RedisSettings, startWorker } from '@hyperplane/queue';
 import { OperationRunner } from './operations/operation.runner';
+import { OperationInterrupts } from './operations/operation-interrupts';
 import { AgentResultsConsumer } from './results/agent-results.consumer';
 
 /** The controller's consumers: the control queue (operations) and every agent's results queue. */
@@ -15,6 +16,7 @@ export class ControllerWorkers implements OnApplicationShutdown {
     private readonly config: AppConfig & { REDIS_URL: string },
     private readonly redis: RedisSettings,
     private readonly runner: OperationRunner,
+    private readonly interrupts: OperationInterrupts,
     private readonly results: AgentResultsConsumer,
   ) {}
 
@@ -25,7 +27,10 @@ export class ControllerWorkers implements OnApplicationShutdown {
         this.redis,
         QueueName.Control,
         QUEUE_JOBS[QueueName.Control],
-        { [JobName.RunOperation]: (data) => this.runner.run(data.operationId) },
+        {
+          [JobName.RunOperation]: (data) => this.runner.run(data.operationId),
+          [JobName.CancelOperation]: async (data) => void (await this.interrupts.cancel(data.operationId, data.by)),
+        },
         { concurrency: this.config.HYPERPLANE_CONTROLLER_CONCURRENCY, lockDuration, name: 'controller-control' },
       ),
     ];

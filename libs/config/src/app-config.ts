@@ -245,6 +245,17 @@ export class AppConfig {
   @IsInt() @Min(1000) @Max(600_000)
   HYPERPLANE_JOB_LOCK_MS: number = 30_000;
 
+  /**
+   * A running operation that has not ended after this long is ended by its handler's onTimeout
+   * (failed, code `timeout`; its host work is aborted), so that no waiter waits for ever.
+   */
+  @IsInt() @Min(1) @Max(7 * 86_400)
+  HYPERPLANE_OPERATION_TIMEOUT_S: number = 3600;
+
+  /** Per-kind timeouts in seconds that replace the one above, e.g. `create=1800,stop=300` (kinds are checked when the controller starts). */
+  @IsString() @Matches(/^([a-z-]+=[1-9][0-9]*(,[a-z-]+=[1-9][0-9]*)*)?$/, { message: 'HYPERPLANE_OPERATION_TIMEOUTS must look like create=1800,stop=300' })
+  HYPERPLANE_OPERATION_TIMEOUTS: string = '';
+
   /** binpack (fill hosts) or spread (even them out); projects may override. */
   @IsIn(['binpack', 'spread'])
   HYPERPLANE_PLACEMENT_STRATEGY: 'binpack' | 'spread' = 'binpack';

@@ -40,6 +40,8 @@ export function agentOfResultsQueue(queue: string): string | null {
 
 export enum JobName {
   RunOperation = 'operation.run',
+  /** Ends a running operation at someone's request: its handler's onCancel, and an abort to its host. */
+  CancelOperation = 'operation.cancel',
   HostCommand = 'host.command',
   /** Many commands for one host in one job (a batch's creates): far fewer jobs at fleet scale. */
   HostCommandBatch = 'host.command-batch',
@@ -88,6 +90,12 @@ export interface RunOperationPayload {
   operationId: string;
   /** The X-Request-Id of the request that made the operation, for the logs of each step. */
   requestId?: string;
+}
+
+export interface CancelOperationPayload {
+  operationId: string;
+  /** Who asked (a token's name), for the operation's error message. */
+  by: string;
 }
 
 export interface HostCommandPayload {
@@ -190,6 +198,7 @@ export interface WebhookDeliverPayload {
 /** One payload type per job name; `enqueue` and the workers are typed from it. */
 export interface JobPayloads {
   [JobName.RunOperation]: RunOperationPayload;
+  [JobName.CancelOperation]: CancelOperationPayload;
   [JobName.HostCommand]: HostCommandPayload;
   [JobName.HostCommandBatch]: HostCommandBatchPayload;
   [JobName.AgentResult]: AgentResultPayload;
@@ -202,7 +211,7 @@ export interface JobPayloads {
 
 /** Which jobs each queue carries; a worker must handle exactly these (checked at start). */
 export const QUEUE_JOBS = {
-  [QueueName.Control]: [JobName.RunOperation],
+  [QueueName.Control]: [JobName.RunOperation, JobName.CancelOperation],
   agentResults: [JobName.AgentResult, JobName.AgentResultBatch, JobName.AgentProgress, JobName.AgentSync],
   [QueueName.Webhooks]: [JobName.WebhookDeliver],
   host: [JobName.HostCommand, JobName.HostCommandBatch, JobName.ConsoleRead],
@@ -221,6 +230,20 @@ export function runAgainJobId(operationId: string, attempt: number): string {
   return `run-${operationId}-again-${attempt}`;
 }
 
+/** The control job that cancels a running operation (a second cancel is the same job). */
+export function cancelJobId(operationId: string): string {
+  return `cancel-${operationId}`;
+}
+
+/**
+ * The list an agent reads abort signals from (operation ids whose host work must stop). Under
+ * the agent's host-queue prefix, so its Redis user (agent-acl.ts) may read it and nothing else
+ * may be read by it; agents have no Pub/Sub channels.
+ */
+export function agentAbortKey(prefix: string, agentId: string): string {
+  return `${prefix}:${agentHostQueuePrefix(agentId)}aborts`;
+}
+
 /** A driver command sent alone: one job per operation and command. */
 export function hostJobId(operationId: string, command: HostCommand): string {
   return `cmd-${operationId}-${command}`;
@@ -235,6 +258,26 @@ export function commandBatchJobId(unique: string): string {
 
 export function isCommandBatchJobId(jobId: string): boolean {
   return jobId.startsWith(COMMAND_BATCH_PREFIX);
+}
+
+/** An agent's result of a command sent alone: a redelivered command does not report twice; the host is named because a failed create may be tried, in the same operation, on another host. */
+export function resultJobId(operationId: string, command: HostCommand, hostId: string): string {
+  return `res-${operationId}-${command}-${hostId}`;
+}
+
+/** Results of a command batch reported together (`unique`: fresh each report, since a batch run again reports again). */
+export function resultBatchJobId(batchJobId: string, unique: string): string {
+  return `res-${batchJobId}-${unique}`;
+}
+
+/** A progress report of an operation's host work at `atMs`. */
+export function progressJobId(operationId: string, atMs: number): string {
+  return `prg-${operationId}-${atMs}`;
+}
+
+/** A host's sync report at `atMs`. */
+export function syncJobId(hostId: string, atMs: number): string {
+  return `sync-${hostId}-${atMs}`;
 }
 
 /** A delivery's job: a redelivery (after `attempt` logged attempts) is a new job. */

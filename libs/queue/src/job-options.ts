@@ -8,6 +8,7 @@ const keep = { removeOnComplete: { age: 3600, count: 50_000 }, removeOnFail: { a
 
 export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.RunOperation]: { attempts: 10, backoff: { type: 'exponential', delay: 200 }, ...keep },
+  [JobName.CancelOperation]: { attempts: 10, backoff: { type: 'exponential', delay: 200 }, ...keep },
   [JobName.HostCommand]: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...keep },
   // A batch's commands retry one by one inside the job (see the agent's CommandHandler); the
   // job itself is retried only if the agent could not finish it (it died, Redis failed).

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { JOB_OPTIONS } from './job-options';
 import { JobName, JobPayloads } from './job-names';
 import { createRedis, endRedis, RedisSettings } from './redis-connection';
+import { sendAbort } from './abort-channel';
 
 /** A message bound for a queue, as stored in the outbox and as enqueued. */
 export interface QueueMessage<N extends JobName = JobName> {
@@ -99,6 +100,11 @@ export class JobQueue {
   async removeJob(queue: string, jobId: string): Promise<void> {
     const job = await this.queue(queue).getJob(jobId);
     if (job) await job.remove().catch(() => undefined);
+  }
+
+  /** Tells an agent to stop its host work for an operation (see abort-channel.ts). */
+  async abort(agentId: string, operationId: string): Promise<void> {
+    await sendAbort(this.connection, this.settings.prefix, agentId, operationId);
   }
 
   /**

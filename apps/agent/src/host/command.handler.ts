@@ -3,7 +3,8 @@ import { UnrecoverableError, Job } from 'bullmq';
 import { Driver, DriverContext, DriverError, InstanceStatus } from '@hyperplane/drivers';
 import { randomUUID } from 'node:crypto';
 import { childCache, driverCallDuration, withRequestId } from '@hyperplane/observability';
-import { AgentResultPayload, CONSOLE_MAX_LINES, ConsoleReadPayload, ConsoleReadResult, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue, MigrationCommand } from '@hyperplane/queue';
+import { AgentResultPayload, CONSOLE_MAX_LINES, ConsoleReadPayload, ConsoleReadResult, HostCommandBatchPayload, HostCommandPayload, isMigrationCommand, JOB_OPTIONS, JobName, JobQueue, MigrationCommand, progressJobId, resultBatchJobId, resultJobId } from '@hyperplane/queue';
+import { OperationAborts } from './operation-aborts';
 
 const PROGRESS_EVERY_MS = 500;
 /** A command batch reports what has finished at least this often while the rest still run. */
@@ -16,6 +17,8 @@ export interface CommandHandlerOptions {
   retry?: { attempts: number; backoffMs: number };
   /** How often a running batch reports the results it has so far (default 1 s). */
   reportEveryMs?: number;
+  /** The agent's abort signals (shared by its hosts); without it commands cannot be aborted. */
+  aborts?: OperationAborts;
 }
 
 /** A command in a batch is tried as often, and waits as long between tries, as a command alone. */
@@ -86,7 +89,7 @@ export class CommandHandler {
     const result = await this.attempt(cmd, job.id!, job.attemptsMade + 1 < attempts);
     // The job id keeps a redelivered command from reporting twice; it names the host because
     // a create that failed here may be tried again, in the same operation, on another host.
-    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: `res-${result.operationId}-${result.command}-${this.hostId}`, data: result });
+    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: resultJobId(result.operationId, result.command, this.hostId), data: result });
     if (!result.ok) throw new UnrecoverableError(result.error!.message);
   }
 
@@ -102,7 +105,7 @@ export class CommandHandler {
       if (results.length === 0) return;
       // A fresh id each time: a batch run again after a stall reports again, and the
       // controller ignores results for operations that already ended.
-      await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResultBatch, jobId: `res-${job.id}-${randomUUID()}`, data: { hostId: this.hostId, results } });
+      await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResultBatch, jobId: resultBatchJobId(job.id!, randomUUID()), data: { hostId: this.hostId, results } });
     };
     const queue = [...batch.commands];
     const worker = async (): Promise<void> => {
@@ -174,6 +177,7 @@ export class CommandHandler {
     try {
       // Another host may have it: host-specific, so a create is tried elsewhere.
       if (!driver) throw new DriverError('Unavailable', `driver ${cmd.driver} is not available on this host`);
+      if (ctx.signal?.aborted) throw new DriverError('Fatal', 'aborted before it started');
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} (operation ${cmd.operationId})`);
       if (isMigrationCommand(cmd.command)) {
         const { status, migration } = await this.migrate(driver, cmd.command, cmd, ctx);
@@ -184,8 +188,9 @@ export class CommandHandler {
       this.log.debug(`${cmd.driver} ${cmd.command} of ${cmd.instanceId} ok in ${took('ok').toFixed(3)} s`);
       return { ...base, ok: true, state: status?.state, details: details(status) };
     } catch (e) {
-      const error = asDriverError(e);
-      took(error.code);
+      // Aborted (the operation was cancelled or timed out): reported, never tried again.
+      const error = ctx.signal?.aborted ? new DriverError('Fatal', `${cmd.command} aborted: the operation was cancelled`) : asDriverError(e);
+      took(ctx.signal?.aborted ? 'aborted' : error.code);
       if (error.retryable && mayRetry) throw error;
       this.log.warn(`${cmd.command} of ${cmd.instanceId} failed: ${error.message}`);
       return { ...base, ok: false, error: { code: error.code, message: error.message } };
@@ -284,13 +289,15 @@ export class CommandHandler {
     let last = Date.now();
     let pending: { percent: number; step: string } | null = null;
     let timer: NodeJS.Timeout | null = null;
+    const aborts = this.opts.aborts;
+    const signal = aborts?.start(cmd.operationId);
     const send = (percent: number, step: string): void => {
       last = Date.now();
       void this.queue
         .enqueue({
           queue: this.resultsQueue,
           name: JobName.AgentProgress,
-          jobId: `prg-${cmd.operationId}-${last}`,
+          jobId: progressJobId(cmd.operationId, last),
           data: { operationId: cmd.operationId, hostId: this.hostId, percent: Math.round(percent), step },
         })
         .catch(() => undefined);
@@ -301,6 +308,7 @@ export class CommandHandler {
       pending = null;
     };
     return {
+      ...(signal ? { signal } : {}),
       progress: (percent, step) => {
         pending = { percent, step };
         const wait = last + PROGRESS_EVERY_MS - Date.now();
@@ -308,6 +316,7 @@ export class CommandHandler {
         else timer ??= setTimeout(flush, wait);
       },
       end: () => {
+        if (signal) aborts?.end(cmd.operationId, signal);
         if (timer) clearTimeout(timer);
         timer = null;
         pending = null;

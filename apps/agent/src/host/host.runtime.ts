@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { Driver, InstanceObservation } from '@hyperplane/drivers';
-import { agentResultsQueueName, AgentSyncPayload, ConsoleReadPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
+import { agentResultsQueueName, AgentSyncPayload, ConsoleReadPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, syncJobId } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
+import { OperationAborts } from './operation-aborts';
 
 export interface HostRuntimeOptions {
   hostId: string;
@@ -15,6 +16,8 @@ export interface HostRuntimeOptions {
   consumer: MultiQueueConsumer;
   /** How many commands of a command batch run at once (as many as jobs run at once per host). */
   concurrency?: number;
+  /** The agent's abort signals, shared by its hosts. */
+  aborts?: OperationAborts;
   /** Periodic syncs that found nothing new send a report anyway every this many passes (default 10). */
   fullReportEvery?: number;
 }
@@ -39,7 +42,7 @@ export class HostRuntime {
   private quietPasses = 0;
 
   constructor(readonly opts: HostRuntimeOptions) {
-    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, agentResultsQueueName(opts.agentId), { concurrency: opts.concurrency });
+    this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, agentResultsQueueName(opts.agentId), { concurrency: opts.concurrency, ...(opts.aborts ? { aborts: opts.aborts } : {}) });
   }
 
   get hostId(): string {
@@ -99,7 +102,7 @@ export class HostRuntime {
     await this.opts.queue.enqueue({
       queue: agentResultsQueueName(this.opts.agentId),
       name: JobName.AgentSync,
-      jobId: `sync-${this.opts.hostId}-${Date.now()}`,
+      jobId: syncJobId(this.opts.hostId, Date.now()),
       data: { hostId: this.opts.hostId, observedAt, instances },
     });
     this.lastReport = fingerprint;

@@ -1,5 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { IsOptional, Matches } from 'class-validator';
 import { NAME_PATTERN } from '@hyperplane/domain';
 import { CurrentPrincipal } from '../auth/auth.decorators';
@@ -44,9 +45,12 @@ export class OperationController {
 
   @Post(':id/cancel')
   @HttpCode(200)
-  @ApiOkResponse({ type: OperationDto })
-  @ApiConflictResponse({ description: 'The operation already started or ended' })
-  cancel(@CurrentPrincipal() principal: Principal, @Param('id', uuid('operation')) id: string): Promise<OperationDto> {
-    return this.operations.cancel(principal, id);
+  @ApiOkResponse({ type: OperationDto, description: 'A queued operation, cancelled (its instance left as it was)' })
+  @ApiAcceptedResponse({ type: OperationDto, description: 'A running operation: the controller ends it `cancelled` and aborts its host work; poll or wait on it' })
+  @ApiConflictResponse({ description: 'The operation has ended' })
+  async cancel(@CurrentPrincipal() principal: Principal, @Param('id', uuid('operation')) id: string, @Res({ passthrough: true }) res: Response): Promise<OperationDto> {
+    const { op, accepted } = await this.operations.cancel(principal, id);
+    if (accepted) res.status(202);
+    return op;
   }
 }

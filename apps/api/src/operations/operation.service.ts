@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TERMINAL_OPERATION_STATUSES } from '@hyperplane/domain';
-import { Database, InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
+import { Database, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository } from '@hyperplane/db';
+import { cancelJobId, CancelOperationPayload, JobName, QueueName } from '@hyperplane/queue';
 import { canChange, canSeeProject, isFleetWide, Principal } from '../auth/principal';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { problems } from '../common/problem';
@@ -15,6 +16,7 @@ export class OperationService {
     private readonly db: Database,
     private readonly operations: OperationRepository,
     private readonly instances: InstanceRepository,
+    private readonly outbox: OutboxRepository,
     private readonly waiters: OperationWaiters,
     private readonly scope: ProjectScope,
   ) {}
@@ -46,8 +48,34 @@ export class OperationService {
     return OperationDto.from(op, isFleetWide(principal));
   }
 
-  /** Cancels an operation that has not started (again: a no-op); its instance is left as it was. */
-  async cancel(principal: Principal, id: string): Promise<OperationDto> {
+  /**
+   * Cancels an operation. Queued (or again: a no-op): at once, its instance left as it was
+   * (`accepted: false`). Running: the controller ends it (its kind's onCancel, an abort to its
+   * host), so the answer is the operation as it is now, `step: cancelling` (`accepted: true`).
+   */
+  async cancel(principal: Principal, id: string): Promise<{ op: OperationDto; accepted: boolean }> {
+    const queued = await this.cancelQueued(principal, id);
+    if (queued) return { op: queued, accepted: false };
+    return { op: await this.cancelRunning(principal, id), accepted: true };
+  }
+
+  /** The cancel of a running operation goes to the controller (through the outbox, in the transaction that records it). */
+  private async cancelRunning(principal: Principal, id: string): Promise<OperationDto> {
+    const op = await this.db.transaction(async (em) => {
+      const locked = await this.operations.getLocked(em, id);
+      if (locked?.status !== 'running') return locked;
+      const job: CancelOperationPayload = { operationId: id, by: principal.name };
+      await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.CancelOperation, jobId: cancelJobId(id), payload: { ...job } }]);
+      await this.operations.patch(em, id, { step: 'cancelling' });
+      return { ...locked, step: 'cancelling' };
+    });
+    if (op?.status === 'running') return OperationDto.from(op, isFleetWide(principal));
+    if (op?.status === 'cancelled') return OperationDto.from(op, isFleetWide(principal));
+    throw problems.conflict(`operation ${id} is ${op?.status ?? 'gone'}; only a queued or running operation can be cancelled`, { operationStatus: op?.status ?? null });
+  }
+
+  /** A queued operation cancelled here and now (null when it is not queued). */
+  private async cancelQueued(principal: Principal, id: string): Promise<OperationDto | null> {
     const op = await this.visible(principal, id);
     if (!canChange(principal, op.projectId)) throw problems.forbidden(`the token (${principal.role}) may not cancel operations`);
     const cancelled = await this.db.transaction(async (em) => {
@@ -74,7 +102,7 @@ export class OperationService {
       const now = await this.operations.get(id);
       // Cancelling twice is not an error: the caller gets what it asked for.
       if (now?.status === 'cancelled') return OperationDto.from(now, isFleetWide(principal));
-      throw problems.conflict(`operation ${id} is ${now?.status ?? 'gone'}; only a queued operation can be cancelled`, { operationStatus: now?.status ?? null });
+      return null;
     }
     return OperationDto.from(cancelled, isFleetWide(principal));
   }

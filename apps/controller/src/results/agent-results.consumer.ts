@@ -135,6 +135,7 @@ export class AgentResultsConsumer implements OnApplicationShutdown {
         return;
       }
       case JobName.RunOperation:
+      case JobName.CancelOperation:
       case JobName.HostCommand:
       case JobName.HostCommandBatch:
       case JobName.WebhookDeliver:

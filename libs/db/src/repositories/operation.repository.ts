@@ -332,6 +332,21 @@ export class OperationRepository {
   }
 
   /** Active operations not touched for a while: candidates for re-enqueueing. */
+  /**
+   * Running operations past their deadline: started longer ago than their kind's timeout
+   * (`timeouts`, seconds by kind) or, for other kinds, `defaultS`. Oldest first.
+   */
+  async pastDeadline(defaultS: number, timeouts: ReadonlyMap<string, number>, limit: number): Promise<Pick<OperationEntity, 'id' | 'kind'>[]> {
+    const rows = await this.db.manager.query<{ id: string; kind: OperationEntity['kind'] }[]>(
+      `SELECT o.id, o.kind FROM operations o
+         LEFT JOIN unnest($2::text[], $3::int[]) AS t(kind, secs) ON t.kind = o.kind
+       WHERE o.status = 'running' AND o.started_at < now() - make_interval(secs => COALESCE(t.secs, $1::int))
+       ORDER BY o.started_at LIMIT $4`,
+      [defaultS, [...timeouts.keys()], [...timeouts.values()], limit],
+    );
+    return rows;
+  }
+
   async staleActive(olderThanMs: number, limit: number): Promise<OperationEntity[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>(
       `SELECT * FROM operations WHERE status IN ('queued', 'running') AND job_queue IS NOT NULL

@@ -79,6 +79,19 @@ interface SimInstance {
 const SIM_MEMORY_MIB_PER_S = 1000;
 const SIM_DISK_GIB_PER_S = 0.5;
 
+/** Waits `ms`, or less when `signal` aborts meanwhile (a cancelled operation stops at once, as a real tool is killed). */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 // A simulated host may overcommit like a real one, but not without bound: a scheduler bug that
 // piles instances onto one host shows up as refused creates. vCPUs up to the highest ratio a
 // policy may set (64: small fractional containers).
@@ -548,7 +561,8 @@ export class SimDriver implements Driver {
     const steps = ms > 200 ? 4 : 1;
     for (let i = 0; i < steps; i++) {
       if (ctx?.signal?.aborted) throw new DriverError('Transient', `${command} aborted`);
-      await new Promise((resolve) => setTimeout(resolve, ms / steps));
+      await abortableSleep(ms / steps, ctx?.signal);
+      if (ctx?.signal?.aborted) throw new DriverError('Transient', `${command} aborted`);
       if (steps > 1) ctx?.progress?.(Math.round(((i + 1) / steps) * 100), command);
     }
   }

@@ -61,6 +61,22 @@ export class CloneHandler extends InstanceChangeHandler {
     }
   }
 
+  override async onCancel(em: Tx, op: OperationEntity, instance: InstanceEntity | null): Promise<void> {
+    await this.endFromOutside(em, op, instance, 'cancelled', { code: 'cancelled', message: 'the clone was cancelled' });
+  }
+
+  override async onTimeout(em: Tx, op: OperationEntity, instance: InstanceEntity | null): Promise<void> {
+    await this.endFromOutside(em, op, instance, 'failed', { code: 'timeout', message: 'the clone did not finish in time' });
+  }
+
+  /** The source stays as it is; the copy goes if it was never sent, or stays in `error` (with its claim) if its host may have made part of it. */
+  private async endFromOutside(em: Tx, op: OperationEntity, instance: InstanceEntity | null, to: 'cancelled' | 'failed', error: { code: string; message: string }): Promise<void> {
+    if (!(await this.outcomes.endedFromOutside(em, op, instance, to, error))) return;
+    const copyId = String(op.request.cloneId);
+    const gone = await this.instances.transition(em, copyId, ['pending'], 'deleted', { desiredState: 'deleted', deletedAt: new Date(), stateReason: error.message });
+    if (!gone) await this.instances.transition(em, copyId, ['provisioning'], 'error', { stateReason: `${error.message} while its host was making it` });
+  }
+
   async onResult(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     const copyId = String(op.request.cloneId);
     await this.instances.transition(em, copyId, ['provisioning'], r.state ?? 'stopped', { stateReason: null });

@@ -149,6 +149,25 @@ export class CreateHandler extends InstanceOperationHandler {
     return (await this.operations.transition(em, op.id, ['queued'], 'running', { step: 'placing', progress: 1 })) !== null;
   }
 
+  override async onCancel(em: Tx, op: OperationEntity, instance: InstanceEntity | null): Promise<void> {
+    await this.endFromOutside(em, op, instance, 'cancelled', { code: 'cancelled', message: 'the create was cancelled' });
+  }
+
+  override async onTimeout(em: Tx, op: OperationEntity, instance: InstanceEntity | null): Promise<void> {
+    await this.endFromOutside(em, op, instance, 'failed', { code: 'timeout', message: 'the create did not finish in time' });
+  }
+
+  /**
+   * Not placed yet: the instance never existed anywhere and goes (as a queued create's cancel
+   * does). Placed: its host may have made part of it, so it stays there in `error`, keeping its
+   * host and claim until a delete succeeds (as after a failed create).
+   */
+  private async endFromOutside(em: Tx, op: OperationEntity, instance: InstanceEntity | null, to: 'cancelled' | 'failed', error: { code: string; message: string }): Promise<void> {
+    if (!(await this.outcomes.endedFromOutside(em, op, null, to, error)) || !instance) return;
+    const gone = await this.instances.transition(em, instance.id, ['pending', 'scheduling', 'unschedulable'], 'deleted', { desiredState: 'deleted', deletedAt: new Date(), stateReason: error.message });
+    if (!gone) await this.instances.transition(em, instance.id, ['provisioning'], 'error', { stateReason: `${error.message} while its host was making it; delete it to free its host` });
+  }
+
   async onResult(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     if (r.command === 'destroy') {
       // The clean-up after a failed create: place the instance again, elsewhere.

@@ -42,6 +42,20 @@ export class DeleteHandler extends InstanceOperationHandler {
     });
   }
 
+  override async onCancel(em: Tx, op: OperationEntity, instance: InstanceEntity | null): Promise<void> {
+    await this.endFromOutside(em, op, instance, 'cancelled', { code: 'cancelled', message: 'the delete was cancelled' });
+  }
+
+  override async onTimeout(em: Tx, op: OperationEntity, instance: InstanceEntity | null): Promise<void> {
+    await this.endFromOutside(em, op, instance, 'failed', { code: 'timeout', message: 'the delete did not finish in time' });
+  }
+
+  /** Half removed, perhaps: the instance goes to `error` on its host (a delete can be asked again). */
+  private async endFromOutside(em: Tx, op: OperationEntity, instance: InstanceEntity | null, to: 'cancelled' | 'failed', error: { code: string; message: string }): Promise<void> {
+    if (!(await this.outcomes.endedFromOutside(em, op, null, to, error)) || !instance) return;
+    await this.instances.transition(em, instance.id, ['deleting'], 'error', { stateReason: `${error.message} while its host was removing it` });
+  }
+
   async onResult(em: Tx, op: OperationEntity, instance: InstanceEntity, r: AgentResultPayload): Promise<void> {
     const gone = await this.instances.transition(em, instance.id, ['deleting'], 'deleted', {
       hostId: null,
