@@ -9,6 +9,7 @@ import { EventsByProject1796433974784 } from './1796433974784-events-by-project'
 import { WebhooksAudit1796434990923 } from './1796434990923-webhooks-audit';
 import { QuotasUsageRates1796435081266 } from './1796435081266-quotas-usage-rates';
 import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-and-unique-host-names';
+import { InstanceHa1796443871016 } from './1796443871016-instance-ha';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   WebhooksAudit1796434990923,
   QuotasUsageRates1796435081266,
   AgentsAndUniqueHostNames1796436436623,
+  InstanceHa1796443871016,
 ];

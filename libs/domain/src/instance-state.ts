@@ -4,17 +4,21 @@ import { Capability, InstanceAction, InstanceState, OperationStatus } from './en
 // `from` states taken from here, so the database and the code agree on what may happen.
 const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
   pending: ['scheduling', 'deleting', 'deleted', 'error'],
+  // → unknown: the host went down. → pending (HA recovery): the host was lost and fenced; the
+  // instance is placed again elsewhere, keeping its identity (apps/controller/src/ha).
   scheduling: ['provisioning', 'unschedulable', 'pending', 'deleting', 'deleted', 'error'],
   // → pending: a create failed on its host and was cleaned up there; it is placed again.
-  provisioning: ['running', 'stopped', 'error', 'deleting', 'pending'],
-  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error'],
-  stopped: ['running', 'migrating', 'deleting', 'error'],
-  suspended: ['running', 'stopped', 'deleting', 'error'],
+  provisioning: ['running', 'stopped', 'error', 'deleting', 'pending', 'unknown'],
+  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error', 'unknown', 'pending'],
+  stopped: ['running', 'migrating', 'deleting', 'error', 'unknown', 'pending'],
+  suspended: ['running', 'stopped', 'deleting', 'error', 'unknown', 'pending'],
   migrating: ['running', 'stopped', 'error'],
   deleting: ['deleted', 'error'],
   deleted: [],
   unschedulable: ['scheduling', 'deleting', 'deleted'],
-  error: ['deleting', 'running', 'stopped'],
+  error: ['deleting', 'running', 'stopped', 'unknown', 'pending'],
+  // The host reported again (drift), or the instance was recovered or force-deleted.
+  unknown: ['running', 'stopped', 'suspended', 'error', 'deleting', 'deleted', 'pending'],
 };
 
 export function canTransition(from: InstanceState, to: InstanceState): boolean {
@@ -53,6 +57,7 @@ export const DELETABLE_STATES: readonly InstanceState[] = [
   'suspended',
   'unschedulable',
   'error',
+  'unknown',
 ];
 
 /** Instances in these states hold no host resources. */

@@ -10,3 +10,4 @@ export * from './agent-acl';
 export * from './webhooks/webhook-signature';
 export * from './webhooks/webhook-destination';
 export * from './request-queue';
+export * from './lease.store';

@@ -11,6 +11,7 @@ import { OperationOutcomes } from './operation-outcomes';
 import { createArgs, hostCommand, isBatchJobId, resendHostJob } from './host-command';
 import { failedCreates } from '../results/create-retry';
 import { HostAgents } from '../hosts/host-agents';
+import { LostHostDelete } from '../ha/lost-host-delete';
 
 const CLAIM_ATTEMPTS = 8;
 /** How often a create that waits for enrolling hosts looks again. */
@@ -52,6 +53,7 @@ export class OperationRunner {
     private readonly changes: ChangeRunner,
     private readonly config: AppConfig,
     private readonly hostAgents: HostAgents,
+    private readonly lostHostDelete: LostHostDelete,
   ) {}
 
   async run(operationId: string): Promise<void> {
@@ -63,7 +65,8 @@ export class OperationRunner {
       const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
       if (instance) return this.act(op, instance, op.kind, true);
     }
-    if (op.status === 'queued' && op.kind !== 'create') {
+    // HA (apps/controller/src/ha): a `recover` is placed like a create.
+    if (op.status === 'queued' && op.kind !== 'create' && op.kind !== 'recover') {
       // A create starts in the same transaction that places it.
       op = await this.db.transaction((em) => this.operations.transition(em, operationId, ['queued'], 'running', { step: 'starting', progress: 1 }));
       if (!op) return; // cancelled in the meantime
@@ -84,6 +87,7 @@ export class OperationRunner {
     }
     switch (op.kind) {
       case 'create':
+      case 'recover': // HA: an instance of a lost host placed and created again, keeping its identity (apps/controller/src/ha)
         return this.create(op, instance);
       case 'delete':
         return this.remove(op, instance);
@@ -249,6 +253,8 @@ export class OperationRunner {
         await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'deleted' });
         return;
       }
+      // HA: ?force=true while its host is down: deleted here, the claim released (apps/controller/src/ha).
+      if (await this.lostHostDelete.withoutHost(em, op, deleting)) return;
       // ?force=true: the agent stops it forcibly before destroying it.
       await this.outcomes.dispatch(op, deleting, 'destroy', op.request.force === true ? { stop: { force: true } } : {}, em);
     });

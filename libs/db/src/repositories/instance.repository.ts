@@ -251,6 +251,39 @@ export class InstanceRepository {
     return rows.map((r) => r.id);
   }
 
+  /** Which host each of these instances lives on now (absent: deleted or unknown); for agents learning what moved away. */
+  async hostsOf(ids: string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.manager.query<{ id: string; host_id: string | null }[]>(
+      `SELECT id, host_id FROM instances WHERE id = ANY($1::uuid[]) AND state <> 'deleted'`,
+      [ids],
+    );
+    for (const r of rows) out.set(r.id, r.host_id);
+    return out;
+  }
+
+  /** The HA instances (ha.restart) the database places on these hosts. */
+  async haOnHosts(hostIds: string[]): Promise<{ id: string; hostId: string }[]> {
+    if (hostIds.length === 0) return [];
+    const rows = await this.db.manager.query<{ id: string; host_id: string }[]>(
+      `SELECT id, host_id FROM instances WHERE host_id = ANY($1::uuid[]) AND state <> 'deleted' AND (ha->>'restart')::boolean IS TRUE`,
+      [hostIds],
+    );
+    return rows.map((r) => ({ id: r.id, hostId: r.host_id }));
+  }
+
+  /** Every live instance on these hosts (a lost host's, for HA recovery), HA ones first by priority. */
+  async onHosts(hostIds: string[]): Promise<InstanceEntity[]> {
+    if (hostIds.length === 0) return [];
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
+      `SELECT * FROM instances WHERE host_id = ANY($1::uuid[]) AND state NOT IN ('deleted', 'deleting')
+       ORDER BY COALESCE((ha->>'priority')::int, 0) DESC, id`,
+      [hostIds],
+    );
+    return rows.map((r) => fromRow<InstanceEntity>(r));
+  }
+
   /** The unschedulable instances that waited longest (their partial index holds only them). */
   async unschedulable(limit: number): Promise<InstanceEntity[]> {
     const rows: Record<string, unknown>[] = await this.db.manager.query('SELECT * FROM instances WHERE unschedulable ORDER BY updated_at LIMIT $1', [limit]);
