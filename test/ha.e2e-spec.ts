@@ -332,3 +332,40 @@ describe('HA: an agent cut off from Redis (a partition)', () => {
     expect(await allocationsMatchClaims(stack)).toBe(true);
   });
 });
+
+describe('HA: removing a lost host that has HA instances', () => {
+  let fleet: Fleet;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    fleet = await startFleet();
+    stack = fleet.stack;
+  });
+  afterAll(async () => {
+    await fleet?.agentA?.stop();
+    await stack?.stop();
+    if (fleet) rmSync(fleet.dataDirA, { recursive: true, force: true });
+  });
+
+  it('is refused while the host may still run them, and leaves them running elsewhere once fenced', async () => {
+    const ha = (await stack.client.createAndWait({ name: 'ha-r', template: 'alpine-3.20', technology: 'container', resources: small, ha: { restart: true } })).instance;
+    const plain = (await stack.client.createAndWait({ name: 'plain-r', template: 'alpine-3.20', technology: 'container', resources: small })).instance;
+    const hostIdsB = await startHostsB(stack);
+    await fleet.agentA!.kill9();
+    fleet.agentA = null;
+    // At once: the lease still holds, so the host may still be running ha-r.
+    const early = await stack.client.delete(`/v1/hosts/${fleet.hostA.id}?force=true`);
+    expect(early.status).toBe(409);
+    expect(early.body.detail).toMatch(/HA lease|not fenced yet/);
+    await waitFor('ha-r recovered on hosts B', async () => {
+      const i = (await stack.client.get(`/v1/instances/${ha.id}`)).body;
+      return i.state === 'running' && hostIdsB.includes(i.hostId);
+    }, 60_000, 250);
+    const removed = await stack.client.delete(`/v1/hosts/${fleet.hostA.id}?force=true`);
+    expect(removed.status).toBe(204);
+    expect((await stack.client.get(`/v1/instances/${ha.id}`)).body.state).toBe('running');
+    const evicted = (await stack.client.get(`/v1/instances/${plain.id}`)).body;
+    expect([evicted.state, evicted.hostId]).toEqual(['error', null]);
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+});

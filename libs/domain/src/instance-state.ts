@@ -9,16 +9,17 @@ const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
   scheduling: ['provisioning', 'unschedulable', 'pending', 'deleting', 'deleted', 'error'],
   // → pending: a create failed on its host and was cleaned up there; it is placed again.
   provisioning: ['running', 'stopped', 'error', 'deleting', 'pending', 'unknown'],
-  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error', 'unknown', 'pending'],
-  stopped: ['running', 'migrating', 'deleting', 'error', 'unknown', 'pending'],
-  suspended: ['running', 'stopped', 'deleting', 'error', 'unknown', 'pending'],
+  // → unschedulable: an HA instance whose lost (fenced) host was removed waits for a host.
+  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error', 'unknown', 'pending', 'unschedulable'],
+  stopped: ['running', 'migrating', 'deleting', 'error', 'unknown', 'pending', 'unschedulable'],
+  suspended: ['running', 'stopped', 'deleting', 'error', 'unknown', 'pending', 'unschedulable'],
   migrating: ['running', 'stopped', 'error'],
   deleting: ['deleted', 'error'],
   deleted: [],
   unschedulable: ['scheduling', 'deleting', 'deleted'],
-  error: ['deleting', 'running', 'stopped', 'unknown', 'pending'],
+  error: ['deleting', 'running', 'stopped', 'unknown', 'pending', 'unschedulable'],
   // The host reported again (drift), or the instance was recovered or force-deleted.
-  unknown: ['running', 'stopped', 'suspended', 'error', 'deleting', 'deleted', 'pending'],
+  unknown: ['running', 'stopped', 'suspended', 'error', 'deleting', 'deleted', 'pending', 'unschedulable'],
 };
 
 export function canTransition(from: InstanceState, to: InstanceState): boolean {

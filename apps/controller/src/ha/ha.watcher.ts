@@ -113,11 +113,17 @@ export class HaWatcher implements OnModuleInit, OnApplicationShutdown {
     const dueIds = new Set(due.map((h) => h.id));
     const byId = new Map(down.map((h) => [h.id, h]));
     const notedAll = await this.leases.restartAfter(due.map((h) => h.id));
-    for (const instance of await this.instances.onHosts(down.map((h) => h.id))) {
+    const onDown = await this.instances.onHosts(down.map((h) => h.id));
+    // Beats read again now: a host that beats again may have reported its instances since the
+    // first read (its agent beats before it reports), and must not have them shown unknown.
+    const silent = new Set(down.map((h) => h.id));
+    const fresh = await this.beats.scores(down.filter((h) => onDown.some((i) => i.hostId === h.id && !i.ha?.restart && i.state !== 'unknown')));
+    for (const [id, beat] of fresh) if (Date.now() - beat <= lateMs) silent.delete(id);
+    for (const instance of onDown) {
       const host = byId.get(instance.hostId!)!;
       if (instance.ha?.restart) {
         if (dueIds.has(host.id)) await this.recovery.recover(instance, host, notedAll.get(host.id) ?? observedAt);
-      } else if (instance.state !== 'unknown') {
+      } else if (instance.state !== 'unknown' && silent.has(host.id)) {
         await this.recovery.markUnknown(instance, host);
       }
     }

@@ -242,10 +242,23 @@ export class InstanceRepository {
    * Returns the ids moved.
    */
   async evictFromHost(em: EntityManager, hostId: string, reason: string): Promise<string[]> {
-    const rows = await em.query<{ id: string; state: InstanceState }[]>('SELECT id, state FROM instances WHERE host_id = $1 ORDER BY id FOR UPDATE', [hostId]);
+    const rows = await em.query<{ id: string; state: InstanceState; ha: { restart?: boolean } | null; requested_technology: string }[]>(
+      'SELECT id, state, ha, requested_technology FROM instances WHERE host_id = $1 ORDER BY id FOR UPDATE',
+      [hostId],
+    );
     const off: InstancePatch = { hostId: null, claimVcpus: 0, claimMemoryMib: 0, claimDiskGib: 0, stateReason: reason };
     for (const r of rows) {
-      if (canTransition(r.state, 'error')) await this.transition(em, r.id, [r.state], 'error', off);
+      if (r.ha?.restart && canTransition(r.state, 'unschedulable')) {
+        // HA: placed again elsewhere by the rescheduler, as soon as a host fits (the API removes
+        // a host with HA instances only once it is fenced).
+        await this.transition(em, r.id, [r.state], 'unschedulable', {
+          ...off,
+          driver: null,
+          arch: null,
+          technology: r.requested_technology === 'auto' ? null : (r.requested_technology as InstancePatch['technology']),
+          stateReason: `${reason}; HA: waiting to be placed on another host`,
+        });
+      } else if (canTransition(r.state, 'error')) await this.transition(em, r.id, [r.state], 'error', off);
       else await this.patch(em, r.id, off);
     }
     return rows.map((r) => r.id);
