@@ -280,6 +280,12 @@ describe('HA: an agent cut off from Redis (a partition)', () => {
     const ha = (await stack.client.createAndWait({ name: 'ha-p', template: 'alpine-3.20', technology: 'container', resources: small, ha: { restart: true } })).instance;
     const plain = (await stack.client.createAndWait({ name: 'plain-p', template: 'alpine-3.20', technology: 'container', resources: small })).instance;
     expect([ha.hostId, plain.hostId]).toEqual([fleet.hostA.id, fleet.hostA.id]);
+    // Two more HA instances made by a batch (its own placement path): fenced as well.
+    const batch = await stack.client.post('/v1/instances/batch', { count: 2, namePrefix: 'ha-batch', spec: { template: 'alpine-3.20', technology: 'container', resources: small, ha: { restart: true } } });
+    expect(batch.status).toBe(202);
+    expect((await stack.client.waitOp(batch.body.id)).status).toBe('succeeded');
+    const batchIds: string[] = (await stack.client.get(`/v1/operations?parent=${batch.body.id}`)).body.items.map((o: any) => o.instanceId);
+    expect(batchIds).toHaveLength(2);
     const hostIdsB = await startHostsB(stack);
 
     proxy.cut();
@@ -287,13 +293,13 @@ describe('HA: an agent cut off from Redis (a partition)', () => {
     const fence = await waitFor(
       'agent A to fence',
       async () => {
-        const m = /fence: lease not renewed; host ([0-9a-f-]{36}) force-stopped 1 HA instance\(s\) from (\d{4}-\d\d-\d\dT[\d:.]+Z) to (\d{4}-\d\d-\d\dT[\d:.]+Z): ([0-9a-f-]{36})/.exec(fleet.agentA!.output());
-        return m && { hostId: m[1], startedAt: new Date(m[2]!).getTime(), doneAt: new Date(m[3]!).getTime(), ids: m[4] };
+        const m = /fence: lease not renewed; host ([0-9a-f-]{36}) force-stopped (\d+) HA instance\(s\) from (\d{4}-\d\d-\d\dT[\d:.]+Z) to (\d{4}-\d\d-\d\dT[\d:.]+Z): ([0-9a-f, -]+)/.exec(fleet.agentA!.output());
+        return m && { hostId: m[1], startedAt: new Date(m[3]!).getTime(), doneAt: new Date(m[4]!).getTime(), ids: m[5]!.split(', ').map((x) => x.trim()).sort() };
       },
       30_000,
       100,
     );
-    expect(fence).toMatchObject({ hostId: fleet.hostA.id, ids: ha.id });
+    expect(fence).toMatchObject({ hostId: fleet.hostA.id, ids: [ha.id, ...batchIds].sort() });
     // The copy is stopped on A (while A still cannot reach Redis), non-HA ones left running.
     await waitFor('the fenced copy stopped on A', async () => simInstances(fleet.dataDirA, 'sim-linux-1').find((i) => i.id === ha.id)?.state === 'stopped');
     expect(simInstances(fleet.dataDirA, 'sim-linux-1').find((i) => i.id === plain.id)?.state).toBe('running');

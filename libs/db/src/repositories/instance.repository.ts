@@ -138,6 +138,7 @@ export class InstanceRepository {
    * and not returned, so the caller can give their claims back. Returns the columns a host
    * command needs, not whole rows.
    */
+  /** (`ha` is returned too: the create command tells the agent to fence HA instances.) */
   async placeMany(em: EntityManager, rows: PlacedRow[]): Promise<InstanceEntity[]> {
     if (rows.length === 0) return [];
     const updated = await em.query<[Record<string, unknown>[], number]>(
@@ -147,7 +148,7 @@ export class InstanceRepository {
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::jsonb[])
          AS r(id, host_id, driver, technology, arch, cv, cm, cd, explanation)
        WHERE i.id = r.id AND i.state = 'pending'
-       RETURNING i.id, i.project_id, i.name, i.template, i.host_id, i.driver, i.technology, i.arch, i.vcpus, i.memory_mib, i.disk_gib, i.limits, i.desired_state`,
+       RETURNING i.id, i.project_id, i.name, i.template, i.host_id, i.driver, i.technology, i.arch, i.vcpus, i.memory_mib, i.disk_gib, i.limits, i.desired_state, i.ha`,
       [
         rows.map((r) => r.id),
         rows.map((r) => r.hostId),
