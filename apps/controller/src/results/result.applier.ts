@@ -6,6 +6,7 @@ import { AgentProgressPayload, AgentResultPayload, hostQueueName } from '@hyperp
 import { hostJobId } from '../operations/host-command';
 import { Rescheduler } from '../reconcile/rescheduler';
 import { CreateRetry, failedCreates } from './create-retry';
+import { createsInstance } from '../ha/recover-kind';
 
 const SETTLED: InstanceState[] = ['running', 'stopped', 'suspended'];
 
@@ -126,8 +127,8 @@ export class ResultApplier {
         break;
       }
       case 'destroy': {
-        if (op.kind === 'create') {
-          // The clean-up after a failed create: place the instance again, elsewhere.
+        if (createsInstance(op.kind)) {
+          // The clean-up after a failed create (or HA recover): place the instance again, elsewhere.
           await this.retry.placeAgain(em, op, instance);
           return;
         }
@@ -191,7 +192,7 @@ export class ResultApplier {
     const reason = `${r.command} failed on the host: ${error.message}`;
     if (r.command === 'create' && instance.hostId) await this.hosts.noteCreateFailure(em, instance.hostId);
     if (r.command === 'create' && (await this.retry.cleanUp(em, op, instance, error))) return;
-    if (r.command === 'destroy' && op.kind === 'create') {
+    if (r.command === 'destroy' && createsInstance(op.kind)) {
       // Nothing left to remove is a clean-up done.
       if (error.code === 'NotFound') await this.retry.placeAgain(em, op, instance);
       else await this.retry.cleanUpFailed(em, op, instance, error);
