@@ -11,6 +11,7 @@ import { QuotasUsageRates1796435081266 } from './1796435081266-quotas-usage-rate
 import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-and-unique-host-names';
 import { MilliVcpus1796440000000 } from './1796440000000-milli-vcpus';
 import { PolicyNotify1796440000001 } from './1796440000001-policy-notify';
+import { InstanceHa1796443871016 } from './1796443871016-instance-ha';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   AgentsAndUniqueHostNames1796436436623,
   MilliVcpus1796440000000,
   PolicyNotify1796440000001,
+  InstanceHa1796443871016,
 ];

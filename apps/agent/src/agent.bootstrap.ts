@@ -29,6 +29,7 @@ export function agentOptions(config: AppConfig & { REDIS_URL: string }, override
     simHosts: simFleet(config.HYPERPLANE_SIM_HOSTS),
     sim: { timeScale: config.HYPERPLANE_SIM_TIME_SCALE, faults: parseFaults(config.HYPERPLANE_SIM_FAULTS), seed: config.HYPERPLANE_SIM_SEED },
     heartbeatIntervalMs: config.HYPERPLANE_HEARTBEAT_INTERVAL_S * 1000,
+    ha: { leaseMs: config.HYPERPLANE_HA_LEASE_MS, safetyMs: config.HYPERPLANE_HA_FENCE_SAFETY_MS },
     syncIntervalMs: 30_000,
     lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
     listen: { port: config.HYPERPLANE_AGENT_PORT, bind: config.HYPERPLANE_METRICS_BIND },

@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
-import { HostInventory, OsFamily } from '@hyperplane/domain';
+import { performance } from 'node:perf_hooks';
+import { HostInventory, MAX_HOSTS_PER_AGENT_REQUEST, OsFamily } from '@hyperplane/domain';
 import { Driver, REAL_DRIVER_FACTORIES, SimDriver, SimFaults } from '@hyperplane/drivers';
 import { addScrapeSource, HealthServer, queueJobs, ReadinessChecks, startHealthServer } from '@hyperplane/observability';
-import { AbortListener, agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
+import { AbortListener, agentHostQueuePrefix, endRedis, HeartbeatStore, hostQueueName, JobQueue, LeaseStore, MultiQueueConsumer, observeJob, RedisSettings } from '@hyperplane/queue';
 import { AgentApiClient, ApiError } from './enrollment/api.client';
 import { AgentState, readAgentState, writeAgentState } from './enrollment/agent-state';
 import { HostRuntime } from './host/host.runtime';
@@ -30,6 +31,11 @@ export interface AgentOptions {
   /** Simulated hosts: `persist: false` keeps their state in memory only (benchmarks: a real host's state is written on its own disk). */
   sim: { timeScale: number; faults?: SimFaults; seed: number; persist?: boolean };
   heartbeatIntervalMs: number;
+  /**
+   * HA fencing: the lease renewed with every heartbeat, and how long before it would expire
+   * the agent fences its HA instances (see apps/controller/src/ha/README.md).
+   */
+  ha?: { leaseMs: number; safetyMs: number };
   syncIntervalMs: number;
   lockDuration: number;
   /** Commands run at once per host (default 8). */
@@ -55,6 +61,19 @@ export class AgentRuntime {
   private consumer: MultiQueueConsumer | undefined;
   private heartbeats: HeartbeatStore | undefined;
   private aborter: AbortListener | undefined;
+  private leases: LeaseStore | undefined;
+  private credential = '';
+  /** The lease is ours until this time (performance.now(): a monotonic clock, immune to clock steps). */
+  private leaseUntil = 0;
+  /**
+   * Fenced: commands wait and nothing HA is started until the lease is renewed and the API has
+   * said what moved away. An agent starts fenced (it may have been gone a long time).
+   */
+  private fenced = true;
+  private fencing: Promise<void> | null = null;
+  private learning: Promise<void> | null = null;
+  /** What the fences did (tests and logs): when each began and ended, on which host, what it stopped. */
+  readonly fences: { hostId: string; startedAt: string; doneAt: string; stopped: string[] }[] = [];
   private agentId = '';
   private readonly api: AgentApiClient;
   private hosts: HostRuntime[] = [];
@@ -111,6 +130,7 @@ export class AgentRuntime {
     const planned = await this.plan();
     const state = await this.enrollment(planned);
     this.agentId = state.agentId;
+    this.credential = state.credential;
     const redis: RedisSettings = { ...this.opts.redis, ...(state.redis ? { username: state.redis.username, password: state.redis.password } : {}) };
     const queue = (this.queue = new JobQueue(redis, 'agent'));
     const consumer = (this.consumer = new MultiQueueConsumer(redis, {
@@ -133,13 +153,22 @@ export class AgentRuntime {
       },
       (e) => this.log.warn(`abort signals: ${e.message}`),
     );
+    this.leases = new LeaseStore(queue.connection, redis.prefix);
     for (const [key, { drivers }] of planned) {
       const hostId = state.hosts[key]!;
-      this.hosts.push(new HostRuntime({ hostId, agentId: state.agentId, key, drivers, queue, consumer, concurrency: this.concurrency, aborts }));
+      const livesElsewhere = async (host: string, instanceId: string): Promise<boolean> =>
+        (await this.api.assignments(this.credential, [{ hostId: host, instanceIds: [instanceId] }])).hosts[0]?.foreign.includes(instanceId) ?? true;
+      this.hosts.push(new HostRuntime({ hostId, agentId: state.agentId, key, drivers, queue, consumer, concurrency: this.concurrency, aborts, livesElsewhere }));
     }
+    // Fenced until the first renewal and what the API says moved away while the agent was gone.
+    for (const h of this.hosts) h.hold();
     for (const h of this.hosts) h.start();
     await this.beat();
     this.timers.push(setInterval(() => void this.beat(), this.opts.heartbeatIntervalMs));
+    if (this.opts.ha) {
+      const { safetyMs } = this.opts.ha;
+      this.timers.push(setInterval(() => this.checkLease(), Math.max(50, Math.min(500, Math.floor(safetyMs / 4)))));
+    }
     // The periodic sync reports a host only when something changed there (or now and then anyway).
     this.timers.push(setInterval(() => void this.syncAll({ onlyChanged: true }), this.opts.syncIntervalMs));
     this.log.log(`agent running ${this.hosts.length} host(s): ${[...planned.keys()].slice(0, 5).join(', ')}${planned.size > 5 ? ', …' : ''}`);
@@ -150,6 +179,7 @@ export class AgentRuntime {
     this.timers = [];
     await this.aborter?.close();
     this.aborter = undefined;
+    await this.fencing;
     // Redis unreachable, or refusing this agent's user (rotated, revoked): what would be sent
     // there fails at once instead of waiting forever, so the agent can stop.
     if (this.queue && this.queue.connection.status !== 'ready') endRedis(this.queue.connection);
@@ -181,7 +211,75 @@ export class AgentRuntime {
   }
 
   private async beat(): Promise<void> {
-    await this.heartbeats?.beat(this.agentId, this.hostIds).catch((e: unknown) => this.log.warn(`heartbeat failed: ${String(e)}`));
+    // Taken before sending: Redis starts the lease later than this, so the agent's idea of its
+    // end is never later than Redis's (up to clock-rate drift, which the safety covers).
+    const sentAt = performance.now();
+    try {
+      await this.heartbeats?.beat(this.agentId, this.hostIds);
+      if (this.opts.ha) await this.leases?.renew(this.agentId, this.hostIds, this.opts.ha.leaseMs);
+    } catch (e) {
+      this.log.warn(`heartbeat failed: ${String(e)}`);
+      return;
+    }
+    if (this.opts.ha) this.leaseUntil = sentAt + this.opts.ha.leaseMs;
+    if (this.fenced) await this.learn();
+  }
+
+  /** Fences when the lease was not renewed `safetyMs` before its end. */
+  private checkLease(): void {
+    if (!this.opts.ha || this.fenced || this.leaseUntil === 0) return;
+    if (performance.now() < this.leaseUntil - this.opts.ha.safetyMs) return;
+    this.fenced = true;
+    this.fencing = this.fence().finally(() => (this.fencing = null));
+  }
+
+  /** Stops every HA instance of every host at once (force), and holds their commands. */
+  private async fence(): Promise<void> {
+    for (const h of this.hosts) h.hold();
+    await Promise.all(
+      this.hosts.map(async (h) => {
+        const startedAt = new Date().toISOString();
+        const stopped = await h.fence();
+        const doneAt = new Date().toISOString();
+        this.fences.push({ hostId: h.hostId, startedAt, doneAt, stopped });
+        if (stopped.length > 0) this.log.warn(`fence: lease not renewed; host ${h.hostId} force-stopped ${stopped.length} HA instance(s) from ${startedAt} to ${doneAt}: ${stopped.join(', ')}`);
+      }),
+    );
+  }
+
+  /**
+   * The lease is ours again: asks the API what each host holds that now lives elsewhere,
+   * destroys those copies without starting them, starts again what the fence stopped that is
+   * still ours, then takes commands again and reports every host in full.
+   */
+  private learn(): Promise<void> {
+    this.learning ??= (async () => {
+      await this.fencing;
+      const holdings = await Promise.all(this.hosts.map(async (h) => ({ hostId: h.hostId, instanceIds: await h.holdings() })));
+      for (let i = 0; i < holdings.length; i += MAX_HOSTS_PER_AGENT_REQUEST) {
+        const page = holdings.slice(i, i + MAX_HOSTS_PER_AGENT_REQUEST);
+        const answer = await this.api.assignments(this.credential, page).catch((e: unknown) => {
+          // An API from before HA knows no assignments: nothing can have been recovered elsewhere.
+          if (e instanceof ApiError && e.status === 404) return { hosts: page.map((h) => ({ hostId: h.hostId, foreign: [], ha: [] })) };
+          throw e;
+        });
+        for (const a of answer.hosts) {
+          const host = this.hosts.find((h) => h.hostId === a.hostId);
+          if (!host) continue;
+          const { destroyed, restarted } = await host.learn(a.foreign, a.ha);
+          if (destroyed.length > 0) this.log.warn(`host ${a.hostId}: removed ${destroyed.length} instance(s) that live elsewhere now or were deleted: ${destroyed.join(', ')}`);
+          if (restarted.length > 0) this.log.warn(`host ${a.hostId}: started ${restarted.length} fenced HA instance(s) again (still here): ${restarted.join(', ')}`);
+        }
+      }
+      // A fence that began meanwhile (the lease lost again) keeps the gates shut.
+      if (this.fencing || (this.opts.ha && performance.now() >= this.leaseUntil - this.opts.ha.safetyMs)) return;
+      this.fenced = false;
+      for (const h of this.hosts) h.open();
+      await this.syncAll();
+    })()
+      .catch((e: unknown) => this.log.warn(`could not learn what moved away (still fenced): ${String(e)}`))
+      .finally(() => (this.learning = null));
+    return this.learning;
   }
 
   /** The hosts this agent stands for, with their drivers and inventory. */

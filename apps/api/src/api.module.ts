@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
 import { Database, DbModule, OperationRepository, OverviewRepository, PgListener } from '@hyperplane/db';
-import { createRedis, HeartbeatStore, JobQueue, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
+import { createRedis, HeartbeatStore, JobQueue, LeaseStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
 import { readFileSync } from 'node:fs';
 import { AdminController } from './admin/admin.controller';
 import { AgentController } from './agents/agent.controller';
@@ -95,6 +95,8 @@ export class ApiModule {
         { provide: AppConfig, useValue: config },
         { provide: API_REDIS, useFactory: () => createRedis(apiRedisSettings(config), 'api', { maxRetriesPerRequest: 1 }) },
         { provide: HeartbeatStore, useFactory: (redis: Redis) => new HeartbeatStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
+        // HA: a lost host with HA instances is removed only once its lease has run out (hosts/host.service.ts).
+        { provide: LeaseStore, useFactory: (redis: Redis) => new LeaseStore(redis, config.HYPERPLANE_REDIS_PREFIX), inject: [API_REDIS] },
         { provide: REDIS_PING, useFactory: (redis: Redis) => () => redis.ping(), inject: [API_REDIS] },
         { provide: EVENTS_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },
         { provide: TOKENS_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },

@@ -2,7 +2,10 @@ import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from
 import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
 import { DbModule, PgListener, WebhookRepository } from '@hyperplane/db';
 import { readFileSync } from 'node:fs';
-import { HeartbeatStore, JobQueue, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
+import { HeartbeatStore, JobQueue, LeaseStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
+import { HaRecovery } from './ha/ha-recovery';
+import { HaWatcher } from './ha/ha.watcher';
+import { LostHostDelete } from './operations/lost-host-delete';
 import { HostAgents } from './hosts/host-agents';
 import { AgentResultsConsumer } from './results/agent-results.consumer';
 import { ControllerWorkers } from './controller.workers';
@@ -62,6 +65,11 @@ export class ControllerModule {
         { provide: AppConfig, useValue: config },
         { provide: JobQueue, useFactory: () => new JobQueue(controllerRedis(config), 'controller') },
         { provide: HeartbeatStore, useFactory: (q: JobQueue) => new HeartbeatStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
+        { provide: LeaseStore, useFactory: (q: JobQueue) => new LeaseStore(q.connection, config.HYPERPLANE_REDIS_PREFIX), inject: [JobQueue] },
+        // HA: fencing, recovery of lost hosts' instances (apps/controller/src/ha).
+        HaWatcher,
+        HaRecovery,
+        LostHostDelete,
         { provide: NOTIFY_LISTENER, useFactory: () => new PgListener(sessionDatabaseUrl(config)) },
         QueueCloser,
         ControllerMetrics,

@@ -223,6 +223,25 @@ export class AppConfig {
   @IsInt() @Min(1) @Max(3600)
   HYPERPLANE_HEARTBEAT_INTERVAL_S: number = 5;
 
+  /**
+   * HA fencing (see apps/controller/src/ha/README.md for the timing argument). The agent
+   * renews a lease of this length per host with every heartbeat; the controller's value must
+   * be at least every agent's (it assumes this length when it finds a lease already gone).
+   */
+  @IsInt() @Min(2000) @Max(600_000)
+  HYPERPLANE_HA_LEASE_MS: number = 20_000;
+
+  /**
+   * An agent that has not renewed its lease this long before it would expire fences itself:
+   * it force-stops its HA instances. Covers the stop itself and clock-rate drift; less than the lease.
+   */
+  @IsInt() @Min(500) @Max(300_000)
+  HYPERPLANE_HA_FENCE_SAFETY_MS: number = 5_000;
+
+  /** The controller restarts HA instances elsewhere only this long after their host's lease expired. */
+  @IsInt() @Min(0) @Max(600_000)
+  HYPERPLANE_HA_RESTART_MARGIN_MS: number = 5_000;
+
   /** The agent's listener for /healthz, /readyz and /metrics when run alone (0: none). */
   @IsInt() @Min(0) @Max(65535)
   HYPERPLANE_AGENT_PORT: number = 0;
@@ -336,6 +355,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   config.HYPERPLANE_REDIS_PREFIX = redisKeyPrefix(config.REDIS_URL, config.HYPERPLANE_REDIS_PREFIX);
+  if (config.HYPERPLANE_HA_FENCE_SAFETY_MS >= config.HYPERPLANE_HA_LEASE_MS) {
+    throw new ConfigError('invalid configuration:\n  HYPERPLANE_HA_FENCE_SAFETY_MS: must be less than HYPERPLANE_HA_LEASE_MS (the agent fences that long before its lease expires)');
+  }
   return config;
 }
 

@@ -28,6 +28,8 @@ export const INSTANCE_STATES = [
   'deleted',
   'unschedulable',
   'error',
+  // Its host is down: what runs there is not known until the host reports again.
+  'unknown',
 ] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 
@@ -43,8 +45,28 @@ export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];
 export const INSTANCE_CHANGES = ['snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
 export type InstanceChange = (typeof INSTANCE_CHANGES)[number];
 
-export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS, ...INSTANCE_CHANGES] as const;
+/**
+ * `recover`: an HA instance whose host was lost (and fenced) placed and created again
+ * elsewhere, keeping its identity; the controller starts it (apps/controller/src/ha).
+ */
+export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS, ...INSTANCE_CHANGES, 'recover'] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+/**
+ * Kinds placed and created like a create: `create`, and `recover` (an HA instance of a lost
+ * host made again elsewhere, keeping its identity). Where a create's result is handled (a failed
+ * create tried on another host, its clean-up), a recover's is handled the same way.
+ */
+export function createsInstance(kind: string): boolean {
+  return kind === 'create' || kind === 'recover';
+}
+
+/** High availability of an instance: restarted elsewhere when its host is lost (after the fence). */
+export interface HaPolicy {
+  restart: boolean;
+  /** Higher first when several instances are recovered at once (0–1000, default 0). */
+  priority: number;
+}
 
 export const CAPABILITIES = [
   'suspend',

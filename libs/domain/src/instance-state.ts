@@ -10,15 +10,20 @@ const INSTANCE_TRANSITIONS: Record<InstanceState, readonly InstanceState[]> = {
   pending: ['scheduling', 'provisioning', 'unschedulable', 'deleting', 'deleted', 'error'],
   scheduling: ['provisioning', 'unschedulable', 'pending', 'deleting', 'deleted', 'error'],
   // → pending: a create failed on its host and was cleaned up there; it is placed again.
-  provisioning: ['running', 'stopped', 'error', 'deleting', 'pending'],
-  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error'],
-  stopped: ['running', 'migrating', 'deleting', 'error'],
-  suspended: ['running', 'stopped', 'deleting', 'error'],
+  provisioning: ['running', 'stopped', 'error', 'deleting', 'pending', 'unknown'],
+  // → unknown: the host went down. → pending (HA recovery): the host was lost and fenced; the
+  // instance is placed again elsewhere, keeping its identity (apps/controller/src/ha).
+  // → unschedulable: an HA instance whose lost (fenced) host was removed waits for a host.
+  running: ['stopped', 'suspended', 'migrating', 'deleting', 'error', 'unknown', 'pending', 'unschedulable'],
+  stopped: ['running', 'migrating', 'deleting', 'error', 'unknown', 'pending', 'unschedulable'],
+  suspended: ['running', 'stopped', 'deleting', 'error', 'unknown', 'pending', 'unschedulable'],
   migrating: ['running', 'stopped', 'error'],
   deleting: ['deleted', 'error'],
   deleted: [],
   unschedulable: ['scheduling', 'deleting', 'deleted'],
-  error: ['deleting', 'running', 'stopped'],
+  error: ['deleting', 'running', 'stopped', 'unknown', 'pending', 'unschedulable'],
+  // The host reported again (drift), or the instance was recovered or force-deleted.
+  unknown: ['running', 'stopped', 'suspended', 'error', 'deleting', 'deleted', 'pending', 'unschedulable'],
 };
 
 export function canTransition(from: InstanceState, to: InstanceState): boolean {
@@ -65,6 +70,7 @@ export const DELETABLE_STATES: readonly InstanceState[] = [
   'suspended',
   'unschedulable',
   'error',
+  'unknown',
 ];
 
 /** Instances in these states hold no host resources. */

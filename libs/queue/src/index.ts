@@ -11,3 +11,4 @@ export * from './webhooks/webhook-signature';
 export * from './webhooks/webhook-destination';
 export * from './request-queue';
 export * from './abort-channel';
+export * from './lease.store';

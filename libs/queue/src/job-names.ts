@@ -108,6 +108,8 @@ export interface HostCommandPayload {
   spec?: InstanceSpec;
   /** For create: start the instance once created. */
   start?: boolean;
+  /** For create: the instance has HA; the agent fences it when it cannot renew its host's lease. */
+  ha?: boolean;
   stop?: StopOptions;
   resize?: { resources: Resources; limits?: InstanceLimits };
   /** For snapshot, restore and snapshot-delete. */

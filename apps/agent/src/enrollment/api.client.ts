@@ -57,6 +57,11 @@ export class AgentApiClient {
     }
   }
 
+  /** HA: of what each host holds, what now lives elsewhere (`foreign`) and the host's HA instances. */
+  async assignments(credential: string, hosts: { hostId: string; instanceIds: string[] }[]): Promise<{ hosts: { hostId: string; foreign: string[]; ha: string[] }[] }> {
+    return this.call('POST', '/v1/agents/assignments', credential, { hosts });
+  }
+
   private async call<T>(method: string, path: string, secret: string, body: unknown): Promise<T> {
     const res = await httpRequest(this.baseUrl + path, {
       method,

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import { Driver, InstanceObservation } from '@hyperplane/drivers';
+import { Driver, DriverError, InstanceObservation } from '@hyperplane/drivers';
 import { agentResultsQueueName, AgentSyncPayload, ConsoleReadPayload, HostCommandBatchPayload, HostCommandPayload, hostQueueName, JobName, JobQueue, MultiQueueConsumer, syncJobId } from '@hyperplane/queue';
 import { CommandHandler } from './command.handler';
 import { OperationAborts } from './operation-aborts';
@@ -18,6 +18,11 @@ export interface HostRuntimeOptions {
   concurrency?: number;
   /** The agent's abort signals, shared by its hosts. */
   aborts?: OperationAborts;
+  /**
+   * HA: whether an instance lives on another host (or was deleted) according to the API; asked
+   * before running a command that would start an instance this host learned had moved away.
+   */
+  livesElsewhere?: (hostId: string, instanceId: string) => Promise<boolean>;
   /** Periodic syncs that found nothing new send a report anyway every this many passes (default 10). */
   fullReportEvery?: number;
 }
@@ -32,6 +37,9 @@ async function observe(driver: Driver): Promise<InstanceObservation[]> {
   }));
 }
 
+/** Commands that would run an instance: never for one that now lives elsewhere. */
+const STARTING = new Set(['create', 'start', 'restart', 'resume']);
+
 /** One host as its agent runs it: its drivers, the worker on its own queue, and its reports. */
 export class HostRuntime {
   private readonly log = new Logger('agent');
@@ -40,6 +48,14 @@ export class HostRuntime {
   /** What the last report said, and the periodic passes since that found the same. */
   private lastReport?: string;
   private quietPasses = 0;
+  /** HA instances here (fenced when the lease is lost): from create commands and from the API. */
+  readonly haIds = new Set<string>();
+  /** Instances that the API said live elsewhere or were deleted: never started here again. */
+  private readonly movedAway = new Set<string>();
+  /** HA instances stopped by the last fence, started again if they turn out to be still ours. */
+  private fenced: string[] = [];
+  /** While fenced: commands wait here until the agent renewed its lease and learned what moved. */
+  private gate: { promise: Promise<void>; open: () => void } | null = null;
 
   constructor(readonly opts: HostRuntimeOptions) {
     this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, agentResultsQueueName(opts.agentId), { concurrency: opts.concurrency, ...(opts.aborts ? { aborts: opts.aborts } : {}) });
@@ -52,9 +68,21 @@ export class HostRuntime {
   /** Starts taking this host's commands (only from its own queue, `host-<agentId>-<hostId>`). */
   start(): void {
     this.opts.consumer.add(hostQueueName(this.opts.agentId, this.opts.hostId), async (job: Job) => {
-      if (job.name === (JobName.HostCommand as string)) return this.handler.handle(job.data as HostCommandPayload, job as Job<HostCommandPayload>);
-      if (job.name === (JobName.HostCommandBatch as string)) return this.handler.handleBatch(job.data as HostCommandBatchPayload, job as Job<HostCommandBatchPayload>);
+      // A console read changes nothing: it is answered even while the host is fenced.
       if (job.name === (JobName.ConsoleRead as string)) return this.handler.readConsole(job.data as ConsoleReadPayload);
+      if (this.gate) await this.gate.promise;
+      if (job.name === (JobName.HostCommand as string)) {
+        const cmd = job.data as HostCommandPayload;
+        if (!(await this.admit(cmd))) return;
+        return this.handler.handle(cmd, job as Job<HostCommandPayload>);
+      }
+      if (job.name === (JobName.HostCommandBatch as string)) {
+        const batch = job.data as HostCommandBatchPayload;
+        const admitted = await Promise.all(batch.commands.map((c) => this.admit(c)));
+        const commands = batch.commands.filter((_, i) => admitted[i]);
+        if (commands.length === 0) return;
+        return this.handler.handleBatch({ ...batch, commands }, job as Job<HostCommandBatchPayload>);
+      }
       throw new Error(`no handler for job ${job.name} on a host queue`);
     });
   }
@@ -110,7 +138,109 @@ export class HostRuntime {
     return true;
   }
 
+  /** Remembers HA creates; refuses (drops) a command that would run an instance that lives elsewhere now. */
+  private async admit(cmd: HostCommandPayload): Promise<boolean> {
+    if (this.movedAway.has(cmd.instanceId) && STARTING.has(cmd.command)) {
+      // A command sent before the instance was recovered elsewhere (stale), or one placing it
+      // here again since: the API tells which.
+      if (!this.opts.livesElsewhere || (await this.opts.livesElsewhere(this.opts.hostId, cmd.instanceId))) {
+        this.log.warn(`${cmd.command} of ${cmd.instanceId} on ${this.opts.key} dropped: the instance lives elsewhere now`);
+        return false;
+      }
+      this.movedAway.delete(cmd.instanceId);
+    }
+    if (cmd.command === 'create' && cmd.ha) this.haIds.add(cmd.instanceId);
+    return true;
+  }
+
+  /** Commands wait (the lease is lost) until open() is called. */
+  hold(): void {
+    if (this.gate) return;
+    let open = (): void => undefined;
+    const promise = new Promise<void>((r) => (open = r));
+    this.gate = { promise, open };
+  }
+
+  open(): void {
+    const gate = this.gate;
+    this.gate = null;
+    gate?.open();
+  }
+
+  /** The instance ids on this host now (by every driver); throws when a driver cannot list. */
+  async holdings(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const driver of this.opts.drivers.values()) ids.push(...(await observe(driver)).map((o) => o.id));
+    return ids;
+  }
+
+  /**
+   * The fence: every HA instance here is stopped at once (force), whatever else happens;
+   * answers those that were there. An instance a driver does not have is skipped.
+   */
+  async fence(): Promise<string[]> {
+    const stopped: string[] = [];
+    for (const id of this.haIds) {
+      for (const driver of this.opts.drivers.values()) {
+        try {
+          await driver.stop(id, { force: true });
+          stopped.push(id);
+          break;
+        } catch (e) {
+          if (e instanceof DriverError && e.code === 'NotFound') continue;
+          this.log.error(`fence: could not stop ${id} on ${this.opts.key} with ${driver.name}: ${String(e)}`);
+        }
+      }
+    }
+    this.fenced = [...new Set([...this.fenced, ...stopped])];
+    return stopped;
+  }
+
+  /**
+   * After the lease is renewed: what the API said. Copies of instances that live elsewhere now
+   * (or were deleted) are destroyed without being started; HA instances the fence stopped that
+   * are still ours are started again. Answers what it destroyed and restarted.
+   */
+  async learn(foreign: readonly string[], ha: readonly string[]): Promise<{ destroyed: string[]; restarted: string[] }> {
+    const destroyed: string[] = [];
+    for (const id of foreign) {
+      this.movedAway.add(id);
+      this.haIds.delete(id);
+      for (const driver of this.opts.drivers.values()) {
+        try {
+          await driver.stop(id, { force: true }).catch((e: unknown) => {
+            if (!(e instanceof DriverError && e.code === 'NotFound')) throw e;
+          });
+          await driver.destroy(id);
+          destroyed.push(id);
+          break;
+        } catch (e) {
+          if (e instanceof DriverError && e.code === 'NotFound') continue;
+          this.log.error(`could not remove ${id} (it lives elsewhere now) on ${this.opts.key}: ${String(e)}`);
+        }
+      }
+    }
+    for (const id of ha) this.haIds.add(id);
+    const restarted: string[] = [];
+    const foreignSet = new Set(foreign);
+    for (const id of this.fenced.filter((x) => !foreignSet.has(x))) {
+      for (const driver of this.opts.drivers.values()) {
+        try {
+          await driver.start(id);
+          restarted.push(id);
+          break;
+        } catch (e) {
+          if (e instanceof DriverError && e.code === 'NotFound') continue;
+          this.log.error(`could not start ${id} again after the fence on ${this.opts.key}: ${String(e)}`);
+        }
+      }
+    }
+    this.fenced = [];
+    return { destroyed, restarted };
+  }
+
   async stop(): Promise<void> {
+    this.open();
     await this.opts.consumer.remove(hostQueueName(this.opts.agentId, this.opts.hostId));
   }
 }

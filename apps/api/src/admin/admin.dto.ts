@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { HaDto } from '../instances/create-instance.dto';
 import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { NAME_PATTERN, NAME_RULE, ROLES, Role } from '@hyperplane/domain';
 
@@ -82,4 +83,10 @@ export class PolicyOverrideDto {
   @Type(() => TechnologyRatiosDto)
   ratios?: TechnologyRatiosDto;
   @ApiPropertyOptional({ minimum: 1, maximum: 100000 }) @IsOptional() @IsInt() @Min(1) @Max(100000) maxInstancesPerHost?: number;
+  @ApiPropertyOptional({ type: HaDto, description: 'The HA of instances created in the project without their own `ha`' })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => HaDto)
+  ha?: HaDto;
 }

@@ -4,7 +4,7 @@ import { Public } from '../auth/auth.decorators';
 import { bearer } from '../auth/secrets';
 import { problems } from '../common/problem';
 import { EnrolledHost, Enrollment, AgentService, Rotation } from './agent.service';
-import { EnrollRequestDto, InventoryRequestDto } from './host-inventory.dto';
+import { AssignmentsRequestDto, EnrollRequestDto, InventoryRequestDto } from './host-inventory.dto';
 
 /** Agents authenticate with their own secrets, not API tokens. */
 @ApiTags('agents')
@@ -52,5 +52,19 @@ export class AgentController {
     const secret = bearer(authorization);
     if (!secret) throw problems.unauthorized('send Authorization: Bearer <agent credential>');
     await this.agents.report(secret, dto.hosts);
+  }
+
+  /**
+   * Bearer: the agent credential. HA fencing: of the instances each host holds, those that now
+   * live elsewhere or were deleted (the agent destroys them without starting them), and the
+   * host's HA instances (the agent fences them when it cannot renew its lease).
+   */
+  @Post('assignments')
+  @HttpCode(200)
+  @ApiOkResponse({ description: 'Per host: foreign instance ids and HA instance ids' })
+  assignments(@Headers('authorization') authorization: string | undefined, @Body() dto: AssignmentsRequestDto): Promise<{ hosts: { hostId: string; foreign: string[]; ha: string[] }[] }> {
+    const secret = bearer(authorization);
+    if (!secret) throw problems.unauthorized('send Authorization: Bearer <agent credential>');
+    return this.agents.assignments(secret, dto.hosts);
   }
 }

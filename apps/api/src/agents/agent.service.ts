@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { HostInventory } from '@hyperplane/domain';
-import { AgentEntity, AgentRepository, Database, HOST_NAME_INDEX, HostRepository, TokenRepository, Tx } from '@hyperplane/db';
+import { AgentEntity, AgentRepository, Database, HOST_NAME_INDEX, HostRepository, InstanceRepository, TokenRepository, Tx } from '@hyperplane/db';
 import { agentResultsQueueName, hostQueueName } from '@hyperplane/queue';
 import { problems } from '../common/problem';
 import { hashSecret, newSecret } from '../auth/secrets';
@@ -50,6 +50,7 @@ export class AgentService {
     private readonly hosts: HostRepository,
     private readonly agents: AgentRepository,
     private readonly redis: AgentRedisService,
+    private readonly instances: InstanceRepository,
   ) {}
 
   /** Whether an enrollment token could enroll a host now (its host limit is checked at enrollment). */
@@ -136,6 +137,29 @@ export class AgentService {
     const foreign = reports.find((r) => !mine.has(r.hostId));
     if (foreign) throw problems.unauthorized(`the credential does not belong to host ${foreign.hostId}`);
     for (const r of reports) await this.hosts.updateInventory(r.hostId, r.inventory);
+  }
+
+  /**
+   * HA fencing: what each of the agent's hosts holds that now lives elsewhere (on another host,
+   * or deleted: `foreign`, to destroy without starting), and which instances the database places
+   * on it with HA (`ha`, to fence when the lease is lost).
+   */
+  async assignments(credential: string, holdings: { hostId: string; instanceIds: string[] }[]): Promise<{ hosts: { hostId: string; foreign: string[]; ha: string[] }[] }> {
+    const agent = await this.agentForCredential(credential);
+    if (!agent) throw problems.unauthorized('unknown agent credential');
+    const owned = await this.hosts.byIds(holdings.map((r) => r.hostId));
+    const mine = new Set(owned.filter((h) => h.agentId === agent.id).map((h) => h.id));
+    const notMine = holdings.find((r) => !mine.has(r.hostId));
+    if (notMine) throw problems.unauthorized(`the credential does not belong to host ${notMine.hostId}`);
+    const where = await this.instances.hostsOf(holdings.flatMap((h) => h.instanceIds));
+    const ha = await this.instances.haOnHosts(holdings.map((h) => h.hostId));
+    return {
+      hosts: holdings.map((h) => ({
+        hostId: h.hostId,
+        foreign: h.instanceIds.filter((id) => where.get(id) !== h.hostId),
+        ha: ha.filter((x) => x.hostId === h.hostId).map((x) => x.id),
+      })),
+    };
   }
 
   /**

@@ -127,3 +127,23 @@ export class InventoryRequestDto {
   @Type(() => InventoryReportDto)
   hosts!: InventoryReportDto[];
 }
+
+/** What one host has (instance ids), asking which of them now live elsewhere. */
+export class HostHoldingsDto {
+  @ApiProperty({ format: 'uuid' }) @IsUUID() hostId!: string;
+  @ApiProperty({ type: [String], description: 'Instance ids found on the host' })
+  @IsArray()
+  @ArrayMaxSize(100_000)
+  @IsUUID('all', { each: true })
+  instanceIds!: string[];
+}
+
+export class AssignmentsRequestDto {
+  @ApiProperty({ type: [HostHoldingsDto] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_HOSTS_PER_AGENT_REQUEST)
+  @ValidateNested({ each: true })
+  @Type(() => HostHoldingsDto)
+  hosts!: HostHoldingsDto[];
+}

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HostStatus } from '@hyperplane/domain';
 import { Database, HostEntity, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
-import { HeartbeatStore } from '@hyperplane/queue';
+import { HeartbeatStore, LeaseStore } from '@hyperplane/queue';
 import { problems } from '../common/problem';
 import { AgentRedisService } from '../agents/agent-redis.service';
 import { isTakenHostName } from '../agents/agent.service';
@@ -33,6 +33,7 @@ export class HostService {
     private readonly operations: OperationRepository,
     private readonly agentRedis: AgentRedisService,
     @Inject(HeartbeatStore) private readonly heartbeats: HeartbeatStore,
+    @Inject(LeaseStore) private readonly leases: LeaseStore,
   ) {}
 
   /** A new name, unique in the fleet (agents keep reporting their inventory; the name stays). */
@@ -56,6 +57,7 @@ export class HostService {
    * Redis user are revoked.
    */
   async remove(id: string, force: boolean): Promise<{ name: string; instances: number; agentRevoked: boolean }> {
+    if (force) await this.mustBeFenced(id);
     const outcome = await this.db.transaction(async (em) => {
       const locked = await this.hosts.lockForRemoval(em, id);
       if (!locked) throw problems.notFound('host', id);
@@ -84,6 +86,27 @@ export class HostService {
       }
     }
     return { name: host.name, instances: outcome.evicted, agentRevoked: agentRemoved !== null };
+  }
+
+  /**
+   * HA: a host with HA instances is removed (they are placed again elsewhere) only once it
+   * cannot be running them: its lease has run out and the controller's margin after it has
+   * passed (apps/controller/src/ha/README.md). Otherwise 409 saying until when to wait.
+   */
+  private async mustBeFenced(id: string): Promise<void> {
+    const host = await this.hosts.get(id);
+    if (!host || (await this.instances.haOnHosts([id])).length === 0) return;
+    const left = (await this.leases.remaining([{ id: host.id, agentId: host.agentId }])).get(id);
+    if (left !== null && left !== undefined) {
+      throw problems.conflict(`host ${host.name} still holds its HA lease (its agent renewed it within the lease); its HA instances may be running there. Stop its agent, or wait for the lease to run out and the host to be fenced`, { leaseMsLeft: left });
+    }
+    const after = (await this.leases.restartAfter([id])).get(id);
+    if (after === undefined || after > Date.now()) {
+      throw problems.conflict(
+        `host ${host.name} has HA instances and is not fenced yet${after ? ` (until ${new Date(after).toISOString()})` : ' (it must be down and its lease gone)'}; try again then`,
+        after ? { fencedAt: new Date(after).toISOString() } : {},
+      );
+    }
   }
 
   async act(id: string, action: HostAction, reason?: string): Promise<HostEntity> {

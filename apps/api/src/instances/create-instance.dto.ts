@@ -149,6 +149,20 @@ export class PlacementDto {
   strategy?: 'binpack' | 'spread';
 }
 
+/** High availability: restart the instance elsewhere when its host is lost (after fencing). */
+export class HaDto {
+  @ApiProperty({ description: 'Create and start the instance again on another host when its host is lost (after the fence)' })
+  @IsBoolean()
+  restart!: boolean;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 1000, default: 0, description: 'Higher is recovered first when capacity is short' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  priority?: number;
+}
+
 export class InstanceSpecDto {
   @ApiProperty({ example: 'debian-12' })
   @IsString()
@@ -201,6 +215,13 @@ export class InstanceSpecDto {
   @ValidateNested()
   @Type(() => PlacementDto)
   placement?: PlacementDto;
+
+  @ApiPropertyOptional({ type: HaDto, description: 'High availability; the project\'s default (PUT /v1/projects/{name}/policy, `ha`) when absent' })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => HaDto)
+  ha?: HaDto;
 
   @ApiPropertyOptional({ default: true, description: 'Start the instance once created' })
   @IsOptional()

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { INSTANCE_STATES, InstanceState, REQUESTED_TECHNOLOGIES, TECHNOLOGIES } from '@hyperplane/domain';
 import { InstanceEntity } from '@hyperplane/db';
 import { explanationForProject } from '@hyperplane/scheduler';
-import { ResourcesDto } from './create-instance.dto';
+import { HaDto, ResourcesDto } from './create-instance.dto';
 
 /** An instance as the API shows it (never the entity itself). */
 export class InstanceDto {
@@ -24,6 +24,8 @@ export class InstanceDto {
   @ApiProperty({ type: 'object', additionalProperties: true }) placement!: Record<string, unknown>;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'The scheduler\'s explanation' })
   placementExplanation!: Record<string, unknown> | null;
+  @ApiPropertyOptional({ type: HaDto, nullable: true, description: 'High availability in effect (the instance\'s own, else its project\'s default at creation)' })
+  ha!: HaDto | null;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 
@@ -58,6 +60,7 @@ export class InstanceDto {
       isolation: i.isolation as Record<string, unknown> | null,
       placement: i.placement as Record<string, unknown>,
       placementExplanation,
+      ha: i.ha ? { restart: i.ha.restart, priority: i.ha.priority } : null,
       createdAt: new Date(i.createdAt).toISOString(),
       updatedAt: new Date(i.updatedAt).toISOString(),
     };

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ACTION_RULES,
   DELETABLE_STATES,
+  HaPolicy,
   InstanceAction,
   InstanceState,
   vcpusProblem,
@@ -15,6 +16,7 @@ import {
   OperationRepository,
   PlacementGroupEntity,
   PlacementGroupRepository,
+  ProjectEntity,
   TemplateEntity,
   TemplateRepository,
 } from '@hyperplane/db';
@@ -36,6 +38,13 @@ const DESIRED_AFTER: Record<InstanceAction, InstanceState> = {
   suspend: 'suspended',
   resume: 'running',
 };
+
+/** The instance's own HA request, else its project's default (kept on the instance as it was at creation). */
+function haInEffect(dto: InstanceSpecDto, project: ProjectEntity): HaPolicy | null {
+  const given = dto.ha ?? (project.policy?.ha as { restart?: unknown; priority?: unknown } | undefined);
+  if (!given || typeof given.restart !== 'boolean') return null;
+  return { restart: given.restart, priority: typeof given.priority === 'number' ? given.priority : 0 };
+}
 
 @Injectable()
 export class InstanceService {
@@ -63,7 +72,7 @@ export class InstanceService {
       kind: 'create',
       request: { ...dto },
       before: async (em) => {
-        await this.instances.insert(em, [this.newInstance(id, project.id, dto.name, dto, principal, group)]);
+        await this.instances.insert(em, [{ ...this.newInstance(id, project.id, dto.name, dto, principal, group), ha: haInEffect(dto, project) }]);
       },
     });
   }
@@ -80,7 +89,7 @@ export class InstanceService {
     const { group } = await this.checkSpec(principal, dto.spec, project.id);
     const width = String(dto.count).length;
     const names = Array.from({ length: dto.count }, (_, i) => `${dto.namePrefix}-${String(i + 1).padStart(width, '0')}`);
-    const instances = names.map((name) => this.newInstance(randomUUID(), project.id, name, dto.spec, principal, group));
+    const instances = names.map((name) => ({ ...this.newInstance(randomUUID(), project.id, name, dto.spec, principal, group), ha: haInEffect(dto.spec, project) }));
     return this.submitter.submit(principal, idem, {
       projectId: project.id,
       instanceId: null,
@@ -186,6 +195,10 @@ export class InstanceService {
     if (replayed) return replayed;
     const instance = await this.visible(principal, id);
     if (!canChange(principal, instance.projectId)) throw problems.forbidden(`the token (${principal.role}) may not delete instances`);
+    if (force && instance.hostId && principal.role !== 'admin' && (await this.hosts.get(instance.hostId))?.status === 'down') {
+      // Deleted without its host (the claim released at once; apps/controller/src/operations/lost-host-delete.ts): an admin's call.
+      throw problems.forbidden('only an admin may force-delete an instance whose host is down');
+    }
     return this.submitter.submit(principal, idem, {
       projectId: instance.projectId,
       instanceId: id,

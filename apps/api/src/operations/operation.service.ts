@@ -93,6 +93,9 @@ export class OperationService {
       } else if (done.kind === 'create') {
         // Nothing was placed yet: the instance never existed anywhere.
         await this.instances.transition(em, instance.id, ['pending'], 'deleted', { desiredState: 'deleted', deletedAt: new Date(), stateReason: 'creation cancelled' });
+      } else if (done.kind === 'recover') {
+        // HA: its host was lost and it was not placed again: nowhere now, until deleted.
+        await this.instances.transition(em, instance.id, ['pending'], 'error', { stateReason: 'recovery from a lost host cancelled; delete it or create it again' });
       } else {
         await this.instances.patch(em, instance.id, { desiredState: instance.state });
       }

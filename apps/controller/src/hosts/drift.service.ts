@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Database, InstanceRepository, OperationRepository } from '@hyperplane/db';
 import { AgentSyncPayload } from '@hyperplane/queue';
 
-const OBSERVABLE = ['running', 'stopped', 'suspended'] as const;
+// unknown: its host was down (apps/controller/src/ha); the host's report says what it is.
+const OBSERVABLE = ['running', 'stopped', 'suspended', 'unknown'] as const;
 
 /**
  * Applies what an agent found on its host to instances that no operation is changing: a VM

@@ -37,7 +37,8 @@ export type CommandExtra = Omit<Partial<HostCommandPayload>, 'operationId' | 'in
 
 /** What a create carries besides the instance's identity: its whole spec, and whether to start it. */
 export function createArgs(instance: InstanceEntity, template: TemplateSpec): CommandExtra {
-  return { spec: instanceSpec(instance, template), start: instance.desiredState === 'running' };
+  // `ha`: the agent fences the instance when it cannot renew its lease (apps/controller/src/ha).
+  return { spec: instanceSpec(instance, template), start: instance.desiredState === 'running', ...(instance.ha?.restart ? { ha: true } : {}) };
 }
 
 /** A driver command for the instance's host. */

@@ -2,7 +2,7 @@ import { HostEntity } from './host.entity';
 import { MILLI_VCPUS } from './milli-vcpus';
 import { PlacementGroupEntity } from './placement-group.entity';
 import { ProjectEntity } from './project.entity';
-import { Arch, DriverName, InstanceState, IsolationNeeds, RequestedTechnology, Technology } from '@hyperplane/domain';
+import { Arch, DriverName, HaPolicy, InstanceState, IsolationNeeds, RequestedTechnology, Technology } from '@hyperplane/domain';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 
 /** What the placement asked for, kept as the user gave it. */
@@ -129,6 +129,14 @@ export class InstanceEntity {
 
   @Column({ type: 'jsonb', default: {} })
   placement!: InstancePlacement;
+
+  /**
+   * High availability, as in effect for the instance (its own request, else its project's
+   * default when it was created): with `restart`, it is created again elsewhere when its host
+   * is lost and fenced. Null: none.
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  ha!: HaPolicy | null;
 
   /** The placement group (placement.group resolved in the instance's project). */
   @Index()

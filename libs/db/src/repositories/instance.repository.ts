@@ -141,6 +141,7 @@ export class InstanceRepository {
    * and not returned, so the caller can give their claims back. Returns the columns a host
    * command needs, not whole rows.
    */
+  /** (`ha` is returned too: the create command tells the agent to fence HA instances.) */
   async placeMany(em: EntityManager, rows: PlacedRow[]): Promise<InstanceEntity[]> {
     if (rows.length === 0) return [];
     const updated = await em.query<[Record<string, unknown>[], number]>(
@@ -150,7 +151,7 @@ export class InstanceRepository {
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::jsonb[])
          AS r(id, host_id, driver, technology, arch, cv, cm, cd, explanation)
        WHERE i.id = r.id AND i.state = ANY($10::text[])
-       RETURNING i.id, i.project_id, i.name, i.template, i.host_id, i.driver, i.technology, i.arch, i.vcpus, i.memory_mib, i.disk_gib, i.limits, i.desired_state`,
+       RETURNING i.id, i.project_id, i.name, i.template, i.host_id, i.driver, i.technology, i.arch, i.vcpus, i.memory_mib, i.disk_gib, i.limits, i.desired_state, i.ha`,
       [
         rows.map((r) => r.id),
         rows.map((r) => r.hostId),
@@ -246,13 +247,59 @@ export class InstanceRepository {
    * Returns the ids moved.
    */
   async evictFromHost(em: EntityManager, hostId: string, reason: string): Promise<string[]> {
-    const rows = await em.query<{ id: string; state: InstanceState }[]>('SELECT id, state FROM instances WHERE host_id = $1 ORDER BY id FOR UPDATE', [hostId]);
+    const rows = await em.query<{ id: string; state: InstanceState; ha: { restart?: boolean } | null; requested_technology: string }[]>(
+      'SELECT id, state, ha, requested_technology FROM instances WHERE host_id = $1 ORDER BY id FOR UPDATE',
+      [hostId],
+    );
     const off: InstancePatch = { hostId: null, claimVcpus: 0, claimMemoryMib: 0, claimDiskGib: 0, stateReason: reason };
     for (const r of rows) {
-      if (canTransition(r.state, 'error')) await this.transition(em, r.id, [r.state], 'error', off);
+      if (r.ha?.restart && canTransition(r.state, 'unschedulable')) {
+        // HA: placed again elsewhere by the rescheduler, as soon as a host fits (the API removes
+        // a host with HA instances only once it is fenced).
+        await this.transition(em, r.id, [r.state], 'unschedulable', {
+          ...off,
+          driver: null,
+          arch: null,
+          technology: r.requested_technology === 'auto' ? null : (r.requested_technology as InstancePatch['technology']),
+          stateReason: `${reason}; HA: waiting to be placed on another host`,
+        });
+      } else if (canTransition(r.state, 'error')) await this.transition(em, r.id, [r.state], 'error', off);
       else await this.patch(em, r.id, off);
     }
     return rows.map((r) => r.id);
+  }
+
+  /** Which host each of these instances lives on now (absent: deleted or unknown); for agents learning what moved away. */
+  async hostsOf(ids: string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.manager.query<{ id: string; host_id: string | null }[]>(
+      `SELECT id, host_id FROM instances WHERE id = ANY($1::uuid[]) AND state <> 'deleted'`,
+      [ids],
+    );
+    for (const r of rows) out.set(r.id, r.host_id);
+    return out;
+  }
+
+  /** The HA instances (ha.restart) the database places on these hosts. */
+  async haOnHosts(hostIds: string[]): Promise<{ id: string; hostId: string }[]> {
+    if (hostIds.length === 0) return [];
+    const rows = await this.db.manager.query<{ id: string; host_id: string }[]>(
+      `SELECT id, host_id FROM instances WHERE host_id = ANY($1::uuid[]) AND state <> 'deleted' AND (ha->>'restart')::boolean IS TRUE`,
+      [hostIds],
+    );
+    return rows.map((r) => ({ id: r.id, hostId: r.host_id }));
+  }
+
+  /** Every live instance on these hosts (a lost host's, for HA recovery), HA ones first by priority. */
+  async onHosts(hostIds: string[]): Promise<InstanceEntity[]> {
+    if (hostIds.length === 0) return [];
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
+      `SELECT * FROM instances WHERE host_id = ANY($1::uuid[]) AND state NOT IN ('deleted', 'deleting')
+       ORDER BY COALESCE((ha->>'priority')::int, 0) DESC, id`,
+      [hostIds],
+    );
+    return rows.map((r) => fromRow<InstanceEntity>(r));
   }
 
   /** The unschedulable instances that waited longest (their partial index holds only them). */

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { REQUEST_ERROR_CODES } from '@hyperplane/domain';
+import { createsInstance, REQUEST_ERROR_CODES } from '@hyperplane/domain';
 import { JobName, QueueName, runAgainJobId } from '@hyperplane/queue';
 import { Rescheduler } from '../../placement/rescheduler';
 import { HostCommandSender } from '../host-command.sender';
@@ -51,7 +51,8 @@ export class CreateRetry {
   /** After a failed create: sends the clean-up and answers true, or false to end in error. */
   async cleanUp(em: Tx, op: OperationEntity, instance: InstanceEntity, error: { code: string; message: string }): Promise<boolean> {
     const failed = [...failedCreates(op), { hostId: instance.hostId!, code: error.code, message: error.message }];
-    if (op.kind !== 'create' || !instance.hostId || instance.placement.hostId || REQUEST_ERRORS.has(error.code) || failed.length >= CREATE_ATTEMPTS) return false;
+    // HA: a `recover` is retried on another host like a create (apps/controller/src/ha).
+    if (!createsInstance(op.kind) || !instance.hostId || instance.placement.hostId || REQUEST_ERRORS.has(error.code) || failed.length >= CREATE_ATTEMPTS) return false;
     const cleaning = await this.instances.transition(em, instance.id, ['provisioning'], 'provisioning', {
       stateReason: `create failed on host ${instance.hostId}: ${error.message}; removing what it left there, to try another host`,
     });

@@ -26,7 +26,8 @@ class Cancelled extends Error {}
  */
 @Injectable()
 export class CreateHandler extends InstanceOperationHandler {
-  override readonly kind = 'create' as const;
+  // `recover` (HA) is placed and created the same way: RecoverHandler extends this class.
+  override readonly kind: 'create' | 'recover' = 'create';
   // A create starts in the same transaction that places it.
   override readonly beginsItself = true;
   private readonly log = new Logger('operations');

@@ -4,6 +4,7 @@ import { Database, HostRepository, InstanceEntity, InstanceRepository, Operation
 import { AgentResultPayload } from '@hyperplane/queue';
 import { Rescheduler } from '../../placement/rescheduler';
 import { HostCommandSender } from '../host-command.sender';
+import { LostHostDelete } from '../lost-host-delete';
 import { hostError, OperationOutcomes } from '../operation-outcomes';
 import { InstanceOperationHandler } from './instance-operation.handler';
 
@@ -20,6 +21,7 @@ export class DeleteHandler extends InstanceOperationHandler {
     private readonly hosts: HostRepository,
     private readonly commands: HostCommandSender,
     private readonly rescheduler: Rescheduler,
+    private readonly lostHostDelete: LostHostDelete,
   ) {
     super(outcomes);
   }
@@ -37,6 +39,8 @@ export class DeleteHandler extends InstanceOperationHandler {
         await this.operations.transition(em, op.id, ['running'], 'succeeded', { step: 'deleted' });
         return;
       }
+      // HA: ?force=true while its host is down: deleted here, the claim released (lost-host-delete.ts).
+      if (await this.lostHostDelete.withoutHost(em, op, deleting)) return;
       // ?force=true: the agent stops it forcibly before destroying it.
       await this.commands.send(op, deleting, 'destroy', op.request.force === true ? { stop: { force: true } } : {}, { em });
     });

@@ -2,6 +2,7 @@ import { BatchHandler } from './batch.handler';
 import { CloneHandler } from './clone.handler';
 import { CreateHandler } from './create.handler';
 import { DeleteHandler } from './delete.handler';
+import { RecoverHandler } from './recover.handler';
 import { RestartHandler } from './restart.handler';
 import { ResizeHandler } from './resize.handler';
 import { RestoreHandler } from './restore.handler';
@@ -30,5 +31,6 @@ export const OPERATION_HANDLER_TYPES = [
   SnapshotDeleteHandler,
   CloneHandler,
   ResizeHandler,
+  RecoverHandler,
   BatchHandler,
 ] as const;
