@@ -6,18 +6,19 @@ import { compareVersions } from './template';
 // allowed, a no-op guard). Rows are the state an instance is in, columns the state it goes to,
 // both in INSTANCE_STATES order. A change of the table must change this grid too.
 const INSTANCE_GRID = `
-                 pe sc pr ru st su mi de dd un er
-pending          =  x  x  .  .  .  .  x  x  x  x
-scheduling       x  =  x  .  .  .  .  x  x  x  x
-provisioning     x  .  =  x  x  .  .  x  .  .  x
-running          .  .  .  =  x  x  x  x  .  .  x
-stopped          .  .  .  x  =  .  x  x  .  .  x
-suspended        .  .  .  x  x  =  .  x  .  .  x
-migrating        .  .  .  x  x  .  =  .  .  .  x
-deleting         .  .  .  .  .  .  .  =  x  .  x
-deleted          .  .  .  .  .  .  .  .  =  .  .
-unschedulable    .  x  .  .  .  .  .  x  x  =  .
-error            .  .  .  x  x  .  .  x  .  .  =
+                 pe sc pr ru st su mi de dd un er uk
+pending          =  x  x  .  .  .  .  x  x  x  x  .
+scheduling       x  =  x  .  .  .  .  x  x  x  x  .
+provisioning     x  .  =  x  x  .  .  x  .  .  x  x
+running          x  .  .  =  x  x  x  x  .  x  x  x
+stopped          x  .  .  x  =  .  x  x  .  x  x  x
+suspended        x  .  .  x  x  =  .  x  .  x  x  x
+migrating        .  .  .  x  x  .  =  .  .  .  x  .
+deleting         .  .  .  .  .  .  .  =  x  .  x  .
+deleted          .  .  .  .  .  .  .  .  =  .  .  .
+unschedulable    .  x  .  .  .  .  .  x  x  =  .  .
+error            x  .  .  x  x  .  .  x  .  x  =  x
+unknown          x  .  .  x  x  x  .  x  x  x  x  =
 `;
 
 // The same for operation statuses; an operation never "moves" to its own status.
