@@ -433,11 +433,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   redis.on('error', () => undefined);
   cleanups.push(() => redis.disconnect());
   const weights: [FaultKind, number][] = [
-    ['agent', 0.25],
-    ['controller', 0.2],
-    ['api', 0.15],
-    ['redis-flush', 0.15],
-    ['pg-terminate', 0.25],
+    ['agent', 0.2],
+    ['controller', 0.15],
+    ['api', 0.1],
+    ['redis-flush', 0.2],
+    ['pg-terminate', 0.35],
   ];
   const maxAgentsDown = Math.max(1, Math.floor(agentCount / 2));
   const faultStart = Date.now();
@@ -445,7 +445,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   for (let n = 0; n < opts.faults; ) {
     await sleep(gapMin + faultRandom() * (gapMax - gapMin));
     // A process is killed only while it is up, and never the last one of its kind up (two of
-    // three agents stay up): faults come faster than a process boots on a loaded machine, and a
+    // four agents stay up): faults come faster than a process boots on a loaded machine, and a
     // control plane that is never up proves nothing. Otherwise the draw falls to the other kinds.
     const killable = (k: FaultKind) => {
       const ofKind = processes.filter((p) => p.kind === k);
@@ -455,7 +455,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // Connections are not terminated while a process boots: a process that loses its database
     // while starting exits (and is started again), and under a fault a second it would never
     // finish booting on a loaded machine. Terminations while up are the case that matters.
-    const booting = processes.some((p) => p.busy);
+    const booting = processes.some((p) => p.busy && p.kind !== 'agent');
     const open = weights.filter(([k]) => (k === 'pg-terminate' ? !booting : !['agent', 'controller', 'api'].includes(k) || killable(k)));
     const total = open.reduce((sum, [, w]) => sum + w, 0);
     let x = faultRandom() * total;
