@@ -49,5 +49,5 @@ describe('chaos', () => {
       await redis.stop();
       await db.drop();
     }
-  }, 360_000);
+  }, 600_000);
 });
