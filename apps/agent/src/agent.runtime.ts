@@ -29,7 +29,7 @@ export interface AgentOptions {
   local: boolean;
   simHosts: SimHostSpec[];
   /** Simulated hosts: `persist: false` keeps their state in memory only (benchmarks: a real host's state is written on its own disk). */
-  sim: { timeScale: number; faults?: SimFaults; seed: number; persist?: boolean };
+  sim: { timeScale: number; faults?: SimFaults; seed: number; persist?: boolean; journal?: string };
   heartbeatIntervalMs: number;
   /**
    * HA fencing: the lease renewed with every heartbeat, and how long before it would expire
@@ -308,6 +308,7 @@ export class AgentRuntime {
         faults: spec.faults ?? this.opts.sim.faults,
         seed: this.opts.sim.seed,
         persist: this.opts.sim.persist,
+        journal: this.opts.sim.journal,
       });
       planned.set(spec.key, { drivers: new Map([['sim', driver]]), inventory: simInventory(spec, AGENT_VERSION) });
     }

@@ -73,7 +73,9 @@ export class Reconciler implements OnApplicationShutdown {
     if (!message) return false;
     if (message.jobId !== op.jobId) {
       // Out of a command batch, alone: the operation waits for the new job before it exists.
-      await this.operations.rejob(op.id, message.jobId);
+      // It keeps the command made from its instance: if Redis loses this job too, the next
+      // pass sends it again (without it, neither a batch id nor job data: never resent).
+      await this.operations.rejob(op.id, message.jobId, message.data);
     } else {
       // 'completed' or 'failed' with the operation still open means its result was lost.
       if (state !== 'unknown') await this.queue.removeJob(op.jobQueue, op.jobId);

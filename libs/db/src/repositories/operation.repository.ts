@@ -323,8 +323,16 @@ export class OperationRepository {
 
   /** Marks an operation as looked at, so it is not picked up again at once. */
   /** The operation now waits for another job (a command resent alone, out of its batch). */
-  async rejob(id: string, jobId: string): Promise<void> {
-    await this.db.manager.query('UPDATE operations SET job_id = $2, version = version + 1, updated_at = now() WHERE id = $1', [id, jobId]);
+  /**
+   * The operation's work now travels under another job id; with `jobData`, the job's payload is
+   * kept too, so that if this job is lost as well it can be sent again as it is.
+   */
+  async rejob(id: string, jobId: string, jobData?: unknown): Promise<void> {
+    if (jobData === undefined) {
+      await this.db.manager.query('UPDATE operations SET job_id = $2, version = version + 1, updated_at = now() WHERE id = $1', [id, jobId]);
+      return;
+    }
+    await this.db.manager.query('UPDATE operations SET job_id = $2, job_data = $3, version = version + 1, updated_at = now() WHERE id = $1', [id, jobId, JSON.stringify(jobData)]);
   }
 
   async touch(id: string): Promise<void> {

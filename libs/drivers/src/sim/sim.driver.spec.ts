@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -6,6 +6,7 @@ import { TemplateSpec } from '@hyperplane/domain';
 import { describeConformance } from '../../test/conformance';
 import { InstanceSpec } from '../driver';
 import { SimDriver, SimDriverOptions } from './sim.driver';
+import { SIM_COMMANDS, SimTimings } from './sim-profile';
 
 const debian: TemplateSpec = {
   name: 'debian-12',
@@ -79,6 +80,39 @@ describe('SimDriver', () => {
     await first.start(s.id);
     const second = makeDriver(dir);
     expect((await second.inspect(s.id)).state).toBe('running');
+  });
+
+  it('journals each applied effect once, commands on missing instances, and an effect on an instance destroyed meanwhile', async () => {
+    const journal = join(dir, 'journal.jsonl');
+    const driver = makeDriver(dir, { journal });
+    const s = spec();
+    await driver.create(s);
+    await driver.create(s); // the same create again: nothing applied
+    await driver.start(s.id);
+    await driver.start(s.id); // already running: nothing applied
+    await driver.destroy(s.id);
+    await expect(driver.start(s.id)).rejects.toMatchObject({ code: 'NotFound' });
+    // A slow stop (200 ms, the rest instant) overtaken by a destroy: its effect lands on nothing.
+    const instant = { medianMs: 0, p99Ms: 0 };
+    const container = Object.fromEntries(SIM_COMMANDS.map((c) => [c, c === 'stop' ? { medianMs: 200, p99Ms: 200 } : instant])) as SimTimings['container'];
+    const slow = makeDriver(dir, { journal, hostKey: 'sim-linux-2', timeScale: 1, timings: { container, vm: container } });
+    const t = spec();
+    await slow.create(t);
+    await slow.start(t.id);
+    const stopping = slow.stop(t.id);
+    await slow.destroy(t.id);
+    await stopping;
+    const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.h, l.c, l.miss ?? false, l.gone ?? false])).toEqual([
+      ['sim-linux-1', 'create', false, false],
+      ['sim-linux-1', 'start', false, false],
+      ['sim-linux-1', 'destroy', false, false],
+      ['sim-linux-1', 'start', true, false],
+      ['sim-linux-2', 'create', false, false],
+      ['sim-linux-2', 'start', false, false],
+      ['sim-linux-2', 'destroy', false, false],
+      ['sim-linux-2', 'stop', false, true],
+    ]);
   });
 
   it('refuses a create beyond the host capacity', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DriverOffer,
@@ -56,6 +56,12 @@ export interface SimDriverOptions extends DriverOptions {
   persist?: boolean;
   /** The simulated host's kernel as it reports it (a Windows host's build, 10.0.17763). */
   hostKernel?: string;
+  /**
+   * Tests only (chaos suite): a file to which every applied effect is appended as a JSON line
+   * `{ h, id, c, t }` once it is saved, and every command refused for a missing instance as
+   * `{ ..., miss: true }`, and an effect on an instance destroyed meanwhile as `{ ..., gone: true }`. It survives a kill -9 of the agent, as the counts in `effects` do not.
+   */
+  journal?: string;
 }
 
 interface SimInstance {
@@ -169,6 +175,7 @@ export class SimDriver implements Driver {
     this.instances.set(spec.id, instance);
     this.count('create');
     await this.save();
+    await this.record('create', spec.id);
     return this.status(instance);
   }
 
@@ -177,33 +184,35 @@ export class SimDriver implements Driver {
   }
 
   async stop(id: string, opts: StopOptions = {}, ctx?: DriverContext): Promise<InstanceStatus> {
-    const instance = await this.get(id);
+    const instance = await this.get(id, 'stop');
     if (instance.state === 'stopped') return this.status(instance);
     // A forced stop pulls the plug: no graceful shutdown to wait for.
     if (!opts.force) await this.work(instance.technology, 'stop', ctx);
     instance.state = 'stopped';
     this.count('stop');
     await this.save();
+    await this.record('stop', id);
     return this.status(instance);
   }
 
   async restart(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
-    const instance = await this.get(id);
+    const instance = await this.get(id, 'restart');
     this.refuseIfMigrating(instance);
     if (instance.state !== 'running') throw new DriverError('Conflict', `instance ${id} is ${instance.state}, not running`);
     await this.work(instance.technology, 'restart', ctx);
     this.count('restart');
+    await this.record('restart', id);
     return this.status(instance);
   }
 
   async suspend(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
-    const instance = await this.get(id);
+    const instance = await this.get(id, 'suspend');
     this.requireCapability(instance, 'suspend');
     return this.transition(id, 'suspend', ['running'], 'suspended', ctx);
   }
 
   async resume(id: string, ctx?: DriverContext): Promise<InstanceStatus> {
-    const instance = await this.get(id);
+    const instance = await this.get(id, 'resume');
     this.requireCapability(instance, 'suspend');
     return this.transition(id, 'resume', ['suspended'], 'running', ctx);
   }
@@ -212,10 +221,15 @@ export class SimDriver implements Driver {
     assertInstanceId(id);
     await this.load();
     const instance = this.instances.get(id);
-    if (!instance) throw new DriverError('NotFound', `no simulated instance ${id}`);
+    if (!instance) {
+      await this.record('destroy', id, true);
+      throw new DriverError('NotFound', `no simulated instance ${id}`);
+    }
     await this.work(instance.technology, 'destroy', ctx);
-    if (this.instances.delete(id)) this.count('destroy');
+    const deleted = this.instances.delete(id);
+    if (deleted) this.count('destroy');
     await this.save();
+    if (deleted) await this.record('destroy', id);
   }
 
   async inspect(id: string): Promise<InstanceStatus> {
@@ -230,13 +244,14 @@ export class SimDriver implements Driver {
 
   async snapshotCreate(id: string, snapshot: string, ctx?: DriverContext): Promise<SnapshotInfo> {
     assertSafeName('snapshot name', snapshot);
-    const instance = await this.get(id);
+    const instance = await this.get(id, 'snapshot');
     const existing = instance.snapshots.find((s) => s.name === snapshot);
     if (existing) return { name: existing.name, createdAt: existing.createdAt };
     await this.work(instance.technology, 'snapshot', ctx);
     const snap = { name: snapshot, createdAt: new Date().toISOString(), state: instance.state };
     instance.snapshots.push(snap);
     await this.save();
+    await this.record('snapshot', id);
     return { name: snap.name, createdAt: snap.createdAt };
   }
 
@@ -475,7 +490,7 @@ export class SimDriver implements Driver {
   }
 
   private async transition(id: string, command: SimCommand, from: ActualState[], to: ActualState, ctx?: DriverContext): Promise<InstanceStatus> {
-    const instance = await this.get(id);
+    const instance = await this.get(id, command);
     if (to !== 'stopped' && to !== 'suspended') this.refuseIfMigrating(instance);
     if (instance.state === to) return this.status(instance);
     if (!from.includes(instance.state)) {
@@ -485,6 +500,7 @@ export class SimDriver implements Driver {
     instance.state = to;
     this.count(command);
     await this.save();
+    await this.record(command, id);
     return this.status(instance);
   }
 
@@ -571,12 +587,24 @@ export class SimDriver implements Driver {
     this.effects[command] = (this.effects[command] ?? 0) + 1;
   }
 
-  private async get(id: string): Promise<SimInstance> {
+  private async get(id: string, command?: string): Promise<SimInstance> {
     assertInstanceId(id);
     await this.load();
     const instance = this.instances.get(id);
-    if (!instance) throw new DriverError('NotFound', `instance ${id} does not exist on ${this.opts.hostKey}`);
+    if (!instance) {
+      if (command) await this.record(command, id, true);
+      throw new DriverError('NotFound', `instance ${id} does not exist on ${this.opts.hostKey}`);
+    }
     return instance;
+  }
+
+  /** Appends one line to the journal (when one is configured): an effect once saved, or a miss. */
+  private async record(command: string, id: string, miss = false): Promise<void> {
+    if (!this.opts.journal) return;
+    // Applied to an instance destroyed while the command slept: the effect landed on nothing.
+    const gone = !miss && command !== 'destroy' && !this.instances.has(id);
+    const line = JSON.stringify({ h: this.opts.hostKey, id, c: command, t: Date.now(), ...(miss ? { miss: true } : {}), ...(gone ? { gone: true } : {}) });
+    await appendFile(this.opts.journal, line + '\n');
   }
 
   private status(instance: SimInstance): InstanceStatus {
