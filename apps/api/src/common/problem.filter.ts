@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Problem, ProblemBody } from './problem';
+import { isDatabaseUnavailable } from './unavailable';
 
 const TITLES: Record<number, string> = {
   400: 'Bad request',
@@ -14,7 +15,7 @@ const TITLES: Record<number, string> = {
   429: 'Too many requests',
 };
 
-/** Turns every error into application/problem+json. Unexpected ones are logged and are 500s. */
+/** Turns every error into application/problem+json. A lost database is a 503; other unexpected errors are logged and are 500s. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly log = new Logger('api');
@@ -40,6 +41,11 @@ export class ProblemFilter implements ExceptionFilter {
       const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
       const message = typeof raw === 'string' ? raw : Array.isArray(raw) ? raw.map(String).join('; ') : error.message;
       return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail: message, instance };
+    }
+    if (isDatabaseUnavailable(error)) {
+      // Nothing was committed (the transaction died with its connection): the client may retry.
+      this.log.warn(`database unavailable: ${error instanceof Error ? error.message : String(error)}`);
+      return { type: 'about:blank', title: 'Service unavailable', status: HttpStatus.SERVICE_UNAVAILABLE, detail: 'the database is briefly unavailable; retry the request', instance, retryAfterS: 1 };
     }
     this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     return {
