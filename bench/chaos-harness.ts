@@ -455,17 +455,27 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // Connections are not terminated while a process boots: a process that loses its database
     // while starting exits (and is started again), and under a fault a second it would never
     // finish booting on a loaded machine. Terminations while up are the case that matters.
-    const booting = processes.some((p) => p.busy && p.kind !== 'agent');
-    const open = weights.filter(([k]) => (k === 'pg-terminate' ? !booting : !['agent', 'controller', 'api'].includes(k) || killable(k)));
-    const total = open.reduce((sum, [, w]) => sum + w, 0);
+    const booting = (): boolean => processes.some((p) => p.busy && p.kind !== 'agent');
+    const isOpen = (k: FaultKind): boolean => (k === 'pg-terminate' ? !booting() : !['agent', 'controller', 'api'].includes(k) || killable(k));
+    // The kind is drawn by weight from all kinds; one not open now is waited for (a process that
+    // is booting comes back in seconds), so the mix follows the weights instead of falling to
+    // Redis flushes whenever something boots. Only after a long wait does another kind stand in.
+    const total = weights.reduce((sum, [, w]) => sum + w, 0);
     let x = faultRandom() * total;
-    let kind: FaultKind = open[open.length - 1]![0];
-    for (const [k, w] of open) {
+    let kind: FaultKind = weights[weights.length - 1]![0];
+    for (const [k, w] of weights) {
       if (x < w) {
         kind = k;
         break;
       }
       x -= w;
+    }
+    const waitUntil = Date.now() + 30_000;
+    while (!isOpen(kind) && Date.now() < waitUntil) await sleep(100);
+    if (!isOpen(kind)) {
+      const open = weights.filter(([k]) => isOpen(k));
+      if (open.length === 0) continue;
+      kind = open[Math.floor(faultRandom() * open.length)]![0];
     }
     const downFor = downMin + faultRandom() * (downMax - downMin);
     const which = faultRandom();

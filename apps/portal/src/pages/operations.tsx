@@ -125,13 +125,17 @@ export function OperationPage({ id }: { id: string }): ReactNode {
   const children = useQuery({
     queryKey: ['operations', 'children', id],
     queryFn: () => get<Page<Operation>>(`/v1/operations?parent=${id}&limit=200`),
-    enabled: op.data?.kind === 'batch',
+    // A parent (a batch, an evacuation) has children and no instance of its own.
+    enabled: op.data !== undefined && !op.data.instanceId,
     // Children's events refetch it too; this covers a batch whose children finish quietly.
     refetchInterval: finished ? false : 2000,
   });
+  const session = useSession();
+  const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => get<{ items: { id: string; name: string }[] }>('/v1/tokens').then((r) => r.items), enabled: can(session).admin, staleTime: 60_000 });
   if (op.error) return <ErrorNote error={op.error} />;
   if (!op.data) return <Loading what="the operation" />;
   const o = op.data;
+  const requester = tokens.data?.find((t) => t.id === o.requestedBy)?.name;
   return (
     <div className="page" data-page="operation">
       <header className="page-head">
@@ -151,7 +155,7 @@ export function OperationPage({ id }: { id: string }): ReactNode {
             items={[
               ['Step', o.step],
               ['Target', o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{o.instanceId}</Link> : '—'],
-              ['Requested by', o.requestedBy],
+              ['Requested by', requester ? <span title={o.requestedBy}>{requester}</span> : o.requestedBy],
               ['Created', `${ago(o.createdAt)}`],
               ['Duration', duration(o.startedAt ?? o.createdAt, o.finishedAt)],
               ['Error', o.error?.message ?? '—'],
@@ -164,7 +168,7 @@ export function OperationPage({ id }: { id: string }): ReactNode {
             <pre className="json">{JSON.stringify(o.result, null, 2)}</pre>
           </Card>
         ) : null}
-        {o.kind === 'batch' ? (
+        {!o.instanceId ? (
           <Card
             title={`Children${children.data ? ` (${children.data.items.length}${children.data.nextCursor ? '+' : ''})` : ''}`}
             className="wide"

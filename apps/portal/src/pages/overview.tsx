@@ -223,7 +223,9 @@ function Density({ rows }: { rows: NonNullable<Overview['density']> }): ReactNod
           <span className="small">
             {r.containers} ct · {r.vms} VM
           </span>
-          <span className="small muted">{r.overheadMemoryMiB ? `${formatMiB(r.overheadMemoryMiB)} VM overhead` : 'no overhead'}</span>
+          <span className="small muted" title="memory claimed beyond what the instances asked for: each VM's hypervisor and kernel, each container's small runtime share">
+            {r.overheadMemoryMiB ? `${formatMiB(r.overheadMemoryMiB)} overhead` : 'no overhead'}
+          </span>
         </div>
       ))}
       <div className="legend small">
