@@ -243,7 +243,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           child.stderr?.on('data', keep);
           child.once('exit', (code, signal) => {
             if (shuttingDown || killedByUs.has(child)) return;
-            const why = `${m.name} exited by itself (code ${code}, signal ${signal}): ${tail.trim().split('\n').slice(-2).join(' | ').slice(-600)}`;
+            const why = `${m.name} exited by itself (code ${code}, signal ${signal}): ${tail.trim().split('\n').slice(-14).join(' | ').slice(-2400)}`;
             if (m.child !== child || !m.up) {
               // While starting (its database connection terminated, the API it enrolls with
               // down): it exits and is started again, as a service manager would.

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { MIGRATIONS } from '@hyperplane/migrations';
 import { AdvancedConsoleLogger, DataSource, QueryRunner } from 'typeorm';
 import { ENTITIES } from './entities';
@@ -16,6 +17,25 @@ class QueryLogger extends AdvancedConsoleLogger {
     if ((error as unknown as { code?: unknown })?.code === 'HQ001') return;
     super.logQueryError(error, query, parameters, queryRunner);
   }
+}
+
+/**
+ * A pooled connection that PostgreSQL ends (`pg_terminate_backend`, a restart, PgBouncer) may
+ * emit 'error' more than once. TypeORM's query runner listens for the first and gives the client
+ * back to the pool, which then listens only while a client is idle: a second 'error' (the
+ * server's FATAL message after the socket error, or the other way round) had no listener and
+ * killed the process (found by the chaos suite). Every client gets a listener for its lifetime;
+ * the statement that used it fails, its transaction rolls back, and the pool makes a new one.
+ */
+export function survivePoolClientErrors(ds: DataSource): DataSource {
+  type Client = { on(event: 'error', listener: (e: Error) => void): void };
+  const pool = (ds.driver as unknown as { master?: { on(event: 'connect', listener: (client: Client) => void): void; _clients?: Client[] } }).master;
+  const log = new Logger('db');
+  const listen = (client: Client): void => client.on('error', (e) => log.warn(`a database connection ended: ${e.message}`));
+  pool?.on('connect', listen);
+  // The clients made while initializing (TypeORM checks one out at once).
+  for (const client of pool?._clients ?? []) listen(client);
+  return ds;
 }
 
 /** The one way to reach PostgreSQL. Never `synchronize`: the schema comes from migrations. */
@@ -60,7 +80,7 @@ export async function pendingSchemaChanges(ds: DataSource): Promise<{ up: string
 
 /** Runs pending migrations on a short-lived connection; returns the names applied. */
 export async function migrateDatabase(url: string): Promise<string[]> {
-  const ds = await createDataSource({ url, poolSize: 2, applicationName: 'hyperplane-migrate' }).initialize();
+  const ds = survivePoolClientErrors(await createDataSource({ url, poolSize: 2, applicationName: 'hyperplane-migrate' }).initialize());
   try {
     return await runMigrations(ds);
   } finally {

@@ -1,7 +1,7 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Database } from './database';
-import { createDataSource } from './data-source';
+import { createDataSource, survivePoolClientErrors } from './data-source';
 import { AgentRepository } from './repositories/agent.repository';
 import { EventRepository } from './repositories/event.repository';
 import { HostRepository } from './repositories/host.repository';
@@ -63,7 +63,7 @@ export class DbModule {
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => createDataSource(options).initialize(),
+          useFactory: async () => survivePoolClientErrors(await createDataSource(options).initialize()),
         },
         { provide: Database, useFactory: (ds: DataSource) => new Database(ds), inject: [DataSource] },
         { provide: AgentRepository, useFactory: (db: Database) => new AgentRepository(db), inject: [Database] },

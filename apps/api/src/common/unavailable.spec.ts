@@ -14,6 +14,7 @@ describe('isDatabaseUnavailable', () => {
     ['a refused socket', pg('ECONNREFUSED')],
     ['the socket closed under a query', new Error('Connection terminated unexpectedly')],
     ['a wrapped terminated session', wrapped(pg('57P01'))],
+    ['a transaction whose connection died', Object.assign(new Error('Database connection provided by a query runner was already released'), { name: 'QueryRunnerProviderAlreadyReleasedError' })],
   ])('says yes for %s', (_, error) => expect(isDatabaseUnavailable(error)).toBe(true));
 
   it.each([
