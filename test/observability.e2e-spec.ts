@@ -148,7 +148,7 @@ describe('observability: metrics, health listeners and request ids', () => {
     }
     const controllerReady = await fetch(`http://127.0.0.1:${controllerPort}/readyz`);
     expect(controllerReady.status).toBe(200);
-    expect(await controllerReady.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+    expect(await controllerReady.json()).toEqual({ status: 'ready', checks: { started: 'ok', postgres: 'ok', redis: 'ok' } });
     const agentReady = await fetch(`http://127.0.0.1:${agentPort}/readyz`);
     expect(agentReady.status).toBe(200);
     expect(await agentReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', enrolled: 'ok' } });
@@ -269,6 +269,8 @@ describe('observability: metrics, health listeners and request ids', () => {
       expect(body.status).toBe('unready');
       expect(body.checks.postgres).toBe('ok');
       expect(body.checks.redis).not.toBe('ok');
+      // Ready means working: a controller whose relay, reconciler and workers have not started is not.
+      expect(body.checks.started).not.toBe('ok');
       expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
     } finally {
       await server.close();

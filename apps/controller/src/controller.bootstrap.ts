@@ -5,6 +5,7 @@ import { migrateDatabase } from '@hyperplane/db';
 import { createAppLogger } from '@hyperplane/observability';
 import { ControllerConfig, ControllerModule } from './controller.module';
 import { ControllerWorkers } from './controller.workers';
+import { ControllerMetrics } from './observability/controller-metrics';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { Reconciler } from './reconcile/reconciler';
 import { OperationInterrupts } from './operations/operation-interrupts';
@@ -21,6 +22,7 @@ export async function startController(config: ControllerConfig): Promise<INestAp
   await app.get(ControllerWorkers).start();
   app.get(OperationInterrupts).start();
   app.get(WebhookDeliverer).start();
+  app.get(ControllerMetrics).started = true;
   new Logger('controller').log('controller started');
   return app;
 }

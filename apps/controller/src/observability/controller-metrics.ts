@@ -51,8 +51,17 @@ export class ControllerMetrics implements OnModuleInit, OnApplicationShutdown {
     this.remove?.();
   }
 
+  /** Set by startController once the relay, the reconciler and the workers run: ready means working, not just listening. */
+  started = false;
+
   readinessChecks(): ReadinessChecks {
-    return { postgres: () => this.db.ping(), redis: () => this.queue.connection.ping() };
+    return {
+      started: async () => {
+        if (!this.started) throw new Error('starting');
+      },
+      postgres: () => this.db.ping(),
+      redis: () => this.queue.connection.ping(),
+    };
   }
 
   private async collect(): Promise<void> {
