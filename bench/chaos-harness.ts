@@ -98,6 +98,8 @@ export interface ChaosOptions {
   /** Live instances the workload aims at (it deletes more than it creates above it). */
   targetInstances?: number;
   quiesceTimeoutMs?: number;
+  /** How long a drawn fault kind that cannot happen now (its processes booting) is waited for before another stands in. */
+  kindWaitMs?: number;
   log?: (line: string) => void;
 }
 
@@ -459,7 +461,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const isOpen = (k: FaultKind): boolean => (k === 'pg-terminate' ? !booting() : !['agent', 'controller', 'api'].includes(k) || killable(k));
     // The kind is drawn by weight from all kinds; one not open now is waited for (a process that
     // is booting comes back in seconds), so the mix follows the weights instead of falling to
-    // Redis flushes whenever something boots. Only after a long wait does another kind stand in.
+    // Redis flushes whenever something boots. After `kindWaitMs` (5 s) another open kind stands in.
     const total = weights.reduce((sum, [, w]) => sum + w, 0);
     let x = faultRandom() * total;
     let kind: FaultKind = weights[weights.length - 1]![0];
@@ -470,7 +472,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
       x -= w;
     }
-    const waitUntil = Date.now() + 30_000;
+    const waitUntil = Date.now() + (opts.kindWaitMs ?? 5000);
     while (!isOpen(kind) && Date.now() < waitUntil) await sleep(100);
     if (!isOpen(kind)) {
       const open = weights.filter(([k]) => isOpen(k));

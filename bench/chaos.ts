@@ -37,6 +37,7 @@ async function main(): Promise<void> {
       timeScale: arg('time-scale', 0.05),
       gapMs: [arg('gap-min', 150), arg('gap-max', 700)],
       quiesceTimeoutMs: arg('quiesce-timeout', 300) * 1000,
+      kindWaitMs: arg('kind-wait', 5) * 1000,
       log: (l) => console.log(`${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s  ${l}`),
     });
     console.log(formatReport(report));
