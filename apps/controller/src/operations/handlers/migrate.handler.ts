@@ -128,8 +128,12 @@ export class MigrateHandler extends InstanceOperationHandler {
         await this.hostAgents.agentOf(decision.hostId);
         const outcome = await this.db.transaction(async (em) => {
           if (decision.groupId) await this.placement.lockGroup(em, decision.groupId);
-          const begun = await this.operations.transition(em, op.id, ['queued'], 'running', { request: { ...op.request, migration: plan }, result: { explanation: decision.explanation } });
-          if (!begun) return 'cancelled' as const;
+          // The runner moved it to running (beginsItself is false); ended meanwhile (cancelled): nothing to do.
+          const current = await this.operations.getLocked(em, op.id);
+          if (current?.status !== 'running') return 'cancelled' as const;
+          const fields = { request: { ...op.request, migration: plan }, result: { explanation: decision.explanation } };
+          await this.operations.patch(em, op.id, fields);
+          const begun = { ...current, ...fields } as OperationEntity;
           const moved = await this.instances.transition(em, instance.id, [plan.from], 'migrating', { stateReason: null });
           if (!moved) throw new Lost('the instance changed state meanwhile');
           if (!(await this.placement.claim(em, decision, policy, instance.id))) throw new Lost('the claim was lost');
