@@ -2,6 +2,7 @@ import { BatchHandler } from './batch.handler';
 import { CloneHandler } from './clone.handler';
 import { CreateHandler } from './create.handler';
 import { DeleteHandler } from './delete.handler';
+import { EvacuateHandler } from './evacuate.handler';
 import { MigrateHandler } from './migrate.handler';
 import { RecoverHandler } from './recover.handler';
 import { RestartHandler } from './restart.handler';
@@ -34,5 +35,6 @@ export const OPERATION_HANDLER_TYPES = [
   ResizeHandler,
   RecoverHandler,
   MigrateHandler,
+  EvacuateHandler,
   BatchHandler,
 ] as const;
