@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   try {
     let hosts: any[] = [];
     while (hosts.length < others + 1) {
-      hosts = (await call(stack.url, 'GET', '/v1/hosts?limit=1000')).body.items.filter((h: any) => h.status === 'ready');
+      hosts = (await call(stack.url, 'GET', '/v1/hosts?limit=100')).body.items.filter((h: any) => h.status === 'ready');
       await new Promise((res) => setTimeout(res, 200));
     }
     const src = hosts.find((h) => h.name === 'src').id as string;

@@ -7,7 +7,7 @@ import { allocationsMatchClaims, simHost, startStack, Stack, waitFor } from '@hy
 jest.setTimeout(600_000);
 
 const BIG = { capacity: { vcpus: 512, memoryMiB: 524288, diskGiB: 10000 } };
-const FLEET = [simHost('src', 'linux', 'x86_64', BIG), simHost('dst-1', 'linux', 'x86_64', BIG), simHost('dst-2', 'linux', 'x86_64', BIG), simHost('dst-3', 'linux', 'x86_64', BIG)];
+const FLEET = [simHost('src', 'linux', 'x86_64', BIG), simHost('dst-1', 'linux', 'x86_64', BIG), simHost('dst-2', 'linux', 'x86_64', BIG), simHost('dst-3', 'linux', 'x86_64', BIG), simHost('win-src', 'windows', 'x86_64'), simHost('win-dst', 'windows', 'x86_64')];
 const VM = { template: 'debian-12', technology: 'vm', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 2 } };
 const CONTAINER = { template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 128, diskGiB: 1 } };
 
@@ -58,6 +58,28 @@ describe('evacuating a host', () => {
     // The group's member could only go where no other member is.
     expect(after.find((i: any) => i.id === member.id).hostId).toBe(hostIdOf.get('dst-3'));
     expect((await stack.client.get(`/v1/hosts/${src}`)).body.allocated).toMatchObject({ vcpus: 0, memoryMiB: 0, diskGiB: 0 });
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+
+  it('an instance that fits nowhere: its child fails unschedulable with the reason, the others move, the parent ends failed with the counts', async () => {
+    const src = hostIdOf.get('win-src')!;
+    const size = { vcpus: 1, memoryMiB: 512, diskGiB: 5 };
+    const wc = (await stack.client.createAndWait({ template: 'windows-server-2022', technology: 'container', resources: size, name: 'wc-stuck', placement: { hostId: src } })).instance;
+    const vm = (await stack.client.createAndWait({ template: 'debian-12', technology: 'vm', resources: size, name: 'win-vm', placement: { hostId: src } })).instance;
+    // (VMs of the first evacuation may have landed here too: they move as well.)
+    const on = (await stack.client.get('/v1/instances?limit=500')).body.items.filter((i: any) => i.hostId === src).length;
+    const r = await stack.client.post(`/v1/hosts/${src}/actions/evacuate`);
+    expect(r.status).toBe(202);
+    const parent = await stack.client.waitOp(r.body.id, 300);
+    expect(parent.status).toBe('failed');
+    expect(parent.error.code).toBe('partial');
+    expect(parent.result).toMatchObject({ total: on, succeeded: on - 1, failed: 1 });
+    const children = (await stack.client.get(`/v1/operations?parent=${r.body.id}&limit=500`)).body.items;
+    const stuck = children.find((c: any) => c.instanceId === wc.id);
+    expect(stuck.error.code).toBe('unschedulable');
+    expect(stuck.error.message).toMatch(/cannot offline-migrate/);
+    expect((await stack.client.get(`/v1/instances/${wc.id}`)).body).toMatchObject({ state: 'running', hostId: src });
+    expect((await stack.client.get(`/v1/instances/${vm.id}`)).body.hostId).not.toBe(src);
     expect(await allocationsMatchClaims(stack)).toBe(true);
   });
 });
