@@ -47,10 +47,14 @@ describe('migrating instances between simulated hosts', () => {
 
   it('moves a running VM to a host the scheduler chooses (live), with the explanation, claims moved', async () => {
     const vm = await createOn('mv-auto', 'lin-1');
+    // Only sound hosts to choose from (the others fail a step on purpose).
+    const faulty = ['bad-prepare', 'bad-send', 'bad-finish', 'win-1'].map((n) => hostIdOf.get(n)!);
+    for (const h of faulty) expect((await stack.client.post(`/v1/hosts/${h}/actions/maintenance`, {})).status).toBe(200);
     const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, {});
     expect(r.status).toBe(202);
     const op = await stack.client.waitOp(r.body.id);
-    expect(op.status).toBe('succeeded');
+    for (const h of faulty) expect((await stack.client.post(`/v1/hosts/${h}/actions/activate`, {})).status).toBe(200);
+    expect([op.status, op.error]).toEqual(['succeeded', null]);
     expect(op.kind).toBe('migrate');
     expect(op.result).toMatchObject({ from: hostIdOf.get('lin-1'), mode: 'live' });
     expect(op.result.explanation).toBeDefined();
