@@ -48,8 +48,10 @@ export type InstanceChange = (typeof INSTANCE_CHANGES)[number];
 /**
  * `recover`: an HA instance whose host was lost (and fenced) placed and created again
  * elsewhere, keeping its identity; the controller starts it (apps/controller/src/ha).
+ * `migrate`: an instance moved to another host (apps/controller/src/operations/handlers/migrate.handler.ts).
+ * `evacuate`: a host emptied, a parent (no instance) of one `migrate` per instance (handlers/evacuate.handler.ts).
  */
-export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS, ...INSTANCE_CHANGES, 'recover'] as const;
+export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS, ...INSTANCE_CHANGES, 'recover', 'migrate', 'evacuate'] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 /**

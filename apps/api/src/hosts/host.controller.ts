@@ -1,10 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiConflictResponse, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { HOST_STATUSES, HostStatus, isUuid, OS_FAMILIES, OsFamily } from '@hyperplane/domain';
 import { HostEntity, HostRepository } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
-import { FleetWide, Roles } from '../auth/auth.decorators';
+import { CurrentPrincipal, FleetWide, Roles } from '../auth/auth.decorators';
+import { Principal } from '../auth/principal';
+import { Idempotency, IdempotencyContext } from '../common/idempotency';
+import { accepted, IDEMPOTENCY_HEADER } from '../operations/accepted';
+import { OperationDto } from '../operations/operation.dto';
 import { PageQuery, Page } from '../common/pagination';
 import { uuid } from '../common/params';
 import { problems } from '../common/problem';
@@ -119,6 +124,25 @@ export class HostController {
   private async dto(host: HostEntity): Promise<HostDto> {
     const beats = await this.heartbeats.scores([host]).catch(() => new Map<string, number>());
     return HostDto.from(host, beats.get(host.id));
+  }
+
+  /**
+   * Moves every instance off the host (it goes `draining` first): one `evacuate` operation whose
+   * children (`GET /v1/operations?parent=`) are one `migrate` per instance. Admins only.
+   */
+  @Post(':id/actions/evacuate')
+  @Roles('admin')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto })
+  @ApiNotFoundResponse()
+  async evacuate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', uuid('host')) id: string,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    return accepted(res, await this.service.evacuate(principal, id, idem));
   }
 
   /** drain or maintenance: the host takes no new instances (what runs there stays); activate: it does again. Admins only. */

@@ -1,8 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { HostStatus } from '@hyperplane/domain';
-import { Database, HostEntity, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
+import { Database, DEFAULT_PROJECT_ID, HostEntity, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
+import { currentRequestId } from '@hyperplane/observability';
 import { HeartbeatStore, LeaseStore } from '@hyperplane/queue';
 import { problems } from '../common/problem';
+import { Principal } from '../auth/principal';
+import { IdempotencyContext } from '../common/idempotency';
+import { OperationSubmitter, Submitted } from '../operations/operation-submitter.service';
 import { AgentRedisService } from '../agents/agent-redis.service';
 import { isTakenHostName } from '../agents/agent.service';
 
@@ -34,6 +39,7 @@ export class HostService {
     private readonly agentRedis: AgentRedisService,
     @Inject(HeartbeatStore) private readonly heartbeats: HeartbeatStore,
     @Inject(LeaseStore) private readonly leases: LeaseStore,
+    private readonly submitter: OperationSubmitter,
   ) {}
 
   /** A new name, unique in the fleet (agents keep reporting their inventory; the name stays). */
@@ -125,6 +131,49 @@ export class HostService {
     if (!now) throw problems.notFound('host', id);
     if (now.status === rule.to) return now;
     throw this.refusal(now, action);
+  }
+
+  /**
+   * Moves every instance off the host: the host goes `draining` first (nothing new lands), then
+   * one parent operation (kind `evacuate`, in the default project, no instance) with a queued
+   * `migrate` child per running or stopped instance there (live where both hosts can, else
+   * offline). Instances with an operation of their own under way, or in another state, are left
+   * (counted in the parent's request as `skipped`). Admins only.
+   */
+  async evacuate(principal: Principal, id: string, idem: IdempotencyContext): Promise<Submitted> {
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
+    const host = await this.hosts.get(id);
+    if (!host) throw problems.notFound('host', id);
+    if (host.status === 'enrolling') throw problems.conflict(`host ${host.name} is still enrolling; there is nothing to evacuate`, { status: host.status });
+    if (host.status !== 'draining') await this.act(id, 'drain', 'evacuating: takes no new instances');
+    const on = await this.instances.onHosts([id]);
+    const movable = on.filter((i) => i.state === 'running' || i.state === 'stopped');
+    const busy = new Set(await this.operations.activeInstanceIds(movable.map((i) => i.id)));
+    const moving = movable.filter((i) => !busy.has(i.id));
+    return this.submitter.submit(principal, idem, {
+      projectId: DEFAULT_PROJECT_ID,
+      instanceId: null,
+      kind: 'evacuate',
+      request: { hostId: id, hostName: host.name, count: moving.length, skipped: on.length - moving.length },
+      after: (em, parentId) =>
+        this.operations.insert(
+          em,
+          moving.map((i) => ({
+            id: randomUUID(),
+            projectId: i.projectId,
+            instanceId: i.id,
+            parentId,
+            kind: 'migrate' as const,
+            status: 'queued' as const,
+            progress: 0,
+            step: 'queued',
+            request: { evacuate: parentId },
+            requestedBy: principal.tokenId,
+            requestId: currentRequestId() ?? null,
+          })),
+        ),
+    });
   }
 
   private refusal(host: HostEntity, action: HostAction): Error {

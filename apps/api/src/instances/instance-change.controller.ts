@@ -7,7 +7,7 @@ import { Idempotency, IdempotencyContext } from '../common/idempotency';
 import { uuid } from '../common/params';
 import { accepted, IDEMPOTENCY_HEADER } from '../operations/accepted';
 import { OperationDto } from '../operations/operation.dto';
-import { CloneInstanceDto, CreateSnapshotDto, ResizeInstanceDto, SnapshotDto } from './instance-change.dto';
+import { CloneInstanceDto, CreateSnapshotDto, MigrateInstanceDto, ResizeInstanceDto, SnapshotDto } from './instance-change.dto';
 import { InstanceChangeService } from './instance-change.service';
 
 /** Snapshots, clones and resizes: operations that need a driver capability. */
@@ -93,5 +93,20 @@ export class InstanceChangeController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<OperationDto> {
     return accepted(res, await this.changes.resize(principal, id, dto, idem));
+  }
+
+  @Post('migrate')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto, description: 'Once done, the result names the hosts (from, to), the mode and what the move cost' })
+  @ApiConflictResponse({ description: 'Another operation is active, the instance is not running or stopped, or the driver cannot migrate it (live)' })
+  async migrate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', uuid('instance')) id: string,
+    @Body() dto: MigrateInstanceDto,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    return accepted(res, await this.changes.migrate(principal, id, dto, idem));
   }
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
+import { IsBoolean, IsObject, IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
 import { NAME_PATTERN, NAME_RULE } from '@hyperplane/domain';
 import { InstanceSnapshotEntity } from '@hyperplane/db';
 import { LimitsDto, ResourcesDto } from './create-instance.dto';
@@ -19,6 +19,18 @@ export class CloneInstanceDto {
 export class ResizeInstanceDto {
   @ApiProperty({ type: ResourcesDto }) @IsObject() @ValidateNested() @Type(() => ResourcesDto) resources!: ResourcesDto;
   @ApiPropertyOptional({ type: LimitsDto }) @IsOptional() @IsObject() @ValidateNested() @Type(() => LimitsDto) limits?: LimitsDto;
+}
+
+export class MigrateInstanceDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'The destination host; absent: the scheduler chooses one (same technology and driver, another host)' })
+  @IsOptional()
+  @IsUUID()
+  hostId?: string;
+
+  @ApiPropertyOptional({ description: 'true: live only (409 if a host cannot); false: offline; absent: live where both hosts can, else offline' })
+  @IsOptional()
+  @IsBoolean()
+  live?: boolean;
 }
 
 export class SnapshotDto {

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { InstanceState, NAME_PATTERN, vcpusProblem } from '@hyperplane/domain';
-import { InstanceEntity, InstanceRepository, SnapshotRepository, Tx, UsageRepository } from '@hyperplane/db';
+import { HostRepository, InstanceEntity, InstanceRepository, SnapshotRepository, Tx, UsageRepository } from '@hyperplane/db';
 import { canChange, Principal } from '../auth/principal';
 import { IdempotencyContext } from '../common/idempotency';
 import { problems } from '../common/problem';
 import { OperationSubmitter, Submitted } from '../operations/operation-submitter.service';
-import { CloneInstanceDto, CreateSnapshotDto, ResizeInstanceDto, SnapshotDto } from './instance-change.dto';
+import { CloneInstanceDto, CreateSnapshotDto, MigrateInstanceDto, ResizeInstanceDto, SnapshotDto } from './instance-change.dto';
 import { InstanceService } from './instance.service';
 
 const SETTLED: readonly InstanceState[] = ['running', 'stopped', 'suspended'];
@@ -23,6 +23,7 @@ export class InstanceChangeService {
     private readonly snapshots: SnapshotRepository,
     private readonly submitter: OperationSubmitter,
     private readonly usage: UsageRepository,
+    private readonly hosts: HostRepository,
   ) {}
 
   async listSnapshots(principal: Principal, id: string): Promise<{ items: SnapshotDto[] }> {
@@ -84,6 +85,39 @@ export class InstanceChangeService {
     });
   }
 
+  /**
+   * Moves the instance to another host (apps/controller/src/operations/handlers/migrate.handler.ts).
+   * The driver must be able to migrate it (live when `live`), on the source and on a given
+   * destination; a given destination must be another ready host with the instance's driver.
+   */
+  async migrate(principal: Principal, id: string, dto: MigrateInstanceDto, idem: IdempotencyContext): Promise<Submitted> {
+    const instance = await this.instances.visible(principal, id);
+    if (dto.hostId) {
+      const host = await this.hosts.get(dto.hostId);
+      if (!host) throw problems.badField('hostId', `no host ${dto.hostId}`);
+      if (host.id === instance.hostId) throw problems.badField('hostId', `the instance already runs on host ${host.name}`);
+      if (host.status !== 'ready') throw problems.badField('hostId', `host ${host.name} is ${host.status}, not ready`);
+      const offer = host.drivers.find((d) => d.name === instance.driver)?.offers.find((o) => o.technology === instance.technology);
+      if (!offer) throw problems.badField('hostId', `host ${host.name} has no ${instance.driver ?? 'matching'} driver for ${instance.technology ?? instance.requestedTechnology}`);
+      const needed = dto.live === true ? ['liveMigrate'] : dto.live === false ? ['offlineMigrate'] : ['liveMigrate', 'offlineMigrate'];
+      if (!needed.some((c) => offer.capabilities.includes(c as never))) {
+        throw problems.conflict(`the ${instance.driver} driver on host ${host.name} cannot ${dto.live ? 'live-' : ''}migrate a ${instance.technology} in`, { capability: needed[0] });
+      }
+    }
+    const request = { ...(dto.hostId ? { hostId: dto.hostId } : {}), ...(dto.live !== undefined ? { live: dto.live } : {}) };
+    return this.change(principal, id, idem, 'migrate', request, ['running', 'stopped'], undefined, undefined, async (em, current) => {
+      if (dto.live === true) await this.instances.requireCapability(current, 'liveMigrate', 'live-migrate');
+      else if (dto.live === false) await this.instances.requireCapability(current, 'offlineMigrate', 'migrate');
+      else {
+        try {
+          await this.instances.requireCapability(current, 'liveMigrate', 'migrate');
+        } catch {
+          await this.instances.requireCapability(current, 'offlineMigrate', 'migrate');
+        }
+      }
+    });
+  }
+
   private async existing(id: string, name: string): Promise<void> {
     if (!NAME_PATTERN.test(name) || !(await this.snapshots.get(id, name))) throw problems.notFound('snapshot', `${name} of instance ${id}`);
   }
@@ -92,7 +126,7 @@ export class InstanceChangeService {
     principal: Principal,
     id: string,
     idem: IdempotencyContext,
-    kind: 'snapshot' | 'restore' | 'snapshot-delete' | 'clone' | 'resize',
+    kind: 'snapshot' | 'restore' | 'snapshot-delete' | 'clone' | 'resize' | 'migrate',
     request: Record<string, unknown>,
     from: readonly InstanceState[],
     capability?: string,

@@ -35,7 +35,7 @@ describe('operation handler registry', () => {
   });
 
   it('refuses a handler for a kind that does not exist', () => {
-    expect(() => new OperationHandlers([...one(), new NamedHandler('migrate' as HandledKind)])).toThrow('not an operation kind');
+    expect(() => new OperationHandlers([...one(), new NamedHandler('teleport' as HandledKind)])).toThrow('not an operation kind');
   });
 
   it("the controller's own handlers cover every kind once", () => {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, InstanceState } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
-import { AgentProgressPayload, AgentResultPayload, hostJobId, hostQueueName } from '@hyperplane/queue';
+import { AgentProgressPayload, AgentResultPayload, hostJobId, hostQueueName, isMigrationCommand } from '@hyperplane/queue';
 import { OperationHandlers } from '../operations/operation-handlers.registry';
 
 /** The job a result answers (an agent older than command batches names none: its command went alone). */
@@ -53,7 +53,8 @@ export class ResultApplier {
       if (!op || op.status !== 'running' || op.jobId !== answered(r)) return 'ignored';
       const instance = op.instanceId ? await this.instances.getLocked(em, op.instanceId) : null;
       if (!instance) return 'ignored';
-      if (!fromItsHost(op.jobQueue, agentId, r) || instance.hostId !== r.hostId) return 'rejected';
+      // A migration's commands go to the destination too: the queue they were sent to is the check.
+      if (!fromItsHost(op.jobQueue, agentId, r) || (instance.hostId !== r.hostId && !isMigrationCommand(r.command))) return 'rejected';
       // The operation's kind decides what the result means (a create's destroy is its clean-up).
       const handler = this.handlers.get(op.kind);
       if (r.ok) await handler.onResult(em, op, instance, r);

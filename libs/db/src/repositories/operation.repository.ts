@@ -1,5 +1,5 @@
 import { guardOperationFrom, OperationKind, OperationStatus } from '@hyperplane/domain';
-import { EntityManager } from 'typeorm';
+import { EntityManager, In } from 'typeorm';
 import { childCache, operationDuration, operationsTotal } from '@hyperplane/observability';
 import { afterCommit, Database, fromRow } from '../database';
 import { OperationEntity, OperationError } from '../entities';
@@ -178,7 +178,8 @@ export class OperationRepository {
   }
 
   async runningBatches(): Promise<OperationEntity[]> {
-    return this.db.manager.find(OperationEntity, { where: { kind: 'batch', status: 'running' }, take: 1000 });
+    // Parents whose progress is their children's: a batch of creates, an evacuation's migrations.
+    return this.db.manager.find(OperationEntity, { where: { kind: In(['batch', 'evacuate']), status: 'running' }, take: 1000 });
   }
 
   /** Queued children of a batch not yet handed anywhere, oldest first (ids only). */
@@ -212,6 +213,16 @@ export class OperationRepository {
 
   findByIdempotencyKey(scope: string, key: string): Promise<OperationEntity | null> {
     return this.db.manager.findOneBy(OperationEntity, { idempotencyScope: scope, idempotencyKey: key });
+  }
+
+  /** Of these instances, those with an operation queued or running. */
+  async activeInstanceIds(instanceIds: string[]): Promise<string[]> {
+    if (instanceIds.length === 0) return [];
+    const rows = await this.db.manager.query<{ instance_id: string }[]>(
+      `SELECT DISTINCT instance_id FROM operations WHERE instance_id = ANY($1::uuid[]) AND status IN ('queued', 'running')`,
+      [instanceIds],
+    );
+    return rows.map((r) => r.instance_id);
   }
 
   /**

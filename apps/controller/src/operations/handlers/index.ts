@@ -2,6 +2,8 @@ import { BatchHandler } from './batch.handler';
 import { CloneHandler } from './clone.handler';
 import { CreateHandler } from './create.handler';
 import { DeleteHandler } from './delete.handler';
+import { EvacuateHandler } from './evacuate.handler';
+import { MigrateHandler } from './migrate.handler';
 import { RecoverHandler } from './recover.handler';
 import { RestartHandler } from './restart.handler';
 import { ResizeHandler } from './resize.handler';
@@ -32,5 +34,7 @@ export const OPERATION_HANDLER_TYPES = [
   CloneHandler,
   ResizeHandler,
   RecoverHandler,
+  MigrateHandler,
+  EvacuateHandler,
   BatchHandler,
 ] as const;
