@@ -111,7 +111,7 @@ export function OverviewPage(): ReactNode {
         </Card>
         {o.density ? (
           <Card title="Density: containers vs VMs per host" className="wide">
-            <p className="muted small">A VM carries a hypervisor and its own kernel: the memory it claims beyond its request is the overhead, which containers do not pay.</p>
+            <p className="muted small">Overhead is the memory claimed beyond what the instances asked for: a VM carries a hypervisor and its own kernel, a container only a small runtime share.</p>
             {o.density.length === 0 ? <Empty>No instance is placed yet.</Empty> : <Density rows={o.density} />}
           </Card>
         ) : null}
