@@ -4,8 +4,11 @@
 // BullMQ's own job stamps (added, taken, finished: every process runs on this machine, one
 // clock) and the operation row; nothing in the product is instrumented for it.
 // Prints figures; it is not a test.
-// Usage: npm run bench:pipeline-trace [-- --n 50] [--lxc] [--pair suspend,resume|stop-force,start]   (--lxc: a real busybox container on
-// this machine through an in-process agent with the real drivers; needs root, lxc, busybox-static)
+// Usage: npm run bench:pipeline-trace [-- --n 50] [--lxc] [--pair suspend,resume|stop-force,start|snapshot,snapshot-delete|delete]
+// (--lxc: a real busybox container on this machine through an in-process agent with the real
+// drivers; needs root, lxc, busybox-static). The actions of --pair alternate; `delete` deletes a
+// stopped instance made (unmeasured) before each round, so `--pair delete` is LXD's
+// "delete a stopped container".
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -96,8 +99,14 @@ function flag(name: string, fallback: string): string {
 }
 const N = Number(flag('n', '50'));
 const LXC = process.argv.includes('--lxc');
-/** The two actions that alternate; `stop-force` is a stop with { force: true }. */
-const PAIR = flag('pair', 'suspend,resume').split(',') as [string, string];
+/**
+ * The actions that alternate; `stop-force` is a stop with { force: true }, `snapshot` takes a
+ * new snapshot and `snapshot-delete` deletes the last one taken, `delete` deletes a stopped
+ * instance made for it.
+ */
+const PAIR = flag('pair', 'suspend,resume').split(',');
+const ACTIONS = ['suspend', 'resume', 'start', 'stop', 'stop-force', 'restart', 'snapshot', 'snapshot-delete', 'delete'];
+for (const a of PAIR) if (!ACTIONS.includes(a)) throw new Error(`--pair: ${a} is not one of ${ACTIONS.join(', ')}`);
 
 /** Milliseconds from the client's POST, per hop, for one operation. */
 type Trace = Record<string, number>;
@@ -117,13 +126,56 @@ const HOPS = [
   ['wait_returned', 'GET /wait answered'],
 ] as const;
 
+type Reply = { status: number; body: any };
+
+let snapshots = 0;
+
+/** The request an action sends (snapshot names count up; `snapshot-delete` takes the last). */
+function send(stack: TraceStack, instanceId: string, action: string): Promise<Reply> {
+  const base = `/v1/instances/${instanceId}`;
+  switch (action) {
+    case 'stop-force':
+      return call(stack.url, 'POST', `${base}/actions/stop`, { force: true });
+    case 'snapshot':
+      return call(stack.url, 'POST', `${base}/snapshots`, { name: `trace-${++snapshots}` });
+    case 'snapshot-delete':
+      return call(stack.url, 'DELETE', `${base}/snapshots/trace-${snapshots}`);
+    case 'delete':
+      return call(stack.url, 'DELETE', base);
+    default:
+      return call(stack.url, 'POST', `${base}/actions/${action}`);
+  }
+}
+
+async function waitSucceeded(stack: TraceStack, post: Reply, what: string): Promise<void> {
+  if (post.status !== 202) throw new Error(`${what}: ${post.status} ${JSON.stringify(post.body)}`);
+  const done = await call(stack.url, 'GET', `/v1/operations/${post.body.id}/wait?timeoutS=120`);
+  if (done.body.status !== 'succeeded') throw new Error(`${what}: ${JSON.stringify(done.body)}`);
+}
+
+let made = 0;
+
+/** A new instance, running, on the stack's one host; its id. */
+async function createInstance(stack: TraceStack): Promise<string> {
+  const created = await call(stack.url, 'POST', '/v1/instances', {
+    name: `trace-${++made}`,
+    template: LXC ? 'busybox' : 'debian-12',
+    technology: 'container',
+    resources: { vcpus: 1, memoryMiB: LXC ? 64 : 256, diskGiB: 1 },
+  });
+  await waitSucceeded(stack, created, 'create');
+  return created.body.instanceId as string;
+}
+
 async function traceOne(stack: TraceStack, pg: Client, queues: { control: Queue; host: Queue; results: Queue }, instanceId: string, action: string): Promise<Trace> {
+  if (action === 'delete') {
+    // Not measured: a stopped instance of its own to delete.
+    instanceId = await createInstance(stack);
+    await waitSucceeded(stack, await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/stop`, { force: true }), 'stop');
+  }
   const epoch0 = Date.now();
   const t0 = performance.now();
-  const post =
-    action === 'stop-force'
-      ? await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/stop`, { force: true })
-      : await call(stack.url, 'POST', `/v1/instances/${instanceId}/actions/${action}`);
+  const post = await send(stack, instanceId, action);
   if (post.status !== 202) throw new Error(`${action}: ${post.status} ${JSON.stringify(post.body)}`);
   const post202 = performance.now() - t0;
   const opId = post.body.id as string;
@@ -169,16 +221,7 @@ async function main(): Promise<void> {
   const prefix = stack.config.HYPERPLANE_REDIS_PREFIX;
   const opts = { connection: { host: new URL(connection.url).hostname, port: Number(new URL(connection.url).port || 6379) }, prefix };
   try {
-    const created = await call(stack.url, 'POST', '/v1/instances', {
-      name: 'trace-1',
-      template: LXC ? 'busybox' : 'debian-12',
-      technology: 'container',
-      resources: { vcpus: 1, memoryMiB: LXC ? 64 : 256, diskGiB: 1 },
-    });
-    if (created.status !== 202) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
-    const made = await call(stack.url, 'GET', `/v1/operations/${created.body.id}/wait?timeoutS=120`);
-    if (made.body.status !== 'succeeded') throw new Error(`create: ${JSON.stringify(made.body)}`);
-    const inst = await call(stack.url, 'GET', `/v1/instances/${created.body.instanceId}`);
+    const inst = await call(stack.url, 'GET', `/v1/instances/${await createInstance(stack)}`);
     const hostId = inst.body.hostId as string;
     // Each agent has its own host queues and results queue.
     const { rows } = await pg.query<{ agent_id: string }>('SELECT agent_id FROM hosts WHERE id = $1', [hostId]);
@@ -192,7 +235,7 @@ async function main(): Promise<void> {
     // Two unmeasured rounds: connections and code paths warm.
     for (const action of [...PAIR, ...PAIR]) await traceOne(stack, pg, queues, inst.body.id, action);
     for (let i = 0; i < N; i++) {
-      traces.push(await traceOne(stack, pg, queues, inst.body.id, PAIR[i % 2]!));
+      traces.push(await traceOne(stack, pg, queues, inst.body.id, PAIR[i % PAIR.length]!));
     }
     console.log(`n=${N} ${LXC ? 'real lxc busybox container' : 'sim timeScale=0'} (${PAIR.join('/')} alternating); ms since the client sent the POST, p50 / p90 (+p50 of the hop):`);
     for (const [hop, what] of HOPS) {
