@@ -54,6 +54,11 @@ describe('evacuating a host', () => {
 
     const after = (await stack.client.get(`/v1/instances?limit=500`)).body.items;
     expect(after.filter((i: any) => i.hostId === src)).toEqual([]);
+    // What moved where: each child names the host it left and the one the instance is on now.
+    const hostNow = new Map(after.map((i: any) => [i.id, i.hostId]));
+    const nameOf = new Map([...hostIdOf].map(([name, id]) => [id, name]));
+    expect(children.filter((c: any) => !(c.fromHostId === src && c.fromHostName === 'src' && c.toHostId === hostNow.get(c.instanceId) && c.toHostName === nameOf.get(c.toHostId)))).toEqual([]);
+    expect(parent).toMatchObject({ fromHostId: src, fromHostName: 'src', result: { moved: 200, remaining: 0 } });
     expect(after.filter((i: any) => before.some((b: any) => b.id === i.id)).every((i: any) => i.state === 'running')).toBe(true);
     // The group's member could only go where no other member is.
     expect(after.find((i: any) => i.id === member.id).hostId).toBe(hostIdOf.get('dst-3'));

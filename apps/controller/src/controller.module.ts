@@ -11,6 +11,7 @@ import { AgentResultsConsumer } from './results/agent-results.consumer';
 import { ControllerWorkers } from './controller.workers';
 import { DriftService } from './hosts/drift.service';
 import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
+import { DrainDeadlineWatcher } from './hosts/drain-deadline.watcher';
 import { BatchPlacer } from './operations/batch.placer';
 import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
@@ -90,6 +91,8 @@ export class ControllerModule {
         ResultBatcher,
         DriftService,
         HeartbeatWatcher,
+        // Drain with a deadline: the evacuation when it passes (hosts/drain-deadline.watcher.ts).
+        DrainDeadlineWatcher,
         Reconciler,
         Rescheduler,
         HostAgents,

@@ -6,6 +6,7 @@ export * from './operations/operation-handlers.registry';
 export * from './placement/placement.service';
 export * from './results/result.applier';
 export * from './hosts/heartbeat.watcher';
+export * from './hosts/drain-deadline.watcher';
 export * from './reconcile/reconciler';
 export * from './observability/controller-listener';
 export * from './observability/controller-metrics';

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiConflictResponse, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { HOST_STATUSES, HostStatus, isUuid, OS_FAMILIES, OsFamily } from '@hyperplane/domain';
 import { HostEntity, HostRepository } from '@hyperplane/db';
 import { HeartbeatStore } from '@hyperplane/queue';
@@ -14,7 +14,7 @@ import { PageQuery, Page } from '../common/pagination';
 import { uuid } from '../common/params';
 import { problems } from '../common/problem';
 import { HostDto } from './host.dto';
-import { HOST_ACTIONS, HostAction, HostService } from './host.service';
+import { DrainDeadline, HOST_ACTIONS, HostAction, HostService } from './host.service';
 
 export class ListHostsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: HOST_STATUSES })
@@ -34,6 +34,25 @@ export class HostActionDto {
   @IsString()
   @MaxLength(200)
   reason?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'drain only: when it passes and instances remain, the controller evacuates the host (one `evacuate` operation, as POST …/actions/evacuate). ' +
+      'An ISO-8601 timestamp with a time zone, in the future. Draining a draining host with a deadline moves its deadline. Not with deadlineS.',
+    format: 'date-time',
+    example: '2026-12-05T22:00:00Z',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'deadline must be an ISO-8601 timestamp' })
+  @Matches(/(Z|[+-]\d\d(:?\d\d)?)$/i, { message: 'deadline must name its time zone (Z or ±hh:mm)' })
+  deadline?: string;
+
+  @ApiPropertyOptional({ description: 'drain only: the deadline in seconds from now (1 to 31536000). Not with deadline.', minimum: 1, maximum: 31_536_000, example: 3600 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(31_536_000)
+  deadlineS?: number;
 }
 
 export class RenameHostDto {
@@ -48,6 +67,19 @@ export class RemoveHostQuery {
   @IsOptional()
   @IsIn(['true', 'false'])
   force?: 'true' | 'false';
+}
+
+/** The drain's deadline from the body: a Date, seconds from now (on the database's clock), or none. */
+function drainDeadlineOf(action: string, dto: HostActionDto): DrainDeadline | undefined {
+  const field = dto.deadline !== undefined ? 'deadline' : dto.deadlineS !== undefined ? 'deadlineS' : null;
+  if (!field) return undefined;
+  if (action !== 'drain') throw problems.badField(field, `only drain takes a deadline, not ${action}`);
+  if (dto.deadline !== undefined && dto.deadlineS !== undefined) throw problems.badField('deadlineS', 'give deadline or deadlineS, not both');
+  if (dto.deadlineS !== undefined) return { inS: dto.deadlineS };
+  const at = new Date(dto.deadline!);
+  if (Number.isNaN(at.getTime())) throw problems.badField('deadline', 'not a timestamp');
+  if (at.getTime() <= Date.now()) throw problems.badField('deadline', `${at.toISOString()} has passed; give a time in the future (or evacuate now: POST /v1/hosts/{id}/actions/evacuate)`);
+  return at;
 }
 
 function encodeHostCursor(h: { name: string; id: string }): string {
@@ -145,16 +177,22 @@ export class HostController {
     return accepted(res, await this.service.evacuate(principal, id, idem));
   }
 
-  /** drain or maintenance: the host takes no new instances (what runs there stays); activate: it does again. Admins only. */
+  /**
+   * drain or maintenance: the host takes no new instances (what runs there stays); activate: it
+   * does again. drain may take a deadline (`deadline` or `deadlineS`): when it passes and
+   * instances remain, the controller evacuates them (the host's `drainEvacuationId`).
+   * Activate and maintenance clear it. Admins only.
+   */
   @Post(':id/actions/:action')
   @Roles('admin')
   @HttpCode(200)
   @ApiParam({ name: 'action', enum: HOST_ACTIONS })
   @ApiOkResponse({ type: HostDto })
+  @ApiBadRequestResponse({ description: 'deadline and deadlineS both given, a deadline in the past, or a deadline with another action than drain' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'The host is down or enrolling (it becomes ready by heartbeating)' })
   async act(@Param('id', uuid('host')) id: string, @Param('action') action: string, @Body() dto: HostActionDto): Promise<HostDto> {
     if (!(HOST_ACTIONS as readonly string[]).includes(action)) throw problems.notFound('action', `${action} (one of ${HOST_ACTIONS.join(', ')})`);
-    return this.dto(await this.service.act(id, action as HostAction, dto.reason));
+    return this.dto(await this.service.act(id, action as HostAction, dto.reason, drainDeadlineOf(action, dto)));
   }
 }

@@ -36,6 +36,12 @@ export class HostDto {
   @ApiProperty({ type: [HostDriverDto] }) drivers!: HostDriverDto[];
   @ApiProperty({ description: 'Creates that failed here since the last that succeeded; above 0 the scheduler ranks the host last. Activate resets it.' })
   createFailures!: number;
+  @ApiPropertyOptional({ nullable: true, format: 'date-time', description: "A draining host's deadline: when it passes and instances remain, the controller evacuates them. Null when none; activate and maintenance clear it." })
+  drainDeadline!: string | null;
+  @ApiPropertyOptional({ nullable: true, format: 'date-time', description: 'When the controller acted on the drain deadline (null until then)' })
+  drainDeadlineReachedAt!: string | null;
+  @ApiPropertyOptional({ nullable: true, format: 'uuid', description: "The evacuate operation the drain deadline started (or found under way); null before the deadline or when nothing was left to move. Its children: GET /v1/operations?parent=<id>" })
+  drainEvacuationId!: string | null;
   @ApiPropertyOptional({ nullable: true }) lastHeartbeatAt!: string | null;
   @ApiPropertyOptional({ nullable: true }) agentVersion!: string | null;
   @ApiProperty() createdAt!: string;
@@ -59,9 +65,16 @@ export class HostDto {
       allocated: { vcpus: h.allocVcpus, memoryMiB: h.allocMemoryMib, diskGiB: h.allocDiskGib, instances: h.allocInstances },
       drivers: h.drivers,
       createFailures: h.createFailures,
+      drainDeadline: iso(h.drainDeadline),
+      drainDeadlineReachedAt: iso(h.drainDeadlineReachedAt),
+      drainEvacuationId: h.drainEvacuationId ?? null,
       lastHeartbeatAt: beat ? new Date(beat).toISOString() : null,
       agentVersion: h.agentVersion,
       createdAt: new Date(h.createdAt).toISOString(),
     };
   }
+}
+
+function iso(d: Date | string | null | undefined): string | null {
+  return d ? new Date(d).toISOString() : null;
 }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { HostStatus } from '@hyperplane/domain';
-import { Database, DEFAULT_PROJECT_ID, HostEntity, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
+import { HostStatus, statesLeadingTo } from '@hyperplane/domain';
+import { Database, DEFAULT_PROJECT_ID, HostEntity, HostRepository, InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
 import { currentRequestId } from '@hyperplane/observability';
 import { HeartbeatStore, LeaseStore } from '@hyperplane/queue';
 import { problems } from '../common/problem';
@@ -13,6 +12,12 @@ import { isTakenHostName } from '../agents/agent.service';
 
 export const HOST_ACTIONS = ['drain', 'maintenance', 'activate'] as const;
 export type HostAction = (typeof HOST_ACTIONS)[number];
+
+/** When a drain's remaining instances are evacuated: a time, or seconds from now (on PostgreSQL's clock, which the controller compares with). */
+export type DrainDeadline = Date | { inS: number };
+
+/** Moved by an evacuation: instances in these states (the others stay, counted as skipped). */
+const MOVABLE = statesLeadingTo('migrating').filter((s) => s !== 'migrating');
 
 /** What each action sets, from which statuses, and the reason shown when none is given. */
 const RULES: Record<HostAction, { to: HostStatus; from: HostStatus[]; reason: string | null }> = {
@@ -115,22 +120,36 @@ export class HostService {
     }
   }
 
-  async act(id: string, action: HostAction, reason?: string): Promise<HostEntity> {
+  /**
+   * `deadline` (drain only): when it passes and instances remain, the controller evacuates the
+   * host (apps/controller/src/hosts/drain-deadline.watcher.ts). Draining a draining host with a
+   * deadline moves the deadline; without one it changes nothing. Activate and maintenance clear it.
+   */
+  async act(id: string, action: HostAction, reason?: string, deadline?: DrainDeadline): Promise<HostEntity> {
     const rule = RULES[action];
     const host = await this.hosts.get(id);
     if (!host) throw problems.notFound('host', id);
-    if (host.status === rule.to) return host;
+    if (host.status === rule.to) return deadline ? this.moveDrainDeadline(host, deadline, reason) : host;
     if (!rule.from.includes(host.status)) throw this.refusal(host, action);
     // Activating a host also forgives its failed creates: the administrator says it is sound.
-    const [changed] = await this.hosts.setStatus([id], rule.from, rule.to, rule.to === 'ready' ? null : (reason ?? rule.reason), {
+    const [changed] = await this.hosts.setStatus([id], rule.from, rule.to, rule.to === 'ready' ? null : (reason ?? drainReason(rule.reason, deadline)), {
       clearCreateFailures: action === 'activate',
+      drainDeadline: deadline ?? null,
     });
     if (changed) return changed;
     // The status moved between the read and the guarded write (a heartbeat, another admin).
     const now = await this.hosts.get(id);
     if (!now) throw problems.notFound('host', id);
-    if (now.status === rule.to) return now;
+    if (now.status === rule.to) return deadline ? this.moveDrainDeadline(now, deadline, reason) : now;
     throw this.refusal(now, action);
+  }
+
+  private async moveDrainDeadline(host: HostEntity, deadline: DrainDeadline, reason?: string): Promise<HostEntity> {
+    const moved = await this.hosts.setDrainDeadline(host.id, deadline, reason ?? drainReason(RULES.drain.reason, deadline));
+    if (moved) return moved;
+    const now = await this.hosts.get(host.id);
+    if (!now) throw problems.notFound('host', host.id);
+    throw this.refusal(now, 'drain');
   }
 
   /**
@@ -147,33 +166,32 @@ export class HostService {
     if (!host) throw problems.notFound('host', id);
     if (host.status === 'enrolling') throw problems.conflict(`host ${host.name} is still enrolling; there is nothing to evacuate`, { status: host.status });
     if (host.status !== 'draining') await this.act(id, 'drain', 'evacuating: takes no new instances');
-    const on = await this.instances.onHosts([id]);
-    const movable = on.filter((i) => i.state === 'running' || i.state === 'stopped');
-    const busy = new Set(await this.operations.activeInstanceIds(movable.map((i) => i.id)));
-    const moving = movable.filter((i) => !busy.has(i.id));
-    return this.submitter.submit(principal, idem, {
-      projectId: DEFAULT_PROJECT_ID,
-      instanceId: null,
-      kind: 'evacuate',
-      request: { hostId: id, hostName: host.name, count: moving.length, skipped: on.length - moving.length },
-      after: (em, parentId) =>
-        this.operations.insert(
-          em,
-          moving.map((i) => ({
-            id: randomUUID(),
-            projectId: i.projectId,
-            instanceId: i.id,
-            parentId,
-            kind: 'migrate' as const,
-            status: 'queued' as const,
-            progress: 0,
-            step: 'queued',
-            request: { evacuate: parentId },
-            requestedBy: principal.tokenId,
-            requestId: currentRequestId() ?? null,
-          })),
-        ),
-    });
+    try {
+      return await this.submitter.submit(principal, idem, {
+        projectId: DEFAULT_PROJECT_ID,
+        instanceId: null,
+        kind: 'evacuate',
+        request: { hostId: id, hostName: host.name },
+        // One evacuation of a host at a time (the drain deadline's watcher takes the same lock).
+        before: async (em) => {
+          await this.hosts.lockForEvacuation(em, id);
+          const active = await this.operations.activeEvacuation(em, id);
+          if (active) throw new AlreadyEvacuating(active);
+        },
+        after: async (em, parentId) => {
+          const { moving, skipped } = await this.operations.insertEvacuationChildren(
+            em,
+            { id: parentId, hostId: id, hostName: host.name, requestedBy: principal.tokenId, requestId: currentRequestId() ?? null },
+            MOVABLE,
+          );
+          await this.operations.patch(em, parentId, { request: { hostId: id, hostName: host.name, count: moving, skipped } });
+        },
+      });
+    } catch (e) {
+      // The host is being evacuated already: that evacuation is the answer.
+      if (e instanceof AlreadyEvacuating) return { operation: e.operation, replayed: false };
+      throw e;
+    }
   }
 
   private refusal(host: HostEntity, action: HostAction): Error {
@@ -185,4 +203,17 @@ export class HostService {
           : `host ${host.name} is ${host.status}; ${action} needs it to be ${RULES[action].from.join(' or ')}`;
     return problems.conflict(why, { status: host.status });
   }
+}
+
+class AlreadyEvacuating extends Error {
+  constructor(readonly operation: OperationEntity) {
+    super(`host evacuation ${operation.id} is under way`);
+  }
+}
+
+/** A drain's default reason, with its deadline when it has one. */
+function drainReason(reason: string | null, deadline: DrainDeadline | undefined): string | null {
+  if (!deadline || !reason) return reason;
+  const at = deadline instanceof Date ? deadline : new Date(Date.now() + deadline.inS * 1000);
+  return `${reason}; what remains is evacuated at ${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
 }

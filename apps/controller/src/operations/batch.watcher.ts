@@ -40,10 +40,16 @@ export class BatchWatcher implements OnModuleInit, OnApplicationShutdown {
       const c = await this.operations.childCounts(parent.id);
       const total = c.queued + c.running + c.succeeded + c.failed + c.cancelled;
       const ended = c.succeeded + c.failed + c.cancelled;
-      const result = { total, succeeded: c.succeeded, failed: c.failed, cancelled: c.cancelled, running: c.running, queued: c.queued };
+      const counts = { total, succeeded: c.succeeded, failed: c.failed, cancelled: c.cancelled, running: c.running, queued: c.queued };
+      // An evacuation says what moved, what failed and what is still to move, while it runs too.
+      const evacuation = parent.kind === 'evacuate';
+      const result = evacuation ? { ...counts, moved: c.succeeded, remaining: c.queued + c.running } : counts;
       if (ended < total) {
         const progress = Math.floor((ended * 99) / Math.max(1, total));
-        if (progress !== parent.progress) await this.operations.progress(parent.id, progress, `${ended} of ${total} done`);
+        if (evacuation) {
+          const step = `${c.succeeded} moved, ${c.failed + c.cancelled} failed, ${c.queued + c.running} remaining`;
+          if (step !== parent.step) await this.operations.parentProgress(parent.id, progress, step, result);
+        } else if (progress !== parent.progress) await this.operations.progress(parent.id, progress, `${ended} of ${total} done`);
         continue;
       }
       await this.db.transaction((em) =>

@@ -9,6 +9,8 @@ import { AgentEntity } from './agent.entity';
  * as the instance change, through guarded UPDATEs (see HostRepository).
  */
 @Entity('hosts')
+// The drain-deadline watcher reads the hosts with a deadline not yet acted on, every second.
+@Index('hosts_drain_due', ['drainDeadline'], { where: 'drain_deadline IS NOT NULL AND drain_deadline_reached_at IS NULL' })
 @Check('hosts_alloc_nonnegative', 'alloc_vcpus >= 0 AND alloc_memory_mib >= 0 AND alloc_disk_gib >= 0 AND alloc_instances >= 0')
 export class HostEntity {
   @PrimaryColumn('uuid')
@@ -87,6 +89,21 @@ export class HostEntity {
   /** Creates that failed here since the last one that succeeded (the scheduler ranks such a host last). */
   @Column({ type: 'int', default: 0 })
   createFailures!: number;
+
+  /**
+   * Draining with a deadline: when it passes and instances remain, the controller evacuates
+   * the host (apps/controller/src/hosts/drain-deadline.watcher.ts). Activate and maintenance clear it.
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  drainDeadline!: Date | null;
+
+  /** When the controller acted on the deadline (set once per deadline, in the transaction that acted). */
+  @Column({ type: 'timestamptz', nullable: true })
+  drainDeadlineReachedAt!: Date | null;
+
+  /** The evacuate operation the deadline started (or found under way); null when nothing was left to move. */
+  @Column({ type: 'uuid', nullable: true })
+  drainEvacuationId!: string | null;
 
   @Column({ type: 'jsonb', default: [] })
   drivers!: DriverProbe[];

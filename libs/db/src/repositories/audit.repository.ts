@@ -1,3 +1,4 @@
+import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { AuditEntryEntity } from '../entities';
 import { recordset } from '../sql';
@@ -21,9 +22,10 @@ export interface AuditFilter {
 export class AuditRepository {
   constructor(private readonly db: Database) {}
 
-  async append(entries: NewAuditEntry[]): Promise<void> {
+  /** `em`: in the caller's transaction (a change the system made records who it was with the change). */
+  async append(entries: NewAuditEntry[], em: EntityManager = this.db.manager): Promise<void> {
     if (entries.length === 0) return;
-    await this.db.manager.query(
+    await em.query(
       `INSERT INTO audit_entries (token_id, token_name, role, project_id, action, target, source, request_id, status)
        SELECT a."tokenId", a."tokenName", a.role, a."projectId", a.action, a.target, a.source, a."requestId", a.status
        FROM ${recordset(1, 'a', [['tokenId', 'uuid'], ['tokenName', 'text'], ['role', 'text'], ['projectId', 'uuid'], ['action', 'text'], ['target', 'text'], ['source', 'text'], ['requestId', 'text'], ['status', 'int']])}`,

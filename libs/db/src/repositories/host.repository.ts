@@ -251,18 +251,33 @@ export class HostRepository {
     );
   }
 
-  /** Moves hosts between statuses, guarded by the status they are expected to be in. */
-  /** `clearCreateFailures`: an administrator says the host is sound again (activate). */
-  async setStatus(ids: string[], from: HostStatus[], to: HostStatus, reason: string | null, opts: { clearCreateFailures?: boolean } = {}): Promise<HostEntity[]> {
+  /**
+   * Moves hosts between statuses, guarded by the status they are expected to be in.
+   * `clearCreateFailures`: an administrator says the host is sound again (activate).
+   * `drainDeadline` (when given, null included): the drain's deadline, as a Date or as seconds
+   * from now on PostgreSQL's clock (the clock the watcher compares it with); it starts afresh
+   * (not reached, no evacuation).
+   */
+  async setStatus(
+    ids: string[],
+    from: HostStatus[],
+    to: HostStatus,
+    reason: string | null,
+    opts: { clearCreateFailures?: boolean; drainDeadline?: Date | { inS: number } | null } = {},
+  ): Promise<HostEntity[]> {
     if (ids.length === 0) return [];
+    const deadline = opts.drainDeadline;
     return this.db.transaction(async (em) => {
       const rows = await em.query<[Record<string, unknown>[], number]>(
         // Rows are locked in id order, as placements lock them, so the two never deadlock.
         `UPDATE hosts SET status = $3, status_reason = $4, version = version + 1, updated_at = now(),
-           create_failures = CASE WHEN $5::boolean THEN 0 ELSE create_failures END
+           create_failures = CASE WHEN $5::boolean THEN 0 ELSE create_failures END,
+           drain_deadline = CASE WHEN $6::boolean THEN COALESCE($7::timestamptz, now() + make_interval(secs => $8::float8)) ELSE drain_deadline END,
+           drain_deadline_reached_at = CASE WHEN $6::boolean THEN NULL ELSE drain_deadline_reached_at END,
+           drain_evacuation_id = CASE WHEN $6::boolean THEN NULL ELSE drain_evacuation_id END
          WHERE id IN (SELECT id FROM hosts WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE)
            AND status = ANY($2::text[]) RETURNING *`,
-        [ids, from, to, reason, opts.clearCreateFailures === true],
+        [ids, from, to, reason, opts.clearCreateFailures === true, deadline !== undefined, deadline instanceof Date ? deadline : null, deadline && !(deadline instanceof Date) ? deadline.inS : null],
       );
       // Controllers reload their view of the fleet at once (delivered at commit).
       if (rows[0].length > 0) await em.query(`SELECT pg_notify('${HOSTS_CHANNEL}', '')`);
@@ -272,11 +287,82 @@ export class HostRepository {
         subjectType: 'host',
         subjectId: h.id,
         projectId: null,
-        data: { name: h.name, status: to, reason },
+        data: { name: h.name, status: to, reason, drainDeadline: h.drainDeadline ? new Date(h.drainDeadline).toISOString() : null },
       }));
       await this.events.append(em, events);
       return changed;
     });
+  }
+
+  /**
+   * A draining host's deadline moved (or set): it starts afresh, not reached and without an
+   * evacuation; the reason changes when one is given. Null when the host is not draining.
+   */
+  async setDrainDeadline(id: string, deadline: Date | { inS: number }, reason: string | null): Promise<HostEntity | null> {
+    return this.db.transaction(async (em) => {
+      const rows = await em.query<[Record<string, unknown>[], number]>(
+        `UPDATE hosts SET drain_deadline = COALESCE($2::timestamptz, now() + make_interval(secs => $3::float8)),
+           drain_deadline_reached_at = NULL, drain_evacuation_id = NULL, status_reason = COALESCE($4, status_reason),
+           version = version + 1, updated_at = now()
+         WHERE id = $1 AND status = 'draining' RETURNING *`,
+        [id, deadline instanceof Date ? deadline : null, deadline instanceof Date ? null : deadline.inS, reason],
+      );
+      const row = rows[0][0];
+      if (!row) return null;
+      const host = fromRow<HostEntity>(row);
+      await this.events.append(em, [this.statusEvent(host)]);
+      return host;
+    });
+  }
+
+  /** Draining hosts whose deadline passed and was not acted on yet (ids, oldest deadline first). */
+  async drainDue(limit: number): Promise<string[]> {
+    const rows = await this.db.manager.query<{ id: string }[]>(
+      `SELECT id FROM hosts WHERE drain_deadline IS NOT NULL AND drain_deadline_reached_at IS NULL AND drain_deadline <= now() AND status = 'draining'
+       ORDER BY drain_deadline LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * The host, locked, if its drain deadline is (still) due; null otherwise, or when another
+   * transaction holds it (a controller acting on it: it is looked at again on the next tick).
+   */
+  async lockDrainDue(em: EntityManager, id: string): Promise<HostEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>(
+      `SELECT * FROM hosts WHERE id = $1 AND drain_deadline IS NOT NULL AND drain_deadline_reached_at IS NULL AND drain_deadline <= now() AND status = 'draining'
+       FOR NO KEY UPDATE SKIP LOCKED`,
+      [id],
+    );
+    return rows[0] ? fromRow<HostEntity>(rows[0]) : null;
+  }
+
+  /** The host's row locked (evacuations of one host are serialised on it); null when unknown. */
+  async lockForEvacuation(em: EntityManager, id: string): Promise<HostEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>('SELECT * FROM hosts WHERE id = $1 FOR NO KEY UPDATE', [id]);
+    return rows[0] ? fromRow<HostEntity>(rows[0]) : null;
+  }
+
+  /** The drain deadline was acted on (in the transaction that acted): with which evacuation, and why, for the host's statusReason. */
+  async recordDrainDeadlineReached(em: EntityManager, id: string, evacuationId: string | null, reason: string): Promise<void> {
+    const rows = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE hosts SET drain_deadline_reached_at = now(), drain_evacuation_id = $2, status_reason = $3, version = version + 1, updated_at = now()
+       WHERE id = $1 RETURNING *`,
+      [id, evacuationId, reason],
+    );
+    const row = rows[0][0];
+    if (row) await this.events.append(em, [this.statusEvent(fromRow<HostEntity>(row))]);
+  }
+
+  private statusEvent(h: HostEntity): NewEvent {
+    return {
+      type: 'host.status',
+      subjectType: 'host',
+      subjectId: h.id,
+      projectId: null,
+      data: { name: h.name, status: h.status, reason: h.statusReason, drainDeadline: h.drainDeadline ? new Date(h.drainDeadline).toISOString() : null, drainEvacuationId: h.drainEvacuationId },
+    };
   }
 
   /**

@@ -89,6 +89,66 @@ export class OperationRepository {
     return ops;
   }
 
+  /** The evacuation of the host that is queued or running, if any (at most one: evacuations lock the host's row first). */
+  async activeEvacuation(em: EntityManager, hostId: string): Promise<OperationEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>(
+      `SELECT * FROM operations WHERE kind = 'evacuate' AND status IN ('queued', 'running') AND request->>'hostId' = $1 ORDER BY created_at LIMIT 1`,
+      [hostId],
+    );
+    return rows[0] ? fromRow<OperationEntity>(rows[0]) : null;
+  }
+
+  /**
+   * What an evacuation of the host would move now: instances in a `movable` state without an
+   * operation of their own (`idle`), those with one (`busy`), and all that are on the host.
+   */
+  async evacuationCandidates(em: EntityManager, hostId: string, movable: readonly string[]): Promise<{ idle: number; busy: number; total: number }> {
+    const [row] = await em.query<{ idle: number; busy: number; total: number }[]>(
+      `SELECT count(*) FILTER (WHERE i.state = ANY($2::text[]) AND a.id IS NULL)::int AS idle,
+              count(*) FILTER (WHERE a.id IS NOT NULL)::int AS busy, count(*)::int AS total
+       FROM instances i LEFT JOIN operations a ON a.instance_id = i.id AND a.status IN ('queued', 'running')
+       WHERE i.host_id = $1 AND i.state NOT IN ('deleted', 'deleting')`,
+      [hostId, movable],
+    );
+    return row ?? { idle: 0, busy: 0, total: 0 };
+  }
+
+  /**
+   * An evacuation's children, in its transaction: one queued `migrate` per instance on the
+   * host in a `movable` state that has no operation of its own (the partial unique index
+   * decides, race-free: an instance that got one meanwhile is left). Each child's request names
+   * the host it leaves. Returns how many were queued and how many instances stay (`skipped`).
+   */
+  async insertEvacuationChildren(
+    em: EntityManager,
+    parent: { id: string; hostId: string; hostName: string; requestedBy: string | null; requestId: string | null },
+    movable: readonly string[],
+  ): Promise<{ moving: number; skipped: number }> {
+    const inserted = await em.query<Record<string, unknown>[]>(
+      `INSERT INTO operations (id, project_id, instance_id, parent_id, kind, status, progress, step, request, requested_by, request_id)
+       SELECT gen_random_uuid(), i.project_id, i.id, $1::text::uuid, 'migrate', 'queued', 0, 'queued',
+              jsonb_build_object('evacuate', $1::text, 'fromHostId', $2::text, 'fromHost', $3::text), $4::uuid, $5::text
+       FROM instances i WHERE i.host_id = $2::text::uuid AND i.state = ANY($6::text[])
+       ORDER BY COALESCE((i.ha->>'priority')::int, 0) DESC, i.id
+       ON CONFLICT (instance_id) WHERE status IN ('queued', 'running') AND instance_id IS NOT NULL DO NOTHING
+       RETURNING id, project_id, instance_id, kind`,
+      [parent.id, parent.hostId, parent.hostName, parent.requestedBy, parent.requestId, movable],
+    );
+    const ops = inserted.map((r) => fromRow<OperationEntity>(r));
+    await this.events.append(
+      em,
+      ops.map((o) => ({
+        type: 'operation.status',
+        subjectType: 'operation',
+        subjectId: o.id,
+        projectId: o.projectId,
+        data: { kind: o.kind, instanceId: o.instanceId, from: null, status: 'queued', progress: 0 },
+      })),
+    );
+    const [on] = await em.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM instances WHERE host_id = $1 AND state NOT IN ('deleted', 'deleting')`, [parent.hostId]);
+    return { moving: ops.length, skipped: Math.max(0, (on?.n ?? 0) - ops.length) };
+  }
+
   /**
    * Many queued operations started and handed to their hosts at once (a batch's children);
    * guarded by status. Returns those that moved.
@@ -320,6 +380,14 @@ export class OperationRepository {
       [id, step],
     );
     return rows.length > 0;
+  }
+
+  /** A running parent's progress, step and counts so far (an evacuation's moved, failed, remaining). */
+  async parentProgress(id: string, percent: number, step: string, result: Record<string, unknown>): Promise<void> {
+    await this.db.manager.query(
+      `UPDATE operations SET progress = GREATEST(progress, $2), step = $3, result = $4, version = version + 1, updated_at = now() WHERE id = $1 AND status = 'running'`,
+      [id, Math.max(0, Math.min(99, Math.round(percent))), step.slice(0, 100), JSON.stringify(result)],
+    );
   }
 
   /** Progress only moves forward, and only while running. */

@@ -22,6 +22,8 @@ interface MigrationPlan {
   /** The state the instance had before (and gets back after an abort). */
   from: 'running' | 'stopped';
   sourceHostId: string;
+  /** The hosts' names when it was placed (the API shows them: fromHostName, toHostName). */
+  sourceName?: string;
   destinationHostId: string;
   destinationName: string;
   /** What the instance claims on each host (the source's is released after cleanup). */
@@ -119,6 +121,7 @@ export class MigrateHandler extends InstanceOperationHandler {
         mode,
         from: instance.state,
         sourceHostId: instance.hostId,
+        ...(source ? { sourceName: source.name } : {}),
         destinationHostId: decision.hostId,
         destinationName: decision.hostName,
         sourceClaim: this.instances.claimOf(instance),
