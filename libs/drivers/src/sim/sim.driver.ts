@@ -29,7 +29,7 @@ import {
   StopOptions,
 } from '../driver';
 import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions } from '../migration';
-import { IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
+import { awaitTransfer, IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { assertInstanceId, assertSafeName } from '../validate';
@@ -408,7 +408,7 @@ export class SimDriver implements Driver {
     const transfer = this.incoming.get(id);
     if (!transfer) throw new DriverError('Fatal', `${this.opts.hostKey} no longer waits for ${id} (it restarted); abort the migration`);
     await this.work(instance.technology, 'migrate-finish', ctx);
-    await transfer.done;
+    await awaitTransfer(transfer, ctx?.signal);
     const moved = JSON.parse(await readFile(this.transferFile(id), 'utf8')) as SimInstance;
     await rm(this.transferFile(id), { force: true });
     if (moved.id !== id) throw new DriverError('Fatal', `the transfer for ${id} carried ${moved.id}`);
@@ -462,6 +462,13 @@ export class SimDriver implements Driver {
       await this.save();
     }
     return this.status(instance);
+  }
+
+  /** Closes the listeners of incoming migrations (the agent stops). */
+  close(): Promise<void> {
+    for (const transfer of this.incoming.values()) transfer.close();
+    this.incoming.clear();
+    return Promise.resolve();
   }
 
   /** A copy in a migration runs only through the migration's own steps: never two running copies. */
