@@ -122,7 +122,10 @@ export class SimDriver implements Driver {
   /** How many times each command really changed something (for tests of exactly-once effects). */
   readonly effects: Record<string, number> = {};
 
+  private faults: SimFaults | undefined;
+
   constructor(private readonly opts: SimDriverOptions) {
+    this.faults = opts.faults;
     this.random = seededRandom(hashSeed(opts.seed ?? 1, opts.hostKey));
     this.timings = opts.timings ?? DEFAULT_SIM_TIMINGS;
     this.stateFile = join(opts.stateDir, `sim-${opts.hostKey.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
@@ -464,6 +467,11 @@ export class SimDriver implements Driver {
     return this.status(instance);
   }
 
+  /** Replaces the injected faults (tests: a failure that stops, as a real one would). */
+  setFaults(faults: SimFaults | undefined): void {
+    this.faults = faults;
+  }
+
   /** Closes the listeners of incoming migrations (the agent stops). */
   close(): Promise<void> {
     for (const transfer of this.incoming.values()) transfer.close();
@@ -569,7 +577,7 @@ export class SimDriver implements Driver {
 
   /** Sleeps for a sampled duration, reporting progress, and maybe fails as configured. */
   private async work(technology: Technology, command: SimCommand, ctx?: DriverContext): Promise<void> {
-    const fault = this.opts.faults?.[command];
+    const fault = this.faults?.[command];
     if (fault?.fatal && this.random() < fault.fatal) {
       throw new DriverError('Fatal', `simulated fatal failure during ${command}`);
     }
