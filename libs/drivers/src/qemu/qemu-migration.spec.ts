@@ -220,6 +220,12 @@ if (!CAN_RUN_VMS) {
       expect(await a.migrateAbort(spec.id, 'source')).toMatchObject({ state: 'running' });
       expect(existsSync(join(dirA(), 'migration.json'))).toBe(false);
       expect(readdirSync(dirA()).filter((f) => f.startsWith('migration-tls'))).toEqual([]);
+      // The source's QEMU, running on, holds no key and no mirror target any more.
+      await withQmp(join(dirA(), 'qmp.sock'), async (qmp) => {
+        expect((await qmp.execute<{ name: string }[]>('qom-list', { path: '/objects' })).map((o) => o.name)).not.toContain('hp-mig-tls');
+        expect((await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes')).map((n) => n['node-name'])).not.toContain('hp-migrate-target');
+        expect(await qmp.execute<Record<string, unknown>>('query-migrate-parameters')).toMatchObject({ 'tls-creds': '' });
+      });
     }, VM_TIMEOUT);
 
     it('a send cancelled while memory is copied leaves the VM running on the source only', async () => {
@@ -271,6 +277,10 @@ if (!CAN_RUN_VMS) {
       const finished = await b.migrateFinish(spec.id);
       expect(finished).toMatchObject({ state: 'running' });
       expect(existsSync(join(dirB(), 'migration-tls'))).toBe(false);
+      // Nothing of the migration's TLS stays in the destination's QEMU (it may be a source later).
+      const objects = await withQmp(join(dirB(), 'qmp.sock'), (qmp) => qmp.execute<{ name: string }[]>('qom-list', { path: '/objects' }));
+      expect(objects.map((o) => o.name)).not.toContain('hp-mig-tls');
+      expect(await withQmp(join(dirB(), 'qmp.sock'), (qmp) => qmp.execute<Record<string, unknown>>('query-migrate-parameters'))).toMatchObject({ 'tls-creds': '' });
       expect(await b.migrateFinish(spec.id)).toMatchObject({ state: 'running' }); // again: same answer
       await a.migrateCleanup(spec.id);
       await a.migrateCleanup(spec.id); // again: nothing left is fine
