@@ -154,6 +154,25 @@ describe('migrating instances between simulated hosts', () => {
     expect(await allocationsMatchClaims(stack)).toBe(true);
   });
 
+  it('a cleanup that keeps failing transiently is sent 3 times at most, then the operation says a copy may remain', async () => {
+    const source = stack.agent!.driver(hostIdOf.get('flaky-cleanup')!, 'sim') as SimDriver;
+    source.setFaults({ 'migrate-cleanup': { transient: 1 } });
+    try {
+      const vm = await createOn('flaky-cleanup-for-good', 'flaky-cleanup');
+      const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, { hostId: hostIdOf.get('lin-2') });
+      const op = await stack.client.waitOp(r.body.id, 120);
+      expect(op.status).toBe('succeeded');
+      expect(op.result.stats).toMatchObject({ cleanupFailed: expect.stringMatching(/transient/), cleanupAttempts: 3 });
+      const { rows } = await stack.sql.query('SELECT job_id FROM operations WHERE id = $1', [op.id]);
+      expect(rows[0].job_id).toBe(hostJobId(op.id, 'migrate-cleanup', 3));
+      const after = (await stack.client.get(`/v1/instances/${vm.id}`)).body;
+      expect([after.state, after.hostId]).toEqual(['running', hostIdOf.get('lin-2')]);
+      expect(await allocationsMatchClaims(stack)).toBe(true);
+    } finally {
+      source.setFaults(undefined);
+    }
+  });
+
   it('a cleanup that fails for good is not sent again: committed, the copy left says so, claims right', async () => {
     const vm = await createOn('bad-cleanup-vm', 'bad-cleanup');
     const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, { hostId: hostIdOf.get('lin-2') });
