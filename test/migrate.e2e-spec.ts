@@ -1,4 +1,5 @@
 import { SimDriver } from '@hyperplane/drivers';
+import { hostJobId, JobName, JobQueue } from '@hyperplane/queue';
 import { allocationsMatchClaims, simHost, startStack, Stack, waitFor } from '@hyperplane/testing';
 
 // Migration between simulated hosts (issue 14 §4): destination prepare → source send →
@@ -17,6 +18,8 @@ const FLEET = [
   simHost('bad-prepare', 'linux', 'x86_64', { faults: { 'migrate-prepare': { fatal: 1 } } }),
   simHost('bad-send', 'linux', 'x86_64', { faults: { 'migrate-send': { fatal: 1 } } }),
   simHost('bad-finish', 'linux', 'x86_64', { faults: { 'migrate-finish': { fatal: 1 } } }),
+  simHost('flaky-cleanup', 'linux', 'x86_64', { faults: { 'migrate-cleanup': { transient: 1 } } }),
+  simHost('bad-cleanup', 'linux', 'x86_64', { faults: { 'migrate-cleanup': { fatal: 1 } } }),
   simHost('win-1', 'windows', 'x86_64'),
 ];
 
@@ -48,7 +51,7 @@ describe('migrating instances between simulated hosts', () => {
   it('moves a running VM to a host the scheduler chooses (live), with the explanation, claims moved', async () => {
     const vm = await createOn('mv-auto', 'lin-1');
     // Only sound hosts to choose from (the others fail a step on purpose).
-    const faulty = ['bad-prepare', 'bad-send', 'bad-finish', 'win-1'].map((n) => hostIdOf.get(n)!);
+    const faulty = ['bad-prepare', 'bad-send', 'bad-finish', 'flaky-cleanup', 'bad-cleanup', 'win-1'].map((n) => hostIdOf.get(n)!);
     for (const h of faulty) expect((await stack.client.post(`/v1/hosts/${h}/actions/maintenance`, {})).status).toBe(200);
     const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, {});
     expect(r.status).toBe(202);
@@ -114,6 +117,71 @@ describe('migrating instances between simulated hosts', () => {
     const after = (await stack.client.get(`/v1/instances/${vm.id}`)).body;
     expect([after.state, after.hostId]).toEqual(['running', hostIdOf.get(from)]);
     expect(await copies(stack, vm.id)).toEqual([{ host: hostIdOf.get(from), state: 'running' }]);
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+
+  it('a cleanup that fails transiently is sent again as a new attempt; a redelivered attempt changes nothing', async () => {
+    const vm = await createOn('flaky-cleanup-vm', 'flaky-cleanup');
+    const source = stack.agent!.driver(hostIdOf.get('flaky-cleanup')!, 'sim') as SimDriver;
+    const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, { hostId: hostIdOf.get('lin-2') });
+    expect(r.status).toBe(202);
+    // The first sending fails (after the agent's own retries): the controller sends attempt 2.
+    const job = async (): Promise<{ job_queue: string; job_id: string; job_data: Record<string, unknown>; step: string }> =>
+      (await stack.sql.query('SELECT job_queue, job_id, job_data, step FROM operations WHERE id = $1', [r.body.id])).rows[0];
+    await waitFor('the second sending of migrate-cleanup', async () => (await job()).job_id === hostJobId(r.body.id, 'migrate-cleanup', 2), 60_000);
+    const second = await job();
+    expect(second.step).toMatch(/migrate-cleanup on the source, attempt 2/);
+    expect(second.job_data).toMatchObject({ command: 'migrate-cleanup', attempt: 2 });
+    source.setFaults(undefined); // the trouble passes
+    const op = await stack.client.waitOp(r.body.id);
+    expect([op.status, op.error]).toEqual(['succeeded', null]);
+    expect(op.result.stats?.cleanupFailed).toBeUndefined();
+    expect(source.effects['migrate-cleanup']).toBe(1);
+    expect(await copies(stack, vm.id)).toEqual([{ host: hostIdOf.get('lin-2'), state: 'running' }]);
+    // Both sendings delivered again (a relay replayed, a reconciler resend): the same jobs, no new effect.
+    const producer = new JobQueue({ url: stack.redisUrl, prefix: stack.config.HYPERPLANE_REDIS_PREFIX }, 'test-redeliver');
+    try {
+      for (const jobId of [hostJobId(r.body.id, 'migrate-cleanup'), second.job_id]) {
+        await producer.enqueue({ queue: second.job_queue, name: JobName.HostCommand, jobId, data: second.job_data as never });
+      }
+      expect(await producer.jobState(second.job_queue, second.job_id)).toBe('completed');
+      expect(await producer.jobState(second.job_queue, hostJobId(r.body.id, 'migrate-cleanup'))).toBe('failed');
+    } finally {
+      await producer.close();
+    }
+    expect(source.effects['migrate-cleanup']).toBe(1);
+    expect((await stack.client.get(`/v1/operations/${op.id}`)).body).toMatchObject({ status: 'succeeded', updatedAt: op.updatedAt });
+    expect(await allocationsMatchClaims(stack)).toBe(true);
+  });
+
+  it('a cleanup that keeps failing transiently is sent 3 times at most, then the operation says a copy may remain', async () => {
+    const source = stack.agent!.driver(hostIdOf.get('flaky-cleanup')!, 'sim') as SimDriver;
+    source.setFaults({ 'migrate-cleanup': { transient: 1 } });
+    try {
+      const vm = await createOn('flaky-cleanup-for-good', 'flaky-cleanup');
+      const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, { hostId: hostIdOf.get('lin-2') });
+      const op = await stack.client.waitOp(r.body.id, 120);
+      expect(op.status).toBe('succeeded');
+      expect(op.result.stats).toMatchObject({ cleanupFailed: expect.stringMatching(/transient/), cleanupAttempts: 3 });
+      const { rows } = await stack.sql.query('SELECT job_id FROM operations WHERE id = $1', [op.id]);
+      expect(rows[0].job_id).toBe(hostJobId(op.id, 'migrate-cleanup', 3));
+      const after = (await stack.client.get(`/v1/instances/${vm.id}`)).body;
+      expect([after.state, after.hostId]).toEqual(['running', hostIdOf.get('lin-2')]);
+      expect(await allocationsMatchClaims(stack)).toBe(true);
+    } finally {
+      source.setFaults(undefined);
+    }
+  });
+
+  it('a cleanup that fails for good is not sent again: committed, the copy left says so, claims right', async () => {
+    const vm = await createOn('bad-cleanup-vm', 'bad-cleanup');
+    const r = await stack.client.post(`/v1/instances/${vm.id}/migrate`, { hostId: hostIdOf.get('lin-2') });
+    const op = await stack.client.waitOp(r.body.id);
+    expect(op.status).toBe('succeeded');
+    expect(op.result.stats).toMatchObject({ cleanupFailed: expect.stringMatching(/migrate-cleanup/), cleanupAttempts: 1 });
+    const after = (await stack.client.get(`/v1/instances/${vm.id}`)).body;
+    expect([after.state, after.hostId]).toEqual(['running', hostIdOf.get('lin-2')]);
+    expect(await copies(stack, vm.id)).toEqual(expect.arrayContaining([{ host: hostIdOf.get('lin-2'), state: 'running' }]));
     expect(await allocationsMatchClaims(stack)).toBe(true);
   });
 

@@ -189,6 +189,10 @@ export class AgentRuntime {
       await Promise.all(this.hosts.map((h) => h.stop()));
       await this.consumer?.close();
     }
+    // No command runs any more: the drivers let go of what they hold open (migration listeners).
+    const closing: Promise<void>[] = [];
+    for (const h of this.hosts) for (const d of h.opts.drivers.values()) if (d.close) closing.push(d.close().catch(() => undefined));
+    await Promise.all(closing);
     this.hosts = [];
     this.removeScrapeSource?.();
     await this.listener?.close();

@@ -105,7 +105,7 @@ export interface MigrationTarget {
   port: number;
   /** A second port where the technology needs one (QEMU: the NBD server for the disk). */
   diskPort?: number;
-  /** A one-time secret the sender presents (hex); absent where the protocol has none (QEMU). */
+  /** A one-time secret (64 hex digits): the archive transfer's token, or QEMU's TLS pre-shared key. A credential: never log it. */
   token?: string;
 }
 

@@ -79,4 +79,7 @@ export interface Driver {
 
   /** Capability `console`: the last `lines` lines of the instance's console log (oldest first; none yet is []). */
   consoleLog?(id: string, opts: { lines: number }): Promise<string[]>;
+
+  /** Lets go of what the driver holds open between calls (an incoming migration's listener); the agent calls it when it stops. */
+  close?(): Promise<void>;
 }

@@ -64,7 +64,8 @@ export enum JobName {
  * prepare returned) → `migrate-finish` (destination) → `migrate-cleanup` (source). After a
  * failure of prepare, send or finish: `migrate-abort` side `destination` on the destination,
  * then `migrate-abort` side `source` on the source. Once finish succeeded the move is committed:
- * only cleanup remains (retried until it succeeds; the destination copy is never aborted then).
+ * only cleanup remains (sent again on a transient failure, a few times: each sending has its
+ * own attempt number, see HostCommandPayload.attempt; the destination copy is never aborted then).
  */
 export const MIGRATION_COMMANDS = ['migrate-prepare', 'migrate-send', 'migrate-finish', 'migrate-cleanup', 'migrate-abort'] as const;
 export type MigrationCommand = (typeof MIGRATION_COMMANDS)[number];
@@ -120,6 +121,12 @@ export interface HostCommandPayload {
   migration?: MigrationCommandPayload;
   /** The X-Request-Id of the request that made the operation (absent for the system's own). */
   requestId?: string;
+  /**
+   * Which sending of this command on this host within its operation, from 1 (absent: 1): a
+   * command the controller sends again after its failure (migrate-cleanup) is a new job with a
+   * new result, while a redelivery of the same sending stays the same job. See hostJobId.
+   */
+  attempt?: number;
 }
 
 /**
@@ -246,9 +253,20 @@ export function agentAbortKey(prefix: string, agentId: string): string {
   return `${prefix}:${agentHostQueuePrefix(agentId)}aborts`;
 }
 
-/** A driver command sent alone: one job per operation and command. */
-export function hostJobId(operationId: string, command: HostCommand): string {
-  return `cmd-${operationId}-${command}`;
+/** The suffix of a command's later sendings (the first has none, as before attempts were counted). */
+function attemptSuffix(attempt: number | undefined): string {
+  if (attempt === undefined || attempt === 1) return '';
+  if (!Number.isSafeInteger(attempt) || attempt < 1) throw new Error(`a command's attempt is a whole number from 1, got ${attempt}`);
+  return `-a${attempt}`;
+}
+
+/**
+ * A driver command sent alone: one job per operation, command and attempt (see
+ * HostCommandPayload.attempt). A job id is unique within its queue, and each host has its own
+ * queue, so the same command on two hosts (migrate-abort on both sides) needs no host here.
+ */
+export function hostJobId(operationId: string, command: HostCommand, attempt?: number): string {
+  return `cmd-${operationId}-${command}${attemptSuffix(attempt)}`;
 }
 
 const COMMAND_BATCH_PREFIX = 'cmds-';
@@ -262,9 +280,13 @@ export function isCommandBatchJobId(jobId: string): boolean {
   return jobId.startsWith(COMMAND_BATCH_PREFIX);
 }
 
-/** An agent's result of a command sent alone: a redelivered command does not report twice; the host is named because a failed create may be tried, in the same operation, on another host. */
-export function resultJobId(operationId: string, command: HostCommand, hostId: string): string {
-  return `res-${operationId}-${command}-${hostId}`;
+/**
+ * An agent's result of a command sent alone: a redelivered command does not report twice; the
+ * host is named because a failed create may be tried, in the same operation, on another host,
+ * and the attempt because a command may be sent again to the same host (migrate-cleanup).
+ */
+export function resultJobId(operationId: string, command: HostCommand, hostId: string, attempt?: number): string {
+  return `res-${operationId}-${command}-${hostId}${attemptSuffix(attempt)}`;
 }
 
 /** Results of a command batch reported together (`unique`: fresh each report, since a batch run again reports again). */

@@ -24,3 +24,13 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.ConsoleRead]: { attempts: 1, removeOnComplete: { age: 60 }, removeOnFail: { age: 60 } },
   [JobName.AgentSync]: { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 3600 } },
 };
+
+/**
+ * The wait before a command the controller sends again after it failed (attempt 2 on: 2 s, 4 s,
+ * 8 s, … at most a minute), on top of the agent's own retries of each sending. Made from the
+ * job's data, so that a resend of a lost job waits the same way.
+ */
+export function hostCommandDelayMs(attempt: number | undefined): number {
+  if (!attempt || attempt <= 1) return 0;
+  return Math.min(60_000, 2_000 * 2 ** (attempt - 2));
+}

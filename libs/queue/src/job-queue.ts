@@ -1,6 +1,6 @@
 import { JobsOptions, Queue, QueueKeys } from 'bullmq';
 import { Redis } from 'ioredis';
-import { JOB_OPTIONS } from './job-options';
+import { hostCommandDelayMs, JOB_OPTIONS } from './job-options';
 import { JobName, JobPayloads } from './job-names';
 import { createRedis, endRedis, RedisSettings } from './redis-connection';
 import { sendAbort } from './abort-channel';
@@ -22,6 +22,14 @@ for i = 1, #KEYS, 4 do
   d = d + redis.call('ZCARD', KEYS[i + 3])
 end
 return {w, a, d}`;
+
+/** A job's options: its name's, and a command sent again after a failure waits (hostCommandDelayMs). */
+function optionsOf(message: QueueMessage): JobsOptions {
+  const options = JOB_OPTIONS[message.name];
+  if (message.name !== JobName.HostCommand) return options;
+  const delay = hostCommandDelayMs((message.data as JobPayloads[JobName.HostCommand]).attempt);
+  return delay > 0 ? { ...options, delay } : options;
+}
 
 export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
 
@@ -53,7 +61,7 @@ export class JobQueue {
   }
 
   async enqueue<N extends JobName>(message: QueueMessage<N>, opts: JobsOptions = {}): Promise<void> {
-    await this.queue(message.queue).add(message.name, message.data, { ...JOB_OPTIONS[message.name], ...opts, jobId: message.jobId });
+    await this.queue(message.queue).add(message.name, message.data, { ...optionsOf(message), ...opts, jobId: message.jobId });
   }
 
   /** Adds many messages, one round trip per queue. */
@@ -62,7 +70,7 @@ export class JobQueue {
     for (const m of messages) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m]);
     await Promise.all(
       [...byQueue].map(([queue, list]) =>
-        this.queue(queue).addBulk(list.map((m) => ({ name: m.name, data: m.data, opts: { ...JOB_OPTIONS[m.name], jobId: m.jobId } }))),
+        this.queue(queue).addBulk(list.map((m) => ({ name: m.name, data: m.data, opts: { ...optionsOf(m), jobId: m.jobId } }))),
       ),
     );
   }

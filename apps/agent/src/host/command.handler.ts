@@ -88,8 +88,9 @@ export class CommandHandler {
     const attempts = job.opts.attempts ?? 1;
     const result = await this.attempt(cmd, job.id!, job.attemptsMade + 1 < attempts);
     // The job id keeps a redelivered command from reporting twice; it names the host because
-    // a create that failed here may be tried again, in the same operation, on another host.
-    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: resultJobId(result.operationId, result.command, this.hostId), data: result });
+    // a create that failed here may be tried again, in the same operation, on another host, and
+    // the attempt because the controller may send a command here again (migrate-cleanup).
+    await this.queue.enqueue({ queue: this.resultsQueue, name: JobName.AgentResult, jobId: resultJobId(result.operationId, result.command, this.hostId, cmd.attempt), data: result });
     if (!result.ok) throw new UnrecoverableError(result.error!.message);
   }
 

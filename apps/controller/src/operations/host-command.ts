@@ -55,7 +55,7 @@ export function hostCommandPayload(operationId: string, instance: InstanceEntity
 export function hostCommand(operationId: string, instance: InstanceEntity, agentId: string, command: HostCommand, extra: CommandExtra = {}): { message: OutboxMessage; patch: OperationPatch } {
   const payload = hostCommandPayload(operationId, instance, command, extra);
   const queue = hostQueueName(agentId, instance.hostId!);
-  const jobId = hostJobId(operationId, command);
+  const jobId = hostJobId(operationId, command, payload.attempt);
   return {
     message: { queue, jobName: JobName.HostCommand, jobId, payload: payload as unknown as Record<string, unknown> },
     patch: { jobQueue: queue, jobId, jobData: payload as unknown as Record<string, unknown> },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Resources } from '@hyperplane/domain';
 import { Driver, DriverContext, InstanceLimits, InstanceObservation, InstanceSpec, InstanceStatus, MigrationReceiveOptions, MigrationSide, MigrationStats, MigrationTarget, SnapshotInfo, StopOptions } from '../driver';
 import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions, MigrationNetOptions, resolveMigrationNet } from '../migration';
-import { IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
+import { awaitTransfer, IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
 import { checkArchive, packContainer, readRecord, removeRecord, sourceRecordFile, unpackContainer, writeRecord } from './lxc-migration';
 import { DriverOptions } from '../driver-options';
 import { DriverError } from '../driver.exception';
@@ -424,7 +424,7 @@ export class LxcDriver implements Driver {
         const transfer = this.incoming.get(id);
         if (!transfer) throw new DriverError('Fatal', `this agent no longer waits for ${id} (it restarted); abort the migration`);
         ctx.progress?.(10, 'receiving the archive');
-        await transfer.done;
+        await awaitTransfer(transfer, ctx.signal);
         this.incoming.delete(id);
         const archive = this.archiveOf(id);
         ctx.progress?.(40, 'unpacking');
@@ -525,6 +525,13 @@ export class LxcDriver implements Driver {
   }
 
   /** The host's cgroup layout, detected once. */
+  /** Closes the listeners of incoming migrations (the agent stops; after a restart their finish fails and the controller aborts them). */
+  close(): Promise<void> {
+    for (const transfer of this.incoming.values()) transfer.close();
+    this.incoming.clear();
+    return Promise.resolve();
+  }
+
   layout(): Promise<CgroupLayout> {
     this.layoutOnce ??= detectCgroupLayout();
     return this.layoutOnce;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstanceSpec, MigrationTarget } from '../driver';
@@ -53,6 +53,47 @@ async function qmpStatus(socket: string): Promise<string> {
   }
 }
 
+/** `qemu-img info` of the destination's NBD export: over TLS with `key` (a PSK directory made here), or without TLS. */
+async function nbdInfo(port: number, scratch: string, key?: string): Promise<string> {
+  const args = ['info', '--output=json'];
+  if (key) {
+    const dir = await mkdtemp(join(scratch, 'client-key-'));
+    await writeFile(join(dir, 'keys.psk'), `hyperplane:${key}\n`, { mode: 0o600 });
+    args.push('--object', `tls-creds-psk,id=tls0,endpoint=client,dir=${dir},username=hyperplane`);
+    args.push('--image-opts', `driver=nbd,server.type=inet,server.host=127.0.0.1,server.port=${port},export=disk0,tls-creds=tls0`);
+  } else {
+    args.push(`nbd://127.0.0.1:${port}/disk0`);
+  }
+  return (await runCommand('qemu-img', args, { timeoutMs: 30_000 })).stdout;
+}
+
+/** Runs QMP commands on an instance's socket (the driver holds no session between its calls). */
+async function withQmp<T>(socket: string, run: (qmp: QmpClient) => Promise<T>): Promise<T> {
+  const qmp = await QmpClient.connect(socket);
+  try {
+    return await run(qmp);
+  } finally {
+    qmp.close();
+  }
+}
+
+/** Starts an outgoing migration of the VM behind `socket` to `port` by hand, and waits until it ends; its final status. */
+async function migrateByHand(socket: string, port: number, tlsDir?: string): Promise<string> {
+  return withQmp(socket, async (qmp) => {
+    await qmp.execute('object-del', { id: 'intruder' }).catch(() => undefined);
+    if (tlsDir) await qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id: 'intruder', endpoint: 'client', dir: tlsDir, username: 'hyperplane' });
+    await qmp.execute('migrate-set-parameters', { 'tls-creds': tlsDir ? 'intruder' : '' });
+    await qmp.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { status } = await qmp.execute<{ status?: string }>('query-migrate');
+      if (status === 'completed' || status === 'failed' || status === 'cancelled') return status;
+      if (Date.now() > deadline) throw new Error(`the hand-made migration is still ${status}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+}
+
 describe('QemuDriver migration arguments', () => {
   let dir: string;
   beforeAll(async () => {
@@ -65,10 +106,13 @@ describe('QemuDriver migration arguments', () => {
   it('refuses bad targets, modes and sides before touching the host', async () => {
     const driver = new QemuDriver(options(dir));
     const id = randomUUID();
-    const good: MigrationTarget = { mode: 'live', host: '127.0.0.1', port: 4444, diskPort: 4445 };
+    const good: MigrationTarget = { mode: 'live', host: '127.0.0.1', port: 4444, diskPort: 4445, token: 'ab'.repeat(32) };
     await expect(driver.migrateSend(id, { ...good, host: '1.2.3.4;quit' })).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/target.host/) });
     await expect(driver.migrateSend(id, { ...good, port: 70000 })).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/target.port/) });
     await expect(driver.migrateSend(id, { mode: 'live', host: '127.0.0.1', port: 4444 })).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/target.diskPort/) });
+    const { token: _none, ...keyless } = good;
+    void _none;
+    await expect(driver.migrateSend(id, keyless)).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/target.token/) });
     await expect(driver.migrateSend(id, { ...good, mode: 'offline' })).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/target.mode/) });
     await expect(driver.migrateSend('nope', good)).rejects.toMatchObject({ code: 'InvalidArgument' });
     await expect(driver.migrateReceive(vmSpec(), { mode: 'offline' })).rejects.toMatchObject({ code: 'Unsupported' });
@@ -121,7 +165,7 @@ if (!CAN_RUN_VMS) {
     }, VM_TIMEOUT);
 
     it('a send to a destination that is not there fails and the VM runs on at the source', async () => {
-      await expect(a.migrateSend(spec.id, { mode: 'live', host: '127.0.0.1', port: 9, diskPort: 9 })).rejects.toMatchObject({ code: expect.any(String) });
+      await expect(a.migrateSend(spec.id, { mode: 'live', host: '127.0.0.1', port: 9, diskPort: 9, token: 'ab'.repeat(32) })).rejects.toMatchObject({ message: expect.stringMatching(/blockdev-add/) });
       expect(await qmpStatus(join(dirA(), 'qmp.sock'))).toBe('running');
       expect(existsSync(join(dirA(), 'migration.json'))).toBe(false);
     }, VM_TIMEOUT);
@@ -137,6 +181,51 @@ if (!CAN_RUN_VMS) {
       expect(qemuProcesses(spec.id, join(root, 'b'))).toEqual([]);
       expect(existsSync(dirB())).toBe(false);
       await b.migrateAbort(spec.id, 'destination'); // again: nothing left is fine
+    }, VM_TIMEOUT);
+
+    it('the destination serves its disk and takes a stream only over TLS with this migration\'s key', async () => {
+      const target = await b.migrateReceive(spec, { mode: 'live' });
+      expect(target.token).toMatch(/^[0-9a-f]{64}$/);
+      // The key on the destination: a directory only its owner can enter, a file only its owner can read.
+      const keyDir = join(dirB(), 'migration-tls');
+      expect(statSync(keyDir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(keyDir, 'keys.psk')).mode & 0o777).toBe(0o600);
+      const scratch = join(root, 'scratch');
+      await mkdir(scratch, { recursive: true });
+      // The NBD export: refused without TLS and with another key; readable with the key (so the refusals are TLS's).
+      await expect(nbdInfo(target.diskPort!, scratch)).rejects.toThrow(/not permitted before TLS/);
+      await expect(nbdInfo(target.diskPort!, scratch, 'cd'.repeat(32))).rejects.toThrow(/TLS handshake failed/);
+      expect(JSON.parse(await nbdInfo(target.diskPort!, scratch, target.token))).toMatchObject({ format: 'nbd', 'virtual-size': 1024 * MiB });
+      // The driver's own send with a wrong key fails (at the disk), and the guest runs on at the source.
+      await expect(a.migrateSend(spec.id, { ...target, token: 'cd'.repeat(32) })).rejects.toMatchObject({ message: expect.stringMatching(/blockdev-add/) });
+      expect(await qmpStatus(join(dirA(), 'qmp.sock'))).toBe('running');
+      // The migration stream: a plain one and one with another key both fail; the destination never runs a guest.
+      const wrongKey = await mkdtemp(join(scratch, 'wrong-key-'));
+      await writeFile(join(wrongKey, 'keys.psk'), `hyperplane:${'cd'.repeat(32)}\n`, { mode: 0o600 });
+      expect(await migrateByHand(join(dirA(), 'qmp.sock'), target.port)).toBe('failed');
+      expect(await qmpStatus(join(dirA(), 'qmp.sock'))).toBe('running');
+      expect(await migrateByHand(join(dirA(), 'qmp.sock'), target.port, wrongKey)).toBe('failed');
+      expect(await qmpStatus(join(dirA(), 'qmp.sock'))).toBe('running');
+      await withQmp(join(dirA(), 'qmp.sock'), async (qmp) => {
+        await qmp.execute('migrate-set-parameters', { 'tls-creds': '' });
+        await qmp.execute('object-del', { id: 'intruder' });
+      });
+      // The refusals were the key's: the destination still waits, and takes the send with the key.
+      expect(qemuProcesses(spec.id, join(root, 'b'))).toHaveLength(1);
+      expect(await qmpStatus(join(dirB(), 'qmp.sock'))).toBe('inmigrate');
+      await a.migrateSend(spec.id, target);
+      expect(await qmpStatus(join(dirA(), 'qmp.sock'))).toBe('postmigrate');
+      await b.migrateAbort(spec.id, 'destination');
+      expect(existsSync(keyDir)).toBe(false);
+      expect(await a.migrateAbort(spec.id, 'source')).toMatchObject({ state: 'running' });
+      expect(existsSync(join(dirA(), 'migration.json'))).toBe(false);
+      expect(readdirSync(dirA()).filter((f) => f.startsWith('migration-tls'))).toEqual([]);
+      // The source's QEMU, running on, holds no key and no mirror target any more.
+      await withQmp(join(dirA(), 'qmp.sock'), async (qmp) => {
+        expect((await qmp.execute<{ name: string }[]>('qom-list', { path: '/objects' })).map((o) => o.name)).not.toContain('hp-mig-tls');
+        expect((await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes')).map((n) => n['node-name'])).not.toContain('hp-migrate-target');
+        expect(await qmp.execute<Record<string, unknown>>('query-migrate-parameters')).toMatchObject({ 'tls-creds': '' });
+      });
     }, VM_TIMEOUT);
 
     it('a send cancelled while memory is copied leaves the VM running on the source only', async () => {
@@ -183,8 +272,15 @@ if (!CAN_RUN_VMS) {
       expect(stats).toMatchObject({ mode: 'live', totalMs: expect.any(Number), downtimeMs: expect.any(Number) });
       expect(stats.transferredBytes).toBeGreaterThan(0);
       expect(percents.at(-1)).toBe(100);
+      expect(readdirSync(dirA()).filter((f) => f.startsWith('migration-tls'))).toEqual([]); // the source's key file lived only while QEMU read it
+      expect(readFileSync(join(dirA(), 'migration.json'), 'utf8')).not.toContain(target.token!);
       const finished = await b.migrateFinish(spec.id);
       expect(finished).toMatchObject({ state: 'running' });
+      expect(existsSync(join(dirB(), 'migration-tls'))).toBe(false);
+      // Nothing of the migration's TLS stays in the destination's QEMU (it may be a source later).
+      const objects = await withQmp(join(dirB(), 'qmp.sock'), (qmp) => qmp.execute<{ name: string }[]>('qom-list', { path: '/objects' }));
+      expect(objects.map((o) => o.name)).not.toContain('hp-mig-tls');
+      expect(await withQmp(join(dirB(), 'qmp.sock'), (qmp) => qmp.execute<Record<string, unknown>>('query-migrate-parameters'))).toMatchObject({ 'tls-creds': '' });
       expect(await b.migrateFinish(spec.id)).toMatchObject({ state: 'running' }); // again: same answer
       await a.migrateCleanup(spec.id);
       await a.migrateCleanup(spec.id); // again: nothing left is fine

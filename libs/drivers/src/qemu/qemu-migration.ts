@@ -5,6 +5,7 @@ import { MigrationStats, MigrationTarget } from '@hyperplane/domain';
 import { DriverContext } from '../driver';
 import { DriverError } from '../driver.exception';
 import { sleep, throwIfAborted } from './qemu-host';
+import { addClientTls, addServerTls, dropMigrationTls, MIGRATION_TLS_ID, MIRROR_TARGET_NODE } from './qemu-migration-tls';
 import { QmpClient, QmpCommandError } from './qmp.client';
 
 // Live migration of a QEMU VM whose disk is a qcow2 overlay over a template image that both
@@ -14,13 +15,15 @@ import { QmpClient, QmpCommandError } from './qmp.client';
 //
 //   destination: QEMU with the same machine, `-incoming defer`, an empty overlay over the same
 //                base; `migrate-incoming tcp:…`; an NBD server exporting its disk, writable.
-//   source:      `drive-mirror sync=top` of the disk into that export (only the overlay's
+//   source:      `blockdev-mirror sync=top` of the disk into that export (only the overlay's
 //                clusters: the base is identical) until the job is READY (then every new guest
 //                write goes to both), then `migrate` of RAM and devices, polled with
 //                `query-migrate`; when it completes QEMU has drained the disk and stopped the
 //                guest; the mirror job is then cancelled (a READY mirror ends consistent).
 //   destination: the guest runs on as soon as the stream is complete; `migrate-finish` waits
 //                for that and stops the NBD server.
+//
+// Both channels run over TLS with a key made for this migration (qemu-migration-tls.ts).
 
 export const MIRROR_JOB = 'hp-migrate-disk0';
 export const DISK_DEVICE = 'disk0';
@@ -63,10 +66,11 @@ export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The destination's listeners: the incoming stream and the NBD export of the disk. */
-export async function listenIncoming(qmp: QmpClient, listenHost: string, port: number, diskPort: number): Promise<void> {
+/** The destination's listeners, both TLS with `key` only: the incoming stream and the NBD export of the disk. */
+export async function listenIncoming(qmp: QmpClient, instanceDir: string, key: string, listenHost: string, port: number, diskPort: number): Promise<void> {
+  await addServerTls(qmp, instanceDir, key);
   await qmp.execute('migrate-incoming', { uri: `tcp:${hostPort(listenHost, port)}` });
-  await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: listenHost, port: String(diskPort) } } });
+  await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: listenHost, port: String(diskPort) } }, 'tls-creds': MIGRATION_TLS_ID });
   await qmp.execute('nbd-server-add', { device: DISK_DEVICE, writable: true });
 }
 
@@ -122,6 +126,7 @@ export async function cancelMigration(qmp: QmpClient, timeoutMs = 30_000): Promi
     q = await queryMigrate(qmp);
   }
   await cancelMirror(qmp, true);
+  await dropMigrationTls(qmp);
 }
 
 /** QEMU's own defaults: 128 MiB/s, a 300 ms pause at switch-over. */
@@ -144,20 +149,23 @@ export interface SendTuning {
  * failure or a timeout, the migration and the mirror are cancelled (the guest runs on here) and
  * the error is thrown.
  */
-export async function sendLive(qmp: QmpClient, target: MigrationTarget, ctx: DriverContext, tuning: SendTuning = {}): Promise<MigrationStats> {
+export async function sendLive(qmp: QmpClient, instanceDir: string, target: MigrationTarget, ctx: DriverContext, tuning: SendTuning = {}): Promise<MigrationStats> {
   const started = Date.now();
   let diskBytes = 0;
   try {
     ctx.progress?.(0, 'copying the disk');
     await cancelMirror(qmp, true); // one left by an earlier, interrupted try
-    await qmp.execute('drive-mirror', {
-      device: DISK_DEVICE,
-      'job-id': MIRROR_JOB,
-      target: `nbd:${target.host}:${target.diskPort}:exportname=${DISK_DEVICE}`,
-      format: 'raw',
-      sync: 'top',
-      mode: 'existing',
+    await dropMigrationTls(qmp);
+    await addClientTls(qmp, instanceDir, target.token!);
+    // The destination's export as a node of this QEMU, reached over TLS (a refused key fails here).
+    await qmp.execute('blockdev-add', {
+      driver: 'nbd',
+      'node-name': MIRROR_TARGET_NODE,
+      server: { type: 'inet', host: target.host, port: String(target.diskPort) },
+      export: DISK_DEVICE,
+      'tls-creds': MIGRATION_TLS_ID,
     });
+    await qmp.execute('blockdev-mirror', { device: DISK_DEVICE, 'job-id': MIRROR_JOB, target: MIRROR_TARGET_NODE, sync: 'top' });
     const mirrorDeadline = Date.now() + (tuning.mirrorTimeoutMs ?? 600_000);
     for (;;) {
       throwIfAborted(ctx.signal);
@@ -171,7 +179,11 @@ export async function sendLive(qmp: QmpClient, target: MigrationTarget, ctx: Dri
     }
     ctx.progress?.(30, 'copying memory');
     // Always set: QEMU keeps parameters for the life of the process (an earlier, slower try's would stay).
-    await qmp.execute('migrate-set-parameters', { 'max-bandwidth': tuning.maxBandwidth ?? DEFAULT_MAX_BANDWIDTH, 'downtime-limit': tuning.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS });
+    await qmp.execute('migrate-set-parameters', {
+      'max-bandwidth': tuning.maxBandwidth ?? DEFAULT_MAX_BANDWIDTH,
+      'downtime-limit': tuning.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS,
+      'tls-creds': MIGRATION_TLS_ID,
+    });
     await qmp.execute('migrate', { uri: `tcp:${hostPort(target.host, target.port)}` });
     const deadline = Date.now() + (tuning.migrateTimeoutMs ?? 600_000);
     for (;;) {
@@ -179,6 +191,7 @@ export async function sendLive(qmp: QmpClient, target: MigrationTarget, ctx: Dri
       const q = await queryMigrate(qmp);
       if (q.status === 'completed') {
         await cancelMirror(qmp, false);
+        await dropMigrationTls(qmp);
         ctx.progress?.(100, 'handed over');
         return {
           mode: 'live',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Arch, BUILTIN_TEMPLATES, DriverProbe, Resources, TemplateSpec } from '@hyperplane/domain';
@@ -15,6 +16,7 @@ import { GiB, QemuImg } from './qemu-img';
 import { assertWithinImageDir, readQemuImageRef, resolveImage, resolveImageDir } from './qemu-images';
 import { probeQemu } from './qemu-probe';
 import { QemuRuntime, isRunningStatus } from './qemu-runtime';
+import { dropMigrationTls, removeDestinationTls } from './qemu-migration-tls';
 import { awaitIncoming, cancelMigration, clearMigration, listenIncoming, queryMigrate, readMigration, sendLive, SendTuning, writeMigration } from './qemu-migration';
 import { QemuSnapshots } from './qemu-snapshots';
 import { sameSpec, validateResources, validateVmSpec } from './qemu-spec';
@@ -340,13 +342,15 @@ export class QemuDriver implements Driver {
         throwIfAborted(ctx.signal);
         ctx.progress?.(30, 'starting QEMU for the incoming VM');
         let pid = await this.launch(spec.id, await this.store.get(spec.id), ['-incoming', 'defer'], ctx);
+        // This migration's own key for TLS on both ports; it reaches the source only through the controller.
+        const token = randomBytes(32).toString('hex');
         // A port found free may be taken before QEMU binds it: try a few.
         for (let attempt = 1; ; attempt++) {
           const port = await freePort(net.listenHost);
           const diskPort = await freePort(net.listenHost);
           try {
-            await this.runtime.withQmp(spec.id, (qmp) => listenIncoming(qmp, net.listenHost, port, diskPort));
-            const target: MigrationTarget = { mode: 'live', host: net.advertiseHost, port, diskPort };
+            await this.runtime.withQmp(spec.id, (qmp) => listenIncoming(qmp, dir, token, net.listenHost, port, diskPort));
+            const target: MigrationTarget = { mode: 'live', host: net.advertiseHost, port, diskPort, token };
             await writeMigration(dir, { side: 'destination', state: 'incoming', target, at: new Date().toISOString() });
             ctx.progress?.(100, `QEMU ${pid} waiting for the source`);
             return target;
@@ -371,7 +375,7 @@ export class QemuDriver implements Driver {
    */
   async migrateSend(id: string, target: MigrationTarget, ctx: DriverContext = {}): Promise<MigrationStats> {
     assertInstanceId(id);
-    const checked = assertMigrationTarget(target, { mode: 'live', needDiskPort: true });
+    const checked = assertMigrationTarget(target, { mode: 'live', needDiskPort: true, needToken: true });
     return this.locks.run(id, async () => {
       await this.store.get(id);
       const dir = this.store.paths(id).dir;
@@ -382,15 +386,18 @@ export class QemuDriver implements Driver {
         const { status } = await this.runtime.withQmp(id, (qmp) => qmp.execute<{ status: string }>('query-status'));
         if (status === 'postmigrate') return mig.stats; // sent already (the command came again)
       }
-      await writeMigration(dir, { side: 'source', state: 'sending', target: checked, at: new Date().toISOString() });
+      // The key stays out of the record: QEMU holds it for as long as the send needs it.
+      const { token: _key, ...where } = checked;
+      void _key;
+      await writeMigration(dir, { side: 'source', state: 'sending', target: where, at: new Date().toISOString() });
       // One QMP session for the whole send (QMP serves one client at a time; long commands get their own timeouts).
       const stats = await this.runtime
-        .withQmp(id, (qmp) => sendLive(qmp, checked, ctx, this.opts.migration), { commandTimeoutMs: 30_000 })
+        .withQmp(id, (qmp) => sendLive(qmp, dir, checked, ctx, this.opts.migration), { commandTimeoutMs: 30_000 })
         .catch(async (e: unknown) => {
           await clearMigration(dir);
           throw e;
         });
-      await writeMigration(dir, { side: 'source', state: 'sent', target: checked, stats, at: new Date().toISOString() });
+      await writeMigration(dir, { side: 'source', state: 'sent', target: where, stats, at: new Date().toISOString() });
       return stats;
     });
   }
@@ -414,9 +421,11 @@ export class QemuDriver implements Driver {
       await this.runtime.withQmp(id, async (qmp) => {
         await awaitIncoming(qmp, 120_000, ctx.signal);
         await qmp.execute('nbd-server-stop').catch(() => undefined);
+        await dropMigrationTls(qmp);
         const { status } = await qmp.execute<{ status: string }>('query-status');
         if (!isRunningStatus(status)) await qmp.execute('cont');
       });
+      await removeDestinationTls(dir);
       await this.markPaused(id, false);
       await clearMigration(dir);
       return this.describe(id, rec);

@@ -54,6 +54,24 @@ describe('SimDriver migration', () => {
     expect(a.committed().memoryMiB).toBe(0);
   });
 
+  it('a finish waiting for the transfer ends on its signal; close() (the agent stops) closes the listener', async () => {
+    const [a, b] = [host(dir, 'a'), host(dir, 'b')];
+    const s = spec('vm');
+    await a.create(s);
+    await a.start(s.id);
+    const target = await b.migrateReceive(s, { mode: 'live' });
+    const abort = new AbortController();
+    const finish = b.migrateFinish(s.id, { signal: abort.signal });
+    abort.abort();
+    await expect(finish).rejects.toMatchObject({ code: 'Transient', message: expect.stringMatching(/aborted/) });
+    await b.close();
+    await expect(a.migrateSend(s.id, target)).rejects.toMatchObject({ code: 'Transient' }); // nobody listens there any more
+    expect((await a.list()).map((i) => i.state)).toEqual(['running']);
+    await expect(b.migrateFinish(s.id)).rejects.toMatchObject({ code: 'Fatal', message: expect.stringMatching(/abort the migration/) });
+    await b.migrateAbort(s.id, 'destination');
+    expect(await a.migrateAbort(s.id, 'source')).toMatchObject({ state: 'running' });
+  });
+
   it('refuses a live move of a container (no liveMigrate) and bad targets', async () => {
     const b = host(dir, 'b');
     await expect(b.migrateReceive(spec('container'), { mode: 'live' })).rejects.toMatchObject({ code: 'Unsupported' });

@@ -29,7 +29,7 @@ import {
   StopOptions,
 } from '../driver';
 import { assertMigrationSide, assertMigrationTarget, assertReceiveOptions } from '../migration';
-import { IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
+import { awaitTransfer, IncomingTransfer, receiveFile, sendFile } from '../transfer/archive-transfer';
 import { DriverError } from '../driver.exception';
 import { DriverOptions } from '../driver-options';
 import { assertInstanceId, assertSafeName } from '../validate';
@@ -122,7 +122,10 @@ export class SimDriver implements Driver {
   /** How many times each command really changed something (for tests of exactly-once effects). */
   readonly effects: Record<string, number> = {};
 
+  private faults: SimFaults | undefined;
+
   constructor(private readonly opts: SimDriverOptions) {
+    this.faults = opts.faults;
     this.random = seededRandom(hashSeed(opts.seed ?? 1, opts.hostKey));
     this.timings = opts.timings ?? DEFAULT_SIM_TIMINGS;
     this.stateFile = join(opts.stateDir, `sim-${opts.hostKey.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
@@ -408,7 +411,7 @@ export class SimDriver implements Driver {
     const transfer = this.incoming.get(id);
     if (!transfer) throw new DriverError('Fatal', `${this.opts.hostKey} no longer waits for ${id} (it restarted); abort the migration`);
     await this.work(instance.technology, 'migrate-finish', ctx);
-    await transfer.done;
+    await awaitTransfer(transfer, ctx?.signal);
     const moved = JSON.parse(await readFile(this.transferFile(id), 'utf8')) as SimInstance;
     await rm(this.transferFile(id), { force: true });
     if (moved.id !== id) throw new DriverError('Fatal', `the transfer for ${id} carried ${moved.id}`);
@@ -462,6 +465,18 @@ export class SimDriver implements Driver {
       await this.save();
     }
     return this.status(instance);
+  }
+
+  /** Replaces the injected faults (tests: a failure that stops, as a real one would). */
+  setFaults(faults: SimFaults | undefined): void {
+    this.faults = faults;
+  }
+
+  /** Closes the listeners of incoming migrations (the agent stops). */
+  close(): Promise<void> {
+    for (const transfer of this.incoming.values()) transfer.close();
+    this.incoming.clear();
+    return Promise.resolve();
   }
 
   /** A copy in a migration runs only through the migration's own steps: never two running copies. */
@@ -562,7 +577,7 @@ export class SimDriver implements Driver {
 
   /** Sleeps for a sampled duration, reporting progress, and maybe fails as configured. */
   private async work(technology: Technology, command: SimCommand, ctx?: DriverContext): Promise<void> {
-    const fault = this.opts.faults?.[command];
+    const fault = this.faults?.[command];
     if (fault?.fatal && this.random() < fault.fatal) {
       throw new DriverError('Fatal', `simulated fatal failure during ${command}`);
     }

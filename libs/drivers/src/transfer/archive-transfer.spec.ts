@@ -3,7 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { receiveFile, sendFile } from './archive-transfer';
+import { awaitTransfer, receiveFile, sendFile } from './archive-transfer';
+
+/** Listening servers that keep this process alive (Node lists only ref'd handles). */
+function liveServers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+}
 
 /** Sends raw bytes as a client would and returns the receiver's reply line. */
 function raw(port: number, bytes: Buffer): Promise<string> {
@@ -61,5 +66,22 @@ describe('one-shot authenticated file transfer', () => {
     const idle = await receiveFile({ listenHost: '127.0.0.1', advertiseHost: '127.0.0.1', file: join(dir, 'out2') });
     idle.close();
     await expect(idle.done).rejects.toMatchObject({ code: 'Transient' });
+  });
+
+  it('a waiting listener does not keep the process alive; close() ends it and a wait aborts without closing it', async () => {
+    const before = liveServers();
+    const rx = await receiveFile({ listenHost: '127.0.0.1', advertiseHost: '127.0.0.1', file: join(dir, 'out') });
+    expect(liveServers()).toBe(before); // listening, yet not holding the event loop
+    const abort = new AbortController();
+    const wait = awaitTransfer(rx, abort.signal);
+    abort.abort();
+    await expect(wait).rejects.toMatchObject({ code: 'Transient', message: expect.stringMatching(/aborted/) });
+    writeFileSync(join(dir, 'in'), 'still open');
+    await sendFile(rx, join(dir, 'in')); // the aborted wait left the transfer open
+    await expect(awaitTransfer(rx)).resolves.toMatchObject({ bytes: 10 });
+    const idle = await receiveFile({ listenHost: '127.0.0.1', advertiseHost: '127.0.0.1', file: join(dir, 'out2') });
+    idle.close();
+    await expect(idle.done).rejects.toMatchObject({ code: 'Transient' });
+    await expect(sendFile(idle, join(dir, 'in'))).rejects.toMatchObject({ code: 'Transient' }); // nobody listens any more
   });
 });

@@ -15,6 +15,11 @@ import { DriverError } from '../driver.exception';
 // presents it is the only transfer: the listener stops accepting at once. The receiver hashes
 // what it writes and accepts the file only when the sender's SHA-256 matches. The token is a
 // credential: never logged, compared in constant time.
+//
+// A listener waiting for its sender does not keep the process alive (it is unref'd): the agent
+// lives on for its own reasons, and a test or a tool that is done exits at once. Whoever opened
+// it closes it: the destination's abort, or its driver's close() when the agent stops. A transfer
+// in progress (its socket) does keep the process alive until it ends.
 
 const MAGIC = 'HPXFER1';
 const MAX_HEADER = 256;
@@ -174,10 +179,25 @@ export function receiveFile(opts: ReceiveOptions): Promise<IncomingTransfer> {
       reject(new DriverError('Transient', `cannot listen on ${opts.listenHost}: ${e.message}`));
     });
     server.listen({ host: opts.listenHost, port: opts.port ?? 0, exclusive: true }, () => {
+      server.unref();
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       resolve({ host: opts.advertiseHost, port, token, done, close: () => finish(new DriverError('Transient', 'the transfer was closed')) });
     });
+  });
+}
+
+/**
+ * Waits for an incoming transfer, or until `signal` aborts the wait (the transfer itself stays
+ * open: the migration's abort closes it).
+ */
+export function awaitTransfer(transfer: IncomingTransfer, signal?: AbortSignal): Promise<TransferResult> {
+  if (!signal) return transfer.done;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new DriverError('Transient', 'the wait for the transfer was aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    transfer.done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 

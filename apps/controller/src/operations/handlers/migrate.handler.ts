@@ -35,8 +35,16 @@ interface MigrationPlan {
   endAs?: 'cancelled' | 'failed';
   /** Whether the destination's abort failed (its copy may remain; the claim is released anyway). */
   destinationAbortFailed?: boolean;
+  /** Which sending of migrate-cleanup runs (absent: the first). */
+  cleanupAttempt?: number;
   stats?: Record<string, unknown>;
 }
+
+/**
+ * Sendings of migrate-cleanup at most, while it fails transiently (each sending is itself tried
+ * by the agent with backoff; the later ones wait longer: hostCommandDelayMs).
+ */
+export const MIGRATE_CLEANUP_ATTEMPTS = 3;
 
 /** Progress shown per phase. */
 const PROGRESS: Record<Phase, number> = { prepare: 10, send: 30, finish: 80, cleanup: 90, 'abort-destination': 85, 'abort-source': 95 };
@@ -203,14 +211,21 @@ export class MigrateHandler extends InstanceOperationHandler {
       case 'send':
       case 'finish':
         return this.startAbort(em, op, instance, plan, { code: error.code, message: `${r.command} failed: ${error.message}` });
-      case 'cleanup':
-        // Committed: the instance runs on the destination. A cleanup that fails leaves a stopped
-        // copy on the source; its claim is released anyway (the copy no longer runs) and the
-        // operation says so (a command cannot be repeated on one host within one operation).
+      case 'cleanup': {
+        // Committed: the instance runs on the destination. A transient failure sends the
+        // cleanup again (a new attempt: a new job and result), a few times, later each time.
+        const attempt = plan.cleanupAttempt ?? 1;
+        if (error.code === 'Transient' && attempt < MIGRATE_CLEANUP_ATTEMPTS) {
+          this.log.warn(`operation ${op.id}: migrate-cleanup failed on host ${plan.sourceHostId} (${error.message}); sending it again (attempt ${attempt + 1} of ${MIGRATE_CLEANUP_ATTEMPTS})`);
+          return this.sendTo(em, op, instance, plan.sourceHostId, 'migrate-cleanup', { attempt: attempt + 1 }, { ...plan, cleanupAttempt: attempt + 1 });
+        }
+        // Given up: a stopped copy may remain on the source; its claim is released anyway (the
+        // copy no longer runs) and the operation says so.
         await this.hosts.release(em, plan.sourceHostId, plan.sourceClaim);
-        this.log.warn(`operation ${op.id}: migrate-cleanup failed on host ${plan.sourceHostId}: ${error.message}; its copy may remain there`);
-        await this.done(em, op, instance, { ...plan, stats: { ...plan.stats, cleanupFailed: error.message } });
+        this.log.warn(`operation ${op.id}: migrate-cleanup failed on host ${plan.sourceHostId} after ${attempt} attempt(s): ${error.message}; its copy may remain there`);
+        await this.done(em, op, instance, { ...plan, stats: { ...plan.stats, cleanupFailed: error.message, cleanupAttempts: attempt } });
         return;
+      }
       case 'abort-destination':
         return this.abortSource(em, op, instance, { ...plan, destinationAbortFailed: true });
       case 'abort-source':
@@ -277,7 +292,8 @@ export class MigrateHandler extends InstanceOperationHandler {
 
   /** Sends `command` to `hostId` (the source or the destination) for the instance, recording the phase. */
   private async sendTo(em: Tx, op: OperationEntity, instance: InstanceEntity, hostId: string, command: 'migrate-prepare' | 'migrate-send' | 'migrate-finish' | 'migrate-cleanup' | 'migrate-abort', extra: Record<string, unknown>, plan: MigrationPlan): Promise<void> {
-    const step = `${command}${command === 'migrate-abort' ? ` (${hostId === plan.destinationHostId ? 'destination' : 'source'})` : ''} on ${hostId === plan.destinationHostId ? plan.destinationName : 'the source'}`;
+    const attempt = typeof extra.attempt === 'number' && extra.attempt > 1 ? `, attempt ${extra.attempt}` : '';
+    const step = `${command}${command === 'migrate-abort' ? ` (${hostId === plan.destinationHostId ? 'destination' : 'source'})` : ''} on ${hostId === plan.destinationHostId ? plan.destinationName : 'the source'}${attempt}`;
     await this.commands.send(op, { ...instance, hostId }, command, extra, { em, step });
     await this.operations.patch(em, op.id, { progress: PROGRESS[plan.phase], request: { ...op.request, migration: plan } });
   }
