@@ -12,7 +12,7 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +53,30 @@ function freePort(): Promise<number> {
 interface Plane {
   urls: string[];
   db: Client;
+  /** The plane's processes by role, for the CPU each spends per operation. */
+  pids: { role: 'api' | 'controller' | 'agent'; pid: number }[];
   stop(): Promise<void>;
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone or off Linux. */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds per role: the plane's processes, and the PostgreSQL backends serving its database. */
+async function cpuByRole(plane: Plane): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const p of plane.pids) out.set(p.role, (out.get(p.role) ?? 0) + cpuSeconds(p.pid));
+  const backends = (await plane.db.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows as { pid: number }[];
+  out.set('postgres', backends.reduce((sum, b) => sum + cpuSeconds(b.pid), 0));
+  out.set('generator', cpuSeconds(process.pid));
+  return out;
 }
 
 /** A fresh database and Redis prefix, `APIS` api processes, `CONTROLLERS` controllers, one sim agent. */
@@ -119,9 +142,14 @@ async function startPlane(): Promise<Plane> {
   const db = new Client({ connectionString: url });
   await db.connect();
   await waitFor(async () => Number((await db.query(`SELECT count(*) AS n FROM hosts WHERE status = 'ready'`)).rows[0].n) >= HOSTS, 120_000, 'every host ready');
+  const pids = [
+    ...procs.map((p, i) => ({ role: i < APIS ? ('api' as const) : ('controller' as const), pid: p.pid! })),
+    { role: 'agent' as const, pid: agent.pid! },
+  ];
   return {
     urls,
     db,
+    pids,
     async stop() {
       agent.send('stop');
       await once(agent, 'exit');
@@ -163,6 +191,8 @@ async function runRate(plane: Plane, rate: number): Promise<string> {
   const auth = { Authorization: `Bearer ${ADMIN}` };
   const [base] = (await plane.db.query(`SELECT count(*) FILTER (WHERE status = 'succeeded') AS done FROM operations`)).rows as { done: string }[];
   const doneBefore = Number(base!.done);
+  const cpuBefore = await cpuByRole(plane);
+  // Backends that end during the run take their CPU with them; the pools keep theirs open.
 
   const send = async (i: number, due: number): Promise<void> => {
     const url = plane.urls[i % plane.urls.length]!;
@@ -225,6 +255,17 @@ async function runRate(plane: Plane, rate: number): Promise<string> {
   await waitFor(async () => Number((await plane.db.query(`SELECT count(*) AS n FROM operations WHERE status IN ('queued','running')`)).rows[0].n) === 0, 300_000, 'operations to finish');
   const drained = performance.now();
   clearInterval(sampler);
+  const cpuAfter = await cpuByRole(plane);
+  // Where PostgreSQL read rows without an index (the tables most scanned since the plane began).
+  const scans = (
+    (await plane.db.query(`SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables ORDER BY seq_tup_read DESC LIMIT 4`)).rows as {
+      relname: string;
+      seq_scan: string;
+      seq_tup_read: string;
+    }[]
+  )
+    .map((r) => `${r.relname}:${r.seq_scan}/${r.seq_tup_read}`)
+    .join(',');
   const [after] = (await plane.db.query(`SELECT count(*) FILTER (WHERE status = 'succeeded') AS done, count(*) FILTER (WHERE status = 'failed') AS failed FROM operations`)).rows as { done: string; failed: string }[];
   const inWindow = samples.filter((s) => s.t <= sendEnd);
   const completedInWindow = inWindow.length ? inWindow[inWindow.length - 1]!.done : 0;
@@ -236,13 +277,18 @@ async function runRate(plane: Plane, rate: number): Promise<string> {
   const createP99 = l.create.length ? percentile([...l.create].sort((a, b) => a - b), 99) : Infinity;
   const getP99 = l.get.length ? percentile([...l.get].sort((a, b) => a - b), 99) : Infinity;
   const keepsPace = (drained - sendEnd) / 1000 <= Math.max(2, SECONDS * 0.2);
+  const succeeded = Number(after!.done) - doneBefore;
+  // CPU milliseconds each role spent per succeeded operation, from the first request to the drain.
+  const cpuPerOp = [...cpuAfter]
+    .map(([role, sec]) => `${role}=${succeeded ? (((sec - (cpuBefore.get(role) ?? 0)) * 1000) / succeeded).toFixed(2) : '-'}`)
+    .join(',');
   const ok = createP99 <= 100 && getP99 <= 50 && keepsPace && acceptedCreates >= total * 0.5 * 0.99;
   return (
     `load rate=${rate}/s seconds=${SECONDS} apis=${APIS} controllers=${CONTROLLERS} hosts=${HOSTS} ` +
     `create_p50_ms=${f(l.create, 50)} create_p99_ms=${f(l.create, 99)} get_p50_ms=${f(l.get, 50)} get_p99_ms=${f(l.get, 99)} ` +
     `list_p99_ms=${f(l.list, 99)} action_p99_ms=${f(l.action, 99)} creates_accepted_per_s=${(acceptedCreates / seconds).toFixed(0)} ` +
     `ops_completed_per_s_during=${(completedInWindow / seconds).toFixed(0)} open_ops_at_end=${openAtEnd} drain_after_s=${((drained - sendEnd) / 1000).toFixed(1)} ` +
-    `succeeded_total=${Number(after!.done) - doneBefore} failed_total=${after!.failed} sent_late_over_5ms=${res.late} ` +
+    `succeeded_total=${succeeded} cpu_ms_per_op=${cpuPerOp} failed_total=${after!.failed} seq_scans_rows=${scans} sent_late_over_5ms=${res.late} ` +
     `statuses=${Object.entries(res.status)
       .sort()
       .map(([k, v]) => `${k}:${v}`)

@@ -52,8 +52,8 @@ export function recordset(param: number, alias: string, fields: [name: string, t
  * database defaults; a column some rows set and others leave undefined is a mistake of the
  * caller, refused.
  */
-export async function bulkInsert<T extends object>(em: EntityManager, entity: EntityTarget<T>, rows: Partial<T>[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function bulkInsert<T extends object>(em: EntityManager, entity: EntityTarget<T>, rows: Partial<T>[], opts: { returning?: boolean } = {}): Promise<Record<string, unknown>[]> {
+  if (rows.length === 0) return [];
   const meta = em.connection.getMetadata(entity);
   const columns: string[] = [];
   const fields: [string, string][] = [];
@@ -76,8 +76,10 @@ export async function bulkInsert<T extends object>(em: EntityManager, entity: En
           for (const c of transformed) copy[c.propertyName] = (c.transformer as ValueTransformer).to(copy[c.propertyName]);
           return copy;
         });
-  await em.query(
-    `INSERT INTO "${meta.tableName}" (${columns.join(', ')}) SELECT ${fields.map(([name]) => `r."${name}"`).join(', ')} FROM ${recordset(1, 'r', fields)}`,
+  // `returning`: the rows as stored (defaults and all), so a caller need not read them again.
+  const rowsBack = await em.query<Record<string, unknown>[]>(
+    `INSERT INTO "${meta.tableName}" (${columns.join(', ')}) SELECT ${fields.map(([name]) => `r."${name}"`).join(', ')} FROM ${recordset(1, 'r', fields)}${opts.returning ? ' RETURNING *' : ''}`,
     [JSON.stringify(sent)],
   );
+  return opts.returning ? rowsBack : [];
 }

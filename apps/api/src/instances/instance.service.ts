@@ -69,6 +69,7 @@ export class InstanceService {
     return this.submitter.submit(principal, idem, {
       projectId: project.id,
       instanceId: id,
+      newInstance: true,
       kind: 'create',
       request: { ...dto },
       before: async (em) => {

@@ -29,9 +29,11 @@ export interface Submission {
   /** Writes that belong in the same transaction (the new instance, desired state, …). */
   before?: (em: Tx, operationId: string) => Promise<void>;
   /** Writes that need the operation to exist (a batch's children point at it). */
-  after?: (em: Tx, operationId: string) => Promise<void>;
+  after?: (em: Tx, operationId: string) => Promise<unknown>;
   /** Whether the operation is put on the control queue (default true). */
   enqueue?: boolean;
+  /** The instance is made in `before` (a create): no operation can be active on it, none is looked for. */
+  newInstance?: boolean;
 }
 
 export interface Submitted {
@@ -62,17 +64,20 @@ export class OperationSubmitter {
     const requestId = currentRequestId() ?? null;
     // The job carries the request id, so the controller's and the agent's logs name it too.
     const job: RunOperationPayload = requestId ? { operationId: id, requestId } : { operationId: id };
+    let operation: OperationEntity;
     try {
-      await this.db.transaction(async (em) => {
+      operation = await this.db.transaction(async (em) => {
         // Locks in the one order (operation, then instance): a cancel of the active operation
         // at the same moment is waited for, not deadlocked with; one still active refuses this.
-        if (s.instanceId) {
+        if (s.instanceId && !s.newInstance) {
           const active = await this.operations.lockActiveForInstance(em, s.instanceId);
           if (active) throw this.activeConflict(s.instanceId, active);
         }
         await s.before?.(em, id);
-        await this.operations.insert(em, [
-          {
+        const [stored] = await this.operations.insert(
+          em,
+          [
+            {
             id,
             projectId: s.projectId,
             instanceId: s.instanceId,
@@ -87,12 +92,16 @@ export class OperationSubmitter {
             requestedBy: principal.tokenId,
             requestId,
             ...(s.enqueue === false ? {} : { jobQueue: QueueName.Control, jobId, jobData: { ...job } }),
-          },
-        ]);
+            },
+          ],
+          // As stored: the answer needs no second read after the commit.
+          { returning: true },
+        );
         await s.after?.(em, id);
         if (s.enqueue !== false) {
           await this.outbox.add(em, [{ queue: QueueName.Control, jobName: JobName.RunOperation, jobId, payload: { ...job } }]);
         }
+        return stored!;
       });
     } catch (error) {
       if (pgErrorCode(error) === SQLSTATE_QUOTA_EXCEEDED) throw await this.quotaProblem(error, s.projectId);
@@ -100,8 +109,7 @@ export class OperationSubmitter {
       if (raced) return raced;
       throw error;
     }
-    const operation = await this.operations.get(id);
-    return { operation: operation!, replayed: false };
+    return { operation, replayed: false };
   }
 
   /** The quota trigger's refusal, as a problem naming the resource, limit, usage and request. */

@@ -39,8 +39,9 @@ export class OperationRepository {
     private readonly events: EventRepository,
   ) {}
 
-  async insert(em: EntityManager, rows: Partial<OperationEntity>[]): Promise<void> {
-    await bulkInsert(em, OperationEntity, rows);
+  /** Inserts operations (with their first event); `returning`: gives them back as stored (else []). */
+  async insert(em: EntityManager, rows: Partial<OperationEntity>[], opts: { returning?: boolean } = {}): Promise<OperationEntity[]> {
+    const stored = (await bulkInsert(em, OperationEntity, rows, opts)).map((r) => fromRow<OperationEntity>(r));
     await this.events.append(
       em,
       rows.map((r) => ({
@@ -51,6 +52,7 @@ export class OperationRepository {
         data: { kind: r.kind, instanceId: r.instanceId ?? null, from: null, status: r.status, progress: 0 },
       })),
     );
+    return stored;
   }
 
   /**

@@ -61,6 +61,11 @@ export class WebhookRepository {
    * to `enqueue`, and marks them queued once it returns; if it throws, they are taken again later.
    */
   async relayBatch(limit: number, enqueue: (rows: { id: string; attempt: number }[]) => Promise<void>): Promise<number> {
+    // The relay is woken by every commit that wrote events, and most wrote no delivery (no
+    // webhook subscribed): one indexed look first, instead of a transaction of three round trips.
+    // A delivery committed after this look wakes the relay again with its own NOTIFY.
+    const [pending] = await this.db.manager.query<{ any: boolean }[]>('SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE queued = false) AS any');
+    if (!pending?.any) return 0;
     return this.db.transaction(async (em) => {
       const rows = await em.query<{ id: string; attempt: number }[]>(
         `SELECT id, jsonb_array_length(attempts) AS attempt FROM webhook_deliveries WHERE queued = false ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
