@@ -165,6 +165,56 @@ describe('the admin portal in a browser', () => {
     await page.getByText("This instance's driver offers no console log.").waitFor();
   });
 
+  it('migrates a VM live to a host picked in the dialog, and an instance from its row to where the scheduler chooses', async () => {
+    const hosts: any[] = (await admin.get('/v1/hosts')).body.items;
+    const hostName = (id: string): string => hosts.find((h) => h.id === id)!.name;
+    const vm = (await admin.get('/v1/instances?limit=500')).body.items.find((i: any) => i.name === 'wiz-vm');
+    expect(vm).toMatchObject({ technology: 'vm', state: 'running' });
+    // A linux host other than its own (the evacuation below empties lin-x86-2 whichever it is).
+    const to = hosts.find((h) => h.name === (hostName(vm.hostId) === 'lin-x86-2' ? 'lin-x86-1' : 'lin-x86-2'))!;
+    await page.goto(`/instances/${vm.id}`);
+    await page.getByRole('button', { name: 'Migrate…' }).click();
+    const dialog = page.getByTestId('migrate-dialog');
+    await dialog.waitFor();
+    // A running VM on a driver that can: live by default.
+    expect(await dialog.getByLabel('Live migration').isChecked()).toBe(true);
+    // The picker offers ready hosts other than its own.
+    const options = await dialog.getByLabel('Destination host').locator('option').allInnerTexts();
+    expect(options.some((o) => o.startsWith(`${to.name} — `))).toBe(true);
+    expect(options.some((o) => o.startsWith(`${hostName(vm.hostId)} — `))).toBe(false);
+    await dialog.getByLabel('Destination host').selectOption(to.id);
+    await screenshot(page, '16-migrate-dialog');
+    await dialog.getByRole('button', { name: 'Migrate', exact: true }).click();
+    const ended = dialog.locator('[data-testid="migration"]:is([data-status="succeeded"], [data-status="failed"], [data-status="cancelled"])');
+    await ended.or(dialog.getByRole('alert')).first().waitFor({ timeout: 60_000 });
+    expect(await dialog.locator('.dialog-body').innerText()).not.toMatch(/Not moved|Cancelled|Conflict|Bad Request/);
+    await dialog.getByTestId('move').getByText(`moved from ${hostName(vm.hostId)} to ${to.name} (live)`, { exact: true }).waitFor();
+    await screenshot(page, '17-migrated');
+    expect((await admin.get(`/v1/instances/${vm.id}`)).body).toMatchObject({ hostId: to.id, state: 'running' });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    // The page follows: its host, and the move in its timeline.
+    await page.locator('[data-page="instance"] .kv').getByRole('link', { name: to.name }).waitFor();
+    await page.getByTestId('timeline-move').getByText(`moved from ${hostName(vm.hostId)} to ${to.name} (live)`).waitFor();
+
+    // From the instances table: the scheduler chooses; a stopped container moves offline.
+    const ct = (await admin.get('/v1/instances?limit=500')).body.items.find((i: any) => i.name === 'wiz-ct');
+    expect(ct).toMatchObject({ technology: 'container', state: 'stopped' });
+    await page.goto('/instances');
+    await page.locator('[data-instance="wiz-ct"]').getByRole('button', { name: 'migrate wiz-ct' }).click();
+    const rowDialog = page.getByTestId('migrate-dialog');
+    expect(await rowDialog.getByLabel('Live migration').isChecked()).toBe(false);
+    expect(await rowDialog.getByLabel('Live migration').isDisabled()).toBe(true);
+    await rowDialog.getByRole('button', { name: 'Migrate', exact: true }).click();
+    const rowEnded = rowDialog.locator('[data-testid="migration"]:is([data-status="succeeded"], [data-status="failed"], [data-status="cancelled"])');
+    await rowEnded.or(rowDialog.getByRole('alert')).first().waitFor({ timeout: 60_000 });
+    expect(await rowDialog.locator('.dialog-body').innerText()).not.toMatch(/Not moved|Cancelled|Conflict|Bad Request/);
+    const moved = (await admin.get(`/v1/instances/${ct.id}`)).body;
+    expect(moved).toMatchObject({ state: 'stopped' });
+    expect(moved.hostId).not.toBe(ct.hostId);
+    await rowDialog.getByTestId('move').getByText(`moved from ${hostName(ct.hostId)} to ${hostName(moved.hostId)} (offline)`, { exact: true }).waitFor();
+    await rowDialog.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('shows per-row results after a bulk start: which were queued, which were refused and why', async () => {
     await page.goto('/instances');
     await page.locator('[data-instance="wiz-ct"]').waitFor();
@@ -229,10 +279,20 @@ describe('the admin portal in a browser', () => {
     const row = page.locator('tr[data-host="lin-x86-2"]');
     await row.waitFor();
     await row.getByRole('button', { name: 'drain lin-x86-2' }).click();
+    const drain = page.getByTestId('drain-dialog');
+    await drain.getByLabel('Reason (optional)').fill('firmware update');
+    await drain.getByLabel('Minutes until the deadline').fill('30');
+    expect(await drain.getByRole('radio').nth(1).isChecked()).toBe(true);
+    await screenshot(page, '18-drain-dialog');
+    await drain.getByRole('button', { name: 'Drain', exact: true }).click();
     await row.locator('[data-state="draining"]').waitFor();
+    // The deadline, as a countdown beside the status.
+    expect(await row.getByTestId('drain-deadline').innerText()).toMatch(/\(in (29|30) min\)$/);
     await screenshot(page, '08-hosts');
     const host = (await admin.get('/v1/hosts')).body.items.find((h: any) => h.name === 'lin-x86-2');
     expect(host.status).toBe('draining');
+    expect(host.statusReason).toBe('firmware update');
+    expect(Date.parse(host.drainDeadline) - Date.now()).toBeGreaterThan(28 * 60_000);
     await page.goto(`/hosts/${host.id}`);
     await page.getByText('Recent operations').waitFor();
     await screenshot(page, '09-host');
@@ -253,6 +313,45 @@ describe('the admin portal in a browser', () => {
     expect(await page.getByTestId('secret').count()).toBe(0);
   });
 
+  it('evacuates a host from its page and shows every move, from → to, as it happens', async () => {
+    const hosts: any[] = (await admin.get('/v1/hosts')).body.items;
+    const hostName = (id: string): string => hosts.find((h) => h.id === id)!.name;
+    const host = hosts.find((h) => h.name === 'lin-x86-2')!;
+    const on = (await admin.get(`/v1/instances?host=${host.id}&limit=500`)).body.items.filter((i: any) => i.state === 'running' || i.state === 'stopped');
+    // VMs at least (they move live, anywhere they fit).
+    const vm = on.find((i: any) => i.technology === 'vm');
+    expect(vm).toBeDefined();
+    await page.goto(`/hosts/${host.id}`);
+    await page.getByRole('button', { name: 'evacuate lin-x86-2' }).click();
+    const dialog = page.getByTestId('evacuate-dialog');
+    await dialog.getByTestId('evacuate-count').getByText(`${on.length === 1 ? '1 instance' : `${on.length} instances`} will move off lin-x86-2`).waitFor();
+    await screenshot(page, '19-evacuate-dialog');
+    await dialog.getByRole('button', { name: `Move ${on.length} instance${on.length === 1 ? '' : 's'}` }).click();
+    const card = page.getByTestId('evacuation');
+    await card.locator('tr[data-move]').first().waitFor();
+    await screenshot(page, '20-host-evacuating');
+    await page.locator('[data-testid="evacuation"][data-status="succeeded"]').waitFor({ timeout: 90_000 });
+    // Every instance that was here is in the table, from lin-x86-2 to where the API says it is now.
+    for (const i of on) {
+      const now = (await admin.get(`/v1/instances/${i.id}`)).body;
+      expect(now.hostId).not.toBe(host.id);
+      const row = card.locator(`tr[data-move="${i.name}"]`);
+      await row.locator('[data-move-from="lin-x86-2"]').waitFor();
+      expect(await row.locator('.move').getAttribute('data-move-to')).toBe(hostName(now.hostId));
+      expect(await row.getAttribute('data-status')).toBe('succeeded');
+    }
+    expect(await card.locator('tr[data-move]').count()).toBe(on.length);
+    expect(await card.locator(`tr[data-move="${vm.name}"] td`).nth(2).innerText()).toBe('live');
+    await page.getByText('No instance runs here.').waitFor();
+    await screenshot(page, '21-host-evacuated');
+    // The evacuation's own page names the instances and the hosts of its children, not id prefixes.
+    const evacuation = await card.getAttribute('data-operation');
+    await page.goto(`/operations/${evacuation}`);
+    const child = page.locator('[data-page="operation"] tr[data-kind="migrate"]').filter({ hasText: vm.name });
+    await child.locator('[data-move-from="lin-x86-2"]').waitFor();
+    expect(await child.locator('.move').getAttribute('data-move-to')).toBe(hostName((await admin.get(`/v1/instances/${vm.id}`)).body.hostId));
+  });
+
   it('shows a viewer token no action', async () => {
     const ctx = await newPortalContext(browser, stack.url, 'dark');
     const p = await ctx.newPage();
@@ -270,6 +369,10 @@ describe('the admin portal in a browser', () => {
       await p.goto('/hosts');
       await p.locator('tr[data-host="lin-x86-1"]').waitFor();
       expect(await p.locator('[data-page="hosts"] button').count()).toBe(0);
+      // A host's page: its evacuation is shown, but no drain, evacuate or activate.
+      await p.locator('tr[data-host="lin-x86-2"]').getByRole('link', { name: 'lin-x86-2' }).click();
+      await p.getByTestId('evacuation').waitFor();
+      expect(await p.locator('[data-page="host"] button').count()).toBe(0);
     } finally {
       await ctx.close();
     }

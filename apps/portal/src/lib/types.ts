@@ -72,6 +72,10 @@ export interface Host {
   drivers: { name: string; installed: boolean; error?: string; accelerator?: string; offers: { technology: string; capabilities: string[]; overhead: Resources }[] }[];
   createFailures: number;
   lastHeartbeatAt: string | null;
+  /** When a drain with a deadline evacuates what is still on the host (absent before the API sends it). */
+  drainDeadline?: string | null;
+  /** The evacuation that the drain deadline started (absent before the API sends it). */
+  drainEvacuationId?: string | null;
   createdAt: string;
 }
 
@@ -87,6 +91,14 @@ export interface Operation {
   parentId: string | null;
   requestedBy: string;
   result: Record<string, unknown> | null;
+  /** A migrate's source and destination while it runs, where the API sends them (else result.from/to once done). */
+  fromHostId?: string | null;
+  toHostId?: string | null;
+  /** A migrate's mode, where the API sends it (else result.mode once done). */
+  live?: boolean | null;
+  mode?: string | null;
+  /** An evacuation's host, where the API sends it. */
+  hostId?: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
