@@ -350,6 +350,7 @@ describe('the admin portal in a browser', () => {
     const child = page.locator('[data-page="operation"] tr[data-kind="migrate"]').filter({ hasText: vm.name });
     await child.locator('[data-move-from="lin-x86-2"]').waitFor();
     expect(await child.locator('.move').getAttribute('data-move-to')).toBe(hostName((await admin.get(`/v1/instances/${vm.id}`)).body.hostId));
+    await screenshot(page, '22-evacuation-operation');
   });
 
   it('shows a viewer token no action', async () => {

@@ -6,19 +6,22 @@ const op = (o: Partial<Operation>): Operation =>
 
 describe('a migrate operation read for display', () => {
   it("prefers the DTO's fromHostId/toHostId and live, then the result's from/to/mode, else null", () => {
-    expect(moveOf(op({ fromHostId: 'a', toHostId: 'b', live: true }))).toEqual({ from: 'a', to: 'b', mode: 'live' });
-    expect(moveOf(op({ fromHostId: 'a', toHostId: null, live: false, result: { to: 'b' } }))).toEqual({ from: 'a', to: 'b', mode: 'offline' });
-    expect(moveOf(op({ status: 'succeeded', result: { from: 'a', to: 'b', mode: 'offline' } }))).toEqual({ from: 'a', to: 'b', mode: 'offline' });
-    expect(moveOf(op({ mode: 'live' }))).toEqual({ from: null, to: null, mode: 'live' });
+    const none = { fromName: null, toName: null };
+    expect(moveOf(op({ fromHostId: 'a', fromHostName: 'lin-1', toHostId: 'b', toHostName: 'lin-2', live: true }))).toEqual({ from: 'a', to: 'b', fromName: 'lin-1', toName: 'lin-2', mode: 'live' });
+    expect(moveOf(op({ fromHostId: 'a', toHostId: null, live: false, result: { to: 'b' } }))).toEqual({ from: 'a', to: 'b', ...none, mode: 'offline' });
+    expect(moveOf(op({ status: 'succeeded', result: { from: 'a', to: 'b', mode: 'offline' } }))).toEqual({ from: 'a', to: 'b', ...none, mode: 'offline' });
+    expect(moveOf(op({ mode: 'live' }))).toEqual({ from: null, to: null, ...none, mode: 'live' });
     // What is not there yet, or not a host id, is unknown rather than "[object Object]".
-    expect(moveOf(op({ result: { explanation: {}, from: 3, mode: 'sideways' } }))).toEqual({ from: null, to: null, mode: null });
+    expect(moveOf(op({ result: { explanation: {}, from: 3, mode: 'sideways' } }))).toEqual({ from: null, to: null, ...none, mode: null });
   });
 
   it('says it in words with host names, an id prefix where no name is known', () => {
     const names = new Map([['host-a', 'lin-1']]);
     const name = (id: string): string | undefined => names.get(id);
-    expect(moveText({ from: 'host-a', to: '0123456789ab', mode: 'live' }, name, true)).toBe('moved from lin-1 to 01234567 (live)');
-    expect(moveText({ from: 'host-a', to: null, mode: null }, name, false)).toBe('moving from lin-1 to a host the scheduler picks');
+    expect(moveText({ from: 'host-a', to: '0123456789ab', fromName: null, toName: null, mode: 'live' }, name, true)).toBe('moved from lin-1 to 01234567 (live)');
+    // A host this browser does not know (removed since): the name the operation recorded.
+    expect(moveText({ from: 'gone', to: 'host-a', fromName: 'old-7', toName: 'lin-1', mode: null }, name, true)).toBe('moved from old-7 to lin-1');
+    expect(moveText({ from: 'host-a', to: null, fromName: null, toName: null, mode: null }, name, false)).toBe('moving from lin-1 to a host the scheduler picks');
   });
 });
 

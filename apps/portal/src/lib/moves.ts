@@ -4,6 +4,9 @@ import type { Operation } from './types';
 export interface Move {
   from: string | null;
   to: string | null;
+  /** The hosts' names as the operation recorded them (a host removed since keeps its name here). */
+  fromName: string | null;
+  toName: string | null;
   mode: 'live' | 'offline' | null;
 }
 
@@ -12,9 +15,10 @@ function id(v: unknown): string | null {
 }
 
 /**
- * Reads a migrate operation's hosts: the DTO's `fromHostId`/`toHostId` (set while it runs) where
- * the API sends them, else the result's `from`/`to` (set when it succeeded). The mode: `live`
- * (boolean) or `mode` on the DTO, else the result's `mode`. Anything missing is null.
+ * Reads a migrate operation's hosts: the DTO's `fromHostId`/`toHostId` (and `fromHostName`/
+ * `toHostName`) where the API sends them, else the result's `from`/`to` (set when it
+ * succeeded). The mode: `live` (boolean) or `mode` on the DTO, else the result's `mode`.
+ * Anything missing is null.
  */
 export function moveOf(o: Operation): Move {
   const r = o.result ?? {};
@@ -22,15 +26,17 @@ export function moveOf(o: Operation): Move {
   return {
     from: id(o.fromHostId) ?? id(r.from),
     to: id(o.toHostId) ?? id(r.to),
+    fromName: id(o.fromHostName),
+    toName: id(o.toHostName),
     mode: mode === 'live' || mode === 'offline' ? mode : null,
   };
 }
 
 /** "moved from A to B" in words, with host names where known (else an id's first 8 characters). */
 export function moveText(m: Move, name: (hostId: string) => string | undefined, done: boolean): string {
-  const n = (h: string | null): string => (h ? (name(h) ?? h.slice(0, 8)) : 'a host the scheduler picks');
+  const n = (h: string | null, recorded: string | null): string => (h ? (name(h) ?? recorded ?? h.slice(0, 8)) : 'a host the scheduler picks');
   const how = m.mode ? ` (${m.mode})` : '';
-  return done ? `moved from ${n(m.from)} to ${n(m.to)}${how}` : `moving from ${n(m.from)} to ${n(m.to)}${how}`;
+  return `${done ? 'moved' : 'moving'} from ${n(m.from, m.fromName)} to ${n(m.to, m.toName)}${how}`;
 }
 
 /** A drain's deadline as the dialog sets it: none, in N minutes, or at a local date and time. */

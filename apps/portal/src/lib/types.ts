@@ -89,16 +89,22 @@ export interface Operation {
   instanceId: string | null;
   projectId: string;
   parentId: string | null;
-  requestedBy: string;
+  /** The token that asked; null when the system did (see initiator). */
+  requestedBy: string | null;
+  /** Who started it when no token did, e.g. "system:drain-deadline" (where the API sends it). */
+  initiator?: string | null;
   result: Record<string, unknown> | null;
-  /** A migrate's source and destination while it runs, where the API sends them (else result.from/to once done). */
+  /**
+   * Where the API sends them: a migrate's source and (once placed) destination, with their names
+   * when it was placed; an evacuate's host (fromHostId). Else a migrate's result.from/to once done.
+   */
   fromHostId?: string | null;
+  fromHostName?: string | null;
   toHostId?: string | null;
+  toHostName?: string | null;
   /** A migrate's mode, where the API sends it (else result.mode once done). */
   live?: boolean | null;
   mode?: string | null;
-  /** An evacuation's host, where the API sends it. */
-  hostId?: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

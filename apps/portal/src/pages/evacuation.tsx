@@ -138,7 +138,7 @@ export function EvacuateDialog({ host, onClose, onStarted }: { host: Host; onClo
 
 /**
  * The host's latest evacuation: the one named in the URL (just started here), else the newest
- * `evacuate` that the host's drain deadline started or whose `hostId` is this host — or, where the API does not send it, whose first child
+ * `evacuate` that the host's drain deadline started or whose `fromHostId` is this host — or, where the API does not send it, whose first child
  * moves from this host (or moves an instance still here).
  */
 function useEvacuation(host: Host, onHost: Instance[] | undefined, pinned: string | null): ReturnType<typeof useQuery<Operation | null>> {
@@ -153,8 +153,8 @@ function useEvacuation(host: Host, onHost: Instance[] | undefined, pinned: strin
       let probed = 0;
       for (const p of parents) {
         if (p.id === host.drainEvacuationId) return p;
-        if (typeof p.hostId === 'string') {
-          if (p.hostId === hostId) return p;
+        if (typeof p.fromHostId === 'string') {
+          if (p.fromHostId === hostId) return p;
           continue;
         }
         if (++probed > 5) break;
@@ -243,7 +243,7 @@ export function EvacuationCard({ host, onHost, pinned }: { host: Host; onHost: I
                               <Progress value={c.progress} /> <span className="muted">{c.step}</span>
                             </>
                           ) : (
-                            <span className="muted">{c.status === 'queued' ? 'waiting' : duration(c.startedAt ?? c.createdAt, c.finishedAt)}</span>
+                            <span className="muted">{c.status === 'queued' ? 'waiting' : `took ${duration(c.startedAt ?? c.createdAt, c.finishedAt)}`}</span>
                           )}
                         </td>
                         <td className="small error-text">{c.error?.message ?? ''}</td>

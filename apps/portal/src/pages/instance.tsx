@@ -9,6 +9,7 @@ import { Badge, Card, Empty, ErrorNote, Field, Kv, Loading, Progress } from '../
 import { ConsoleCard } from './console-log';
 import { ExplanationBlock } from './explanation';
 import { MigrateDialog, useHostName } from './migrate';
+import { requester } from './operations';
 import { moveOf, moveText } from '../lib/moves';
 
 export function InstancePage({ id }: { id: string }): ReactNode {
@@ -203,7 +204,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
               {ops.data.map((o) => (
                 <li key={o.id} className={`tone-${o.status}`}>
                   <div className="tl-head">
-                    <Link to={`/operations/${o.id}`}>{o.kind}</Link> <Badge value={o.status} /> <span className="muted small">{ago(o.createdAt)} · {duration(o.startedAt ?? o.createdAt, o.finishedAt)} · by {o.requestedBy.slice(0, 8)}</span>
+                    <Link to={`/operations/${o.id}`}>{o.kind}</Link> <Badge value={o.status} /> <span className="muted small">{ago(o.createdAt)} · {duration(o.startedAt ?? o.createdAt, o.finishedAt)} · by {requester(o, new Map())}</span>
                   </div>
                   <div className="small">{o.error?.message ?? o.step}</div>
                   {o.kind === 'migrate' && session.fleetWide && (o.status === 'succeeded' || moveOf(o).to) ? (

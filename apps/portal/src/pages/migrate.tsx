@@ -158,17 +158,18 @@ export function MoveCell({ op, name, from }: { op: Operation; name: (id: string)
   const known = moveOf(op);
   // Before it reports its hosts, a migrate's source is where its instance is (the caller knows).
   const m = { ...known, from: known.from ?? from ?? null };
-  const host = (id: string | null, fallback: string): ReactNode =>
+  const label = (id: string, recorded: string | null): string => name(id) ?? recorded ?? id.slice(0, 8);
+  const host = (id: string | null, recorded: string | null, fallback: string): ReactNode =>
     id ? (
       <Link to={`/hosts/${id}`} data-host-id={id}>
-        {name(id) ?? id.slice(0, 8)}
+        {label(id, recorded)}
       </Link>
     ) : (
       <span className="muted">{fallback}</span>
     );
   return (
-    <span className="move" data-move-from={m.from ? (name(m.from) ?? m.from) : ''} data-move-to={m.to ? (name(m.to) ?? m.to) : ''}>
-      {host(m.from, '—')} <span aria-label="to">→</span> {host(m.to, op.status === 'queued' ? 'not chosen yet' : ENDED.includes(op.status) ? '—' : 'choosing…')}
+    <span className="move" data-move-from={m.from ? label(m.from, m.fromName) : ''} data-move-to={m.to ? label(m.to, m.toName) : ''}>
+      {host(m.from, m.fromName, '—')} <span aria-label="to">→</span> {host(m.to, m.toName, op.status === 'queued' ? 'not chosen yet' : ENDED.includes(op.status) ? '—' : 'choosing…')}
     </span>
   );
 }

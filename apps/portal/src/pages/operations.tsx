@@ -116,8 +116,8 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
               </td>
               <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{parentTarget(o, hostName)}</span>}</td>
               {moves ? <td className="small">{o.kind === 'migrate' ? <MoveCell op={o} name={hostName} from={o.instanceId && !['succeeded', 'failed', 'cancelled'].includes(o.status) ? where.get(o.instanceId) : null} /> : null}</td> : null}
-              <td className="small" title={o.requestedBy}>
-                {who.get(o.requestedBy) ?? o.requestedBy.slice(0, 8)}
+              <td className="small" title={o.requestedBy ?? o.initiator ?? undefined}>
+                {requester(o, who)}
               </td>
               <td>
                 <Badge value={o.status} />
@@ -144,11 +144,17 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
   );
 }
 
+/** Who asked: a token's name where known, else its id's start; the system's initiator (a drain deadline) when no token did. */
+export function requester(o: Operation, names: Map<string, string>): string {
+  if (o.requestedBy) return names.get(o.requestedBy) ?? o.requestedBy.slice(0, 8);
+  return o.initiator ?? '—';
+}
+
 /** What a parent operation is about: an evacuation's host where known, else its number of children. */
 function parentTarget(o: Operation, hostName: (id: string) => string | undefined): string {
   const count = typeof o.result?.total === 'number' ? `${o.result.total} instances` : null;
   if (o.kind === 'evacuate') {
-    const host = typeof o.hostId === 'string' ? (hostName(o.hostId) ?? o.hostId.slice(0, 8)) : null;
+    const host = typeof o.fromHostId === 'string' ? (hostName(o.fromHostId) ?? o.fromHostName ?? o.fromHostId.slice(0, 8)) : null;
     return host ? `host ${host}${count ? ` · ${count}` : ''}` : (count ?? 'a host');
   }
   return o.parentId ? 'child' : (count ?? 'batch');
@@ -172,7 +178,7 @@ export function OperationPage({ id }: { id: string }): ReactNode {
   if (op.error) return <ErrorNote error={op.error} />;
   if (!op.data) return <Loading what="the operation" />;
   const o = op.data;
-  const requester = tokens.data?.find((t) => t.id === o.requestedBy)?.name;
+  const who = new Map((tokens.data ?? []).map((t) => [t.id, t.name]));
   return (
     <div className="page" data-page="operation">
       <header className="page-head">
@@ -193,7 +199,7 @@ export function OperationPage({ id }: { id: string }): ReactNode {
               ['Step', o.step],
               ['Target', o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId}</Link> : parentTarget(o, hostName)],
               ...(o.kind === 'migrate' && session.fleetWide ? [['From → to', <MoveCell key="move" op={o} name={hostName} />] as [string, ReactNode]] : []),
-              ['Requested by', requester ? <span title={o.requestedBy}>{requester}</span> : o.requestedBy],
+              ['Requested by', <span key="who" title={o.requestedBy ?? o.initiator ?? undefined}>{o.requestedBy && who.has(o.requestedBy) ? who.get(o.requestedBy) : (o.requestedBy ?? o.initiator ?? '—')}</span>],
               ['Created', `${ago(o.createdAt)}`],
               ['Duration', duration(o.startedAt ?? o.createdAt, o.finishedAt)],
               ['Error', o.error?.message ?? '—'],
