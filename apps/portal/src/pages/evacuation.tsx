@@ -21,14 +21,19 @@ export function useNow(ms = 1000): number {
   return now;
 }
 
-/** "deadline 14:30 (in 12 min)": when a drain's deadline evacuates what is still on the host. */
-export function DrainDeadline({ iso }: { iso: string }): ReactNode {
+/**
+ * When a drain's deadline evacuates what is still on the host: "deadline 14:30 (in 12 min)";
+ * `short`: "⏱ in 12 min" (a table cell; the time in its title); `bare`: "14:30 (in 12 min)".
+ */
+export function DrainDeadline({ iso, variant = 'full' }: { iso: string; variant?: 'full' | 'short' | 'bare' }): ReactNode {
   const now = useNow();
   const at = new Date(iso);
   const sameDay = at.toDateString() === new Date(now).toDateString();
+  const when = sameDay ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : at.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  const until = untilText(iso, now);
   return (
-    <span className="deadline" data-testid="drain-deadline" title={at.toString()}>
-      deadline {sameDay ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : at.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })} ({untilText(iso, now)})
+    <span className="deadline" data-testid="drain-deadline" title={`Drain deadline: ${at.toString()}`}>
+      {variant === 'short' ? `⏱ ${until}` : `${variant === 'full' ? 'deadline ' : ''}${when} (${until})`}
     </span>
   );
 }

@@ -63,12 +63,12 @@ function HostActions({ host, evacuate = true }: { host: Host; evacuate?: boolean
   );
 }
 
-/** A host's status, with its drain deadline where it has one. */
-function HostStatus({ host }: { host: Host }): ReactNode {
+/** A host's status, with its drain deadline where it has one (`short` in a table). */
+function HostStatus({ host, short }: { host: Host; short?: boolean }): ReactNode {
   return (
     <span className="host-status">
       <Badge value={host.status} title={host.statusReason ?? undefined} />
-      {host.status === 'draining' && host.drainDeadline ? <DrainDeadline iso={host.drainDeadline} /> : null}
+      {host.status === 'draining' && host.drainDeadline ? <DrainDeadline iso={host.drainDeadline} variant={short ? 'short' : 'full'} /> : null}
     </span>
   );
 }
@@ -132,7 +132,7 @@ export function HostsPage(): ReactNode {
             <tbody>
               {rows.map((h) => (
                 <tr key={h.id} data-host={h.name}>
-                  <td>
+                  <td className="nowrap">
                     <Link to={`/hosts/${h.id}`}>{h.name}</Link>
                   </td>
                   <td title={h.osVersion}>{osLabel(h.os)}</td>
@@ -144,7 +144,7 @@ export function HostsPage(): ReactNode {
                       .join(' · ') || '—'}
                   </td>
                   <td>
-                    <HostStatus host={h} />
+                    <HostStatus host={h} short />
                   </td>
                   <td className="muted">{age(h.lastHeartbeatAt)}</td>
                   <td>
@@ -203,7 +203,7 @@ export function HostPage({ id }: { id: string }): ReactNode {
           {h.statusReason ? <p className="muted">{h.statusReason}</p> : null}
           {h.status === 'draining' && h.drainDeadline ? (
             <p className="muted small" data-testid="drain-note">
-              At the deadline, what is still here is evacuated.
+              {h.allocated.instances > 0 ? 'At the deadline, what is still here is evacuated.' : 'Nothing is left here for the deadline to move.'}
             </p>
           ) : null}
         </div>
@@ -218,8 +218,8 @@ export function HostPage({ id }: { id: string }): ReactNode {
               ['Architecture', h.arch],
               ['Zone', h.zone ?? '—'],
               ['Labels', Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '—'],
-              ['Status', <HostStatus key="status" host={h} />],
-              ...(h.status === 'draining' ? [['Drain deadline', h.drainDeadline ? <DrainDeadline iso={h.drainDeadline} /> : 'none'] as [string, ReactNode]] : []),
+              ['Status', <Badge key="status" value={h.status} />],
+              ...(h.status === 'draining' ? [['Drain deadline', h.drainDeadline ? <DrainDeadline iso={h.drainDeadline} variant="bare" /> : 'none'] as [string, ReactNode]] : []),
               ['Heartbeat', age(h.lastHeartbeatAt)],
               ['Failed creates', String(h.createFailures)],
               ['Simulated', h.simulated ? 'yes' : 'no'],
