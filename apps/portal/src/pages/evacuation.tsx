@@ -23,7 +23,7 @@ export function useNow(ms = 1000): number {
 
 /**
  * When a drain's deadline evacuates what is still on the host: "deadline 14:30 (in 12 min)";
- * `short`: "⏱ in 12 min" (a table cell; the time in its title); `bare`: "14:30 (in 12 min)".
+ * `short`: "deadline in 12 min" (a table cell; the time in its title); `bare`: "14:30 (in 12 min)".
  */
 export function DrainDeadline({ iso, variant = 'full' }: { iso: string; variant?: 'full' | 'short' | 'bare' }): ReactNode {
   const now = useNow();
@@ -33,7 +33,7 @@ export function DrainDeadline({ iso, variant = 'full' }: { iso: string; variant?
   const until = untilText(iso, now);
   return (
     <span className="deadline" data-testid="drain-deadline" title={`Drain deadline: ${at.toString()}`}>
-      {variant === 'short' ? `⏱ ${until}` : `${variant === 'full' ? 'deadline ' : ''}${when} (${until})`}
+      {variant === 'short' ? `deadline ${until}` : `${variant === 'full' ? 'deadline ' : ''}${when} (${until})`}
     </span>
   );
 }

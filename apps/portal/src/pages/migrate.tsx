@@ -100,7 +100,7 @@ export function MigrateDialog({ instance, onClose }: { instance: Instance; onClo
           <label className="radio">
             <input type="radio" name="destination" checked={target !== ''} disabled={choices.length === 0} onChange={() => setTarget(choices[0]?.id ?? '')} /> A host:
             <select aria-label="Destination host" value={target} disabled={choices.length === 0} onChange={(e) => setTarget(e.target.value)}>
-              <option value="">{choices.length ? 'Choose a ready host…' : 'No other ready host runs this driver'}</option>
+              <option value="">{choices.length ? 'Choose a ready host…' : 'No other ready host can take it'}</option>
               {choices.map((h) => (
                 <option key={h.id} value={h.id}>
                   {h.name} — {free(h)}
