@@ -204,6 +204,7 @@ describe('the admin portal in a browser', () => {
     const rowDialog = page.getByTestId('migrate-dialog');
     expect(await rowDialog.getByLabel('Live migration').isChecked()).toBe(false);
     expect(await rowDialog.getByLabel('Live migration').isDisabled()).toBe(true);
+    await screenshot(page, '23-migrate-from-row');
     await rowDialog.getByRole('button', { name: 'Migrate', exact: true }).click();
     const rowEnded = rowDialog.locator('[data-testid="migration"]:is([data-status="succeeded"], [data-status="failed"], [data-status="cancelled"])');
     await rowEnded.or(rowDialog.getByRole('alert')).first().waitFor({ timeout: 60_000 });

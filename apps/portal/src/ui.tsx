@@ -1,4 +1,5 @@
 import { useEffect, useRef, type FormEvent, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import { ApiError } from './lib/api';
 import { percent, stateTone } from './lib/format';
 
@@ -96,7 +97,8 @@ export function Kv({ items }: { items: [string, ReactNode][] }): ReactNode {
 
 /**
  * A modal form on the native <dialog> (focus kept inside, Esc closes it). Rendered only while
- * open: the caller mounts it to open it and unmounts it in `onClose`.
+ * open: the caller mounts it to open it and unmounts it in `onClose`. It lives under <body>, so
+ * that a table cell or a virtual row that opens it passes on none of its styles (nowrap, ellipsis).
  */
 export function Dialog({ title, children, onClose, onSubmit, submit, busy, danger, testId, extra }: { title: string; children: ReactNode; onClose: () => void; onSubmit?: () => void; submit?: string; busy?: boolean; danger?: boolean; testId?: string; extra?: ReactNode }): ReactNode {
   const ref = useRef<HTMLDialogElement>(null);
@@ -105,7 +107,7 @@ export function Dialog({ title, children, onClose, onSubmit, submit, busy, dange
     if (d && !d.open) d.showModal();
     return () => d?.close();
   }, []);
-  return (
+  return createPortal(
     <dialog ref={ref} className="dialog" aria-label={title} data-testid={testId} onClose={onClose}>
       <form
         method="dialog"
@@ -131,6 +133,7 @@ export function Dialog({ title, children, onClose, onSubmit, submit, busy, dange
           ) : null}
         </footer>
       </form>
-    </dialog>
+    </dialog>,
+    document.body,
   );
 }
