@@ -200,11 +200,11 @@ describe('the admin portal in a browser', () => {
     await page.getByTestId('timeline-move').getByText(`moved from ${hostName(vm.hostId)} to ${to.name} (live)`).waitFor();
 
     // From the instances table: the scheduler chooses; a container moves offline (it cannot live).
-    // One on an x86_64 Linux host (placement varies; an arm64 container has nowhere else to go).
-    const x86 = new Set(hosts.filter((h) => h.os === 'linux' && h.arch === 'x86_64').map((h) => h.id));
-    const containers = (await admin.get('/v1/instances?limit=500')).body.items.filter((i: any) => i.technology === 'container' && x86.has(i.hostId) && i.name !== 'team-a-web');
-    const ct = containers.find((i: any) => i.name === 'wiz-ct') ?? containers[0];
-    expect(ct).toBeDefined();
+    // One pinned to lin-x86-1 (placement varies between runs; an arm64 container has nowhere else to go).
+    const pinned = hosts.find((h) => h.name === 'lin-x86-1')!;
+    await admin.createAndWait({ name: 'mig-ct', template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 }, placement: { hostId: pinned.id } }, 60);
+    const ct = (await admin.get('/v1/instances?limit=500')).body.items.find((i: any) => i.name === 'mig-ct');
+    expect(ct).toMatchObject({ hostId: pinned.id, state: 'running' });
     await page.goto('/instances');
     await page.locator(`[data-instance="${ct.name}"]`).getByRole('button', { name: `migrate ${ct.name}` }).click();
     const rowDialog = page.getByTestId('migrate-dialog');
