@@ -165,6 +165,63 @@ describe('the admin portal in a browser', () => {
     await page.getByText("This instance's driver offers no console log.").waitFor();
   });
 
+  it('migrates a VM live to a host picked in the dialog, and an instance from its row to where the scheduler chooses', async () => {
+    const hosts: any[] = (await admin.get('/v1/hosts')).body.items;
+    const hostName = (id: string): string => hosts.find((h) => h.id === id)!.name;
+    // A running x86_64 VM moved to lin-x86-2 (which the evacuation below empties), or, when every
+    // one is there already (placement varies), wiz-vm from there to lin-x86-1.
+    const vms = (await admin.get('/v1/instances?limit=500')).body.items.filter((i: any) => i.technology === 'vm' && i.state === 'running' && i.arch === 'x86_64');
+    const away = vms.filter((i: any) => hostName(i.hostId) !== 'lin-x86-2');
+    const vm = away.find((i: any) => i.name === 'wiz-vm') ?? away[0] ?? vms.find((i: any) => i.name === 'wiz-vm');
+    expect(vm).toBeDefined();
+    const to = hosts.find((h) => h.name === (hostName(vm.hostId) === 'lin-x86-2' ? 'lin-x86-1' : 'lin-x86-2'))!;
+    await page.goto(`/instances/${vm.id}`);
+    await page.getByRole('button', { name: 'Migrate…' }).click();
+    const dialog = page.getByTestId('migrate-dialog');
+    await dialog.waitFor();
+    // A running VM on a driver that can: live by default.
+    expect(await dialog.getByLabel('Live migration').isChecked()).toBe(true);
+    // The picker offers ready hosts other than its own.
+    const options = await dialog.getByLabel('Destination host').locator('option').allInnerTexts();
+    expect(options.some((o) => o.startsWith(`${to.name} — `))).toBe(true);
+    expect(options.some((o) => o.startsWith(`${hostName(vm.hostId)} — `))).toBe(false);
+    await dialog.getByLabel('Destination host').selectOption(to.id);
+    await screenshot(page, '16-migrate-dialog');
+    await dialog.getByRole('button', { name: 'Migrate', exact: true }).click();
+    const ended = dialog.locator('[data-testid="migration"]:is([data-status="succeeded"], [data-status="failed"], [data-status="cancelled"])');
+    await ended.or(dialog.getByRole('alert')).first().waitFor({ timeout: 60_000 });
+    expect(await dialog.locator('.dialog-body').innerText()).not.toMatch(/Not moved|Cancelled|Conflict|Bad Request/);
+    await dialog.getByTestId('move').getByText(`moved from ${hostName(vm.hostId)} to ${to.name} (live)`, { exact: true }).waitFor();
+    await screenshot(page, '17-migrated');
+    expect((await admin.get(`/v1/instances/${vm.id}`)).body).toMatchObject({ hostId: to.id, state: 'running' });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    // The page follows: its host, and the move in its timeline.
+    await page.locator('[data-page="instance"] .kv').getByRole('link', { name: to.name }).waitFor();
+    await page.getByTestId('timeline-move').getByText(`moved from ${hostName(vm.hostId)} to ${to.name} (live)`).waitFor();
+
+    // From the instances table: the scheduler chooses; a container moves offline (it cannot live).
+    // One pinned to lin-x86-1 (placement varies between runs; an arm64 container has nowhere else to go).
+    const pinned = hosts.find((h) => h.name === 'lin-x86-1')!;
+    await admin.createAndWait({ name: 'mig-ct', template: 'alpine-3.20', technology: 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 }, placement: { hostId: pinned.id } }, 60);
+    const ct = (await admin.get('/v1/instances?limit=500')).body.items.find((i: any) => i.name === 'mig-ct');
+    expect(ct).toMatchObject({ hostId: pinned.id, state: 'running' });
+    await page.goto('/instances');
+    await page.locator(`[data-instance="${ct.name}"]`).getByRole('button', { name: `migrate ${ct.name}` }).click();
+    const rowDialog = page.getByTestId('migrate-dialog');
+    expect(await rowDialog.getByLabel('Live migration').isChecked()).toBe(false);
+    expect(await rowDialog.getByLabel('Live migration').isDisabled()).toBe(true);
+    await screenshot(page, '23-migrate-from-row');
+    await rowDialog.getByRole('button', { name: 'Migrate', exact: true }).click();
+    const rowEnded = rowDialog.locator('[data-testid="migration"]:is([data-status="succeeded"], [data-status="failed"], [data-status="cancelled"])');
+    await rowEnded.or(rowDialog.getByRole('alert')).first().waitFor({ timeout: 60_000 });
+    expect(await rowDialog.locator('.dialog-body').innerText()).not.toMatch(/Not moved|Cancelled|Conflict|Bad Request/);
+    const moved = (await admin.get(`/v1/instances/${ct.id}`)).body;
+    expect(moved.state).toBe(ct.state);
+    expect(moved.hostId).not.toBe(ct.hostId);
+    await rowDialog.getByTestId('move').getByText(`moved from ${hostName(ct.hostId)} to ${hostName(moved.hostId)} (offline)`, { exact: true }).waitFor();
+    await rowDialog.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('shows per-row results after a bulk start: which were queued, which were refused and why', async () => {
     await page.goto('/instances');
     await page.locator('[data-instance="wiz-ct"]').waitFor();
@@ -229,12 +286,23 @@ describe('the admin portal in a browser', () => {
     const row = page.locator('tr[data-host="lin-x86-2"]');
     await row.waitFor();
     await row.getByRole('button', { name: 'drain lin-x86-2' }).click();
+    const drain = page.getByTestId('drain-dialog');
+    await drain.getByLabel('Reason (optional)').fill('firmware update');
+    await drain.getByLabel('Minutes until the deadline').fill('30');
+    expect(await drain.getByRole('radio').nth(1).isChecked()).toBe(true);
+    await screenshot(page, '18-drain-dialog');
+    await drain.getByRole('button', { name: 'Drain', exact: true }).click();
     await row.locator('[data-state="draining"]').waitFor();
+    // The deadline, as a countdown beside the status.
+    expect(await row.getByTestId('drain-deadline').innerText()).toMatch(/^deadline in (29|30) min$/);
     await screenshot(page, '08-hosts');
     const host = (await admin.get('/v1/hosts')).body.items.find((h: any) => h.name === 'lin-x86-2');
     expect(host.status).toBe('draining');
+    expect(host.statusReason).toBe('firmware update');
+    expect(Date.parse(host.drainDeadline) - Date.now()).toBeGreaterThan(28 * 60_000);
     await page.goto(`/hosts/${host.id}`);
     await page.getByText('Recent operations').waitFor();
+    expect(await page.locator('h1').getByTestId('drain-deadline').innerText()).toMatch(/^deadline \S.* \(in (29|30) min\)$/);
     await screenshot(page, '09-host');
     await page.goto('/overview');
     await page.locator('.density-row').first().waitFor();
@@ -251,6 +319,46 @@ describe('the admin portal in a browser', () => {
     await page.reload();
     await page.getByRole('cell', { name: 'rack-7' }).waitFor();
     expect(await page.getByTestId('secret').count()).toBe(0);
+  });
+
+  it('evacuates a host from its page and shows every move, from → to, as it happens', async () => {
+    const hosts: any[] = (await admin.get('/v1/hosts')).body.items;
+    const hostName = (id: string): string => hosts.find((h) => h.id === id)!.name;
+    const host = hosts.find((h) => h.name === 'lin-x86-2')!;
+    const on = (await admin.get(`/v1/instances?host=${host.id}&limit=500`)).body.items.filter((i: any) => i.state === 'running' || i.state === 'stopped');
+    // A VM at least (the migration above saw to it): VMs move live, containers offline.
+    const vm = on.find((i: any) => i.technology === 'vm');
+    expect(vm).toBeDefined();
+    await page.goto(`/hosts/${host.id}`);
+    await page.getByRole('button', { name: 'evacuate lin-x86-2' }).click();
+    const dialog = page.getByTestId('evacuate-dialog');
+    await dialog.getByTestId('evacuate-count').getByText(`${on.length === 1 ? '1 instance' : `${on.length} instances`} will move off lin-x86-2`).waitFor();
+    await screenshot(page, '19-evacuate-dialog');
+    await dialog.getByRole('button', { name: `Move ${on.length} instance${on.length === 1 ? '' : 's'}` }).click();
+    const card = page.getByTestId('evacuation');
+    await card.locator('tr[data-move]').first().waitFor();
+    await screenshot(page, '20-host-evacuating');
+    await page.locator('[data-testid="evacuation"][data-status="succeeded"]').waitFor({ timeout: 90_000 });
+    // Every instance that was here is in the table, from lin-x86-2 to where the API says it is now.
+    for (const i of on) {
+      const now = (await admin.get(`/v1/instances/${i.id}`)).body;
+      expect(now.hostId).not.toBe(host.id);
+      const row = card.locator(`tr[data-move="${i.name}"]`);
+      await row.locator('[data-move-from="lin-x86-2"]').waitFor();
+      expect(await row.locator('.move').getAttribute('data-move-to')).toBe(hostName(now.hostId));
+      expect(await row.getAttribute('data-status')).toBe('succeeded');
+      expect(await row.locator('td').nth(2).innerText()).toBe(i.technology === 'vm' ? 'live' : 'offline');
+    }
+    expect(await card.locator('tr[data-move]').count()).toBe(on.length);
+    await page.getByText('No instance runs here.').waitFor();
+    await screenshot(page, '21-host-evacuated');
+    // The evacuation's own page names the instances and the hosts of its children, not id prefixes.
+    const evacuation = await card.getAttribute('data-operation');
+    await page.goto(`/operations/${evacuation}`);
+    const child = page.locator('[data-page="operation"] tr[data-kind="migrate"]').filter({ hasText: vm.name });
+    await child.locator('[data-move-from="lin-x86-2"]').waitFor();
+    expect(await child.locator('.move').getAttribute('data-move-to')).toBe(hostName((await admin.get(`/v1/instances/${vm.id}`)).body.hostId));
+    await screenshot(page, '22-evacuation-operation');
   });
 
   it('shows a viewer token no action', async () => {
@@ -270,6 +378,10 @@ describe('the admin portal in a browser', () => {
       await p.goto('/hosts');
       await p.locator('tr[data-host="lin-x86-1"]').waitFor();
       expect(await p.locator('[data-page="hosts"] button').count()).toBe(0);
+      // A host's page: its evacuation is shown, but no drain, evacuate or activate.
+      await p.locator('tr[data-host="lin-x86-2"]').getByRole('link', { name: 'lin-x86-2' }).click();
+      await p.getByTestId('evacuation').waitFor();
+      expect(await p.locator('[data-page="host"] button').count()).toBe(0);
     } finally {
       await ctx.close();
     }

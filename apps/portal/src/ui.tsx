@@ -1,4 +1,5 @@
-import type { ReactNode } from 'react';
+import { useEffect, useRef, type FormEvent, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import { ApiError } from './lib/api';
 import { percent, stateTone } from './lib/format';
 
@@ -91,5 +92,48 @@ export function Kv({ items }: { items: [string, ReactNode][] }): ReactNode {
         </div>
       ))}
     </dl>
+  );
+}
+
+/**
+ * A modal form on the native <dialog> (focus kept inside, Esc closes it). Rendered only while
+ * open: the caller mounts it to open it and unmounts it in `onClose`. It lives under <body>, so
+ * that a table cell or a virtual row that opens it passes on none of its styles (nowrap, ellipsis).
+ */
+export function Dialog({ title, children, onClose, onSubmit, submit, busy, danger, testId, extra }: { title: string; children: ReactNode; onClose: () => void; onSubmit?: () => void; submit?: string; busy?: boolean; danger?: boolean; testId?: string; extra?: ReactNode }): ReactNode {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => d?.close();
+  }, []);
+  return createPortal(
+    <dialog ref={ref} className="dialog" aria-label={title} data-testid={testId} onClose={onClose}>
+      <form
+        method="dialog"
+        noValidate
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          onSubmit?.();
+        }}
+      >
+        <header className="dialog-head">
+          <h2>{title}</h2>
+        </header>
+        <div className="dialog-body">{children}</div>
+        <footer className="dialog-foot">
+          {extra}
+          <button type="button" className={submit ? 'ghost' : 'primary'} onClick={onClose}>
+            {submit ? 'Cancel' : 'Close'}
+          </button>
+          {submit ? (
+            <button type="submit" className={danger ? 'primary danger-fill' : 'primary'} disabled={busy}>
+              {busy ? 'Submitting…' : submit}
+            </button>
+          ) : null}
+        </footer>
+      </form>
+    </dialog>,
+    document.body,
   );
 }

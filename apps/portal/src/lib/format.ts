@@ -97,6 +97,8 @@ export function stateTone(state: string): 'ok' | 'busy' | 'idle' | 'bad' {
     case 'restarting':
     case 'suspending':
     case 'resuming':
+    case 'migrating':
+    case 'draining':
       return 'busy';
     case 'failed':
     case 'error':

@@ -19,6 +19,15 @@ describe('events from the stream applied to what the portal shows', () => {
     expect(qc.getQueryData<Instance[]>(['instances'])!.map((r) => r.state)).toEqual(['running', 'stopped']);
     expect(qc.getQueryData<Instance>(['instance', 'b'])!.state).toBe('stopped');
     expect(refetched).not.toContain('["instances"]');
+    // A host page's list has no states patched in place: it is fetched again.
+    expect(refetched).toContain('["instances","host"]');
+  });
+
+  it('fetches the list and the hosts again when a migration ends (the instance has another host)', () => {
+    qc.setQueryData(['instances'], [row('a', 'migrating')]);
+    applyEvent(qc, { id: '14', type: 'instance.state', data: { subjectId: 'a', from: 'migrating', state: 'running', reason: null } }, refetch);
+    expect(qc.getQueryData<Instance[]>(['instances'])![0]!.state).toBe('running');
+    expect(refetched).toEqual(expect.arrayContaining(['["instances"]', '["hosts"]', '["host"]', '["instances","host"]']));
   });
 
   it('fetches the list again for an instance it has not seen', () => {

@@ -18,8 +18,16 @@ export function applyEvent(qc: QueryClient, e: StreamEvent, refetch: (key: Query
       return next;
     });
     qc.setQueryData<Instance>(['instance', id], (i) => (i ? { ...i, state } : i));
-    // A new instance, or one whose host or explanation is now known: fetch it properly.
-    if (!known || e.data.from === null) refetch(['instances']);
+    // A new instance, or one whose host or explanation is now known (or changed, after a
+    // migration): fetch it properly, and the hosts' allocations with it.
+    const moved = e.data.from === 'migrating';
+    if (!known || e.data.from === null || moved) refetch(['instances']);
+    if (moved) {
+      refetch(['hosts']);
+      refetch(['host']);
+    }
+    // A host page's own list (its instances' states, and which are still there).
+    refetch(['instances', 'host']);
     refetch(['instance', id]);
     refetch(['overview']);
   } else if (e.type === 'operation.status' && id) {

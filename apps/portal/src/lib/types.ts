@@ -72,6 +72,10 @@ export interface Host {
   drivers: { name: string; installed: boolean; error?: string; accelerator?: string; offers: { technology: string; capabilities: string[]; overhead: Resources }[] }[];
   createFailures: number;
   lastHeartbeatAt: string | null;
+  /** When a drain with a deadline evacuates what is still on the host (absent before the API sends it). */
+  drainDeadline?: string | null;
+  /** The evacuation that the drain deadline started (absent before the API sends it). */
+  drainEvacuationId?: string | null;
   createdAt: string;
 }
 
@@ -85,8 +89,22 @@ export interface Operation {
   instanceId: string | null;
   projectId: string;
   parentId: string | null;
-  requestedBy: string;
+  /** The token that asked; null when the system did (see initiator). */
+  requestedBy: string | null;
+  /** Who started it when no token did, e.g. "system:drain-deadline" (where the API sends it). */
+  initiator?: string | null;
   result: Record<string, unknown> | null;
+  /**
+   * Where the API sends them: a migrate's source and (once placed) destination, with their names
+   * when it was placed; an evacuate's host (fromHostId). Else a migrate's result.from/to once done.
+   */
+  fromHostId?: string | null;
+  fromHostName?: string | null;
+  toHostId?: string | null;
+  toHostName?: string | null;
+  /** A migrate's mode, where the API sends it (else result.mode once done). */
+  live?: boolean | null;
+  mode?: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

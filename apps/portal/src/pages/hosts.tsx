@@ -2,11 +2,12 @@ import { useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, getAll, post } from '../lib/api';
 import { age, formatGiB, formatMiB, osLabel, technologyLabel } from '../lib/format';
-import type { Host, Instance, Operation } from '../lib/types';
+import type { Host, Operation } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
 import { Badge, Bar, Card, Empty, ErrorNote, Kv, Loading } from '../ui';
 import { InstanceRows } from './instances';
+import { DrainDeadline, DrainDialog, EvacuateDialog, EvacuationCard, useHostInstances } from './evacuation';
 import { OperationTable } from './operations';
 
 export function useHosts(enabled = true): ReturnType<typeof useQuery<Host[]>> {
@@ -17,23 +18,57 @@ export function technologies(h: Host): string[] {
   return [...new Set(h.drivers.filter((d) => d.installed).flatMap((d) => d.offers.map((o) => o.technology)))];
 }
 
-function HostActions({ host }: { host: Host }): ReactNode {
+/** Host actions for admins: drain (a dialog, with a deadline), maintenance, activate, evacuate (a confirmation; on the host's page). */
+function HostActions({ host, evacuate = true }: { host: Host; evacuate?: boolean }): ReactNode {
   const session = useSession();
   const qc = useQueryClient();
+  const { navigate } = useRouter();
+  const [dialog, setDialog] = useState<'drain' | 'evacuate' | null>(null);
   const act = useMutation({
     mutationFn: (action: string) => post<Host>(`/v1/hosts/${host.id}/actions/${action}`, {}),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ['hosts'] }),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['hosts'] });
+      void qc.invalidateQueries({ queryKey: ['host', host.id] });
+    },
   });
   if (!can(session).admin) return null;
   const actions = host.status === 'ready' ? ['drain', 'maintenance'] : host.status === 'draining' || host.status === 'maintenance' ? ['activate'] : [];
+  const canEvacuate = evacuate && ['ready', 'draining', 'maintenance'].includes(host.status) && host.allocated.instances > 0;
   return (
     <span className="actions">
       {actions.map((a) => (
-        <button key={a} className="small-btn" disabled={act.isPending} onClick={() => act.mutate(a)} aria-label={`${a} ${host.name}`}>
+        <button key={a} className="small-btn" disabled={act.isPending} onClick={() => (a === 'drain' ? setDialog('drain') : act.mutate(a))} aria-label={`${a} ${host.name}`}>
           {a[0]!.toUpperCase() + a.slice(1)}
+          {a === 'drain' ? '…' : ''}
         </button>
       ))}
+      {canEvacuate ? (
+        <button className="small-btn danger" onClick={() => setDialog('evacuate')} aria-label={`evacuate ${host.name}`}>
+          Evacuate…
+        </button>
+      ) : null}
       {act.error ? <ErrorNote error={act.error} /> : null}
+      {dialog === 'drain' ? <DrainDialog host={host} onClose={() => setDialog(null)} /> : null}
+      {dialog === 'evacuate' ? (
+        <EvacuateDialog
+          host={host}
+          onClose={() => setDialog(null)}
+          onStarted={(op) => {
+            setDialog(null);
+            navigate(`/hosts/${host.id}?evacuation=${op.id}`);
+          }}
+        />
+      ) : null}
+    </span>
+  );
+}
+
+/** A host's status, with its drain deadline where it has one (`short` in a table). */
+function HostStatus({ host, short }: { host: Host; short?: boolean }): ReactNode {
+  return (
+    <span className="host-status">
+      <Badge value={host.status} title={host.statusReason ?? undefined} />
+      {host.status === 'draining' && host.drainDeadline ? <DrainDeadline iso={host.drainDeadline} variant={short ? 'short' : 'full'} /> : null}
     </span>
   );
 }
@@ -97,7 +132,7 @@ export function HostsPage(): ReactNode {
             <tbody>
               {rows.map((h) => (
                 <tr key={h.id} data-host={h.name}>
-                  <td>
+                  <td className="nowrap">
                     <Link to={`/hosts/${h.id}`}>{h.name}</Link>
                   </td>
                   <td title={h.osVersion}>{osLabel(h.os)}</td>
@@ -109,7 +144,7 @@ export function HostsPage(): ReactNode {
                       .join(' · ') || '—'}
                   </td>
                   <td>
-                    <Badge value={h.status} title={h.statusReason ?? undefined} />
+                    <HostStatus host={h} short />
                   </td>
                   <td className="muted">{age(h.lastHeartbeatAt)}</td>
                   <td>
@@ -126,7 +161,7 @@ export function HostsPage(): ReactNode {
                   </td>
                   <td className="num">{h.allocated.instances}</td>
                   <td>
-                    <HostActions host={h} />
+                    <HostActions host={h} evacuate={false} />
                   </td>
                 </tr>
               ))}
@@ -139,8 +174,10 @@ export function HostsPage(): ReactNode {
 }
 
 export function HostPage({ id }: { id: string }): ReactNode {
-  const host = useQuery({ queryKey: ['host', id], queryFn: () => get<Host>(`/v1/hosts/${id}`) });
-  const instances = useQuery({ queryKey: ['instances', 'host', id], queryFn: () => getAll<Instance>(`/v1/instances?host=${id}`) });
+  const { search } = useRouter();
+  const pinned = new URLSearchParams(search).get('evacuation');
+  const host = useQuery({ queryKey: ['host', id], queryFn: () => get<Host>(`/v1/hosts/${id}`), refetchInterval: 15_000 });
+  const instances = useHostInstances(id);
   const ops = useQuery({
     queryKey: ['operations', 'host', id],
     queryFn: async () => {
@@ -161,13 +198,19 @@ export function HostPage({ id }: { id: string }): ReactNode {
             <Link to="/hosts">Hosts</Link> /
           </div>
           <h1>
-            {h.name} <Badge value={h.status} />
+            {h.name} <HostStatus host={h} />
           </h1>
           {h.statusReason ? <p className="muted">{h.statusReason}</p> : null}
+          {h.status === 'draining' && h.drainDeadline ? (
+            <p className="muted small" data-testid="drain-note">
+              {h.allocated.instances > 0 ? 'At the deadline, what is still here is evacuated.' : 'Nothing is left here for the deadline to move.'}
+            </p>
+          ) : null}
         </div>
         <HostActions host={h} />
       </header>
       <div className="grid">
+        <EvacuationCard host={h} onHost={instances.data} pinned={pinned} />
         <Card title="Host">
           <Kv
             items={[
@@ -175,6 +218,8 @@ export function HostPage({ id }: { id: string }): ReactNode {
               ['Architecture', h.arch],
               ['Zone', h.zone ?? '—'],
               ['Labels', Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '—'],
+              ['Status', <Badge key="status" value={h.status} />],
+              ...(h.status === 'draining' ? [['Drain deadline', h.drainDeadline ? <DrainDeadline iso={h.drainDeadline} variant="bare" /> : 'none'] as [string, ReactNode]] : []),
               ['Heartbeat', age(h.lastHeartbeatAt)],
               ['Failed creates', String(h.createFailures)],
               ['Simulated', h.simulated ? 'yes' : 'no'],

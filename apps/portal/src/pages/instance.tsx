@@ -2,12 +2,15 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, get } from '../lib/api';
 import { ago, duration, formatMiB, technologyLabel } from '../lib/format';
-import type { Host, Instance, Operation, Page } from '../lib/types';
+import type { Explanation, Host, Instance, Operation, Page } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
 import { Badge, Card, Empty, ErrorNote, Field, Kv, Loading, Progress } from '../ui';
 import { ConsoleCard } from './console-log';
 import { ExplanationBlock } from './explanation';
+import { MigrateDialog, useHostName } from './migrate';
+import { requester } from './operations';
+import { moveOf, moveText } from '../lib/moves';
 
 export function InstancePage({ id }: { id: string }): ReactNode {
   const session = useSession();
@@ -22,6 +25,8 @@ export function InstancePage({ id }: { id: string }): ReactNode {
   const [snapName, setSnapName] = useState('');
   const [cloneName, setCloneName] = useState('');
   const [size, setSize] = useState<{ vcpus: string; memoryMiB: string } | null>(null);
+  const [migrating, setMigrating] = useState(false);
+  const hostName = useHostName();
   const run = async (method: string, path: string, body?: unknown): Promise<void> => {
     setError(null);
     try {
@@ -35,6 +40,8 @@ export function InstancePage({ id }: { id: string }): ReactNode {
   if (inst.error) return <ErrorNote error={inst.error} />;
   if (!inst.data) return <Loading what="the instance" />;
   const i = inst.data;
+  // Since a migration, it is where that move put it: that placement's explanation is the one to show.
+  const lastMove = ops.data?.find((o) => o.kind === 'migrate' && o.status === 'succeeded' && !!o.result?.explanation);
   const actions: string[] = { running: ['stop', 'restart', 'suspend'], stopped: ['start'], suspended: ['resume', 'stop'] }[i.state] ?? [];
   const caps = new Set(host.data?.drivers.find((d) => d.name === i.driver)?.offers.flatMap((o) => o.capabilities) ?? []);
   const snapOk = !host.data || caps.has('snapshot');
@@ -61,6 +68,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
                 {a[0]!.toUpperCase() + a.slice(1)}
               </button>
             ))}
+            {i.hostId && (i.state === 'running' || i.state === 'stopped') ? <button onClick={() => setMigrating(true)}>Migrate…</button> : null}
             {i.state !== 'deleting' && i.state !== 'deleted' ? (
               <button
                 className="danger"
@@ -75,6 +83,7 @@ export function InstancePage({ id }: { id: string }): ReactNode {
         ) : null}
       </header>
       <ErrorNote error={error} />
+      {migrating ? <MigrateDialog instance={i} onClose={() => setMigrating(false)} /> : null}
       <div className="grid">
         <Card title="Instance">
           <Kv
@@ -92,7 +101,12 @@ export function InstancePage({ id }: { id: string }): ReactNode {
           />
         </Card>
         <Card title="Why it is here">
-          <ExplanationBlock explanation={i.placementExplanation} />
+          {lastMove ? (
+            <p className="muted small" data-testid="moved-here">
+              {session.fleetWide ? sentence(moveText(moveOf(lastMove), hostName, true)) : 'Moved to another host'} {ago(lastMove.finishedAt)}; the scheduler's reasons for that move:
+            </p>
+          ) : null}
+          <ExplanationBlock explanation={lastMove ? (lastMove.result!.explanation as Explanation) : i.placementExplanation} />
         </Card>
         <Card title="Snapshots">
           {snaps.data?.length ? (
@@ -190,9 +204,14 @@ export function InstancePage({ id }: { id: string }): ReactNode {
               {ops.data.map((o) => (
                 <li key={o.id} className={`tone-${o.status}`}>
                   <div className="tl-head">
-                    <Link to={`/operations/${o.id}`}>{o.kind}</Link> <Badge value={o.status} /> <span className="muted small">{ago(o.createdAt)} · {duration(o.startedAt ?? o.createdAt, o.finishedAt)} · by {o.requestedBy.slice(0, 8)}</span>
+                    <Link to={`/operations/${o.id}`}>{o.kind}</Link> <Badge value={o.status} /> <span className="muted small">{ago(o.createdAt)} · {duration(o.startedAt ?? o.createdAt, o.finishedAt)} · by {requester(o, new Map())}</span>
                   </div>
                   <div className="small">{o.error?.message ?? o.step}</div>
+                  {o.kind === 'migrate' && session.fleetWide && (o.status === 'succeeded' || moveOf(o).to) ? (
+                    <div className="small" data-testid="timeline-move">
+                      {moveText(moveOf(o), hostName, o.status === 'succeeded')}
+                    </div>
+                  ) : null}
                   {o.status === 'running' ? <Progress value={o.progress} /> : null}
                 </li>
               ))}
@@ -202,4 +221,8 @@ export function InstancePage({ id }: { id: string }): ReactNode {
       </div>
     </div>
   );
+}
+
+function sentence(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -9,6 +9,7 @@ import type { Host, Instance, Operation, Page, Template } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
 import { Badge, Empty, ErrorNote, Loading } from '../ui';
+import { MigrateDialog } from './migrate';
 
 const STATES = ['pending', 'creating', 'running', 'stopped', 'suspended', 'unschedulable', 'failed', 'deleting'];
 
@@ -379,6 +380,7 @@ function BulkResults({ run, onClose }: { run: BulkRun; onClose: () => void }): R
 export function RowActions({ instance }: { instance: Instance }): ReactNode {
   const [err, setErr] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [migrating, setMigrating] = useState(false);
   const act = async (a: string): Promise<void> => {
     setBusy(true);
     setErr(null);
@@ -398,7 +400,13 @@ export function RowActions({ instance }: { instance: Instance }): ReactNode {
           {a}
         </button>
       ))}
+      {instance.hostId && (instance.state === 'running' || instance.state === 'stopped') ? (
+        <button className="small-btn icon-btn" onClick={() => setMigrating(true)} aria-label={`migrate ${instance.name}`} title="Migrate…">
+          ⇄
+        </button>
+      ) : null}
       {err ? <span className="field-error">!</span> : null}
+      {migrating ? <MigrateDialog instance={instance} onClose={() => setMigrating(false)} /> : null}
     </span>
   );
 }

@@ -1,13 +1,14 @@
-import type { ReactNode } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { get, post } from '../lib/api';
+import { get, getAll, post } from '../lib/api';
 import { ago, duration } from '../lib/format';
 import type { Instance, Operation, Page } from '../lib/types';
 import { Link, useRouter } from '../router';
 import { can, useSession } from '../session';
 import { Badge, Card, Empty, ErrorNote, Kv, Loading, Progress } from '../ui';
+import { MoveCell, useHostName } from './migrate';
 
-const KINDS = ['create', 'start', 'stop', 'restart', 'delete', 'suspend', 'resume', 'snapshot', 'restore', 'clone', 'resize', 'batch'];
+const KINDS = ['create', 'start', 'stop', 'restart', 'delete', 'suspend', 'resume', 'snapshot', 'restore', 'clone', 'resize', 'migrate', 'evacuate', 'recover', 'batch'];
 
 export function OperationsPage(): ReactNode {
   const { search, navigate } = useRouter();
@@ -59,12 +60,34 @@ export function OperationsPage(): ReactNode {
   );
 }
 
+/**
+ * Instances' names by id: from the instances list where this browser has it, else that list is
+ * fetched (once a minute at most) when a row names an instance it does not know.
+ */
+export function useInstanceNames(rows: Operation[]): Map<string, string> {
+  const qc = useQueryClient();
+  const cached = qc.getQueryData<Instance[]>(['instances']);
+  const missing = rows.some((o) => o.instanceId && !cached?.some((i) => i.id === o.instanceId));
+  const list = useQuery({ queryKey: ['instances'], queryFn: () => getAll<Instance>('/v1/instances'), enabled: missing, staleTime: 60_000 });
+  const data = list.data ?? cached;
+  return useMemo(() => new Map((data ?? []).map((i) => [i.id, i.name])), [data]);
+}
+
+/** Where an instance is now (the source of a migrate that has not reported its hosts yet). */
+function useInstanceHosts(): Map<string, string | null> {
+  const qc = useQueryClient();
+  const cached = qc.getQueryData<Instance[]>(['instances']);
+  return useMemo(() => new Map((cached ?? []).map((i) => [i.id, i.hostId])), [cached]);
+}
+
 export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
   const session = useSession();
   const qc = useQueryClient();
-  // Names where this browser already knows them: instances from the table, tokens for admins.
-  const instances = qc.getQueryData<Instance[]>(['instances']);
-  const names = new Map((instances ?? []).map((i) => [i.id, i.name]));
+  // Names where this browser knows them or can: instances, hosts (fleet-wide tokens), tokens for admins.
+  const names = useInstanceNames(rows);
+  const hostName = useHostName();
+  const where = useInstanceHosts();
+  const moves = session.fleetWide && rows.some((o) => o.kind === 'migrate');
   const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => get<{ items: { id: string; name: string }[] }>('/v1/tokens').then((r) => r.items), enabled: can(session).admin, staleTime: 60_000 });
   const who = new Map((tokens.data ?? []).map((t) => [t.id, t.name]));
   const cancel = useMutation({ mutationFn: (id: string) => post(`/v1/operations/${id}/cancel`), onSettled: () => void qc.invalidateQueries({ queryKey: ['operations'] }) });
@@ -75,6 +98,7 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
           <tr>
             <th>Kind</th>
             <th>Target</th>
+            {moves ? <th>From → to</th> : null}
             <th>Requested by</th>
             <th>Status</th>
             <th>Progress</th>
@@ -90,9 +114,10 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
               <td>
                 <Link to={`/operations/${o.id}`}>{o.kind}</Link>
               </td>
-              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{o.parentId ? 'child' : typeof o.result?.total === 'number' ? `${o.result.total} instances` : 'batch'}</span>}</td>
-              <td className="small" title={o.requestedBy}>
-                {who.get(o.requestedBy) ?? o.requestedBy.slice(0, 8)}
+              <td>{o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId.slice(0, 8)}</Link> : <span className="muted">{parentTarget(o, hostName)}</span>}</td>
+              {moves ? <td className="small">{o.kind === 'migrate' ? <MoveCell op={o} name={hostName} from={o.instanceId && !['succeeded', 'failed', 'cancelled'].includes(o.status) ? where.get(o.instanceId) : null} /> : null}</td> : null}
+              <td className="small" title={o.requestedBy ?? o.initiator ?? undefined}>
+                {requester(o, who)}
               </td>
               <td>
                 <Badge value={o.status} />
@@ -119,6 +144,22 @@ export function OperationTable({ rows }: { rows: Operation[] }): ReactNode {
   );
 }
 
+/** Who asked: a token's name where known, else its id's start; the system's initiator (a drain deadline) when no token did. */
+export function requester(o: Operation, names: Map<string, string>): string {
+  if (o.requestedBy) return names.get(o.requestedBy) ?? o.requestedBy.slice(0, 8);
+  return o.initiator ?? '—';
+}
+
+/** What a parent operation is about: an evacuation's host where known, else its number of children. */
+function parentTarget(o: Operation, hostName: (id: string) => string | undefined): string {
+  const count = typeof o.result?.total === 'number' ? `${o.result.total} instances` : null;
+  if (o.kind === 'evacuate') {
+    const host = typeof o.fromHostId === 'string' ? (hostName(o.fromHostId) ?? o.fromHostName ?? o.fromHostId.slice(0, 8)) : null;
+    return host ? `host ${host}${count ? ` · ${count}` : ''}` : (count ?? 'a host');
+  }
+  return o.parentId ? 'child' : (count ?? 'batch');
+}
+
 export function OperationPage({ id }: { id: string }): ReactNode {
   const op = useQuery({ queryKey: ['operation', id], queryFn: () => get<Operation>(`/v1/operations/${id}`) });
   const finished = op.data ? !['queued', 'running'].includes(op.data.status) : false;
@@ -132,10 +173,12 @@ export function OperationPage({ id }: { id: string }): ReactNode {
   });
   const session = useSession();
   const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => get<{ items: { id: string; name: string }[] }>('/v1/tokens').then((r) => r.items), enabled: can(session).admin, staleTime: 60_000 });
+  const names = useInstanceNames(op.data ? [op.data] : []);
+  const hostName = useHostName();
   if (op.error) return <ErrorNote error={op.error} />;
   if (!op.data) return <Loading what="the operation" />;
   const o = op.data;
-  const requester = tokens.data?.find((t) => t.id === o.requestedBy)?.name;
+  const who = new Map((tokens.data ?? []).map((t) => [t.id, t.name]));
   return (
     <div className="page" data-page="operation">
       <header className="page-head">
@@ -154,8 +197,9 @@ export function OperationPage({ id }: { id: string }): ReactNode {
           <Kv
             items={[
               ['Step', o.step],
-              ['Target', o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{o.instanceId}</Link> : '—'],
-              ['Requested by', requester ? <span title={o.requestedBy}>{requester}</span> : o.requestedBy],
+              ['Target', o.instanceId ? <Link to={`/instances/${o.instanceId}`}>{names.get(o.instanceId) ?? o.instanceId}</Link> : parentTarget(o, hostName)],
+              ...(o.kind === 'migrate' && session.fleetWide ? [['From → to', <MoveCell key="move" op={o} name={hostName} />] as [string, ReactNode]] : []),
+              ['Requested by', <span key="who" title={o.requestedBy ?? o.initiator ?? undefined}>{o.requestedBy && who.has(o.requestedBy) ? who.get(o.requestedBy) : (o.requestedBy ?? o.initiator ?? '—')}</span>],
               ['Created', `${ago(o.createdAt)}`],
               ['Duration', duration(o.startedAt ?? o.createdAt, o.finishedAt)],
               ['Error', o.error?.message ?? '—'],
