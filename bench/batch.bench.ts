@@ -3,7 +3,7 @@
 // would on their own machines), at the product's defaults (heartbeat every 5 s, inventory sync
 // every 30 s), on a fresh database and a Redis server of the run's own. Not a test. Usage:
 //   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--slice 100000] [--delete]
-//     [--delete-concurrency 64] [--prof <dir>] [--progress]
+//     [--delete-concurrency 64] [--prof <dir>] [--progress] [--max-s N]
 //
 // Prints: acceptance rate, placements persisted per second for each slice of `--slice` children
 // (from the children's own `started_at`: the moment their placement's transaction began), the
@@ -38,6 +38,8 @@ const PER_BATCH = Math.min(10_000, INSTANCES);
 const DELETE = process.argv.includes('--delete');
 const DELETE_CONCURRENCY = Number(arg('delete-concurrency', '64'));
 const PROGRESS = process.argv.includes('--progress');
+/** `--max-s N`: stop waiting N s after the first request and report what was done by then. */
+const MAX_S = Number(arg('max-s', '0'));
 /** `--prof <dir>`: api, controller and agent write V8 CPU profiles there when they stop. */
 const PROF = arg('prof', '');
 const nodeArgs = (): string[] => ['--max-semi-space-size=64', ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [])];
@@ -225,6 +227,11 @@ async function drift(db: Client): Promise<number> {
   return rows[0]!.n;
 }
 
+async function childStatuses(db: Client, parents: string[]): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM operations WHERE parent_id = ANY($1::uuid[]) GROUP BY status', [parents]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
 /** Parents still running, with their progress (a PK lookup each: the monitor must not load the database it measures). */
 async function openParents(db: Client, ids: string[]): Promise<{ open: number; ended: number }> {
   const { rows } = await db.query<{ open: number; ended: number }>(
@@ -266,6 +273,7 @@ async function main(): Promise<void> {
       }
     }
     const accepted = performance.now();
+    let stoppedAt = 0;
     for (;;) {
       const { open, ended } = await openParents(db, parents);
       if (PROGRESS && performance.now() - lastPrinted >= 5000) {
@@ -273,15 +281,19 @@ async function main(): Promise<void> {
         console.log(`t=${s(lastPrinted - t0)}s batches_open=${open} children_ended=${ended}`);
       }
       if (open === 0) break;
+      if (MAX_S && performance.now() - t0 > MAX_S * 1000) {
+        stoppedAt = performance.now();
+        break;
+      }
       await new Promise((r) => setTimeout(r, 1000));
     }
     const cpu = machineCpuSeconds() - cpu0;
     // Exact times from the rows: when each child's placement transaction began (started_at),
     // and when the last one ended.
     const { rows: marks } = await db.query<{ n: string; at: Date }>(
-      `SELECT n, at FROM (SELECT row_number() OVER (ORDER BY started_at) AS n, started_at AS at FROM operations WHERE parent_id = ANY($1::uuid[]) AND started_at IS NOT NULL) x
-       WHERE n % $2 = 0 OR n = $3`,
-      [parents, SLICE, INSTANCES],
+      `SELECT n, at FROM (SELECT row_number() OVER (ORDER BY started_at) AS n, started_at AS at, count(*) OVER () AS placed FROM operations WHERE parent_id = ANY($1::uuid[]) AND started_at IS NOT NULL) x
+       WHERE n % $2 = 0 OR n = placed`,
+      [parents, SLICE],
     );
     const { rows: last } = await db.query<{ at: Date; first: Date }>(`SELECT max(finished_at) AS at, min(started_at) AS first FROM operations WHERE parent_id = ANY($1::uuid[])`, [parents]);
     const since = (d: Date): number => d.getTime() - wall0;
@@ -312,7 +324,7 @@ async function main(): Promise<void> {
     lines.push(
       `batch hosts=${HOSTS} instances=${INSTANCES} accept_s=${s(accepted - t0)} accept_per_s=${(INSTANCES / ((accepted - t0) / 1000)).toFixed(0)}` +
         ` first_placed_s=${s(since(last[0]!.first))} all_placed_s=${s(placedAt)} placements_per_s=${(INSTANCES / (placedAt / 1000)).toFixed(0)}` +
-        ` all_running_s=${s(since(last[0]!.at))} machine_cpu_ms_per_instance=${((cpu * 1000) / INSTANCES).toFixed(3)}`,
+        ` all_running_s=${stoppedAt ? `not-reached(stopped at ${s(stoppedAt - t0)} s: ${JSON.stringify(await childStatuses(db, parents))})` : s(since(last[0]!.at))} machine_cpu_ms_per_instance=${((cpu * 1000) / INSTANCES).toFixed(3)}`,
       `placements_per_s_by_slice ${slices.join(' ')}`,
       `${rss()} pg_db_mib=${mib(size)} (+${mib(size - size0)}) pg_wal_written_mib=${mib(wal)} redis_peak_mib=${mib(Number(redis.used_memory_peak))} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
       cpuLine,

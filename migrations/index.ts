@@ -12,7 +12,7 @@ import { AgentsAndUniqueHostNames1796436436623 } from './1796436436623-agents-an
 import { MilliVcpus1796440000000 } from './1796440000000-milli-vcpus';
 import { PolicyNotify1796440000001 } from './1796440000001-policy-notify';
 import { InstanceHa1796443871016 } from './1796443871016-instance-ha';
-import { RunningParentsIndex1796454981186 } from './1796454981186-running-parents-index';
+import { ScaleIndexes1796456593892 } from './1796456593892-scale-indexes';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -30,5 +30,5 @@ export const MIGRATIONS = [
   MilliVcpus1796440000000,
   PolicyNotify1796440000001,
   InstanceHa1796443871016,
-  RunningParentsIndex1796454981186,
+  ScaleIndexes1796456593892,
 ];
