@@ -1,12 +1,48 @@
 // End to end at fleet scale: N instances through POST /v1/instances/batch onto H simulated
-// hosts (one agent process standing in for all of them). Prints how fast placements are
-// persisted (children leaving `queued`, with their host claimed) and how long until every
-// instance runs. Not a test. Usage:
-//   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--progress]
-import { existsSync, readFileSync } from 'node:fs';
+// hosts. api, controller and the simulated fleet's agent run as processes of their own (as they
+// would on their own machines), at the product's defaults (heartbeat every 5 s, inventory sync
+// every 30 s), on a fresh database and a Redis server of the run's own. Not a test. Usage:
+//   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--slice 100000] [--delete]
+//     [--delete-concurrency 64] [--prof <dir>] [--progress] [--max-s N]
+//
+// Prints: acceptance rate, placements persisted per second for each slice of `--slice` children
+// (from the children's own `started_at`: the moment their placement's transaction began), the
+// time until every instance runs (the last child's `finished_at`), peak RSS of each process
+// (VmHWM), the database's size and the WAL written, Redis's peak memory, and hosts whose
+// allocation differs from the sum of their instances' claims (must be 0). With --delete: then
+// every instance is deleted (DELETE /v1/instances/{id}, `--delete-concurrency` at once), with
+// its rate, the drift after it and the database size.
+import { ChildProcess, fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
-import { simFleet } from '@hyperplane/agent';
-import { call, startBenchStack } from './bench-stack';
+import { AgentOptions, simFleet } from '@hyperplane/agent';
+import { loadConfig } from '@hyperplane/config';
+import { migrateDatabase } from '@hyperplane/db';
+import { ADMIN, call } from './bench-stack';
+
+const ROOT = join(__dirname, '..', '..');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] && !process.argv[i + 1]!.startsWith('--') ? process.argv[i + 1]! : fallback;
+}
+const HOSTS = Number(arg('hosts', '10000'));
+const INSTANCES = Number(arg('instances', '100000'));
+const SLICE = Number(arg('slice', String(Math.min(100_000, INSTANCES))));
+const PER_BATCH = Math.min(10_000, INSTANCES);
+const DELETE = process.argv.includes('--delete');
+const DELETE_CONCURRENCY = Number(arg('delete-concurrency', '64'));
+const PROGRESS = process.argv.includes('--progress');
+/** `--max-s N`: stop waiting N s after the first request and report what was done by then. */
+const MAX_S = Number(arg('max-s', '0'));
+/** `--prof <dir>`: api, controller and agent write V8 CPU profiles there when they stop. */
+const PROF = arg('prof', '');
+const nodeArgs = (): string[] => ['--max-semi-space-size=64', ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [])];
 
 /** CPU seconds the whole machine has spent so far (user + system, every process), or NaN off Linux. */
 function machineCpuSeconds(): number {
@@ -15,74 +51,324 @@ function machineCpuSeconds(): number {
   return (user! + nice! + system! + irq! + softirq!) / 100; // USER_HZ
 }
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+/** A process's peak resident set (VmHWM), in MiB, or NaN once it is gone. */
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) a process has spent, or 0 once it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (USER_HZ)
+  } catch {
+    return 0;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const s = (ms: number): string => (ms / 1000).toFixed(1);
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+
+interface Plane {
+  url: string;
+  db: Client;
+  dbName: string;
+  redisPort: number;
+  procs: { api: ChildProcess; controller: ChildProcess; agent: ChildProcess; redis: ChildProcess };
+  stop(): Promise<void>;
+}
+
+async function redisInfo(port: number, section: string): Promise<Record<string, string>> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+  await r.connect();
+  try {
+    const text = await r.info(section);
+    return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':', 2) as [string, string]));
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function startPlane(): Promise<Plane> {
+  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `hp_bench_batch_${Date.now()}_${randomBytes(2).toString('hex')}`;
+  const pg = new Client({ connectionString: admin });
+  await pg.connect();
+  await pg.query(`CREATE DATABASE "${dbName}"`);
+  await pg.end();
+  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
+  await migrateDatabase(dbUrl);
+  // A Redis of the run's own: its peak memory is this run's, not the other users' of a shared one.
+  const redisPort = await freePort();
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitFor(async () => (await redisInfo(redisPort, 'server')).redis_version !== undefined, 10_000, 'redis-server');
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const prefix = `hpb${randomBytes(3).toString('hex')}`;
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    HYPERPLANE_REDIS_PREFIX: prefix,
+    HYPERPLANE_ADMIN_TOKEN: ADMIN,
+    HYPERPLANE_MIGRATE: 'false',
+    HYPERPLANE_LOCAL_AGENT: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    PORT: String(port),
+  };
+  const api = spawn(process.execPath, [...nodeArgs(), join(ROOT, 'dist/apps/api/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const controller = spawn(process.execPath, [...nodeArgs(), join(ROOT, 'dist/apps/controller/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, 60_000, 'the api to answer');
+  const enroll = await call<{ token: string }>(url, 'POST', '/v1/enrollment-tokens', { name: 'bench', maxHosts: HOSTS });
+  const dataDir = mkdtempSync(join(tmpdir(), 'hp-bench-batch-'));
+  const defaults = loadConfig({});
+  const options: AgentOptions = {
+    apiUrl: url,
+    enrollmentToken: enroll.body.token,
+    dataDir,
+    redis: { url: redisUrl, prefix },
+    local: false,
+    simHosts: simFleet(HOSTS),
+    // The simulated hosts keep their state in memory (a real host writes it on its own disk,
+    // not on the control plane's two cores) and take no time: the plane is what is measured.
+    sim: { timeScale: 0, seed: 1, persist: false },
+    // The product's defaults (agent.bootstrap.ts).
+    heartbeatIntervalMs: defaults.HYPERPLANE_HEARTBEAT_INTERVAL_S * 1000,
+    syncIntervalMs: 30_000,
+    lockDuration: defaults.HYPERPLANE_JOB_LOCK_MS,
+  };
+  const agent = fork(join(__dirname, 'sim-agent.js'), [], { stdio: 'inherit', env: { ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'log' }, execArgv: nodeArgs() });
+  agent.send(options);
+  const [ready] = (await Promise.race([once(agent, 'message'), once(agent, 'exit')])) as unknown[];
+  if (ready !== 'ready') throw new Error(`the simulated fleet's agent exited (${String(ready)})`);
+  const db = new Client({ connectionString: dbUrl });
+  await db.connect();
+  await waitFor(async () => Number((await db.query(`SELECT count(*) AS n FROM hosts WHERE status = 'ready'`)).rows[0].n) >= HOSTS, 300_000, 'every host ready');
+  // The clock starts on a settled fleet: the agent's first report of every host applied (10,000
+  // syncs on the results queue) and every host still ready after it.
+  const { Redis } = await import('ioredis');
+  const r = new Redis({ port: redisPort, host: '127.0.0.1' });
+  const agentIds = (await db.query<{ id: string }>('SELECT id FROM agents')).rows.map((a) => a.id);
+  await waitFor(
+    async () => {
+      let open = 0;
+      for (const id of agentIds) open += (await r.llen(`${prefix}:agent-results-${id}:wait`)) + (await r.llen(`${prefix}:agent-results-${id}:active`));
+      return open === 0 && Number((await db.query(`SELECT count(*) AS n FROM hosts WHERE status = 'ready'`)).rows[0].n) >= HOSTS;
+    },
+    600_000,
+    'the fleet to settle',
+  );
+  r.disconnect();
+  return {
+    url,
+    db,
+    dbName,
+    redisPort,
+    procs: { api, controller, agent, redis },
+    async stop() {
+      agent.send('stop');
+      await Promise.race([once(agent, 'exit'), new Promise((r) => setTimeout(r, 30_000))]);
+      for (const p of [api, controller]) p.kill('SIGTERM');
+      await Promise.all([api, controller].map((p) => (p.exitCode === null ? once(p, 'exit') : Promise.resolve())));
+      await db.end();
+      redis.kill('SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+      const c = new Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function walLsn(db: Client): Promise<string> {
+  return (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+}
+
+async function walSince(db: Client, lsn: string): Promise<number> {
+  return Number((await db.query<{ n: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS n', [lsn])).rows[0]!.n);
+}
+
+async function dbSize(db: Client, name: string): Promise<number> {
+  return Number((await db.query<{ n: string }>('SELECT pg_database_size($1) AS n', [name])).rows[0]!.n);
+}
+
+async function drift(db: Client): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`
+    SELECT count(*)::int AS n FROM hosts h LEFT JOIN (
+      SELECT host_id, SUM(claim_memory_mib) AS mem, SUM(claim_vcpus) AS cpu, COUNT(*) AS n FROM instances WHERE host_id IS NOT NULL GROUP BY host_id) i ON i.host_id = h.id
+    WHERE h.alloc_memory_mib <> COALESCE(i.mem, 0) OR h.alloc_vcpus <> COALESCE(i.cpu, 0) OR h.alloc_instances <> COALESCE(i.n, 0)`);
+  return rows[0]!.n;
+}
+
+async function childStatuses(db: Client, parents: string[]): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM operations WHERE parent_id = ANY($1::uuid[]) GROUP BY status', [parents]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/** Parents still running, with their progress (a PK lookup each: the monitor must not load the database it measures). */
+async function openParents(db: Client, ids: string[]): Promise<{ open: number; ended: number }> {
+  const { rows } = await db.query<{ open: number; ended: number }>(
+    `SELECT count(*) FILTER (WHERE status IN ('queued', 'running'))::int AS open,
+            COALESCE(sum(CASE WHEN status IN ('queued', 'running') THEN coalesce(substring(step from '^(\\d+) of')::int, 0) ELSE (request->>'count')::int END), 0)::int AS ended
+     FROM operations WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return rows[0]!;
 }
 
 async function main(): Promise<void> {
-  const hosts = arg('hosts', 10_000);
-  const instances = arg('instances', 100_000);
-  const perBatch = Math.min(10_000, instances);
-  const progress = process.argv.includes('--progress');
   const t00 = performance.now();
-  const stack = await startBenchStack({ hosts: simFleet(hosts), timeScale: 0 });
-  console.log(`fleet hosts=${hosts} ready_s=${((performance.now() - t00) / 1000).toFixed(1)}`);
-  const pg = new Client({ connectionString: stack.config.DATABASE_URL });
-  await pg.connect();
+  const plane = await startPlane();
+  const { db } = plane;
+  console.log(`fleet hosts=${HOSTS} ready_s=${s(performance.now() - t00)}`);
+  const lines: string[] = [];
   try {
-    const t0 = performance.now();
+    const wal0 = await walLsn(db);
+    const size0 = await dbSize(db, plane.dbName);
     const cpu0 = machineCpuSeconds();
+    const wall0 = Date.now();
+    const t0 = performance.now();
+    const parents: string[] = [];
+    let lastPrinted = t0;
     // Requests are sent one after another, as a provider's automation would; placement of the
     // first batches overlaps the acceptance of the later ones.
-    for (let k = 0; k * perBatch < instances; k++) {
-      const r = await call(stack.url, 'POST', '/v1/instances/batch', {
-        count: Math.min(perBatch, instances - k * perBatch),
+    for (let k = 0; k * PER_BATCH < INSTANCES; k++) {
+      const r = await call(plane.url, 'POST', '/v1/instances/batch', {
+        count: Math.min(PER_BATCH, INSTANCES - k * PER_BATCH),
         namePrefix: `b${k}`,
         spec: { template: k % 3 === 2 ? 'alpine-3.20' : 'ubuntu-24.04', technology: k % 4 === 3 ? 'vm' : 'container', resources: { vcpus: 1, memoryMiB: 256, diskGiB: 1 } },
       });
       if (r.status !== 202) throw new Error(`batch ${k}: ${r.status} ${JSON.stringify(r.body)}`);
+      parents.push(r.body.id);
+      if (PROGRESS && performance.now() - lastPrinted >= 5000) {
+        lastPrinted = performance.now();
+        console.log(`t=${s(lastPrinted - t0)}s accepted=${(k + 1) * PER_BATCH}`);
+      }
     }
     const accepted = performance.now();
-    let placedAt = 0;
-    let firstPlacedAt = 0;
-    let lastPrinted = 0;
+    let stoppedAt = 0;
     for (;;) {
-      // Only the active rows (a partial index holds them): the monitor must not load the database it measures.
-      const { rows } = await pg.query<{ queued: number; active: number }>(
-        `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued, count(*)::int AS active
-         FROM operations WHERE status IN ('queued', 'running') AND parent_id IS NOT NULL`,
-      );
-      const { queued, active } = rows[0]!;
-      const now = performance.now();
-      if (progress && now - lastPrinted >= 1000) {
-        lastPrinted = now;
-        console.log(`t=${((now - t0) / 1000).toFixed(1)}s queued=${queued} active=${active}`);
+      const { open, ended } = await openParents(db, parents);
+      if (PROGRESS && performance.now() - lastPrinted >= 5000) {
+        lastPrinted = performance.now();
+        console.log(`t=${s(lastPrinted - t0)}s batches_open=${open} children_ended=${ended}`);
       }
-      if (!firstPlacedAt && queued < instances) firstPlacedAt = now;
-      if (!placedAt && queued === 0) placedAt = now;
-      if (active === 0 && placedAt) break;
-      await new Promise((r) => setTimeout(r, 250));
+      if (open === 0) break;
+      if (MAX_S && performance.now() - t0 > MAX_S * 1000) {
+        stoppedAt = performance.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
     }
-    const done = performance.now();
     const cpu = machineCpuSeconds() - cpu0;
-    const { rows: states } = await pg.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
-    // The figures depend on it: with the default 128 MB the working set does not fit.
-    const { rows: buffers } = await pg.query<{ shared_buffers: string }>('SHOW shared_buffers');
-    const { rows: drift } = await pg.query<{ n: number }>(`
-      SELECT count(*)::int AS n FROM (
-        SELECT h.id FROM hosts h LEFT JOIN instances i ON i.host_id = h.id GROUP BY h.id
-        HAVING h.alloc_memory_mib <> COALESCE(SUM(i.claim_memory_mib), 0) OR h.alloc_instances <> COUNT(i.id)) d`);
-    console.log(
-      `batch hosts=${hosts} instances=${instances} accept_per_s=${(instances / ((accepted - t0) / 1000)).toFixed(0)}` +
-        ` placements_persisted_per_s=${(instances / ((placedAt - t0) / 1000)).toFixed(0)}` +
-        ` placement_window_per_s=${(instances / ((placedAt - firstPlacedAt) / 1000)).toFixed(0)}` +
-        ` all_running_s=${((done - t0) / 1000).toFixed(1)} machine_cpu_ms_per_instance=${((cpu * 1000) / instances).toFixed(3)}` +
-        ` hosts_with_allocation_drift=${drift[0]!.n} requeued_as_stalled=${stack.requeued()} states=${JSON.stringify(states)} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
+    // Exact times from the rows: when each child's placement transaction began (started_at),
+    // and when the last one ended.
+    const { rows: marks } = await db.query<{ n: string; at: Date }>(
+      `SELECT n, at FROM (SELECT row_number() OVER (ORDER BY started_at) AS n, started_at AS at, count(*) OVER () AS placed FROM operations WHERE parent_id = ANY($1::uuid[]) AND started_at IS NOT NULL) x
+       WHERE n % $2 = 0 OR n = placed`,
+      [parents, SLICE],
     );
+    const { rows: last } = await db.query<{ at: Date; first: Date }>(`SELECT max(finished_at) AS at, min(started_at) AS first FROM operations WHERE parent_id = ANY($1::uuid[])`, [parents]);
+    const since = (d: Date): number => d.getTime() - wall0;
+    const slices: string[] = [];
+    let prev = 0;
+    let prevN = 0;
+    for (const m of marks) {
+      const n = Number(m.n);
+      const at = since(m.at);
+      slices.push(`${(n / 1000).toFixed(0)}k:${((n - prevN) / Math.max(0.001, (at - prev) / 1000)).toFixed(0)}`);
+      prev = at;
+      prevN = n;
+    }
+    const placedAt = marks.length ? since(marks[marks.length - 1]!.at) : NaN;
+    const { rows: states } = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
+    const { rows: buffers } = await db.query<{ shared_buffers: string }>('SHOW shared_buffers');
+    const wal = await walSince(db, wal0);
+    const size = await dbSize(db, plane.dbName);
+    const redis = await redisInfo(plane.redisPort, 'memory');
+    // CPU of each part; PostgreSQL's as the sum over the backends serving this database now.
+    const pgPids = (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [plane.dbName])).rows.map((r) => r.pid);
+    const cpuLine =
+      `cpu_s api=${cpuSeconds(plane.procs.api.pid).toFixed(0)} controller=${cpuSeconds(plane.procs.controller.pid).toFixed(0)} agent=${cpuSeconds(plane.procs.agent.pid).toFixed(0)}` +
+      ` redis=${cpuSeconds(plane.procs.redis.pid).toFixed(0)} pg_backends=${pgPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0).toFixed(0)} bench=${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(0)} machine=${cpu.toFixed(0)}`;
+    const rss = () =>
+      `rss_peak_mib api=${peakRssMiB(plane.procs.api.pid).toFixed(0)} controller=${peakRssMiB(plane.procs.controller.pid).toFixed(0)} ` +
+      `agent=${peakRssMiB(plane.procs.agent.pid).toFixed(0)} bench=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`;
+    lines.push(
+      `batch hosts=${HOSTS} instances=${INSTANCES} accept_s=${s(accepted - t0)} accept_per_s=${(INSTANCES / ((accepted - t0) / 1000)).toFixed(0)}` +
+        ` first_placed_s=${s(since(last[0]!.first))} all_placed_s=${s(placedAt)} placements_per_s=${(INSTANCES / (placedAt / 1000)).toFixed(0)}` +
+        ` all_running_s=${stoppedAt ? `not-reached(stopped at ${s(stoppedAt - t0)} s: ${JSON.stringify(await childStatuses(db, parents))})` : s(since(last[0]!.at))} machine_cpu_ms_per_instance=${((cpu * 1000) / INSTANCES).toFixed(3)}`,
+      `placements_per_s_by_slice ${slices.join(' ')}`,
+      `${rss()} pg_db_mib=${mib(size)} (+${mib(size - size0)}) pg_wal_written_mib=${mib(wal)} redis_peak_mib=${mib(Number(redis.used_memory_peak))} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
+      cpuLine,
+      `hosts_with_allocation_drift=${await drift(db)} states=${JSON.stringify(states)}`,
+    );
+    for (const l of lines) console.log(l);
+
+    if (DELETE) {
+      const wal1 = await walLsn(db);
+      const d0 = performance.now();
+      let deleted = 0;
+      let failedRequests = 0;
+      let after: string | null = null;
+      // Ids in pages, DELETEs `DELETE_CONCURRENCY` at once; then wait for the operations to end.
+      for (;;) {
+        const rows: { id: string }[] = (await db.query<{ id: string }>(`SELECT id FROM instances WHERE live AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT 10000`, [after])).rows;
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1]!.id;
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: DELETE_CONCURRENCY }, async () => {
+            while (next < rows.length) {
+              const id = rows[next++]!.id;
+              const r = await call(plane.url, 'DELETE', `/v1/instances/${id}`);
+              if (r.status === 202) deleted++;
+              else failedRequests++;
+            }
+          }),
+        );
+        if (PROGRESS) console.log(`t=${s(performance.now() - d0)}s delete_requests=${deleted + failedRequests}`);
+      }
+      const requested = performance.now();
+      await waitFor(async () => Number((await db.query(`SELECT count(*) AS n FROM operations WHERE status IN ('queued', 'running')`)).rows[0].n) === 0, 24 * 3600_000, 'the deletes to end');
+      const done = performance.now();
+      const { rows: after2 } = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
+      const line =
+        `delete instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)}` +
+        ` pg_wal_written_mib=${mib(await walSince(db, wal1))} pg_db_mib=${mib(await dbSize(db, plane.dbName))} hosts_with_allocation_drift=${await drift(db)} states=${JSON.stringify(after2)}`;
+      console.log(line);
+      lines.push(line);
+    }
+    console.log(rss());
   } finally {
-    await pg.end();
-    await stack.stop();
+    await plane.stop();
   }
 }
 

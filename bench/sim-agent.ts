@@ -4,6 +4,12 @@
 // hosts are enrolled and consuming; stops on 'stop'.
 import 'reflect-metadata';
 import { AgentRuntime, AgentOptions } from '@hyperplane/agent';
+import { loadConfig } from '@hyperplane/config';
+import { installAppLogger } from '@hyperplane/observability';
+
+// The product's logger at LOG_LEVEL (default `log`), as `hyperplane-agent run` installs it:
+// Nest's own would print every command at debug level, a line per instance.
+installAppLogger(loadConfig({ LOG_LEVEL: process.env.LOG_LEVEL, LOG_FORMAT: process.env.LOG_FORMAT }));
 
 process.once('message', (options: AgentOptions) => {
   const agent = new AgentRuntime(options);

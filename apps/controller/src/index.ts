@@ -12,3 +12,4 @@ export * from './observability/controller-listener';
 export * from './observability/controller-metrics';
 export * from './webhooks/retention.pruner';
 export * from './webhooks/webhook-deliverer';
+export * from './hosts/drift.service';

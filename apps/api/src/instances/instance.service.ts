@@ -113,6 +113,8 @@ export class InstanceService {
             requestedBy: principal.tokenId,
             requestId: currentRequestId() ?? null,
           })),
+          // Children go as planned without operation.status events (their instances' state events say it).
+          { events: false },
         ),
     });
   }

@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Resources, addResources, ZERO_RESOURCES } from '@hyperplane/domain';
+import { Resources, addResources, TemplateSpec, ZERO_RESOURCES } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
 import { HostCommandPayload, JobName, QueueName, runJobId } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
+import { HostAgents } from '../hosts/host-agents';
 import { PlacementService } from '../placement/placement.service';
 import { createArgs, hostCommandPayload } from './host-command';
 import { HostCommandSender } from './host-command.sender';
@@ -49,6 +50,7 @@ export class BatchPlacer {
     private readonly outbox: OutboxRepository,
     private readonly placement: PlacementService,
     private readonly commands: HostCommandSender,
+    private readonly hostAgents: HostAgents,
   ) {}
 
   async run(parent: OperationEntity): Promise<void> {
@@ -106,10 +108,20 @@ export class BatchPlacer {
       });
     }
 
+    // Everything the transaction needs from outside it is read first: a query on the pool from
+    // inside it (a policy whose cache expired, a host's agent) could wait for a connection that
+    // single-path creates hold while they wait for this transaction's host locks.
+    const policies = new Map<string, PlacementPolicy>();
+    const templates = new Map<string, TemplateSpec>();
+    for (const p of placed) {
+      if (!policies.has(p.instance.projectId)) policies.set(p.instance.projectId, await this.placement.policyFor(p.instance.projectId));
+      if (!templates.has(p.instance.template)) templates.set(p.instance.template, (await this.placement.template(p.instance.template))!);
+    }
+    await this.hostAgents.of([...new Set(placed.map((p) => p.decision.hostId))]);
     const lost = new Set<string>();
     let moved: number;
     try {
-      moved = await this.serially(() => this.db.transaction((em) => this.write(em, { refused: [...refused.values()], individually, placed, lost })));
+      moved = await this.serially(() => this.db.transaction((em) => this.write(em, { refused: [...refused.values()], individually, placed, lost, policies, templates })));
     } finally {
       this.placement.settle(placed.map((p) => p.decision));
     }
@@ -118,7 +130,10 @@ export class BatchPlacer {
   }
 
   /** The chunk's one transaction: refusals, children for the single path, claims and dispatch. */
-  private async write(em: Tx, chunk: { refused: Refused[]; individually: Child[]; placed: Placed[]; lost: Set<string> }): Promise<number> {
+  private async write(
+    em: Tx,
+    chunk: { refused: Refused[]; individually: Child[]; placed: Placed[]; lost: Set<string>; policies: ReadonlyMap<string, PlacementPolicy>; templates: ReadonlyMap<string, TemplateSpec> },
+  ): Promise<number> {
     let count = 0;
     for (const r of chunk.refused) {
       const gone = await this.instances.unschedulableMany(em, r.instances, r.reason, r.explanation);
@@ -130,8 +145,8 @@ export class BatchPlacer {
       await this.outbox.add(em, chunk.individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: runJobId(o.id), payload: { operationId: o.id } })));
       await this.operations.patchJobs(em, chunk.individually.map((o) => o.id), chunk.individually.map((o) => runJobId(o.id)));
     }
-    const granted = await this.claimAll(em, chunk.placed, chunk.lost);
-    return count + (await this.dispatch(em, granted));
+    const granted = await this.claimAll(em, chunk.placed, chunk.lost, chunk.policies);
+    return count + (await this.dispatch(em, granted, chunk.templates));
   }
 
   /**
@@ -150,7 +165,7 @@ export class BatchPlacer {
    * claimMany). A host with claims of more than one kind (rare: `auto` requests, or several
    * projects) has the others claimed in further rounds, once its row is already locked.
    */
-  private async claimAll(em: Tx, placed: Placed[], lost: Set<string>): Promise<Placed[]> {
+  private async claimAll(em: Tx, placed: Placed[], lost: Set<string>, policies: ReadonlyMap<string, PlacementPolicy>): Promise<Placed[]> {
     const groups = new Map<string, Placed[]>();
     for (const p of placed) {
       const key = `${p.decision.hostId}/${p.decision.technology}/${p.instance.projectId}`;
@@ -171,7 +186,7 @@ export class BatchPlacer {
       const claims = [];
       for (const group of round) {
         const first = group[0]!;
-        const policy = await this.placement.policyFor(first.instance.projectId);
+        const policy = policies.get(first.instance.projectId)!;
         const claim = group.reduce<Resources>((sum, p) => addResources(sum, p.decision.claim), { ...ZERO_RESOURCES });
         claims.push({ hostId: first.decision.hostId, technology: first.decision.technology, claim, instances: group.length, limits: this.placement.limits(first.decision, policy) });
       }
@@ -186,7 +201,7 @@ export class BatchPlacer {
   }
 
   /** Instances to provisioning, children to running with their host commands (in command batches), in bulk. */
-  private async dispatch(em: Tx, granted: Placed[]): Promise<number> {
+  private async dispatch(em: Tx, granted: Placed[], templates: ReadonlyMap<string, TemplateSpec>): Promise<number> {
     if (granted.length === 0) return 0;
     const moved = await this.instances.placeMany(
       em,
@@ -207,7 +222,7 @@ export class BatchPlacer {
     for (const p of granted) {
       const instance = byId.get(p.instance.id);
       if (!instance) continue;
-      const template = (await this.placement.template(instance.template))!;
+      const template = templates.get(instance.template)!;
       const payload = hostCommandPayload(p.op.id, instance, 'create', createArgs(instance, template));
       commands.push({ operationId: p.op.id, step: `provisioning on ${p.decision.hostName}`, payload });
     }

@@ -24,6 +24,11 @@ export interface InstancePlacement {
 @Index('instances_project_name_live', ['projectId', 'name'], { unique: true, where: 'live' })
 @Index('instances_unschedulable', ['id'], { where: 'unschedulable' })
 @Index('instances_project_created', ['projectId', 'createdAt', 'id'])
+// The placement snapshot counts group members and macOS guests per host every few seconds:
+// these hold only those rows, so the counts do not read every instance (a million, after a big batch).
+@Index('instances_grouped', ['hostId', 'placementGroupId'], { where: 'placement_group_id IS NOT NULL' })
+// (No condition on state: a change of state alone stays a HOT update.)
+@Index('instances_vm_guests', ['template', 'hostId'], { where: `technology = 'vm'` })
 @Check('instances_claim_nonnegative', 'claim_vcpus >= 0 AND claim_memory_mib >= 0 AND claim_disk_gib >= 0')
 export class InstanceEntity {
   @PrimaryColumn('uuid')

@@ -25,6 +25,9 @@ export interface OperationError {
 @Index('operations_project_created', ['projectId', 'createdAt', 'id'])
 @Index('operations_parent_status', ['parentId', 'status'], { where: 'parent_id IS NOT NULL' })
 @Index('operations_active', ['status', 'updatedAt'], { where: `status IN ('queued', 'running')` })
+// Running parents (batches, evacuations), which BatchWatcher follows every second: without it,
+// finding them reads every running operation, a million children in a big batch's wake.
+@Index('operations_running_parents', ['id'], { where: `kind IN ('batch', 'evacuate') AND status = 'running'` })
 @Check('operations_progress_range', 'progress BETWEEN 0 AND 100')
 export class OperationEntity {
   @PrimaryColumn('uuid')

@@ -269,6 +269,19 @@ export class InstanceRepository {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * The host's instances in one of `states`, not changed since `before`, whose state is not the
+   * one `observed` gives them (absent from it: any state differs). Name, state and host only.
+   */
+  async differingFrom(hostId: string, states: readonly string[], before: Date, observed: { id: string; state: string }[]): Promise<Pick<InstanceEntity, 'id' | 'name' | 'state'>[]> {
+    return this.db.manager.query<Pick<InstanceEntity, 'id' | 'name' | 'state'>[]>(
+      `SELECT i.id, i.name, i.state FROM instances i
+         LEFT JOIN unnest($4::uuid[], $5::text[]) AS o(id, state) ON o.id = i.id
+       WHERE i.host_id = $1 AND i.state = ANY($2::text[]) AND i.updated_at < $3 AND o.state IS DISTINCT FROM i.state`,
+      [hostId, states, before, observed.map((o) => o.id), observed.map((o) => o.state)],
+    );
+  }
+
   /** Which host each of these instances lives on now (absent: deleted or unknown); for agents learning what moved away. */
   async hostsOf(ids: string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
