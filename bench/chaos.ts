@@ -6,7 +6,8 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { migrateDatabase } from '@hyperplane/db';
-import { formatReport, runChaos, startOwnRedis } from './chaos-harness';
+import { formatReport, runChaos } from './chaos-harness';
+import { startRedisServer } from './processes';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   await pg.end();
   const url = admin.replace(/\/[^/]*$/, `/${name}`);
   await migrateDatabase(url);
-  const redis = await startOwnRedis();
+  const redis = await startRedisServer();
   const started = Date.now();
   try {
     const report = await runChaos({

@@ -4,15 +4,12 @@ import { formatReport, runChaos } from '../bench/chaos-harness';
 
 // Bounded chaos: 100 simulated hosts on 4 agent processes, 2 controllers and 2 APIs, a mixed
 // workload, and 200 faults (kill -9 and restart of an agent, a controller or an API; FLUSHALL
-// of the suite's own Redis; pg_terminate_backend of every connection to the suite's database).
-// The seed is printed: CHAOS_SEED=<n> replays the same sequences of faults and operations.
-//
-// Opt-in (HYPERPLANE_CHAOS=1) until the defect it finds is fixed: with terminations and kills
-// in the mix (not only Redis flushes), seed 11 ends with 3 batch-child creates still queued on
-// one host queue after 120 s of quiet, though every other invariant holds (issue 14's note).
-// A suite that fails on a known defect would stop every other change from landing.
-const chaos = process.env.HYPERPLANE_CHAOS === '1' ? describe : describe.skip;
-chaos('chaos', () => {
+// of the suite's own Redis; pg_terminate_backend of every connection to the suite's database),
+// then up to 120 s for every operation to end, and the invariants. The seed is printed:
+// CHAOS_SEED=<n> replays the same sequences of faults and operations (timings still vary).
+// It found a create that overtook another and stayed queued for good (seed 11);
+// test/overtaken-create.e2e-spec.ts holds that race on its own.
+describe('chaos', () => {
   it('keeps every invariant through 200 faults', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? randomBytes(4).readUInt32LE() % 1_000_000);
     console.log(`chaos seed ${seed} (replay: CHAOS_SEED=${seed})`);

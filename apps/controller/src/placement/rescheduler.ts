@@ -74,11 +74,17 @@ export class Rescheduler implements OnModuleInit, OnApplicationShutdown {
         ready.push({ id: randomUUID(), projectId: instance.projectId, instanceId: instance.id });
       }
     }
-    if (ready.length === 0) return 0;
+    // Deciding takes a while (seconds for 500 candidates on a busy controller), and meanwhile
+    // another create (another controller's retry, say) may have placed one: only those still
+    // unschedulable now get a create. A create that still overtakes another in the moment
+    // between this look and the insert ends by itself (CreateHandler: `overtaken`).
+    const still = new Set((await this.instances.byIds(ready.map((r) => r.instanceId))).filter((i) => i.state === 'unschedulable').map((i) => i.id));
+    const fresh = ready.filter((r) => still.has(r.instanceId));
+    if (fresh.length === 0) return 0;
     const queued = await this.db.transaction(async (em) => {
       const ops = await this.operations.insertSystem(
         em,
-        ready.map((r) => ({ ...r, kind: 'create' as const, request: { reason: 'capacity appeared for an unschedulable instance' }, jobQueue: QueueName.Control, jobId: runJobId(r.id) })),
+        fresh.map((r) => ({ ...r, kind: 'create' as const, request: { reason: 'capacity appeared for an unschedulable instance' }, jobQueue: QueueName.Control, jobId: runJobId(r.id) })),
       );
       await this.outbox.add(
         em,

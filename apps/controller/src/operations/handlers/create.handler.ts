@@ -48,8 +48,18 @@ export class CreateHandler extends InstanceOperationHandler {
   }
 
   protected async plan(op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    const from = ['pending', 'unschedulable', 'scheduling'] as const;
+    if (op.status === 'queued' && !(from as readonly string[]).includes(instance.state)) {
+      // A create places its instance and starts in one transaction, so a queued one whose
+      // instance is no longer waiting to be placed did not place it: another operation did (a
+      // rescheduler's create read the instance as unschedulable just before another create
+      // placed it), or it went. Nothing is left to do. Sending the create anyway would leave this
+      // operation queued for good: its host's result is applied only to a running operation.
+      await this.overtaken(op, instance);
+      return;
+    }
     if (instance.state === 'provisioning' || instance.hostId) {
-      // Placed by an earlier run whose command was lost before it was recorded: send it again.
+      // Placed by an earlier run of this operation whose command was lost before it was recorded: send it again.
       const template = await this.placement.template(instance.template);
       if (template) await this.commands.send(op, instance, 'create', createArgs(instance, template), { step: null });
       return;
@@ -64,25 +74,33 @@ export class CreateHandler extends InstanceOperationHandler {
     if (failed.length > 0) await this.placement.refreshHost(failed.at(-1)!.hostId);
     const request = { ...(await this.placement.requestFor(instance, template)), ...(failed.length > 0 ? { excludeHosts: failed.map((f) => f.hostId) } : {}) };
     const policy = await this.placement.policyFor(instance.projectId);
-    const from = ['pending', 'unschedulable', 'scheduling'] as const;
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
       const decision = await this.placement.decide(request, policy);
       if (!decision.ok) {
         await this.waitForEnrollingHosts(op, request, policy);
-        await this.db.transaction(async (em) => {
-          if (!(await this.begin(em, op))) return;
-          await this.instances.transition(em, instance.id, from, 'scheduling');
-          const moved = await this.instances.transition(em, instance.id, ['scheduling'], 'unschedulable', {
-            stateReason: decision.reason,
-            placementExplanation: decision.explanation as unknown as Record<string, unknown>,
+        try {
+          await this.db.transaction(async (em) => {
+            if (!(await this.begin(em, op))) return;
+            const scheduling = await this.instances.transition(em, instance.id, from, 'scheduling');
+            const moved =
+              scheduling &&
+              (await this.instances.transition(em, instance.id, ['scheduling'], 'unschedulable', {
+                stateReason: decision.reason,
+                placementExplanation: decision.explanation as unknown as Record<string, unknown>,
+              }));
+            // Placed (or gone) meanwhile: not begun either; the next run finds it overtaken.
+            if (!moved) throw new LostClaim();
+            await this.operations.transition(em, op.id, ['running'], 'failed', {
+              step: 'unschedulable',
+              error: { code: 'unschedulable', message: decision.reason },
+              result: { explanation: decision.explanation },
+            });
           });
-          if (!moved) return;
-          await this.operations.transition(em, op.id, ['running'], 'failed', {
-            step: 'unschedulable',
-            error: { code: 'unschedulable', message: decision.reason },
-            result: { explanation: decision.explanation },
-          });
-        });
+        } catch (error) {
+          if (!(error instanceof LostClaim)) throw error;
+          const now = await this.instances.get(instance.id);
+          if (op.status === 'queued' && now && !(from as readonly string[]).includes(now.state)) await this.overtaken(op, now);
+        }
         return;
       }
       try {
@@ -120,7 +138,10 @@ export class CreateHandler extends InstanceOperationHandler {
         if (error instanceof Cancelled) return;
         if (!(error instanceof LostClaim)) throw error;
         const now = await this.instances.get(instance.id);
-        if (!now || !(from as readonly string[]).includes(now.state)) return;
+        if (!now || !(from as readonly string[]).includes(now.state)) {
+          if (now && op.status === 'queued') await this.overtaken(op, now);
+          return;
+        }
       }
     }
     throw new Error(`could not claim capacity for instance ${instance.id} after ${CLAIM_ATTEMPTS} attempts; will retry`);
@@ -142,6 +163,16 @@ export class CreateHandler extends InstanceOperationHandler {
     // It stays queued (so it can still be cancelled) until placed; the step says why it waits.
     if (op.step !== WAITING_FOR_ENROLLING_HOSTS && !(await this.operations.markWaiting(op.id, WAITING_FOR_ENROLLING_HOSTS))) return;
     throw new RetryLater(ENROLLING_RETRY_MS, `operation ${op.id} waits for enrolling hosts`);
+  }
+
+  /**
+   * Ends a queued create whose instance another operation placed (or removed) meanwhile. Only
+   * from queued: a second run of this same operation that placed it has moved it to running.
+   */
+  private async overtaken(op: OperationEntity, instance: InstanceEntity): Promise<void> {
+    const message = `instance ${instance.id} is no longer waiting to be placed (it is ${instance.state}${instance.hostId ? ` on host ${instance.hostId}` : ''}): another operation placed or removed it meanwhile`;
+    const ended = await this.db.transaction((em) => this.operations.transition(em, op.id, ['queued'], 'failed', { step: 'overtaken', error: { code: 'invalid-state', message } }));
+    if (ended) this.log.warn(`operation ${op.id} (${op.kind}): ${message}`);
   }
 
   /** Moves a queued operation to running in the caller's transaction; false if it was cancelled. */
