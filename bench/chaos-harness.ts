@@ -163,6 +163,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     HYPERPLANE_RATE_LIMIT_PER_MINUTE: '1000000',
   };
   const apiUrls = apiPorts.map((p) => `http://127.0.0.1:${p}`);
+  /**
+   * The process's own database URL: its connections carry its name (`application_name`, which
+   * the URL sets over the app's default), so a termination can spare a process that boots.
+   */
+  const databaseUrlOf = (name: string): string => {
+    const url = new URL(opts.database.url);
+    url.searchParams.set('application_name', `chaos-${name}`);
+    return url.toString();
+  };
   const spawnMain = (app: string, env: Record<string, string>): ChildProcess => {
     const main = join(ROOT, 'dist', 'apps', app, 'src', 'main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build`);
@@ -243,12 +252,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   };
   for (let i = 0; i < apiCount; i++) {
     const m: Managed = { name: `api-${i}`, kind: 'api', child: null, up: false, busy: false, restarts: 0, start: async () => undefined };
-    supervise(m, () => ({ child: spawnMain('api', { PORT: String(apiPorts[i]) }), ready: () => httpOk(`${apiUrls[i]}/readyz`) }));
+    supervise(m, () => ({ child: spawnMain('api', { PORT: String(apiPorts[i]), DATABASE_URL: databaseUrlOf(m.name) }), ready: () => httpOk(`${apiUrls[i]}/readyz`) }));
     processes.push(m);
   }
   for (let i = 0; i < controllerCount; i++) {
     const m: Managed = { name: `controller-${i}`, kind: 'controller', child: null, up: false, busy: false, restarts: 0, start: async () => undefined };
-    supervise(m, () => ({ child: spawnMain('controller', { HYPERPLANE_CONTROLLER_PORT: String(controllerPorts[i]) }), ready: () => httpOk(`http://127.0.0.1:${controllerPorts[i]}/readyz`) }));
+    supervise(m, () => ({ child: spawnMain('controller', { HYPERPLANE_CONTROLLER_PORT: String(controllerPorts[i]), DATABASE_URL: databaseUrlOf(m.name) }), ready: () => httpOk(`http://127.0.0.1:${controllerPorts[i]}/readyz`) }));
     processes.push(m);
   }
   for (const m of processes) await m.start();
@@ -415,11 +424,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const up = ofKind.filter((p) => p.up && !p.busy);
       return up.length > 0 && up.length > (k === 'agent' ? ofKind.length - maxAgentsDown : 1);
     };
-    // Connections are not terminated while a process boots: a process that loses its database
-    // while starting exits (and is started again), and under a fault a second it would never
-    // finish booting on a loaded machine. Terminations while up are the case that matters.
-    const booting = (): boolean => processes.some((p) => p.busy && p.kind !== 'agent');
-    const isOpen = (k: FaultKind): boolean => (k === 'pg-terminate' ? !booting() : !['agent', 'controller', 'api'].includes(k) || killable(k));
+    // Connections are terminated only of processes that are up: a process that loses its
+    // database while it boots exits (and is started again), and under a fault a second it would
+    // never finish booting on a loaded machine. Each process's connections carry its name.
+    const upWithDatabase = (): string[] => processes.filter((p) => p.kind !== 'agent' && p.up && !p.busy).map((p) => `chaos-${p.name}`);
+    const isOpen = (k: FaultKind): boolean => (k === 'pg-terminate' ? upWithDatabase().length > 0 : !['agent', 'controller', 'api'].includes(k) || killable(k));
     // The kind is drawn by weight from all kinds; one not open now is waited for (a process that
     // is booting comes back in seconds), so the mix follows the weights instead of falling to
     // Redis flushes whenever something boots. After `kindWaitMs` (5 s) another open kind stands in.
@@ -436,9 +445,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const waitUntil = Date.now() + (opts.kindWaitMs ?? 5000);
     while (!isOpen(kind) && Date.now() < waitUntil) await sleep(100);
     if (!isOpen(kind)) {
+      // Another open kind stands in, drawn by the same weights (a uniform draw made Redis
+      // flushes, always open, most of the faults on a loaded machine).
       const open = weights.filter(([k]) => isOpen(k));
       if (open.length === 0) continue;
-      kind = open[Math.floor(faultRandom() * open.length)]![0];
+      let y = faultRandom() * open.reduce((sum, [, w]) => sum + w, 0);
+      kind = open[open.length - 1]![0];
+      for (const [k, w] of open) {
+        if (y < w) {
+          kind = k;
+          break;
+        }
+        y -= w;
+      }
     }
     const downFor = downMin + faultRandom() * (downMax - downMin);
     const which = faultRandom();
@@ -465,7 +484,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
     } else {
       try {
-        await query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [opts.database.name]);
+        // Every connection of every process that is up (pools, listeners, advisory-lock sessions).
+        await query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = ANY($2::text[]) AND pid <> pg_backend_pid()`, [
+          opts.database.name,
+          upWithDatabase(),
+        ]);
       } catch {
         continue;
       }
