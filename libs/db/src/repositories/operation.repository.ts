@@ -89,16 +89,7 @@ export class OperationRepository {
       ],
     );
     const ops = inserted.map((r) => fromRow<OperationEntity>(r));
-    await this.events.append(
-      em,
-      ops.map((o) => ({
-        type: 'operation.status',
-        subjectType: 'operation',
-        subjectId: o.id,
-        projectId: o.projectId,
-        data: { kind: o.kind, instanceId: o.instanceId, from: null, status: 'queued', progress: 0, requestedBy: null },
-      })),
-    );
+    await this.appendQueued(em, ops, { requestedBy: null });
     return ops;
   }
 
@@ -148,16 +139,7 @@ export class OperationRepository {
       [parent.id, parent.hostId, parent.hostName, parent.requestedBy, parent.requestId, movable],
     );
     const ops = inserted.map((r) => fromRow<OperationEntity>(r));
-    await this.events.append(
-      em,
-      ops.map((o) => ({
-        type: 'operation.status',
-        subjectType: 'operation',
-        subjectId: o.id,
-        projectId: o.projectId,
-        data: { kind: o.kind, instanceId: o.instanceId, from: null, status: 'queued', progress: 0 },
-      })),
-    );
+    await this.appendQueued(em, ops);
     const [on] = await em.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM instances WHERE host_id = $1 AND state NOT IN ('deleted', 'deleting')`, [parent.hostId]);
     return { moving: ops.length, skipped: Math.max(0, (on?.n ?? 0) - ops.length) };
   }
@@ -509,5 +491,19 @@ export class OperationRepository {
     const counts: Record<OperationStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
     for (const r of rows) counts[r.status] = r.n;
     return counts;
+  }
+
+  /** The first operation.status event of operations just queued (with `extra` in its data). */
+  private async appendQueued(em: EntityManager, ops: OperationEntity[], extra: Record<string, unknown> = {}): Promise<void> {
+    await this.events.append(
+      em,
+      ops.map((o) => ({
+        type: 'operation.status',
+        subjectType: 'operation',
+        subjectId: o.id,
+        projectId: o.projectId,
+        data: { kind: o.kind, instanceId: o.instanceId, from: null, status: 'queued', progress: 0, ...extra },
+      })),
+    );
   }
 }
