@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import IORedis from 'ioredis';
+import { Database, OutboxRepository } from '@hyperplane/db';
 import { followEvents, MIXED_FLEET, Proc, spawnApp, startRedisServer, startStack, Stack, waitFor } from '@hyperplane/testing';
 
 describe('crash safety', () => {
@@ -82,6 +83,42 @@ describe('crash safety', () => {
       const op = await stack.client.waitOp(post.body.id, 60);
       expect(op.status).toBe('succeeded');
       expect((await stack.sql.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n).toBe(0);
+    });
+  });
+
+  describe('the outbox relay', () => {
+    let stack: Stack;
+
+    beforeAll(async () => {
+      // No controller: nothing else relays while the test takes the rows itself.
+      stack = await startStack({ noController: true, noAgent: true });
+    });
+    afterAll(() => stack.stop());
+
+    it('keeps the messages whose delivery failed, and two relays at once deliver each message once, in order', async () => {
+      const outbox = stack.api.get(OutboxRepository);
+      await outbox.relayBatch(1000, async () => undefined); // what the API wrote at boot
+      const ids = Array.from({ length: 10 }, (_, i) => `relay-test-${i}`);
+      await stack.api.get(Database).transaction((em) => outbox.add(em, ids.map((jobId) => ({ queue: 'q', jobName: 'n', jobId, payload: { jobId } }))));
+
+      await expect(outbox.relayBatch(100, async () => Promise.reject(new Error('redis is down')))).rejects.toThrow('redis is down');
+      expect(await outbox.count()).toBe(10);
+
+      const first: string[] = [];
+      const second: string[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const a = outbox.relayBatch(4, async (m) => {
+        first.push(...m.map((x) => x.jobId));
+        await held; // still delivering: its rows stay locked
+      });
+      await waitFor('the first relay to take its rows', async () => first.length > 0, 10_000, 5);
+      expect(await outbox.relayBatch(100, async (m) => void second.push(...m.map((x) => x.jobId)))).toBe(6);
+      release();
+      expect(await a).toBe(4);
+      expect(first).toEqual(ids.slice(0, 4));
+      expect(second).toEqual(ids.slice(4));
+      expect(await outbox.count()).toBe(0);
     });
   });
 

@@ -32,18 +32,23 @@ export class OutboxRepository {
    */
   async relayBatch(limit: number, deliver: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
     return this.db.transaction(async (em) => {
+      // Taken and deleted in one statement (the rows stay locked, so no other relay sees them,
+      // and come back if `deliver` throws and the transaction rolls back). Deleting relayed rows
+      // needs no flush to disk: a delete lost in a crash relays the row again, and its job id
+      // makes that add a no-op; set_config turns the flush off in the same statement.
       const rows = await em.query<(OutboxMessage & { id: string; createdAt: Date })[]>(
-        'SELECT id, queue, job_name AS "jobName", job_id AS "jobId", payload, created_at AS "createdAt" FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        `WITH taken AS (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),
+              gone AS (DELETE FROM outbox o USING taken WHERE o.id = taken.id
+                       RETURNING o.id, o.queue, o.job_name, o.job_id, o.payload, o.created_at)
+         SELECT id, queue, job_name AS "jobName", job_id AS "jobId", payload, created_at AS "createdAt",
+                set_config('synchronous_commit', 'off', true) AS "syncOff"
+           FROM gone ORDER BY id`,
         [limit],
       );
       if (rows.length === 0) return 0;
-      await deliver(rows);
+      await deliver(rows.map(({ queue, jobName, jobId, payload }) => ({ queue, jobName, jobId, payload })));
       const now = Date.now();
       for (const r of rows) outboxRelayLag.observe(Math.max(0, now - new Date(r.createdAt).getTime()) / 1000);
-      // Deleting relayed rows needs no flush to disk: a delete lost in a crash relays the row
-      // again, and its job id makes that add a no-op. (Set after the add: off its path.)
-      await em.query('SET LOCAL synchronous_commit = off');
-      await em.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       return rows.length;
     });
   }
