@@ -14,6 +14,7 @@ import { PolicyNotify1796440000001 } from './1796440000001-policy-notify';
 import { InstanceHa1796443871016 } from './1796443871016-instance-ha';
 import { HostDrainDeadline1796454101876 } from './1796454101876-host-drain-deadline';
 import { ScaleIndexes1796456593892 } from './1796456593892-scale-indexes';
+import { WebhookNotify1796460000000 } from './1796460000000-webhook-notify';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   InstanceHa1796443871016,
   HostDrainDeadline1796454101876,
   ScaleIndexes1796456593892,
+  WebhookNotify1796460000000,
 ];

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Client } from 'pg';
 import { ApiClient, simHost, startStack, Stack, waitFor } from '@hyperplane/testing';
 
 interface Received {
@@ -203,6 +204,27 @@ describe('signed webhooks', () => {
     expect(verify(hook.body.secret, got)).toBe(true);
     expect(payload(got).data).toMatchObject({ hostId: host.id, status: 'draining' });
     await admin.post(`/v1/hosts/${host.id}/actions/activate`);
+  });
+
+  it('wakes the relay only when a delivery waits to be queued, not at every commit of events', async () => {
+    const listener = new Client({ connectionString: stack.config.DATABASE_URL });
+    await listener.connect();
+    try {
+      let heard = 0;
+      listener.on('notification', (m) => (m.channel === 'hp_webhooks' ? heard++ : undefined));
+      await listener.query('LISTEN hp_webhooks');
+      const [delivery] = (await stack.sql.query(`SELECT id FROM webhook_deliveries WHERE queued ORDER BY created_at LIMIT 1`)).rows;
+      // Changes that leave nothing to queue, and events no webhook wants: silence.
+      await stack.sql.query(`UPDATE webhook_deliveries SET attempts = attempts WHERE id = $1`, [delivery.id]);
+      await stack.sql.query(`INSERT INTO events (type, subject_type, subject_id, data) VALUES ('host.heartbeat', 'host', gen_random_uuid(), '{}')`);
+      // A notification sent by a commit arrives before the answer to the next query on the listener's connection.
+      await listener.query('SELECT 1');
+      expect(heard).toBe(0);
+      await stack.sql.query(`UPDATE webhook_deliveries SET queued = false WHERE id = $1`, [delivery.id]);
+      await waitFor('the notification', async () => heard === 1, 5_000, 10);
+    } finally {
+      await listener.end();
+    }
   });
 
   it("never shows a tenant another's webhooks or deliveries", async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { EVENTS_CHANNEL, PgListener, WebhookRepository } from '@hyperplane/db';
+import { PgListener, WEBHOOKS_CHANNEL, WebhookRepository } from '@hyperplane/db';
 import { JobName, JobQueue, QueueName, webhookJobId } from '@hyperplane/queue';
 import { NOTIFY_LISTENER } from '../notify-listener';
 
@@ -8,7 +8,7 @@ const BATCH = 500;
 
 /**
  * Moves new webhook deliveries (written with their events, in the same statement) to the
- * webhooks queue. Like the outbox relay: woken when events commit, with a slow poll as a net;
+ * webhooks queue. Like the outbox relay: woken when a delivery commits, with a slow poll as a net;
  * SKIP LOCKED lets several controllers relay; the job id makes a second add a no-op.
  */
 @Injectable()
@@ -29,7 +29,7 @@ export class WebhookRelay implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     // The outbox relay starts and closes the shared listener.
-    this.listener.on(EVENTS_CHANNEL, () => this.kick());
+    this.listener.on(WEBHOOKS_CHANNEL, () => this.kick());
     this.poll = setInterval(() => this.kick(), 1000);
     // Two minutes (scaled like the retry schedule) past due: the job is gone, queue it again.
     const graceS = Math.max(5, 120 * this.config.HYPERPLANE_WEBHOOK_RETRY_SCALE);

@@ -3,6 +3,9 @@ import { Database, fromRow } from '../database';
 import { DeliveryAttempt, WebhookDeliveryEntity, WebhookEntity } from '../entities';
 
 /** Webhook subscriptions and their deliveries (filled by EventRepository's fan-out). */
+/** NOTIFYed (by a trigger) when a webhook delivery waits to be queued: new, or sent again. */
+export const WEBHOOKS_CHANNEL = 'hp_webhooks';
+
 export class WebhookRepository {
   constructor(private readonly db: Database) {}
 
@@ -61,9 +64,9 @@ export class WebhookRepository {
    * to `enqueue`, and marks them queued once it returns; if it throws, they are taken again later.
    */
   async relayBatch(limit: number, enqueue: (rows: { id: string; attempt: number }[]) => Promise<void>): Promise<number> {
-    // The relay is woken by every commit that wrote events, and most wrote no delivery (no
-    // webhook subscribed): one indexed look first, instead of a transaction of three round trips.
-    // A delivery committed after this look wakes the relay again with its own NOTIFY.
+    // The relay is woken by a delivery's NOTIFY and by a poll every second, which mostly finds
+    // none: one indexed look first, instead of a transaction of three round trips. A delivery
+    // committed after this look wakes the relay again with its own NOTIFY.
     const [pending] = await this.db.manager.query<{ any: boolean }[]>('SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE queued = false) AS any');
     if (!pending?.any) return 0;
     return this.db.transaction(async (em) => {
