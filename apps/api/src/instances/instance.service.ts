@@ -181,13 +181,13 @@ export class InstanceService {
       // A stop's force/timeoutS travel with the operation to the host command.
       request: { action, ...options },
       before: async (em) => {
-        // Checked inside the transaction; a racing operation is caught by the unique index.
-        const current = await this.instances.getLocked(em, id);
+        // Checked inside the transaction (locked and changed in one statement; a refusal rolls
+        // the change back); a racing operation is caught by the unique index.
+        const current = await this.instances.patchLocked(em, id, { desiredState: DESIRED_AFTER[action] });
         if (!current || !rule.from.includes(current.state)) {
           await this.refuse(id, current?.state ?? 'deleted', `${action} needs the instance to be ${rule.from.join(' or ')}`);
         }
         if (rule.capability) await this.requireCapability(current!, rule.capability, action);
-        await this.instances.patch(em, id, { desiredState: DESIRED_AFTER[action] });
       },
     });
   }
@@ -208,11 +208,10 @@ export class InstanceService {
       kind: 'delete',
       request: force ? { action: 'delete', force: true } : { action: 'delete' },
       before: async (em) => {
-        const current = await this.instances.getLocked(em, id);
+        const current = await this.instances.patchLocked(em, id, { desiredState: 'deleted' });
         if (!current || !DELETABLE_STATES.includes(current.state)) {
           await this.refuse(id, current?.state ?? 'deleted', 'it is already being deleted or gone');
         }
-        await this.instances.patch(em, id, { desiredState: 'deleted' });
       },
     });
   }

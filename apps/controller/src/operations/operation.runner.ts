@@ -23,7 +23,8 @@ export class OperationRunner {
   ) {}
 
   async run(operationId: string): Promise<void> {
-    let op = await this.operations.get(operationId);
+    // The operation and its instance read at once (two connections, one round trip's wait).
+    let [op, instance] = await Promise.all([this.operations.get(operationId), this.instances.ofOperation(operationId)]);
     if (!op || TERMINAL_OPERATION_STATUSES.includes(op.status)) return;
     const handler = this.handlers.get(op.kind);
     if (op.status !== 'queued' && this.commands.sentToHost(op)) {
@@ -31,7 +32,7 @@ export class OperationRunner {
       await this.commands.resendAlone(op);
       return;
     }
-    const instance = op.instanceId ? await this.instances.get(op.instanceId) : null;
+    if (op.instanceId && instance?.id !== op.instanceId) instance = await this.instances.get(op.instanceId);
     if (op.instanceId && !instance) {
       await this.outcomes.fail(op, { code: 'not-found', message: 'the instance no longer exists' });
       return;

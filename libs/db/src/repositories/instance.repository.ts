@@ -56,8 +56,10 @@ export class InstanceRepository {
     return rows.map((r) => fromRow<InstanceEntity>(r));
   }
 
-  get(id: string, em: EntityManager = this.db.manager): Promise<InstanceEntity | null> {
-    return em.findOneBy(InstanceEntity, { id });
+  /** One row by id (plain SQL: read on the path of every operation, where the ORM's query building showed in profiles). */
+  async get(id: string, em: EntityManager = this.db.manager): Promise<InstanceEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>('SELECT * FROM instances WHERE id = $1', [id]);
+    return rows[0] ? fromRow<InstanceEntity>(rows[0]) : null;
   }
 
   async getLocked(em: EntityManager, id: string): Promise<InstanceEntity | null> {
@@ -129,6 +131,31 @@ export class InstanceRepository {
   }
 
   /** Updates fields without a state change (e.g. desired state), guarded by version when given. */
+  /**
+   * Locks the instance, applies `patch` and returns the row as it now is, in one statement
+   * (getLocked + patch): the caller checks it and throws to roll the change back. Null when
+   * there is no such instance.
+   */
+  /** The instance an operation is about (null when it has none, or it is gone). */
+  async ofOperation(operationId: string): Promise<InstanceEntity | null> {
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
+      'SELECT i.* FROM operations o JOIN instances i ON i.id = o.instance_id WHERE o.id = $1',
+      [operationId],
+    );
+    return rows[0] ? fromRow<InstanceEntity>(rows[0]) : null;
+  }
+
+  async patchLocked(em: EntityManager, id: string, patch: InstancePatch): Promise<InstanceEntity | null> {
+    const { sql, params } = setClause(patch, 2);
+    if (!sql) return this.getLocked(em, id);
+    const result = await em.query<[Record<string, unknown>[], number]>(
+      `UPDATE instances SET ${sql}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+      [id, ...params],
+    );
+    const row = result[0][0];
+    return row ? fromRow<InstanceEntity>(row) : null;
+  }
+
   async patch(em: EntityManager, id: string, patch: InstancePatch): Promise<void> {
     const { sql, params } = setClause(patch, 2);
     if (!sql) return;

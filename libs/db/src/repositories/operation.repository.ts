@@ -262,8 +262,10 @@ export class OperationRepository {
     };
   }
 
-  get(id: string, em: EntityManager = this.db.manager): Promise<OperationEntity | null> {
-    return em.findOneBy(OperationEntity, { id });
+  /** One row by id (plain SQL: read on the path of every operation, where the ORM's query building showed in profiles). */
+  async get(id: string, em: EntityManager = this.db.manager): Promise<OperationEntity | null> {
+    const rows = await em.query<Record<string, unknown>[]>('SELECT * FROM operations WHERE id = $1', [id]);
+    return rows[0] ? fromRow<OperationEntity>(rows[0]) : null;
   }
 
   async getLocked(em: EntityManager, id: string): Promise<OperationEntity | null> {
