@@ -4,7 +4,7 @@
 // BullMQ's own job stamps (added, taken, finished: every process runs on this machine, one
 // clock) and the operation row; nothing in the product is instrumented for it.
 // Prints figures; it is not a test.
-// Usage: npm run bench:pipeline-trace [-- --n 50] [--lxc] [--pair suspend,resume|stop-force,start|snapshot,snapshot-delete|delete]
+// Usage: npm run bench:pipeline-trace [-- --n 50] [--warmup 30] [--lxc] [--pair suspend,resume|stop-force,start|snapshot,snapshot-delete|delete]
 // (--lxc: a real busybox container on this machine through an in-process agent with the real
 // drivers; needs root, lxc, busybox-static). The actions of --pair alternate; `delete` deletes a
 // stopped instance made (unmeasured) before each round, so `--pair delete` is LXD's
@@ -98,6 +98,8 @@ function flag(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 const N = Number(flag('n', '50'));
+/** Unmeasured rounds first: a server that has served a few dozen requests (connections open, the hot code compiled by V8). */
+const WARMUP = Number(flag('warmup', '30'));
 const LXC = process.argv.includes('--lxc');
 /**
  * The actions that alternate; `stop-force` is a stop with { force: true }, `snapshot` takes a
@@ -232,12 +234,11 @@ async function main(): Promise<void> {
       results: new Queue(agentResultsQueueName(agentId), opts),
     };
     const traces: Trace[] = [];
-    // Two unmeasured rounds: connections and code paths warm.
-    for (const action of [...PAIR, ...PAIR]) await traceOne(stack, pg, queues, inst.body.id, action);
+    for (let i = 0; i < Math.max(2, WARMUP); i++) await traceOne(stack, pg, queues, inst.body.id, PAIR[i % PAIR.length]!);
     for (let i = 0; i < N; i++) {
       traces.push(await traceOne(stack, pg, queues, inst.body.id, PAIR[i % PAIR.length]!));
     }
-    console.log(`n=${N} ${LXC ? 'real lxc busybox container' : 'sim timeScale=0'} (${PAIR.join('/')} alternating); ms since the client sent the POST, p50 / p90 (+p50 of the hop):`);
+    console.log(`n=${N} after ${Math.max(2, WARMUP)} unmeasured, ${LXC ? 'real lxc busybox container' : 'sim timeScale=0'} (${PAIR.join('/')} alternating); ms since the client sent the POST, p50 / p90 (+p50 of the hop):`);
     for (const [hop, what] of HOPS) {
       const xs = traces.map((t) => t[hop]!).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
       const deltas = traces
