@@ -29,6 +29,8 @@ export function auditTrail(audit: AuditService) {
         requestId: String(res.getHeader('X-Request-Id') ?? '') || null,
         status: res.statusCode,
         projectName: typeof project === 'string' ? project : undefined,
+        // Set by accepted() for every request that made an operation.
+        ...(typeof res.locals.projectId === 'string' ? { projectId: res.locals.projectId } : {}),
       });
     });
     next();

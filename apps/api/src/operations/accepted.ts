@@ -12,5 +12,8 @@ export const IDEMPOTENCY_HEADER = {
 export function accepted(res: Response, submitted: Submitted): OperationDto {
   res.setHeader('Location', `/v1/operations/${submitted.operation.id}`);
   if (submitted.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  // The audit trail's project for a change of an instance, known here: no read of the target to
+  // find it (auditTrail). Fleet-wide operations (an evacuation) keep the entry's own rule.
+  if (submitted.operation.instanceId) res.locals.projectId = submitted.operation.projectId;
   return OperationDto.from(submitted.operation, false);
 }
