@@ -156,8 +156,10 @@ export class HostRepository {
    * The fleet as the scheduler sees it: every host, whatever its status — the status filter
    * refuses those not ready and the explanation counts them ("1 is not ready (draining)").
    */
-  schedulable(): Promise<HostEntity[]> {
-    return this.db.manager.find(HostEntity);
+  /** Every host, as the placement snapshot reads it (plain SQL: 10,000 rows through the ORM took seconds). */
+  async schedulable(): Promise<HostEntity[]> {
+    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT * FROM hosts');
+    return rows.map((r) => fromRow<HostEntity>(r));
   }
 
   /** Hosts enrolled since `since` that have not beaten yet (placement may wait for them). */
@@ -417,7 +419,9 @@ export class HostRepository {
   }
 
   async byIds(ids: string[]): Promise<HostEntity[]> {
-    return ids.length ? this.db.manager.findBy(HostEntity, { id: In(ids) }) : [];
+    if (ids.length === 0) return [];
+    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT * FROM hosts WHERE id = ANY($1::uuid[])', [ids]);
+    return rows.map((r) => fromRow<HostEntity>(r));
   }
 
   /** Hosts whose allocation differs from the sum of their instances' claims (should be none). */
