@@ -1,6 +1,9 @@
-import { access, readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UUID_PATTERN } from '@hyperplane/domain';
+import { DriverError } from '../driver.exception';
 import { CgroupLayout } from './lxc-cgroup';
 import { LxcInfo, LxcListEntry, LxcState } from './lxc-tools';
 
@@ -49,6 +52,16 @@ export function stateFromCgroup(version: CgroupLayout['version'], text: string):
   return field('populated') === '1' ? 'RUNNING' : undefined;
 }
 
+/**
+ * Whether /proc/<pid>/status is that of a live init of a pid namespace one level below ours:
+ * `NSpid: <our pid> 1` (a container's init), not a zombie.
+ */
+export function isContainerInit(status: string): boolean {
+  const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/);
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  return nspid?.length === 2 && nspid[1] === '1' && state !== undefined && state !== 'Z' && state !== 'X';
+}
+
 /** The path of a process's cgroup in the hierarchy that holds `controller` (v2: `0::`), from /proc/<pid>/cgroup. */
 export function cgroupOfProcess(text: string, version: CgroupLayout['version'], controller: string): string | undefined {
   for (const line of text.split('\n')) {
@@ -67,7 +80,30 @@ export interface LxcStateReaderOptions {
   procRoot?: string;
   /** Files read at once. */
   concurrency?: number;
+  /**
+   * Reads and writes of the freezer's files: the kernel's own by default. Tests put a model of the
+   * kernel here (a plain file cannot go from FREEZING to FROZEN by itself).
+   */
+  freezerFiles?: FreezerFiles;
 }
+
+export interface FreezerFiles {
+  read(path: string): Promise<string>;
+  write(path: string, value: string): Promise<void>;
+}
+
+/** The freezer files as the kernel has them: written like `echo FROZEN > freezer.state`, never created. */
+const KERNEL_FILES: FreezerFiles = {
+  read: (path) => readFile(path, 'utf8'),
+  write: (path, value) => writeFile(path, value, { flag: constants.O_WRONLY | constants.O_TRUNC }),
+};
+
+/** A freezer that cannot be written through its file (not there, not ours): the caller asks LXC. */
+const NOT_WRITABLE = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS']);
+/** Polls of a freezer that is still FREEZING: 1, 2, 4 … ms, then every MAX_POLL_MS. */
+const MAX_POLL_MS = 50;
+/** The cgroup.procs entries looked at for the container's init (it is nearly always the first). */
+const INIT_CANDIDATES = 16;
 
 /**
  * Reads every container's state from the kernel in one pass, without a process per container:
@@ -78,12 +114,72 @@ export interface LxcStateReaderOptions {
 export class LxcStateReader {
   private readonly procRoot: string;
   private readonly concurrency: number;
+  private readonly files: FreezerFiles;
   /** Container name → its cgroup path inside the hierarchy, when not the default. */
   private readonly learned = new Map<string, string>();
+  /** Container name → the pid of its init last seen (checked again before each use). */
+  private readonly inits = new Map<string, number>();
 
   constructor(private readonly opts: LxcStateReaderOptions) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.concurrency = opts.concurrency ?? 16;
+    this.files = opts.freezerFiles ?? KERNEL_FILES;
+  }
+
+  /**
+   * One container's state and init pid, what `lxc-info -s -p` prints, or undefined when LXC does
+   * not know it. From the files when they tell: its monitor is alive, its freezer has a state and
+   * a live init is in its cgroup; else (starting, stopping, cgroup not found) from lxc-info.
+   */
+  async info(name: string): Promise<LxcInfo | undefined> {
+    const [layout, sockets] = await Promise.all([this.opts.layout(), this.sockets()]);
+    const entry = await this.stateOf(name, layout, sockets);
+    if (!entry) return undefined;
+    const { name: _name, ...info } = entry;
+    if (info.state === 'STOPPED' || info.pid !== undefined) return info;
+    const pid = await this.initOf(name, layout);
+    if (pid !== undefined) return { ...info, pid };
+    const asked = await this.ask(name, layout);
+    return asked && { state: asked.state, ...(asked.pid !== undefined ? { pid: asked.pid } : {}) };
+  }
+
+  /**
+   * Freezes (or thaws) a running container by writing its freezer file — v1 `freezer.state`
+   * FROZEN / THAWED, v2 `cgroup.freeze` 1 / 0 — and waits until the kernel reports it done (v1
+   * reads FREEZING until every task is frozen; v2 `cgroup.events` says `frozen 1`). False when
+   * there is no such file to write (layout unknown, cgroup not found): the caller asks LXC. A
+   * freeze that does not finish in time is undone and reported as Transient.
+   */
+  async setFrozen(name: string, frozen: boolean, timeoutMs: number): Promise<boolean> {
+    const layout = await this.opts.layout();
+    const rel = this.relOf(name);
+    const control = this.freezeFile(layout, rel);
+    const state = this.stateFile(layout, rel);
+    if (!control || !state) return false;
+    const value = layout.version === 'v1' ? (frozen ? 'FROZEN' : 'THAWED') : frozen ? '1' : '0';
+    try {
+      await this.files.write(control, value);
+    } catch (error) {
+      if (NOT_WRITABLE.has((error as NodeJS.ErrnoException).code ?? '')) return false;
+      throw error;
+    }
+    const done = (text: string) => (layout.version === 'v1' ? text.trim() === value : new RegExp(`^frozen ${value}$`, 'm').test(text));
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
+      const now = await this.files.read(state).catch((error: NodeJS.ErrnoException) => {
+        // Its cgroup went away under us: the container stopped.
+        throw new DriverError('Transient', `${name}: cannot read ${state} (${error.code ?? error.message}); did it stop?`);
+      });
+      if (done(now)) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await sleep(Math.min(delay, left));
+      // As lxc-freeze does: writing FROZEN again reaches tasks forked while the freeze went on.
+      if (layout.version === 'v1' && frozen) await this.files.write(control, value);
+    }
+    const action = frozen ? 'freeze' : 'thaw';
+    if (frozen) await this.files.write(control, layout.version === 'v1' ? 'THAWED' : '0').catch(() => undefined);
+    throw new DriverError('Transient', `${name} did not ${action} within ${timeoutMs} ms (${control})${frozen ? '; thawed it again' : ''}`);
   }
 
   /** Containers of this lxcpath (directories with a config, named by instance id) and their states. */
@@ -93,7 +189,7 @@ export class LxcStateReader {
       throw e;
     });
     const names = dirs.filter((d) => d.isDirectory() && UUID_PATTERN.test(d.name)).map((d) => d.name);
-    const [layout, sockets] = await Promise.all([this.opts.layout(), readFile(join(this.procRoot, 'net', 'unix'), 'utf8').then(parseAbstractSockets)]);
+    const [layout, sockets] = await Promise.all([this.opts.layout(), this.sockets()]);
     const entries = new Array<LxcListEntry | undefined>(names.length);
     await eachLimited(names.length, this.concurrency, async (i) => {
       const name = names[i]!;
@@ -101,6 +197,7 @@ export class LxcStateReader {
       entries[i] = await this.stateOf(name, layout, sockets);
     });
     for (const name of this.learned.keys()) if (!names.includes(name)) this.learned.delete(name);
+    for (const name of this.inits.keys()) if (!names.includes(name)) this.inits.delete(name);
     return entries.filter((e): e is LxcListEntry => e !== undefined);
   }
 
@@ -110,7 +207,7 @@ export class LxcStateReader {
    */
   async cgroupValues(name: string, keys: string[]): Promise<Map<string, string> | undefined> {
     const layout = await this.opts.layout();
-    const rel = this.learned.get(name) ?? `${PAYLOAD_PREFIX}${name}`;
+    const rel = this.relOf(name);
     const dirOf = (key: string): string | undefined => {
       const mount = layout.version === 'v2' ? layout.mounts?.unified : layout.mounts?.[key.split('.')[0] ?? ''];
       return mount ? join(mount, rel) : undefined;
@@ -130,7 +227,7 @@ export class LxcStateReader {
   }
 
   private async stateOf(name: string, layout: CgroupLayout, sockets: Set<string>): Promise<LxcListEntry | undefined> {
-    const file = this.stateFile(layout, this.learned.get(name) ?? `${PAYLOAD_PREFIX}${name}`);
+    const file = this.stateFile(layout, this.relOf(name));
     const text = file ? await readFile(file, 'utf8').catch(() => undefined) : undefined;
     const state = text !== undefined ? stateFromCgroup(layout.version, text) : undefined;
     if (!sockets.has(commandSocketName(this.opts.lxcPath, name))) {
@@ -140,6 +237,11 @@ export class LxcStateReader {
     } else if (state) {
       return { name, state };
     }
+    return this.ask(name, layout);
+  }
+
+  /** lxc-info, remembering where the init's cgroup is (and the init) for the next reads. */
+  private async ask(name: string, layout: CgroupLayout): Promise<LxcListEntry | undefined> {
     const info = await this.opts.info(name).catch(async (error: unknown) => {
       // Destroyed while we looked: gone, not a reason to give up on the whole pass.
       if (!(await fileExists(join(this.opts.lxcPath, name, 'config')))) return undefined;
@@ -150,13 +252,64 @@ export class LxcStateReader {
       const cgroup = await readFile(join(this.procRoot, String(info.pid), 'cgroup'), 'utf8').catch(() => '');
       const rel = cgroupOfProcess(cgroup, layout.version, 'freezer');
       if (rel) this.learned.set(name, rel);
+      this.inits.set(name, info.pid);
     }
     return { name, ...info };
   }
 
+  /**
+   * The pid of the container's init from the files: the one last seen if it still is a live init
+   * in the container's cgroup, else the init among the processes of that cgroup. Undefined when
+   * there is none (starting, stopping, an init in a child cgroup or sharing our pid namespace).
+   */
+  private async initOf(name: string, layout: CgroupLayout): Promise<number | undefined> {
+    const rel = this.relOf(name);
+    const known = this.inits.get(name);
+    if (known !== undefined) {
+      const [status, cgroup] = await Promise.all([this.proc(known, 'status'), this.proc(known, 'cgroup')]);
+      const at = cgroupOfProcess(cgroup, layout.version, 'freezer');
+      if (isContainerInit(status) && (at === rel || at?.startsWith(`${rel}/`))) return known;
+      this.inits.delete(name);
+    }
+    const dir = this.freezerDir(layout, rel);
+    const procs = dir ? await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '') : '';
+    for (const pid of procs.split('\n').filter(Boolean).slice(0, INIT_CANDIDATES).map(Number)) {
+      if (Number.isInteger(pid) && isContainerInit(await this.proc(pid, 'status'))) {
+        this.inits.set(name, pid);
+        return pid;
+      }
+    }
+    return undefined;
+  }
+
+  private proc(pid: number, file: string): Promise<string> {
+    return readFile(join(this.procRoot, String(pid), file), 'utf8').catch(() => '');
+  }
+
+  private sockets(): Promise<Set<string>> {
+    return readFile(join(this.procRoot, 'net', 'unix'), 'utf8').then(parseAbstractSockets);
+  }
+
+  private relOf(name: string): string {
+    return this.learned.get(name) ?? `${PAYLOAD_PREFIX}${name}`;
+  }
+
+  /** The container's cgroup directory in the hierarchy that freezes it: v1 freezer, v2 unified. */
+  private freezerDir(layout: CgroupLayout, rel: string): string | undefined {
+    const mount = layout.version === 'v2' ? layout.mounts?.unified : layout.mounts?.freezer;
+    return mount ? join(mount, rel) : undefined;
+  }
+
+  /** The file that says whether it is frozen: v1 `freezer.state`, v2 `cgroup.events`. */
   private stateFile(layout: CgroupLayout, rel: string): string | undefined {
-    if (layout.version === 'v2') return layout.mounts?.unified ? join(layout.mounts.unified, rel, 'cgroup.events') : undefined;
-    return layout.mounts?.freezer ? join(layout.mounts.freezer, rel, 'freezer.state') : undefined;
+    const dir = this.freezerDir(layout, rel);
+    return dir && join(dir, layout.version === 'v2' ? 'cgroup.events' : 'freezer.state');
+  }
+
+  /** The file that freezes it: v1 `freezer.state`, v2 `cgroup.freeze`. */
+  private freezeFile(layout: CgroupLayout, rel: string): string | undefined {
+    const dir = this.freezerDir(layout, rel);
+    return dir && join(dir, layout.version === 'v2' ? 'cgroup.freeze' : 'freezer.state');
   }
 }
 

@@ -7,9 +7,18 @@ import { describeConformance } from '../../test/conformance';
 import { InstanceSpec } from '../driver';
 import { CgroupLayout, interpretLimits, liveSettings, planLimits, sharesToWeight, weightToShares } from './lxc-cgroup';
 import { assertBridgeName, assertSafePath, LxcInstanceMeta, renderConfig } from './lxc-config';
+import { runCommand } from '../exec/run-command';
+import { canReachMonitor } from './lxc-monitor';
 import { commandSocketName } from './lxc-state';
 import { parseLxcInfo, parseLxcLs, parseSnapshotList } from './lxc-tools';
 import { LxcDriver } from './lxc.driver';
+
+// The real runCommand, watched: a test can say which processes the driver started.
+jest.mock('../exec/run-command', () => {
+  const actual = jest.requireActual<typeof import('../exec/run-command')>('../exec/run-command');
+  return { ...actual, runCommand: jest.fn(actual.runCommand) };
+});
+const spawned = runCommand as jest.MockedFunction<typeof runCommand>;
 
 const ARCH: Arch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 const MiB = 1024 * 1024;
@@ -511,6 +520,60 @@ if (notRunnable) {
       }
       expect(commandSocketName(drivers[drivers.length - 1]!.lxcPath, randomUUID())).toMatch(/^lxc\/[0-9a-f]{16}\/command$/);
     }, 180_000);
+
+    it('suspends by freezing the cgroup itself: every process stops, LXC agrees, and none of lxc-info, lxc-wait (nor lxc-freeze where the monitor is reachable) runs', async () => {
+      const spec = makeSpec();
+      await driver.create(spec);
+      // A process that counts as long as it runs, as root's shell in the container.
+      const rootfs = join(driver.lxcPath, spec.id, 'rootfs');
+      const inittab = readFileSync(join(rootfs, 'etc/inittab'), 'utf8');
+      writeFileSync(join(rootfs, 'etc/inittab'), `${inittab}::respawn:/bin/sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; usleep 10000; done'\n`);
+      const tick = () => Number(readFileSync(join(rootfs, 'tmp/tick'), 'utf8').trim() || 0);
+      const ticking = async () => {
+        const first = existsSync(join(rootfs, 'tmp/tick')) ? tick() : -1;
+        for (let i = 0; i < 200; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          if (existsSync(join(rootfs, 'tmp/tick')) && tick() > first) return true;
+        }
+        return false;
+      };
+      const lxcState = () => /State:\s+(\S+)/.exec(execFileSync('lxc-info', ['-P', driver.lxcPath, '-n', spec.id, '-s'], { encoding: 'utf8', timeout: 10_000 }))?.[1];
+      try {
+        await driver.start(spec.id);
+        const pid = lxcInfoPid(driver, spec.id);
+        expect(await ticking()).toBe(true);
+        spawned.mockClear();
+        const suspended = await driver.suspend(spec.id);
+        const tools = spawned.mock.calls.map((c) => c[0]);
+        expect(suspended).toMatchObject({ state: 'suspended', details: { pid, lxcState: 'FROZEN' } });
+        expect(tools).toEqual(canReachMonitor() ? [] : ['lxc-freeze']);
+        expect(cgroupFile(pid, 'freezer', 'freezer.state') ?? (cgroupFile(pid, 'freezer', 'cgroup.events')?.includes('frozen 1') ? 'FROZEN' : undefined)).toBe('FROZEN');
+        expect(lxcState()).toBe('FROZEN');
+        // Every task of the container is in the refrigerator (reported as D), and the counter stands still.
+        const tasks = processesOf(spec.id).filter((p) => readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`lxc.payload.${spec.id}`));
+        expect(tasks.length).toBeGreaterThanOrEqual(2);
+        for (const task of tasks) expect(readFileSync(`/proc/${task}/status`, 'utf8')).toMatch(/^State:\s+D/m);
+        const at = tick();
+        await new Promise((r) => setTimeout(r, 300));
+        expect(tick()).toBe(at);
+        spawned.mockClear();
+        expect(await driver.resume(spec.id)).toMatchObject({ state: 'running', details: { pid, lxcState: 'RUNNING' } });
+        expect(spawned.mock.calls.map((c) => c[0])).toEqual(canReachMonitor() ? [] : ['lxc-unfreeze']);
+        expect(lxcState()).toBe('RUNNING');
+        expect(await ticking()).toBe(true);
+        // LXC's own tools still work on it, both ways.
+        execFileSync('lxc-freeze', ['-P', driver.lxcPath, '-n', spec.id], { timeout: 30_000 });
+        expect((await driver.inspect(spec.id)).state).toBe('suspended');
+        expect((await driver.resume(spec.id)).state).toBe('running');
+        expect(lxcState()).toBe('RUNNING');
+        await driver.suspend(spec.id);
+        execFileSync('lxc-unfreeze', ['-P', driver.lxcPath, '-n', spec.id], { timeout: 30_000 });
+        expect(await driver.inspect(spec.id)).toMatchObject({ state: 'running', details: { lxcState: 'RUNNING' } });
+        expect(await ticking()).toBe(true);
+      } finally {
+        await driver.destroy(spec.id);
+      }
+    }, 60_000);
 
     it('lists only its own containers with their real state', async () => {
       const spec = makeSpec();

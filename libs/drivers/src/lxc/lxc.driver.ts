@@ -26,12 +26,16 @@ import {
 } from './lxc-config';
 import { exists, hostTotals } from './lxc-host';
 import { KeyedMutex } from './lxc-lock';
+import { notifyMonitor } from './lxc-monitor';
 import { LxcProbe, probeLxc } from './lxc-probe';
 import { LxcStateReader } from './lxc-state';
 import { LxcTemplateCache } from './lxc-template-cache';
 import { actualState, LxcInfo, LxcSnapshotEntry, LxcTools, snapshotName } from './lxc-tools';
 
 export type { LxcProbe } from './lxc-probe';
+
+/** How long a freeze or thaw may take before it is reported as Transient (lxc-wait's -t 15). */
+const FREEZE_TIMEOUT_MS = 15_000;
 
 export interface LxcDriverOptions extends DriverOptions {
   /** LXC's container directory, passed as `-P` to every lxc-* call (default `<stateDir>/containers`). */
@@ -146,9 +150,10 @@ export class LxcDriver implements Driver {
       const info = await this.requireInfo(id);
       const state = actualState(info.state);
       if (state === 'stopped') throw new DriverError('Conflict', `${id} is stopped; only a running container can be suspended`);
-      if (state === 'running') await this.tools.freeze(id);
-      if (!(await this.tools.wait(id, ['FROZEN'], 15))) throw new DriverError('Transient', `${id} did not freeze`);
-      return this.inspect(id);
+      if (info.state === 'FROZEN') return this.describe(id, info);
+      // Running, or FREEZING (someone else's freeze under way): frozen and waited for, so it is FROZEN.
+      await this.freeze(id);
+      return this.describe(id, { ...info, state: 'FROZEN' });
     });
   }
 
@@ -158,8 +163,9 @@ export class LxcDriver implements Driver {
       const info = await this.requireInfo(id);
       const state = actualState(info.state);
       if (state === 'stopped') throw new DriverError('Conflict', `${id} is stopped; start it instead`);
-      if (state === 'suspended') await this.tools.unfreeze(id);
-      return this.inspect(id);
+      if (state !== 'suspended') return this.describe(id, info);
+      await this.thaw(id);
+      return this.describe(id, { ...info, state: 'RUNNING' });
     });
   }
 
@@ -171,7 +177,7 @@ export class LxcDriver implements Driver {
       // A half-made container (a directory, a staging copy) is removed; nothing at all is NotFound.
       if (!(await exists(dir)) && staging.length === 0) throw new DriverError('NotFound', `no container ${id}`);
       if (await exists(join(dir, 'config'))) {
-        const info = await this.tools.info(id);
+        const info = await this.states.info(id);
         if (info && info.state !== 'STOPPED') await this.doStop(id, { force: true });
         try {
           await this.tools.destroy(id);
@@ -292,7 +298,7 @@ export class LxcDriver implements Driver {
         };
         // A running source is frozen for the copy, so the clone sees one moment of it.
         const freeze = actualState(info.state) === 'running';
-        if (freeze) await this.tools.freeze(sourceId);
+        if (freeze) await this.freeze(sourceId);
         try {
           ctx.progress?.(20, 'copying rootfs');
           await this.materialize(meta, (rootfs) =>
@@ -301,7 +307,7 @@ export class LxcDriver implements Driver {
             ),
           );
         } finally {
-          if (freeze) await this.tools.unfreeze(sourceId);
+          if (freeze) await this.thaw(sourceId);
         }
         return this.inspect(spec.id);
       }),
@@ -559,14 +565,34 @@ export class LxcDriver implements Driver {
 
   private async existing(id: string): Promise<{ info: LxcInfo; meta?: LxcInstanceMeta } | undefined> {
     if (!(await exists(join(this.dirOf(id), 'config')))) return undefined;
-    const info = await this.tools.info(id);
+    const info = await this.states.info(id);
     return info ? { info, meta: await readMeta(this.dirOf(id)) } : undefined;
   }
 
+  /** The container's state and init, from /proc and its cgroup files (lxc-info when they cannot tell). */
   private async requireInfo(id: string): Promise<LxcInfo> {
-    const info = (await exists(join(this.dirOf(id), 'config'))) ? await this.tools.info(id) : undefined;
+    const info = (await exists(join(this.dirOf(id), 'config'))) ? await this.states.info(id) : undefined;
     if (!info) throw new DriverError('NotFound', `no lxc container ${id} in ${this.lxcPath}`);
     return info;
+  }
+
+  /**
+   * Freezes a running container through its freezer file, waiting for the kernel, then tells
+   * LXC's monitor (lxc-info, lxc-wait and lxc-unfreeze ask it, not the freezer): through its
+   * command socket where this runtime reaches it, else with lxc-freeze, which finds the freezer
+   * FROZEN and only tells the monitor. lxc-freeze and lxc-wait alone when the file cannot be written.
+   */
+  private async freeze(id: string): Promise<void> {
+    const direct = await this.states.setFrozen(id, true, FREEZE_TIMEOUT_MS);
+    if (direct && (await notifyMonitor(this.lxcPath, id, 'FROZEN'))) return;
+    await this.tools.freeze(id);
+    if (!direct && !(await this.tools.wait(id, ['FROZEN'], FREEZE_TIMEOUT_MS / 1000))) throw new DriverError('Transient', `${id} did not freeze`);
+  }
+
+  /** Thaws a frozen container the same way: the freezer file, then the monitor told, or lxc-unfreeze. */
+  private async thaw(id: string): Promise<void> {
+    if ((await this.states.setFrozen(id, false, FREEZE_TIMEOUT_MS)) && (await notifyMonitor(this.lxcPath, id, 'THAWED'))) return;
+    await this.tools.unfreeze(id);
   }
 
   /** Builds the container in a staging directory and renames it into place: it appears whole or not at all. */
@@ -588,7 +614,7 @@ export class LxcDriver implements Driver {
   private async doStart(id: string, ctx: DriverContext): Promise<InstanceStatus> {
     const info = await this.requireInfo(id);
     const state = actualState(info.state);
-    if (state === 'suspended') await this.tools.unfreeze(id);
+    if (state === 'suspended') await this.thaw(id);
     if (state === 'stopped') {
       if (info.state === 'STOPPING') await this.tools.wait(id, ['STOPPED'], 30);
       try {
@@ -597,7 +623,8 @@ export class LxcDriver implements Driver {
         throw await this.withLog(id, error);
       }
     }
-    if (!(await this.tools.wait(id, ['RUNNING'], 15))) {
+    // Thawed, or running already: nothing to wait for. Started here or by someone else: LXC says when.
+    if ((state === 'stopped' || info.state === 'STARTING') && !(await this.tools.wait(id, ['RUNNING'], 15))) {
       throw await this.withLog(id, new DriverError('Transient', `${id} did not reach RUNNING within 15 s`));
     }
     return this.inspect(id);
@@ -607,7 +634,7 @@ export class LxcDriver implements Driver {
     const info = await this.requireInfo(id);
     if (info.state === 'STOPPED') return this.describe(id, info);
     // A frozen init cannot take the halt signal (nor die of SIGKILL under the v1 freezer).
-    if (actualState(info.state) === 'suspended') await this.tools.unfreeze(id);
+    if (actualState(info.state) === 'suspended') await this.thaw(id);
     if (opts.force) {
       await this.tools.kill(id);
     } else {
@@ -680,14 +707,14 @@ export class LxcDriver implements Driver {
     let index = 0;
     while (taken.has(`snap${index}`)) index++;
     const lxcName = `snap${index}`;
-    if (freeze) await this.tools.freeze(id);
+    if (freeze) await this.freeze(id);
     try {
       await this.tools.copyAsSnapshot(id, snapDir, lxcName);
     } catch (error) {
       await rm(join(snapDir, lxcName), { recursive: true, force: true });
       throw error;
     } finally {
-      if (freeze) await this.tools.unfreeze(id);
+      if (freeze) await this.thaw(id);
     }
     // lxc-snapshot's timestamp (local time, no newline) and comment files.
     const p2 = (n: number) => String(n).padStart(2, '0');
