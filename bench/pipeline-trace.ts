@@ -10,9 +10,11 @@
 // stopped instance made (unmeasured) before each round, so `--pair delete` is LXD's
 // "delete a stopped container".
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Job, Queue } from 'bullmq';
 import { Client } from 'pg';
 import { AgentRuntime, simFleet } from '@hyperplane/agent';
@@ -22,6 +24,8 @@ import { startController } from '@hyperplane/controller';
 import { migrateDatabase } from '@hyperplane/db';
 import { agentResultsQueueName, deleteRedisPrefix, hostQueueName, QueueName } from '@hyperplane/queue';
 import { ADMIN, call, percentile, startBenchStack } from './bench-stack';
+
+const execFileP = promisify(execFile);
 
 interface TraceStack {
   url: string;
@@ -81,6 +85,11 @@ async function startLxcStack(): Promise<TraceStack> {
     config,
     async stop() {
       await agent.stop().catch(() => undefined);
+      // The bench's containers go with it: a container whose directory is removed keeps running.
+      const lxcPath = join(dataDir, 'drivers', 'lxc', 'containers');
+      for (const name of (existsSync(lxcPath) ? readdirSync(lxcPath, { withFileTypes: true }) : []).filter((d) => d.isDirectory() && !d.name.startsWith('.'))) {
+        await execFileP('lxc-stop', ['-k', '-P', lxcPath, '-n', name.name], { timeout: 30_000 }).catch(() => undefined);
+      }
       await controller.close().catch(() => undefined);
       await api.close().catch(() => undefined);
       await deleteRedisPrefix(config.REDIS_URL, prefix).catch(() => undefined);
