@@ -77,6 +77,12 @@ export interface ChaosReport {
   crashOutput: string[];
   instances: { live: number; onHosts: number; byState: Record<string, number> };
   journal: { effects: Record<string, number>; misses: number };
+  /**
+   * For the first few instances that broke an invariant (orphan, lost, on two hosts, drift):
+   * their operations, state events and driver effects, oldest first, taken before the run's
+   * database and files are removed, so a failure can be explained without a replay.
+   */
+  evidence: string[];
   violations: {
     acceptedNotTerminal: string[];
     acceptedMissing: string[];
@@ -638,6 +644,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 
 
+  const suspects = [...new Set([...orphans, ...lost, ...duplicated, ...stateDrift].map((x) => x.split(' ')[0]!))].slice(0, 3);
+  const evidence: string[] = [];
+  for (const id of suspects) {
+    const history = await query(
+      `SELECT created_at AS at, 'op     ' || kind || ' ' || status || COALESCE(' (' || (error->>'code') || ': ' || (error->>'message') || ')', '')
+                || ' step ' || COALESCE(step, '') || ' job ' || COALESCE(job_id, '') || COALESCE(' finished ' || to_char(finished_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'), '') AS detail
+         FROM operations WHERE instance_id = $1
+       UNION ALL
+       SELECT created_at, 'state  ' || COALESCE(data->>'from', 'new') || ' -> ' || (data->>'state') || COALESCE(' on ' || (data->>'hostId'), '') || COALESCE(' (' || (data->>'reason') || ')', '')
+         FROM events WHERE type = 'instance.state' AND subject_id = $1`,
+      [id],
+    );
+    const timeline = [
+      ...history.map((h) => ({ t: new Date(h.at).getTime(), what: String(h.detail) })),
+      ...lines.filter((x) => x.id === id).map((l) => ({ t: l.t, what: `driver ${l.c} on ${l.h}${l.miss ? ' (missing)' : ''}${l.gone ? ' (after destroy)' : ''}` })),
+    ].sort((a, b) => a.t - b.t);
+    evidence.push(`${id}:`, ...timeline.map((e) => `  ${new Date(e.t).toISOString()} ${e.what}`));
+  }
+
   const violations = {
     acceptedNotTerminal,
     acceptedMissing,
@@ -665,6 +690,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     crashOutput,
     instances: { live: live.length, onHosts: onHostCount, byState },
     journal: { effects, misses },
+    evidence,
     violations,
     ok,
   };
@@ -699,5 +725,6 @@ export function formatReport(r: ChaosReport): string {
     list('hosts enrolled twice', v.duplicateHosts),
     list('died by themselves', v.selfExits),
     `  allocations = claims   ${v.allocationsMatchClaims}`,
+    ...(r.evidence.length ? ['what happened to them (operations, state events, driver effects):', ...r.evidence] : []),
   ].join('\n');
 }
