@@ -266,6 +266,14 @@ async function main(): Promise<void> {
     const driver = traces.map((t) => t.agent_done! - t.agent_taken!).sort((a, b) => a - b);
     console.log(`end_to_end p50_ms=${percentile(totals, 50).toFixed(1)} p90_ms=${percentile(totals, 90).toFixed(1)} max_ms=${totals[totals.length - 1]!.toFixed(1)}`);
     console.log(`agent_job p50_ms=${percentile(driver, 50).toFixed(1)} pipeline_share p50_ms=${percentile(share, 50).toFixed(1)} p90_ms=${percentile(share, 90).toFixed(1)}`);
+    // Each action of the pair on its own (their times differ: a forced stop is not a start).
+    for (const action of PAIR) {
+      const mine = traces.filter((_, i) => PAIR[i % PAIR.length] === action);
+      const sorted = (f: (t: Trace) => number) => mine.map(f).sort((a, b) => a - b);
+      const e2e = sorted((t) => t.wait_returned!);
+      const job = sorted((t) => t.agent_done! - t.agent_taken!);
+      console.log(`  ${action.padEnd(16)} end_to_end p50_ms=${percentile(e2e, 50).toFixed(1)} p90_ms=${percentile(e2e, 90).toFixed(1)}  agent_job p50_ms=${percentile(job, 50).toFixed(1)}`);
+    }
     console.log(`load_average_after=${loadavg().map((l) => l.toFixed(2)).join(',')}`);
     await Promise.all(Object.values(queues).map((q) => q.close()));
   } finally {
