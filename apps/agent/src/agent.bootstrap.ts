@@ -31,6 +31,7 @@ export function agentOptions(config: AppConfig & { REDIS_URL: string }, override
     heartbeatIntervalMs: config.HYPERPLANE_HEARTBEAT_INTERVAL_S * 1000,
     ha: { leaseMs: config.HYPERPLANE_HA_LEASE_MS, safetyMs: config.HYPERPLANE_HA_FENCE_SAFETY_MS },
     syncIntervalMs: 30_000,
+    orphanSweepMs: config.HYPERPLANE_ORPHAN_SWEEP_S * 1000,
     lockDuration: config.HYPERPLANE_JOB_LOCK_MS,
     listen: { port: config.HYPERPLANE_AGENT_PORT, bind: config.HYPERPLANE_METRICS_BIND },
     ...overrides,

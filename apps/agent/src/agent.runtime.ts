@@ -37,6 +37,8 @@ export interface AgentOptions {
    */
   ha?: { leaseMs: number; safetyMs: number };
   syncIntervalMs: number;
+  /** How often copies of instances that live elsewhere now (or were deleted) are looked for (default 10 sync intervals). */
+  orphanSweepMs?: number;
   lockDuration: number;
   /** Commands run at once per host (default 8). */
   concurrency?: number;
@@ -72,6 +74,7 @@ export class AgentRuntime {
   private fenced = true;
   private fencing: Promise<void> | null = null;
   private learning: Promise<void> | null = null;
+  private sweeping = false;
   /** What the fences did (tests and logs): when each began and ended, on which host, what it stopped. */
   readonly fences: { hostId: string; startedAt: string; doneAt: string; stopped: string[] }[] = [];
   private agentId = '';
@@ -171,6 +174,7 @@ export class AgentRuntime {
     }
     // The periodic sync reports a host only when something changed there (or now and then anyway).
     this.timers.push(setInterval(() => void this.syncAll({ onlyChanged: true }), this.opts.syncIntervalMs));
+    this.timers.push(setInterval(() => void this.sweepOrphans(), this.opts.orphanSweepMs ?? this.opts.syncIntervalMs * 10));
     this.log.log(`agent running ${this.hosts.length} host(s): ${[...planned.keys()].slice(0, 5).join(', ')}${planned.size > 5 ? ', …' : ''}`);
   }
 
@@ -227,6 +231,38 @@ export class AgentRuntime {
     }
     if (this.opts.ha) this.leaseUntil = sentAt + this.opts.ha.leaseMs;
     if (this.fenced) await this.learn();
+  }
+
+  /**
+   * Removes copies of instances that live on another host now or were deleted, in steady state
+   * (learn() does it when the agent comes back). A command that runs late — re-sent after a
+   * lost job, a job run again after its agent died — can make a copy after its instance moved
+   * or was deleted; nothing else would ever remove it. Each host's idle instances are checked
+   * with the API (as learn() does) and HostRuntime.sweep() removes those found so twice in a
+   * row, untouched in between: a placement or a migration in flight is never taken for one.
+   */
+  async sweepOrphans(): Promise<string[]> {
+    if (this.fenced || this.learning || this.sweeping) return [];
+    const removed: string[] = [];
+    this.sweeping = true;
+    try {
+      for (let i = 0; i < this.hosts.length; i += MAX_HOSTS_PER_AGENT_REQUEST) {
+        const page = this.hosts.slice(i, i + MAX_HOSTS_PER_AGENT_REQUEST);
+        const holdings = await Promise.all(page.map(async (h) => ({ hostId: h.hostId, instanceIds: await h.idleHoldings() })));
+        const answer = await this.api.assignments(this.credential, holdings);
+        for (const a of answer.hosts) {
+          const host = page.find((h) => h.hostId === a.hostId);
+          const gone = host ? await host.sweep(a.foreign, () => !this.fenced) : [];
+          if (gone.length > 0) this.log.warn(`host ${a.hostId}: removed ${gone.length} copy(ies) of instances that live elsewhere now or were deleted: ${gone.join(', ')}`);
+          removed.push(...gone);
+        }
+      }
+    } catch (e) {
+      this.log.warn(`orphan sweep failed, next time then: ${String(e)}`);
+    } finally {
+      this.sweeping = false;
+    }
+    return removed;
   }
 
   /** Fences when the lease was not renewed `safetyMs` before its end. */

@@ -238,6 +238,14 @@ export class AppConfig {
   @IsInt() @Min(500) @Max(300_000)
   HYPERPLANE_HA_FENCE_SAFETY_MS: number = 5_000;
 
+  /**
+   * How often an agent removes copies of instances that live on another host now or were deleted
+   * (left by a command that ran late, after its instance had moved or gone). A copy goes only
+   * once two sweeps in a row found it so, with no command for it in between.
+   */
+  @IsInt() @Min(1) @Max(86_400)
+  HYPERPLANE_ORPHAN_SWEEP_S: number = 300;
+
   /** The controller restarts HA instances elsewhere only this long after their host's lease expired. */
   @IsInt() @Min(0) @Max(600_000)
   HYPERPLANE_HA_RESTART_MARGIN_MS: number = 5_000;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Driver, InstanceObservation } from '@hyperplane/drivers';
-import { AgentSyncPayload, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
+import { AgentSyncPayload, JobName, JobQueue, MultiQueueConsumer } from '@hyperplane/queue';
 import { HostRuntime } from './host.runtime';
 
 /** A driver whose instances the test sets, counting how it is asked. */
@@ -85,5 +85,81 @@ describe('HostRuntime sync', () => {
     const { host, sent } = runtime(fake.driver);
     const [first, second] = await Promise.all([host.sync({ onlyChanged: true }), host.sync({ onlyChanged: true })]);
     expect([first, second, fake.calls.observe, sent.length]).toEqual([true, true, 1, 1]);
+  });
+});
+
+describe('HostRuntime orphan sweep', () => {
+  /** A driver holding `ids`; `start` of `slow` waits for `release()`; stop/destroy are recorded. */
+  function holdingDriver(ids: string[], slow?: string) {
+    const held = new Set(ids);
+    const calls: string[] = [];
+    let release = (): void => undefined;
+    const started = new Promise<void>((r) => (release = r));
+    const driver = {
+      name: 'sim',
+      observe: () => Promise.resolve([...held].map((id) => ({ id, state: 'running' }))),
+      start: async (id: string) => {
+        calls.push(`start ${id}`);
+        if (id === slow) await started;
+        return { id, state: 'running' };
+      },
+      stop: (id: string) => Promise.resolve(void calls.push(`stop ${id}`)),
+      destroy: (id: string) => Promise.resolve(void (calls.push(`destroy ${id}`), held.delete(id))),
+    } as unknown as Driver;
+    return { driver, calls, release };
+  }
+
+  function sweeper(driver: Driver) {
+    const hostId = randomUUID();
+    let run: ((job: unknown) => Promise<unknown>) | undefined;
+    const consumer = { add: (_q: string, fn: (job: unknown) => Promise<unknown>) => (run = fn) } as unknown as MultiQueueConsumer;
+    const queue = { enqueue: () => Promise.resolve() } as unknown as JobQueue;
+    const host = new HostRuntime({ hostId, agentId: randomUUID(), key: 'sim-1', drivers: new Map([['sim', driver]]), queue, consumer });
+    host.start();
+    const command = (instanceId: string, command: string) =>
+      run!({ id: `cmd-${instanceId}-${command}`, name: JobName.HostCommand, opts: {}, attemptsMade: 0, data: { operationId: randomUUID(), hostId, instanceId, command, driver: 'sim' } });
+    return { host, command };
+  }
+
+  const [orphan, touched, busy] = [randomUUID(), randomUUID(), randomUUID()];
+
+  it('removes a copy only when two sweeps in a row found it elsewhere, with no command for it in between', async () => {
+    const d = holdingDriver([orphan, touched]);
+    const { host, command } = sweeper(d.driver);
+    expect(await host.sweep([orphan, touched], () => true)).toEqual([]);
+    expect(d.calls).toEqual([]);
+    await command(touched, 'start');
+    expect(await host.sweep([orphan, touched], () => true)).toEqual([orphan]);
+    expect(d.calls).toEqual([`start ${touched}`, `stop ${orphan}`, `destroy ${orphan}`]);
+    // The touched one is suspected again, and goes at the next sweep that finds it so.
+    expect(await host.sweep([touched], () => true)).toEqual([touched]);
+    expect(await host.holdings()).toEqual([]);
+  });
+
+  it('leaves an instance a command is working on, and holds the commands while it removes', async () => {
+    const d = holdingDriver([orphan, busy], busy);
+    const { host, command } = sweeper(d.driver);
+    const working = command(busy, 'start');
+    await new Promise((r) => setImmediate(r));
+    expect(await host.idleHoldings()).toEqual([orphan]);
+    await host.sweep([orphan, busy], () => true);
+    // Still busy at the second sweep: not removed, though it was suspected.
+    expect(await host.sweep([orphan, busy], () => true)).toEqual([orphan]);
+    d.release();
+    await working;
+    expect(d.calls).not.toContain(`destroy ${busy}`);
+    // Not allowed to open afterwards (the agent is fenced): commands keep waiting.
+    const again = holdingDriver([orphan]);
+    const fenced = sweeper(again.driver);
+    await fenced.host.sweep([orphan], () => false);
+    expect(await fenced.host.sweep([orphan], () => false)).toEqual([orphan]);
+    let ran = false;
+    const waiting = fenced.command(busy, 'start').then(() => (ran = true));
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(ran).toBe(false);
+    expect(again.calls).not.toContain(`start ${busy}`);
+    fenced.host.open();
+    await waiting;
+    expect(ran).toBe(true);
   });
 });

@@ -56,6 +56,12 @@ export class HostRuntime {
   private fenced: string[] = [];
   /** While fenced: commands wait here until the agent renewed its lease and learned what moved. */
   private gate: { promise: Promise<void>; open: () => void } | null = null;
+  /** Commands running now, per instance id (a migration's copy arriving is one). */
+  private readonly busy = new Map<string, number>();
+  /** Instances a command was taken for since the last orphan sweep. */
+  private readonly touched = new Set<string>();
+  /** Copies the last orphan sweep found living elsewhere: removed if the next one finds them so too. */
+  private suspects = new Set<string>();
 
   constructor(readonly opts: HostRuntimeOptions) {
     this.handler = new CommandHandler(opts.hostId, opts.drivers, opts.queue, agentResultsQueueName(opts.agentId), { concurrency: opts.concurrency, ...(opts.aborts ? { aborts: opts.aborts } : {}) });
@@ -73,15 +79,22 @@ export class HostRuntime {
       if (this.gate) await this.gate.promise;
       if (job.name === (JobName.HostCommand as string)) {
         const cmd = job.data as HostCommandPayload;
-        if (!(await this.admit(cmd))) return;
-        return this.handler.handle(cmd, job as Job<HostCommandPayload>);
+        return this.working([cmd.instanceId], async () => {
+          if (!(await this.admit(cmd))) return;
+          return this.handler.handle(cmd, job as Job<HostCommandPayload>);
+        });
       }
       if (job.name === (JobName.HostCommandBatch as string)) {
         const batch = job.data as HostCommandBatchPayload;
-        const admitted = await Promise.all(batch.commands.map((c) => this.admit(c)));
-        const commands = batch.commands.filter((_, i) => admitted[i]);
-        if (commands.length === 0) return;
-        return this.handler.handleBatch({ ...batch, commands }, job as Job<HostCommandBatchPayload>);
+        return this.working(
+          batch.commands.map((c) => c.instanceId),
+          async () => {
+            const admitted = await Promise.all(batch.commands.map((c) => this.admit(c)));
+            const commands = batch.commands.filter((_, i) => admitted[i]);
+            if (commands.length === 0) return;
+            return this.handler.handleBatch({ ...batch, commands }, job as Job<HostCommandBatchPayload>);
+          },
+        );
       }
       throw new Error(`no handler for job ${job.name} on a host queue`);
     });
@@ -153,6 +166,61 @@ export class HostRuntime {
     return true;
   }
 
+  /** Runs a command's work with its instances marked busy (and touched, for the orphan sweep). */
+  private async working<T>(ids: string[], work: () => Promise<T>): Promise<T> {
+    for (const id of ids) {
+      this.busy.set(id, (this.busy.get(id) ?? 0) + 1);
+      this.touched.add(id);
+    }
+    try {
+      return await work();
+    } finally {
+      for (const id of ids) {
+        const n = (this.busy.get(id) ?? 1) - 1;
+        if (n > 0) this.busy.set(id, n);
+        else this.busy.delete(id);
+      }
+    }
+  }
+
+  /**
+   * The instances here that no command is working on now: what an orphan sweep may ask about.
+   * Throws when a driver cannot list.
+   */
+  async idleHoldings(): Promise<string[]> {
+    return (await this.holdings()).filter((id) => !this.busy.has(id));
+  }
+
+  /**
+   * One orphan sweep, with what the API says lives elsewhere now (or was deleted) among
+   * idleHoldings(): copies that the previous sweep found so too, with no command for them since,
+   * are removed without being started, with this host's commands waiting meanwhile (so that no
+   * command placing the instance here again runs between the check and the removal). The rest
+   * are remembered for the next sweep. `mayOpen` says whether the commands may go on afterwards
+   * (not while the agent is fenced). Answers what it removed.
+   */
+  async sweep(foreign: readonly string[], mayOpen: () => boolean): Promise<string[]> {
+    const confirmed = foreign.filter((id) => this.suspects.has(id) && !this.touched.has(id));
+    this.suspects = new Set(foreign.filter((id) => !confirmed.includes(id)));
+    this.touched.clear();
+    if (confirmed.length === 0) return [];
+    const held = !this.gate;
+    if (held) this.hold();
+    try {
+      // A command taken just before the hold is still running: its instance is left alone.
+      const removable = confirmed.filter((id) => !this.busy.has(id));
+      const removed: string[] = [];
+      for (const id of removable) {
+        this.movedAway.add(id);
+        this.haIds.delete(id);
+        if (await this.remove(id, 'it lives on another host now or was deleted')) removed.push(id);
+      }
+      return removed;
+    } finally {
+      if (held && mayOpen()) this.open();
+    }
+  }
+
   /** Commands wait (the lease is lost) until open() is called. */
   hold(): void {
     if (this.gate) return;
@@ -206,19 +274,7 @@ export class HostRuntime {
     for (const id of foreign) {
       this.movedAway.add(id);
       this.haIds.delete(id);
-      for (const driver of this.opts.drivers.values()) {
-        try {
-          await driver.stop(id, { force: true }).catch((e: unknown) => {
-            if (!(e instanceof DriverError && e.code === 'NotFound')) throw e;
-          });
-          await driver.destroy(id);
-          destroyed.push(id);
-          break;
-        } catch (e) {
-          if (e instanceof DriverError && e.code === 'NotFound') continue;
-          this.log.error(`could not remove ${id} (it lives elsewhere now) on ${this.opts.key}: ${String(e)}`);
-        }
-      }
+      if (await this.remove(id, 'it lives elsewhere now')) destroyed.push(id);
     }
     for (const id of ha) this.haIds.add(id);
     const restarted: string[] = [];
@@ -237,6 +293,22 @@ export class HostRuntime {
     }
     this.fenced = [];
     return { destroyed, restarted };
+  }
+
+  /** Destroys a copy without starting it (forced stop first), with whichever driver has it. True when one did. */
+  private async remove(id: string, why: string): Promise<boolean> {
+    for (const driver of this.opts.drivers.values()) {
+      try {
+        await driver.stop(id, { force: true }).catch((e: unknown) => {
+          if (!(e instanceof DriverError && e.code === 'NotFound')) throw e;
+        });
+        await driver.destroy(id);
+        return true;
+      } catch (e) {
+        if (!(e instanceof DriverError && e.code === 'NotFound')) this.log.error(`could not remove ${id} (${why}) on ${this.opts.key}: ${String(e)}`);
+      }
+    }
+    return false;
   }
 
   async stop(): Promise<void> {
