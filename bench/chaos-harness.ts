@@ -38,6 +38,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type FaultKind = 'agent' | 'controller' | 'api' | 'redis-flush' | 'pg-terminate';
 
+/** The agents' orphan sweep (HYPERPLANE_ORPHAN_SWEEP_S at 2 s): a copy a late command made goes within two sweeps. */
+const ORPHAN_SWEEP_MS = 2000;
+
 export interface ChaosOptions {
   seed: number;
   faults: number;
@@ -83,6 +86,8 @@ export interface ChaosReport {
    * database and files are removed, so a failure can be explained without a replay.
    */
   evidence: string[];
+  /** Copies the database did not place there, found at quiet and removed by the agents' orphan sweep since (not a violation). */
+  strayCopiesSwept: string[];
   violations: {
     acceptedNotTerminal: string[];
     acceptedMissing: string[];
@@ -312,6 +317,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       sim: { timeScale, seed: opts.seed, persist: true, journal: join(work, `journal-${i}.jsonl`) },
       heartbeatIntervalMs: 1000,
       syncIntervalMs: 5000,
+      orphanSweepMs: ORPHAN_SWEEP_MS,
       lockDuration: 4000,
       concurrency: 8,
     };
@@ -564,17 +570,33 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const duplicateHosts = (await query(`SELECT name, count(*)::int AS n FROM hosts GROUP BY name HAVING count(*) > 1`)).map((r) => `${r.name} ×${r.n}`);
 
   // What the hosts hold: each agent's state file names its hosts, each host's sim file its instances.
-  const onHosts = new Map<string, { hostId: string; state: string }[]>();
-  for (const dir of agentDirs) {
-    const state = JSON.parse(readFileSync(join(dir, 'agent-state.json'), 'utf8')) as { hosts: Record<string, string> };
-    for (const [key, hostId] of Object.entries(state.hosts)) {
-      const file = join(dir, 'sim', `sim-${key.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
-      if (!existsSync(file)) continue;
-      for (const i of (JSON.parse(readFileSync(file, 'utf8')) as { instances: { id: string; state: string }[] }).instances) {
-        onHosts.set(i.id, [...(onHosts.get(i.id) ?? []), { hostId, state: i.state }]);
+  const readOnHosts = (): Map<string, { hostId: string; state: string }[]> => {
+    const found = new Map<string, { hostId: string; state: string }[]>();
+    for (const dir of agentDirs) {
+      const state = JSON.parse(readFileSync(join(dir, 'agent-state.json'), 'utf8')) as { hosts: Record<string, string> };
+      for (const [key, hostId] of Object.entries(state.hosts)) {
+        const file = join(dir, 'sim', `sim-${key.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
+        if (!existsSync(file)) continue;
+        for (const i of (JSON.parse(readFileSync(file, 'utf8')) as { instances: { id: string; state: string }[] }).instances) {
+          found.set(i.id, [...(found.get(i.id) ?? []), { hostId, state: i.state }]);
+        }
       }
     }
+    return found;
+  };
+  // Copies the database does not place there (deleted, or on another host).
+  const strays = async (): Promise<string[]> => {
+    const placed = new Map((await query(`SELECT id, host_id FROM instances WHERE state <> 'deleted'`)).map((i) => [i.id as string, i.host_id as string | null]));
+    return [...readOnHosts()].filter(([id, copies]) => copies.some((c) => placed.get(id) !== c.hostId)).map(([id]) => id);
+  };
+  // A late command may have left such copies; the agents' sweep removes them within two sweeps.
+  const strayAtQuiet = await strays();
+  if (strayAtQuiet.length > 0) {
+    log(`chaos: ${strayAtQuiet.length} stray cop(ies) at quiet; waiting for the agents' orphan sweep`);
+    const sweptBy = Date.now() + 4 * ORPHAN_SWEEP_MS + 5000;
+    while (Date.now() < sweptBy && (await strays()).length > 0) await sleep(250);
   }
+  const onHosts = readOnHosts();
   const live = await query(`SELECT id, host_id, state FROM instances WHERE state <> 'deleted'`);
   const byState: Record<string, number> = {};
   const lost: string[] = [];
@@ -644,7 +666,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 
 
-  const suspects = [...new Set([...orphans, ...lost, ...duplicated, ...stateDrift].map((x) => x.split(' ')[0]!))].slice(0, 3);
+  const suspects = [...new Set([...orphans, ...lost, ...duplicated, ...stateDrift, ...strayAtQuiet].map((x) => x.split(' ')[0]!))].slice(0, 3);
   const evidence: string[] = [];
   for (const id of suspects) {
     const history = await query(
@@ -691,6 +713,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     instances: { live: live.length, onHosts: onHostCount, byState },
     journal: { effects, misses },
     evidence,
+    strayCopiesSwept: strayAtQuiet.filter((id) => !orphans.some((o) => o.startsWith(id))),
     violations,
     ok,
   };
@@ -711,6 +734,7 @@ export function formatReport(r: ChaosReport): string {
     `quiesce after last fault ${r.quiesceSeconds === null ? 'never (timed out)' : `${r.quiesceSeconds.toFixed(1)} s`}`,
     `instances               ${r.instances.live} live in the db, ${r.instances.onHosts} on the hosts; ${Object.entries(r.instances.byState).map(([k, n]) => `${k} ${n}`).join(', ')}`,
     `driver effects          ${Object.entries(r.journal.effects).map(([k, n]) => `${k} ${n}`).join(', ')}; refused for a missing instance ${r.journal.misses}`,
+    `stray copies swept      ${r.strayCopiesSwept.length}${r.strayCopiesSwept.length ? ` (made by late commands, removed by the agents' orphan sweep): ${r.strayCopiesSwept.slice(0, 3).join(', ')}` : ''}`,
     `invariants:`,
     list('accepted not ended', v.acceptedNotTerminal),
     list('accepted not in db', v.acceptedMissing),
