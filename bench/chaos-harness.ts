@@ -666,7 +666,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 
 
-  const suspects = [...new Set([...orphans, ...lost, ...duplicated, ...stateDrift, ...strayAtQuiet].map((x) => x.split(' ')[0]!))].slice(0, 3);
+  const suspects = [
+    ...new Set([...orphans, ...lost, ...duplicated, ...stateDrift, ...strayAtQuiet, ...effectsOnDestroyed.map((x) => x.split(' ')[2]!)].map((x) => x.split(' ')[0]!)),
+  ].slice(0, 4);
   const evidence: string[] = [];
   for (const id of suspects) {
     const history = await query(
