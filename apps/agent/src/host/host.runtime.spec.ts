@@ -163,3 +163,38 @@ describe('HostRuntime orphan sweep', () => {
     expect(ran).toBe(true);
   });
 });
+
+describe('HostRuntime commands of one instance', () => {
+  it('runs them one at a time: a late command waits for the one running, others do not', async () => {
+    const slow = randomUUID();
+    const other = randomUUID();
+    const calls: string[] = [];
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const driver = {
+      name: 'sim',
+      start: async (id: string) => {
+        calls.push(`start ${id}`);
+        if (id === slow) await held;
+        calls.push(`started ${id}`);
+        return { id, state: 'running' };
+      },
+      stop: (id: string) => Promise.resolve(void calls.push(`stop ${id}`)).then(() => ({ id, state: 'stopped' })),
+    } as unknown as Driver;
+    const hostId = randomUUID();
+    let run: ((job: unknown) => Promise<unknown>) | undefined;
+    const consumer = { add: (_q: string, fn: (job: unknown) => Promise<unknown>) => (run = fn) } as unknown as MultiQueueConsumer;
+    const host = new HostRuntime({ hostId, agentId: randomUUID(), key: 'sim-1', drivers: new Map([['sim', driver]]), queue: { enqueue: () => Promise.resolve() } as unknown as JobQueue, consumer });
+    host.start();
+    const command = (instanceId: string, name: string) =>
+      run!({ id: `cmd-${instanceId}-${name}`, name: JobName.HostCommand, opts: {}, attemptsMade: 0, data: { operationId: randomUUID(), hostId, instanceId, command: name, driver: 'sim' } });
+    const first = command(slow, 'start');
+    const late = command(slow, 'stop');
+    await command(other, 'start');
+    // The other instance's command ran; the late one still waits for the first.
+    expect(calls).toEqual([`start ${slow}`, `start ${other}`, `started ${other}`]);
+    release();
+    await Promise.all([first, late]);
+    expect(calls).toEqual([`start ${slow}`, `start ${other}`, `started ${other}`, `started ${slow}`, `stop ${slow}`]);
+  });
+});

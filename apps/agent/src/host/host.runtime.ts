@@ -56,8 +56,8 @@ export class HostRuntime {
   private fenced: string[] = [];
   /** While fenced: commands wait here until the agent renewed its lease and learned what moved. */
   private gate: { promise: Promise<void>; open: () => void } | null = null;
-  /** Commands running now, per instance id (a migration's copy arriving is one). */
-  private readonly busy = new Map<string, number>();
+  /** The command running now per instance id (a migration's copy arriving is one), settled when it ends. */
+  private readonly busy = new Map<string, Promise<void>>();
   /** Instances a command was taken for since the last orphan sweep. */
   private readonly touched = new Set<string>();
   /** Copies the last orphan sweep found living elsewhere: removed if the next one finds them so too. */
@@ -166,21 +166,37 @@ export class HostRuntime {
     return true;
   }
 
-  /** Runs a command's work with its instances marked busy (and touched, for the orphan sweep). */
+  /**
+   * Runs a command's work with its instances marked busy (and touched, for the orphan sweep),
+   * one command at a time per instance, as each real driver's own lock does: a command that
+   * runs late (a job run again after its agent died) waits for the one running rather than
+   * acting beside it, and then finds what that one left (a destroyed instance: NotFound). A
+   * command takes all its instances at once, when none is busy, so two batches cannot deadlock.
+   */
   private async working<T>(ids: string[], work: () => Promise<T>): Promise<T> {
-    for (const id of ids) {
-      this.busy.set(id, (this.busy.get(id) ?? 0) + 1);
+    const mine = [...new Set(ids)];
+    for (let running = this.runningFor(mine); running.length > 0; running = this.runningFor(mine)) await Promise.all(running);
+    let release = (): void => undefined;
+    const done = new Promise<void>((r) => (release = r));
+    for (const id of mine) {
+      this.busy.set(id, done);
       this.touched.add(id);
     }
     try {
       return await work();
     } finally {
-      for (const id of ids) {
-        const n = (this.busy.get(id) ?? 1) - 1;
-        if (n > 0) this.busy.set(id, n);
-        else this.busy.delete(id);
-      }
+      for (const id of mine) if (this.busy.get(id) === done) this.busy.delete(id);
+      release();
     }
+  }
+
+  private runningFor(ids: string[]): Promise<void>[] {
+    const running: Promise<void>[] = [];
+    for (const id of ids) {
+      const p = this.busy.get(id);
+      if (p) running.push(p);
+    }
+    return running;
   }
 
   /**
