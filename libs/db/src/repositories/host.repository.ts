@@ -1,6 +1,6 @@
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Capacity, fromMilliVcpus, HostInventory, HostStatus, Resources, Technology, toMilliVcpus } from '@hyperplane/domain';
-import { EntityManager, In } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { Database, fromRow } from '../database';
 import { HostEntity } from '../entities';
 import { EventRepository, NewEvent } from './event.repository';
