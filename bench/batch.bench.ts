@@ -22,8 +22,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { AgentOptions, simFleet } from '@hyperplane/agent';
 import { loadConfig } from '@hyperplane/config';
-import { migrateDatabase } from '@hyperplane/db';
-import { ADMIN, call } from './bench-stack';
+import { ADMIN, call, createBenchDatabase } from './bench-stack';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -115,14 +114,9 @@ async function redisInfo(port: number, section: string): Promise<Record<string, 
 }
 
 async function startPlane(): Promise<Plane> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const dbName = `hp_bench_batch_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
-  await migrateDatabase(dbUrl);
+  const database = await createBenchDatabase('bench_batch');
+  const dbUrl = database.url;
+  const dbName = database.name;
   // A Redis of the run's own: its peak memory is this run's, not the other users' of a shared one.
   const redisPort = await freePort();
   const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -199,10 +193,7 @@ async function startPlane(): Promise<Plane> {
       await db.end();
       redis.kill('SIGTERM');
       rmSync(dataDir, { recursive: true, force: true });
-      const c = new Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-      await c.end();
+      await database.drop();
     },
   };
 }

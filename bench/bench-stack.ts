@@ -25,19 +25,44 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
+/** A fresh database for one bench run, migrated, and how to drop it (BENCH_PG names the server). */
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
+  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `hp_${label}_${Date.now()}_${randomBytes(2).toString('hex')}`;
+  const onAdmin = async (sql: string): Promise<void> => {
+    const c = new Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await onAdmin(`CREATE DATABASE "${name}"`);
+  const drop = () => onAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  const url = admin.replace(/\/[^/]*$/, `/${name}`);
+  try {
+    await migrateDatabase(url);
+  } catch (error) {
+    await drop().catch(() => undefined);
+    throw error;
+  }
+  return { name, url, drop };
+}
+
 /**
  * api + controller(s) in this process, and one agent for the simulated hosts in a child process
  * (sim-agent.ts), on a fresh database (dropped at the end) and a fresh Redis prefix.
  */
 export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: number; controllers?: number; agentConcurrency?: number }): Promise<BenchStack> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const dbName = `hp_bench_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const url = admin.replace(/\/[^/]*$/, `/${dbName}`);
-  await migrateDatabase(url);
+  const db = await createBenchDatabase('bench');
+  const url = db.url;
   const prefix = `hpb${randomBytes(3).toString('hex')}`;
   const config = {
     ...loadConfig({}),
@@ -103,10 +128,7 @@ export async function startBenchStack(opts: { hosts: SimHostSpec[]; timeScale: n
       rmSync(dataDir, { recursive: true, force: true });
       // Completed jobs are kept for an hour; a benchmark's are of no use after it.
       await deleteRedisPrefix(config.REDIS_URL, prefix);
-      const c = new Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-      await c.end();
+      await db.drop();
     },
   };
 }

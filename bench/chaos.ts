@@ -4,8 +4,7 @@
 // same fault and workload sequences (timings on a shared machine still vary).
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
-import { migrateDatabase } from '@hyperplane/db';
+import { createBenchDatabase } from './bench-stack';
 import { formatReport, runChaos } from './chaos-harness';
 import { startRedisServer } from './processes';
 
@@ -18,21 +17,14 @@ async function main(): Promise<void> {
   const seed = arg('seed', Number(process.env.CHAOS_SEED ?? randomBytes(4).readUInt32LE() % 1_000_000));
   const faults = arg('faults', 1000);
   console.log(`chaos bench: seed ${seed} (replay with --seed ${seed}), ${faults} faults`);
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `hp_chaos_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${name}"`);
-  await pg.end();
-  const url = admin.replace(/\/[^/]*$/, `/${name}`);
-  await migrateDatabase(url);
+  const db = await createBenchDatabase('chaos');
   const redis = await startRedisServer();
   const started = Date.now();
   try {
     const report = await runChaos({
       seed,
       faults,
-      database: { url, name },
+      database: { url: db.url, name: db.name },
       redisUrl: redis.url,
       hosts: arg('hosts', 100),
       timeScale: arg('time-scale', 0.05),
@@ -47,10 +39,7 @@ async function main(): Promise<void> {
     process.exitCode = report.ok ? 0 : 1;
   } finally {
     await redis.stop();
-    const c = new Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await c.end();
+    await db.drop();
   }
 }
 

@@ -18,11 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { AgentOptions, simFleet } from '@hyperplane/agent';
-import { migrateDatabase } from '@hyperplane/db';
 import { deleteRedisPrefix } from '@hyperplane/queue';
-import { percentile } from './bench-stack';
+import { ADMIN, createBenchDatabase, percentile } from './bench-stack';
 
-const ADMIN = 'bench-admin-token-0123456789';
+
 const ROOT = join(__dirname, '..', '..');
 
 function arg(name: string, fallback: string): string {
@@ -81,14 +80,8 @@ async function cpuByRole(plane: Plane): Promise<Map<string, number>> {
 
 /** A fresh database and Redis prefix, `APIS` api processes, `CONTROLLERS` controllers, one sim agent. */
 async function startPlane(): Promise<Plane> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const dbName = `hp_load_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const url = admin.replace(/\/[^/]*$/, `/${dbName}`);
-  await migrateDatabase(url);
+  const database = await createBenchDatabase('load');
+  const url = database.url;
   const prefix = `hpl${randomBytes(3).toString('hex')}`;
   const redis = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
   const env = {
@@ -158,10 +151,7 @@ async function startPlane(): Promise<Plane> {
       await db.end();
       rmSync(dataDir, { recursive: true, force: true });
       await deleteRedisPrefix(redis, prefix);
-      const c = new Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-      await c.end();
+      await database.drop();
     },
   };
 }

@@ -3,14 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication, INestApplicationContext } from '@nestjs/common';
-import { Client } from 'pg';
 import { AppConfig, loadConfig } from '@hyperplane/config';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { startController } from '@hyperplane/controller';
 import { AgentRuntime } from '@hyperplane/agent';
-import { migrateDatabase } from '@hyperplane/db';
 import { deleteRedisPrefix } from '@hyperplane/queue';
-import { ADMIN, call } from './bench-stack';
+import { ADMIN, call, createBenchDatabase } from './bench-stack';
 
 export interface LocalBenchStack {
   url: string;
@@ -32,15 +30,10 @@ export async function startLocalBenchStack(opts: {
   drivers: string[];
   syncIntervalMs: number;
 }): Promise<LocalBenchStack> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
-  const dbName = `hp_bench_${opts.name}_${Date.now()}_${randomBytes(2).toString('hex')}`;
   const prefix = `hpb${opts.name}${randomBytes(3).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
+  const database = await createBenchDatabase(`bench_${opts.name}`);
+  const dbUrl = database.url;
   const dataDir = mkdtempSync(join(tmpdir(), `hp-bench-${opts.name}-`));
   let api: INestApplication | undefined;
   let controller: INestApplicationContext | undefined;
@@ -50,14 +43,10 @@ export async function startLocalBenchStack(opts: {
     await controller?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     await deleteRedisPrefix(redisUrl, prefix).catch(() => undefined);
-    const c = new Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await c.end();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    await migrateDatabase(dbUrl);
     const config = {
       ...loadConfig({}),
       DATABASE_URL: dbUrl,

@@ -21,9 +21,8 @@ import { AgentRuntime, simFleet } from '@hyperplane/agent';
 import { createApiApp, ResolvedConfig } from '@hyperplane/api';
 import { loadConfig } from '@hyperplane/config';
 import { startController } from '@hyperplane/controller';
-import { migrateDatabase } from '@hyperplane/db';
 import { agentResultsQueueName, deleteRedisPrefix, hostQueueName, QueueName } from '@hyperplane/queue';
-import { ADMIN, call, percentile, startBenchStack } from './bench-stack';
+import { ADMIN, call, createBenchDatabase, percentile, startBenchStack } from './bench-stack';
 
 const execFileP = promisify(execFile);
 
@@ -35,14 +34,8 @@ interface TraceStack {
 
 /** api + controller + an agent for this machine's real drivers, in this process (as bench:real). */
 async function startLxcStack(): Promise<TraceStack> {
-  const admin = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const dbName = `hp_bench_trace_${Date.now()}_${randomBytes(2).toString('hex')}`;
-  const pg = new Client({ connectionString: admin });
-  await pg.connect();
-  await pg.query(`CREATE DATABASE "${dbName}"`);
-  await pg.end();
-  const dbUrl = admin.replace(/\/[^/]*$/, `/${dbName}`);
-  await migrateDatabase(dbUrl);
+  const database = await createBenchDatabase('bench_trace');
+  const dbUrl = database.url;
   const prefix = `hpbt${randomBytes(3).toString('hex')}`;
   const config = {
     ...loadConfig({}),
@@ -93,10 +86,7 @@ async function startLxcStack(): Promise<TraceStack> {
       await controller.close().catch(() => undefined);
       await api.close().catch(() => undefined);
       await deleteRedisPrefix(config.REDIS_URL, prefix).catch(() => undefined);
-      const c = new Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-      await c.end();
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
