@@ -130,12 +130,6 @@ export class InstanceRepository {
     return instance;
   }
 
-  /** Updates fields without a state change (e.g. desired state), guarded by version when given. */
-  /**
-   * Locks the instance, applies `patch` and returns the row as it now is, in one statement
-   * (getLocked + patch): the caller checks it and throws to roll the change back. Null when
-   * there is no such instance.
-   */
   /** The instance an operation is about (null when it has none, or it is gone). */
   async ofOperation(operationId: string): Promise<InstanceEntity | null> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>(
@@ -145,6 +139,11 @@ export class InstanceRepository {
     return rows[0] ? fromRow<InstanceEntity>(rows[0]) : null;
   }
 
+  /**
+   * Locks the instance, applies `patch` and returns the row as it now is, in one statement
+   * (getLocked + patch): the caller checks it and throws to roll the change back. Null when
+   * there is no such instance.
+   */
   async patchLocked(em: EntityManager, id: string, patch: InstancePatch): Promise<InstanceEntity | null> {
     const { sql, params } = setClause(patch, 2);
     if (!sql) return this.getLocked(em, id);
@@ -156,6 +155,7 @@ export class InstanceRepository {
     return row ? fromRow<InstanceEntity>(row) : null;
   }
 
+  /** Updates fields without a state change (e.g. desired state), guarded by version when given. */
   async patch(em: EntityManager, id: string, patch: InstancePatch): Promise<void> {
     const { sql, params } = setClause(patch, 2);
     if (!sql) return;
