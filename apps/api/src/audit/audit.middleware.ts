@@ -29,7 +29,7 @@ export function auditTrail(audit: AuditService) {
         requestId: String(res.getHeader('X-Request-Id') ?? '') || null,
         status: res.statusCode,
         projectName: typeof project === 'string' ? project : undefined,
-        // Set by accepted() for every request that made an operation.
+        // Set by accepted() for a request that made an operation on an instance.
         ...(typeof res.locals.projectId === 'string' ? { projectId: res.locals.projectId } : {}),
       });
     });
