@@ -17,6 +17,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Driver } from '@hyperplane/drivers';
 import { call, percentile, pool } from './bench-stack';
 import { LocalBenchStack, startLocalBenchStack } from './local-stack';
+import { exitWhenClean } from './processes';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -186,9 +187,9 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(0),
+  () => exitWhenClean(0),
   (e: unknown) => {
     console.error(e);
-    process.exit(1);
+    return exitWhenClean(1);
   },
 );

@@ -9,6 +9,7 @@ import { startController } from '@hyperplane/controller';
 import { AgentRuntime } from '@hyperplane/agent';
 import { deleteRedisPrefix } from '@hyperplane/queue';
 import { ADMIN, call, createBenchDatabase } from './bench-stack';
+import { stopLocalInstances, stopOnSignal } from './processes';
 
 export interface LocalBenchStack {
   url: string;
@@ -38,14 +39,18 @@ export async function startLocalBenchStack(opts: {
   let api: INestApplication | undefined;
   let controller: INestApplicationContext | undefined;
   let agent: AgentRuntime | undefined;
-  const stop = async (): Promise<void> => {
+  const stopNow = async (): Promise<void> => {
     await agent?.stop().catch(() => undefined);
+    await stopLocalInstances(dataDir);
     await controller?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     await deleteRedisPrefix(redisUrl, prefix).catch(() => undefined);
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   };
+  // Stopped by a signal (a timeout, kill), the bench still removes its containers, VMs, database
+  // and keys. Ctrl-C is the bench's own to handle (host-idle cleans up through the API first).
+  const stop = stopOnSignal(stopNow, ['SIGTERM']);
   try {
     const config = {
       ...loadConfig({}),

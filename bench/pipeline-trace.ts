@@ -10,11 +10,9 @@
 // stopped instance made (unmeasured) before each round, so `--pair delete` is LXD's
 // "delete a stopped container".
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Job, Queue } from 'bullmq';
 import { Client } from 'pg';
 import { AgentRuntime, simFleet } from '@hyperplane/agent';
@@ -23,8 +21,7 @@ import { loadConfig } from '@hyperplane/config';
 import { startController } from '@hyperplane/controller';
 import { agentResultsQueueName, deleteRedisPrefix, hostQueueName, QueueName } from '@hyperplane/queue';
 import { ADMIN, call, createBenchDatabase, percentile, startBenchStack } from './bench-stack';
-
-const execFileP = promisify(execFile);
+import { exitWhenClean, stopLocalInstances, stopOnSignal } from './processes';
 
 interface TraceStack {
   url: string;
@@ -79,10 +76,7 @@ async function startLxcStack(): Promise<TraceStack> {
     async stop() {
       await agent.stop().catch(() => undefined);
       // The bench's containers go with it: a container whose directory is removed keeps running.
-      const lxcPath = join(dataDir, 'drivers', 'lxc', 'containers');
-      for (const name of (existsSync(lxcPath) ? readdirSync(lxcPath, { withFileTypes: true }) : []).filter((d) => d.isDirectory() && !d.name.startsWith('.'))) {
-        await execFileP('lxc-stop', ['-k', '-P', lxcPath, '-n', name.name], { timeout: 30_000 }).catch(() => undefined);
-      }
+      await stopLocalInstances(dataDir);
       await controller.close().catch(() => undefined);
       await api.close().catch(() => undefined);
       await deleteRedisPrefix(config.REDIS_URL, prefix).catch(() => undefined);
@@ -216,6 +210,8 @@ async function traceOne(stack: TraceStack, pg: Client, queues: { control: Queue;
 async function main(): Promise<void> {
   console.log(`load_average_before=${loadavg().map((l) => l.toFixed(2)).join(',')}`);
   const stack: TraceStack = LXC ? await startLxcStack() : await startBenchStack({ hosts: simFleet(1), timeScale: 0 });
+  // Interrupted, it still removes its container, database and keys.
+  const stop = stopOnSignal(() => stack.stop());
   const pg = new Client({ connectionString: stack.config.DATABASE_URL });
   await pg.connect();
   const connection = { url: stack.config.REDIS_URL };
@@ -268,14 +264,14 @@ async function main(): Promise<void> {
     await Promise.all(Object.values(queues).map((q) => q.close()));
   } finally {
     await pg.end();
-    await stack.stop();
+    await stop();
   }
 }
 
 main().then(
-  () => process.exit(0),
+  () => exitWhenClean(0),
   (e: unknown) => {
     console.error(e);
-    process.exit(1);
+    return exitWhenClean(1);
   },
 );
