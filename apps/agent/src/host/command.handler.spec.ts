@@ -21,8 +21,7 @@ function scripted(inner: SimDriver, failures: Map<string, DriverError[]>): { dri
   const creates = new Map<string, number>();
   let inFlight = 0;
   let max = 0;
-  const driver = Object.create(inner) as Driver;
-  driver.create = async (spec: InstanceSpec) => {
+  const create = async (spec: InstanceSpec) => {
     creates.set(spec.id, (creates.get(spec.id) ?? 0) + 1);
     inFlight++;
     max = Math.max(max, inFlight);
@@ -35,6 +34,23 @@ function scripted(inner: SimDriver, failures: Map<string, DriverError[]>): { dri
       inFlight--;
     }
   };
+  // Every other method runs on the driver itself: with Object.create(inner), start() ran with
+  // `this` the wrapper, whose own copies of the driver's write counters started a second write
+  // loop on the same state file (a rename that failed with ENOENT, seen once in CI).
+  // A test may replace `create` on it again (a slow build).
+  let current: Driver['create'] = create;
+  const driver = new Proxy(inner, {
+    get: (target, prop) => {
+      if (prop === 'create') return current;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+    set: (target, prop, value) => {
+      if (prop === 'create') current = value as Driver['create'];
+      else Reflect.set(target, prop, value, target);
+      return true;
+    },
+  }) as unknown as Driver;
   return { driver, creates, maxInFlight: () => max };
 }
 
