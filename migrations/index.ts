@@ -15,6 +15,7 @@ import { InstanceHa1796443871016 } from './1796443871016-instance-ha';
 import { HostDrainDeadline1796454101876 } from './1796454101876-host-drain-deadline';
 import { ScaleIndexes1796456593892 } from './1796456593892-scale-indexes';
 import { WebhookNotify1796460000000 } from './1796460000000-webhook-notify';
+import { MeterByStatement1796470000000 } from './1796470000000-meter-by-statement';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   HostDrainDeadline1796454101876,
   ScaleIndexes1796456593892,
   WebhookNotify1796460000000,
+  MeterByStatement1796470000000,
 ];
