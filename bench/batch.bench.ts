@@ -103,9 +103,11 @@ interface Plane {
 
 async function redisInfo(port: number, section: string): Promise<Record<string, string>> {
   const { Redis } = await import('ioredis');
-  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
-  await r.connect();
+  // No retries: a Redis that does not answer yet (waitFor asks again) is an error, not a reconnect loop.
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  r.on('error', () => undefined);
   try {
+    await r.connect();
     const text = await r.info(section);
     return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':', 2) as [string, string]));
   } finally {
@@ -300,7 +302,11 @@ async function main(): Promise<void> {
     }
     const placedAt = marks.length ? since(marks[marks.length - 1]!.at) : NaN;
     const { rows: states } = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
-    const { rows: buffers } = await db.query<{ shared_buffers: string }>('SHOW shared_buffers');
+    // The server's settings that change these figures most: the working set's cache, and whether
+    // dead row versions are cleaned and statistics kept while a million rows arrive.
+    const { rows: buffers } = await db.query<{ shared_buffers: string; autovacuum: string }>(
+      `SELECT current_setting('shared_buffers') AS shared_buffers, current_setting('autovacuum') AS autovacuum`,
+    );
     const wal = await walSince(db, wal0);
     const size = await dbSize(db, plane.dbName);
     const redis = await redisInfo(plane.redisPort, 'memory');
@@ -317,7 +323,7 @@ async function main(): Promise<void> {
         ` first_placed_s=${s(since(last[0]!.first))} all_placed_s=${s(placedAt)} placements_per_s=${(INSTANCES / (placedAt / 1000)).toFixed(0)}` +
         ` all_running_s=${stoppedAt ? `not-reached(stopped at ${s(stoppedAt - t0)} s: ${JSON.stringify(await childStatuses(db, parents))})` : s(since(last[0]!.at))} machine_cpu_ms_per_instance=${((cpu * 1000) / INSTANCES).toFixed(3)}`,
       `placements_per_s_by_slice ${slices.join(' ')}`,
-      `${rss()} pg_db_mib=${mib(size)} (+${mib(size - size0)}) pg_wal_written_mib=${mib(wal)} redis_peak_mib=${mib(Number(redis.used_memory_peak))} pg_shared_buffers=${buffers[0]!.shared_buffers}`,
+      `${rss()} pg_db_mib=${mib(size)} (+${mib(size - size0)}) pg_wal_written_mib=${mib(wal)} redis_peak_mib=${mib(Number(redis.used_memory_peak))} pg_shared_buffers=${buffers[0]!.shared_buffers} pg_autovacuum=${buffers[0]!.autovacuum}`,
       cpuLine,
       `hosts_with_allocation_drift=${await drift(db)} states=${JSON.stringify(states)}`,
     );

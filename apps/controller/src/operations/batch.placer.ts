@@ -125,7 +125,7 @@ export class BatchPlacer {
     } finally {
       this.placement.settle(placed.map((p) => p.decision));
     }
-    for (const hostId of lost) await this.placement.refreshHost(hostId);
+    await this.placement.refreshHosts([...lost]);
     return moved + individually.length;
   }
 

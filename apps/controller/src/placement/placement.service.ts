@@ -208,20 +208,32 @@ export class PlacementService implements OnModuleInit {
   }
 
   /** After a lost claim or a failed transaction: take the host's real state from the database. */
-  async refreshHost(hostId: string): Promise<void> {
-    const inFlight = [...this.pending.keys()].filter((d) => d.hostId === hostId);
-    const [host] = await this.hostRepo.byIds([hostId]);
-    const groups = (await this.hostRepo.groupCounts([hostId])).get(hostId) ?? {};
-    const macosGuests = (await this.hostRepo.macosGuestCounts([hostId])).get(hostId);
-    const snapshot = host ? hostSnapshot(host, groups, macosGuests) : null;
-    const at = this.position.get(hostId);
-    if (snapshot && at !== undefined) this.hosts[at] = snapshot;
-    else if (snapshot) this.setHosts([...this.hosts, snapshot]);
-    else if (at !== undefined) this.setHosts(this.hosts.filter((h) => h.id !== hostId));
-    for (const { scheduler } of this.schedulers.values()) {
-      if (snapshot) scheduler.updateHost(snapshot);
-      else scheduler.removeHost(hostId);
+  refreshHost(hostId: string): Promise<void> {
+    return this.refreshHosts([hostId]);
+  }
+
+  /** refreshHost for many hosts at once (a batch's chunk can lose claims on hundreds): three reads in all. */
+  async refreshHosts(hostIds: readonly string[]): Promise<void> {
+    if (hostIds.length === 0) return;
+    const ids = [...new Set(hostIds)];
+    const wanted = new Set(ids);
+    const inFlight = [...this.pending.keys()].filter((d) => wanted.has(d.hostId));
+    const [rows, groups, macos] = await Promise.all([this.hostRepo.byIds(ids), this.hostRepo.groupCounts(ids), this.hostRepo.macosGuestCounts(ids)]);
+    const found = new Map(rows.map((h) => [h.id, h]));
+    const added: HostSnapshot[] = [];
+    for (const hostId of ids) {
+      const host = found.get(hostId);
+      const snapshot = host ? hostSnapshot(host, groups.get(hostId) ?? {}, macos.get(hostId)) : null;
+      const at = this.position.get(hostId);
+      if (snapshot && at !== undefined) this.hosts[at] = snapshot;
+      else if (snapshot) added.push(snapshot);
+      for (const { scheduler } of this.schedulers.values()) {
+        if (snapshot) scheduler.updateHost(snapshot);
+        else scheduler.removeHost(hostId);
+      }
     }
+    const gone = ids.filter((id) => !found.has(id) && this.position.has(id));
+    if (added.length || gone.length) this.setHosts([...this.hosts.filter((h) => !gone.includes(h.id)), ...added]);
     for (const d of inFlight) this.record(d);
   }
 
