@@ -416,13 +416,15 @@ export class HostRepository {
    * being created, running or suspended (Hyperplane's `suspended` covers prlctl's paused too).
    */
   async macosGuestCounts(hostIds?: string[], em: EntityManager = this.db.manager): Promise<Map<string, number>> {
+    // Through instances_vm_guests by the macOS templates' names, whatever the statistics say
+    // (as groupCounts): a join with templates read every instance of a million-row table.
     const rows = await em.query<{ host_id: string; n: number }[]>(
-      `SELECT i.host_id, count(*)::int AS n FROM instances i JOIN templates t ON t.name = i.template
-       WHERE i.host_id IS NOT NULL AND t.os_family = 'macos' AND i.technology = 'vm'
-         AND i.state IN ('provisioning', 'running', 'suspended', 'migrating')
-         AND ($1::uuid[] IS NULL OR i.host_id = ANY($1::uuid[]))
+      `SELECT i.host_id, count(*)::int AS n FROM instances i
+       WHERE i.technology = 'vm' AND i.template = ANY (ARRAY(SELECT name FROM templates WHERE os_family = 'macos'))
+         AND i.host_id IS NOT NULL AND i.state IN ('provisioning', 'running', 'suspended', 'migrating')
+         ${hostIds ? 'AND i.host_id = ANY($1::uuid[])' : ''}
        GROUP BY i.host_id`,
-      [hostIds ?? null],
+      hostIds ? [hostIds] : [],
     );
     return new Map(rows.map((r) => [r.host_id, r.n]));
   }
