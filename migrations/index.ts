@@ -16,6 +16,7 @@ import { HostDrainDeadline1796454101876 } from './1796454101876-host-drain-deadl
 import { ScaleIndexes1796456593892 } from './1796456593892-scale-indexes';
 import { WebhookNotify1796460000000 } from './1796460000000-webhook-notify';
 import { MeterByStatement1796470000000 } from './1796470000000-meter-by-statement';
+import { OperationWatchIndexes1796470000001 } from './1796470000001-operation-watch-indexes';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   ScaleIndexes1796456593892,
   WebhookNotify1796460000000,
   MeterByStatement1796470000000,
+  OperationWatchIndexes1796470000001,
 ];

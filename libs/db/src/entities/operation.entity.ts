@@ -24,7 +24,10 @@ export interface OperationError {
 })
 @Index('operations_project_created', ['projectId', 'createdAt', 'id'])
 @Index('operations_parent_status', ['parentId', 'status'], { where: 'parent_id IS NOT NULL' })
-@Index('operations_active', ['status', 'updatedAt'], { where: `status IN ('queued', 'running')` })
+// What the reconciler and the deadline check read (migration OperationWatchIndexes): active
+// operations with a job by last touch, running ones by start.
+@Index('operations_stale', ['updatedAt'], { where: `status IN ('queued', 'running') AND job_queue IS NOT NULL` })
+@Index('operations_running_since', ['startedAt'], { where: `status = 'running'` })
 // Running parents (batches, evacuations), which BatchWatcher follows every second: without it,
 // finding them reads every running operation, a million children in a big batch's wake.
 @Index('operations_running_parents', ['id'], { where: `kind IN ('batch', 'evacuate') AND status = 'running'` })

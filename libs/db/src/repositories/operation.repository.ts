@@ -393,8 +393,6 @@ export class OperationRepository {
     );
   }
 
-  /** Marks an operation as looked at, so it is not picked up again at once. */
-  /** The operation now waits for another job (a command resent alone, out of its batch). */
   /**
    * The operation's work now travels under another job id; with `jobData`, the job's payload is
    * kept too, so that if this job is lost as well it can be sent again as it is.
@@ -407,26 +405,29 @@ export class OperationRepository {
     await this.db.manager.query('UPDATE operations SET job_id = $2, job_data = $3, version = version + 1, updated_at = now() WHERE id = $1', [id, jobId, JSON.stringify(jobData)]);
   }
 
+  /** Marks an operation as looked at, so it is not picked up again at once. */
   async touch(id: string): Promise<void> {
     await this.db.manager.query('UPDATE operations SET updated_at = now() WHERE id = $1', [id]);
   }
 
-  /** Active operations not touched for a while: candidates for re-enqueueing. */
   /**
    * Running operations past their deadline: started longer ago than their kind's timeout
-   * (`timeouts`, seconds by kind) or, for other kinds, `defaultS`. Oldest first.
+   * (`timeouts`, seconds by kind) or, for other kinds, `defaultS`. Oldest first. Only those
+   * older than the shortest timeout are read (operations_running_since), not every running one.
    */
   async pastDeadline(defaultS: number, timeouts: ReadonlyMap<string, number>, limit: number): Promise<Pick<OperationEntity, 'id' | 'kind'>[]> {
     const rows = await this.db.manager.query<{ id: string; kind: OperationEntity['kind'] }[]>(
       `SELECT o.id, o.kind FROM operations o
          LEFT JOIN unnest($2::text[], $3::int[]) AS t(kind, secs) ON t.kind = o.kind
-       WHERE o.status = 'running' AND o.started_at < now() - make_interval(secs => COALESCE(t.secs, $1::int))
+       WHERE o.status = 'running' AND o.started_at < now() - make_interval(secs => $5::int)
+         AND o.started_at < now() - make_interval(secs => COALESCE(t.secs, $1::int))
        ORDER BY o.started_at LIMIT $4`,
-      [defaultS, [...timeouts.keys()], [...timeouts.values()], limit],
+      [defaultS, [...timeouts.keys()], [...timeouts.values()], limit, Math.min(defaultS, ...timeouts.values())],
     );
     return rows;
   }
 
+  /** Active operations not touched for a while: candidates for re-enqueueing. */
   async staleActive(olderThanMs: number, limit: number): Promise<OperationEntity[]> {
     const rows = await this.db.manager.query<Record<string, unknown>[]>(
       `SELECT * FROM operations WHERE status IN ('queued', 'running') AND job_queue IS NOT NULL
