@@ -232,8 +232,8 @@ export class PlacementService implements OnModuleInit {
         else scheduler.removeHost(hostId);
       }
     }
-    const gone = ids.filter((id) => !found.has(id) && this.position.has(id));
-    if (added.length || gone.length) this.setHosts([...this.hosts.filter((h) => !gone.includes(h.id)), ...added]);
+    const gone = new Set(ids.filter((id) => !found.has(id) && this.position.has(id)));
+    if (added.length || gone.size) this.setHosts([...this.hosts.filter((h) => !gone.has(h.id)), ...added]);
     for (const d of inFlight) this.record(d);
   }
 

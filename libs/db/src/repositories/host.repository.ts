@@ -391,9 +391,9 @@ export class HostRepository {
 
   /**
    * Placement-group members per host: host id → group id → count. Each form reads through an
-   * index whatever the statistics say: a table that grew by a million rows since its last
-   * ANALYZE (or on a server without autovacuum) had the planner expect half of them in groups
-   * and read them all, 0.6 s at every snapshot and every refreshed host.
+   * index whatever the statistics say: on a table that grew by a million rows since its last
+   * ANALYZE (or on a server without autovacuum) the planner expected half of them in groups and
+   * read them all, 0.6 s at every snapshot.
    */
   async groupCounts(hostIds?: string[]): Promise<Map<string, Record<string, number>>> {
     const rows = await this.db.manager.query<{ host_id: string; group_id: string; n: number }[]>(
@@ -416,8 +416,8 @@ export class HostRepository {
    * being created, running or suspended (Hyperplane's `suspended` covers prlctl's paused too).
    */
   async macosGuestCounts(hostIds?: string[], em: EntityManager = this.db.manager): Promise<Map<string, number>> {
-    // Through instances_vm_guests by the macOS templates' names, whatever the statistics say
-    // (as groupCounts): a join with templates read every instance of a million-row table.
+    // Through instances_vm_guests by the macOS templates' names, and for some hosts by their ids
+    // too, rather than one text for both with an "ids or everything" parameter (as groupCounts).
     const rows = await em.query<{ host_id: string; n: number }[]>(
       `SELECT i.host_id, count(*)::int AS n FROM instances i
        WHERE i.technology = 'vm' AND i.template = ANY (ARRAY(SELECT name FROM templates WHERE os_family = 'macos'))
