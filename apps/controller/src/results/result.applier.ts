@@ -1,12 +1,26 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTION_RULES, InstanceState } from '@hyperplane/domain';
-import { Database, HostRepository, InstanceRepository, OperationRepository } from '@hyperplane/db';
-import { AgentProgressPayload, AgentResultPayload, hostJobId, hostQueueName, isMigrationCommand } from '@hyperplane/queue';
+import { Database, HostRepository, InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
+import { AgentProgressPayload, AgentResultPayload, hostJobId, hostQueueName, isCommandBatchJobId, isMigrationCommand } from '@hyperplane/queue';
 import { OperationHandlers } from '../operations/operation-handlers.registry';
 
 /** The job a result answers (an agent older than command batches names none: its command went alone). */
 function answered(r: AgentResultPayload): string {
   return r.jobId ?? hostJobId(r.operationId, r.command);
+}
+
+/**
+ * Whether a result answers the job its operation waits for. A create sent in a command batch,
+ * whose batch was then seen done without its result and sent again alone (Reconciler), is
+ * answered by the batch's success too: that report may still come (it waited in the results
+ * queue of a controller that died), and it is the same command on the same host (the caller
+ * checks the host). Without this, the report was dropped and the operation waited for the
+ * resend alone.
+ */
+export function answersJob(op: Pick<OperationEntity, 'id' | 'jobId'>, r: AgentResultPayload): boolean {
+  const job = answered(r);
+  if (op.jobId === job) return true;
+  return r.ok && r.command === 'create' && isCommandBatchJobId(job) && op.jobId === hostJobId(op.id, 'create');
 }
 
 /**
@@ -50,7 +64,7 @@ export class ResultApplier {
   async apply(r: AgentResultPayload, agentId: string): Promise<'applied' | 'ignored' | 'rejected'> {
     const outcome = await this.db.transaction(async (em) => {
       const op = await this.operations.getLocked(em, r.operationId);
-      if (!op || op.status !== 'running' || op.jobId !== answered(r)) return 'ignored';
+      if (!op || op.status !== 'running' || !answersJob(op, r)) return 'ignored';
       const instance = op.instanceId ? await this.instances.getLocked(em, op.instanceId) : null;
       if (!instance) return 'ignored';
       // A migration's commands go to the destination too: the queue they were sent to is the check.
@@ -90,7 +104,7 @@ export class ResultApplier {
       const valid = unique
         .filter(({ result: r, agentId }) => {
           const op = ops.get(r.operationId);
-          if (!(op?.status === 'running' && op.jobId === answered(r) && op.instanceId === r.instanceId && this.bulkable(r))) return false;
+          if (!(op?.status === 'running' && answersJob(op, r) && op.instanceId === r.instanceId && this.bulkable(r))) return false;
           // The operation's job queue is its host's: the result must come from that host's agent.
           if (fromItsHost(op.jobQueue, agentId, r)) return true;
           refused.push({ result: r, agentId });
