@@ -91,6 +91,8 @@ describe('crash safety on a Redis Cluster', () => {
       HYPERPLANE_REDIS_PREFIX: stack.config.HYPERPLANE_REDIS_PREFIX.replace(/[{}]/g, ''),
       HYPERPLANE_JOB_LOCK_MS: String(stack.config.HYPERPLANE_JOB_LOCK_MS),
       HYPERPLANE_HEARTBEAT_INTERVAL_S: '1',
+      // Their logs are what a failure below prints: what was re-enqueued, ignored or resent.
+      LOG_LEVEL: 'log',
     };
     controllerEnv = {
       ...common,
