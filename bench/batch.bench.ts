@@ -188,8 +188,8 @@ async function startPlane(): Promise<Plane> {
     redisPort,
     procs: { api, controller, agent, redis },
     async stop() {
-      // The fleet's agent stops 10,000 hosts' loops (a million instances: over 30 s); it goes
-      // before Redis does, killed if it takes more than two minutes.
+      // The fleet's agent (10,000 hosts' loops) goes before Redis does, so it never runs against a
+      // Redis that is gone; killed if it takes more than two minutes to stop.
       agent.send('stop');
       if (agent.exitCode === null && !(await Promise.race([once(agent, 'exit').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 120_000))]))) {
         agent.kill('SIGKILL');
