@@ -17,6 +17,7 @@ import { ScaleIndexes1796456593892 } from './1796456593892-scale-indexes';
 import { WebhookNotify1796460000000 } from './1796460000000-webhook-notify';
 import { MeterByStatement1796470000000 } from './1796470000000-meter-by-statement';
 import { OperationWatchIndexes1796470000001 } from './1796470000001-operation-watch-indexes';
+import { BatchDeleteParents1796480000000 } from './1796480000000-batch-delete-parents';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   WebhookNotify1796460000000,
   MeterByStatement1796470000000,
   OperationWatchIndexes1796470000001,
+  BatchDeleteParents1796480000000,
 ];

@@ -71,4 +71,13 @@ describe('a queue job answers like its HTTP twin', () => {
     const audit = (await stack.client.get('/v1/audit?action=queue%20stop')).body.items;
     expect(audit[0]).toMatchObject({ source: 'queue', target: `/v1/instances/${done.instanceId}/actions/stop`, status: 202, tokenName: 'jobs operator' });
   });
+
+  it('deletes instances in a batch, answered when every child has ended', async () => {
+    const made = await Promise.all(['bd-1', 'bd-2'].map((name) => run({ action: 'create', idempotencyKey: `make-${name}`, token: operator, body: spec(name) })));
+    const ids = made.map((o) => o.instanceId as string);
+    expect((await refusal({ action: 'batch-delete', idempotencyKey: 'bd-bad', token: operator, body: { ids: ['x'] } })).errors[0].field).toBe('ids');
+    const gone = await run({ action: 'batch-delete', idempotencyKey: 'bd', token: operator, body: { ids } });
+    expect(gone).toMatchObject({ kind: 'batch-delete', status: 'succeeded', result: { total: 2, succeeded: 2 } });
+    for (const id of ids) expect((await http.get(`/v1/instances/${id}`)).status).toBe(404);
+  });
 });

@@ -9,10 +9,11 @@ import { ApiModule } from './api.module';
 import type { Application } from 'express';
 import { AgentService } from './agents/agent.service';
 import { AGENT_BODY_LIMIT } from './agents/host-inventory.dto';
+import { BATCH_DELETE_BODY_LIMIT } from './instances/batch-delete.dto';
 import { AuthThrottle } from './auth/auth-throttle';
 import { authenticateFirst } from './auth/authenticate-first';
 import { TokenService } from './auth/token.service';
-import { bodyErrors, jsonBody } from './common/body-parsing';
+import { bodyErrors, jsonBody, limitBytes } from './common/body-parsing';
 import { pathEncodingCheck } from './common/path-encoding';
 import { securityHeaders } from './common/security-headers';
 import { portalStatic } from './portal/portal-static';
@@ -42,6 +43,9 @@ export async function createApiApp(config: ResolvedConfig): Promise<INestApplica
   app.use('/v1', authenticateFirst(app.get(TokenService), app.get(AgentService), throttle));
   // Agents send inventories in pages of MAX_HOSTS_PER_AGENT_REQUEST hosts; users send far less.
   app.use('/v1/agents', jsonBody(AGENT_BODY_LIMIT), bodyErrors(AGENT_BODY_LIMIT));
+  // A batch delete lists up to MAX_BATCH ids (about 390 kB).
+  const batchDeleteLimit = limitBytes(config.HYPERPLANE_BODY_LIMIT) > limitBytes(BATCH_DELETE_BODY_LIMIT) ? config.HYPERPLANE_BODY_LIMIT : BATCH_DELETE_BODY_LIMIT;
+  app.use('/v1/instances/batch-delete', jsonBody(batchDeleteLimit), bodyErrors(batchDeleteLimit));
   app.use(jsonBody(config.HYPERPLANE_BODY_LIMIT));
   app.use(bodyErrors(config.HYPERPLANE_BODY_LIMIT));
   app.useGlobalPipes(createValidationPipe());

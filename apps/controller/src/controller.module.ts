@@ -12,6 +12,7 @@ import { ControllerWorkers } from './controller.workers';
 import { DriftService } from './hosts/drift.service';
 import { HeartbeatWatcher } from './hosts/heartbeat.watcher';
 import { DrainDeadlineWatcher } from './hosts/drain-deadline.watcher';
+import { BatchDeleter } from './operations/batch.deleter';
 import { BatchPlacer } from './operations/batch.placer';
 import { BatchWatcher } from './operations/batch.watcher';
 import { OperationRunner } from './operations/operation.runner';
@@ -85,6 +86,7 @@ export class ControllerModule {
         // Checked here, at boot: a kind without a handler (or with two) stops the controller.
         { provide: OperationHandlers, useFactory: (...handlers: OperationHandler[]) => new OperationHandlers(handlers), inject: [...OPERATION_HANDLER_TYPES] },
         BatchPlacer,
+        BatchDeleter,
         BatchWatcher,
         ResultApplier,
         CreateRetry,

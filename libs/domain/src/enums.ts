@@ -55,6 +55,13 @@ export const OPERATION_KINDS = ['create', 'delete', ...INSTANCE_ACTIONS, ...INST
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 /**
+ * Parents of many alike children, one per instance: `batch` (POST /v1/instances/batch, a
+ * `create` each) and `batch-delete` (POST /v1/instances/batch-delete, a `delete` each).
+ */
+export const BATCH_KINDS = ['batch', 'batch-delete'] as const;
+export type BatchKind = (typeof BATCH_KINDS)[number];
+
+/**
  * Kinds placed and created like a create: `create`, and `recover` (an HA instance of a lost
  * host made again elsewhere, keeping its identity). Where a create's result is handled (a failed
  * create tried on another host, its clean-up), a recover's is handled the same way.

@@ -11,6 +11,7 @@ import { problems } from '../common/problem';
 import { OperationDto } from '../operations/operation.dto';
 import { accepted, IDEMPOTENCY_HEADER } from '../operations/accepted';
 import { BatchCreateDto } from './batch-create.dto';
+import { BatchDeleteDto } from './batch-delete.dto';
 import { CreateInstanceDto } from './create-instance.dto';
 import { InstanceDto } from './instance.dto';
 import { InstanceService } from './instance.service';
@@ -54,6 +55,21 @@ export class InstanceController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<OperationDto> {
     return accepted(res, await this.instances.createBatch(principal, dto, idem));
+  }
+
+  @Post('batch-delete')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiAcceptedResponse({ type: OperationDto, description: 'A parent operation (kind batch, request.action delete); its children: GET /v1/operations?parent=<id>' })
+  @ApiNotFoundResponse({ description: 'An id names no instance the token can see' })
+  @ApiConflictResponse({ description: 'An instance has an active operation or cannot be deleted in its state (none is deleted), or Idempotency-Key reused with another body' })
+  async batchDelete(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: BatchDeleteDto,
+    @Idempotency() idem: IdempotencyContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OperationDto> {
+    return accepted(res, await this.instances.removeBatch(principal, dto, idem));
   }
 
   @Get()

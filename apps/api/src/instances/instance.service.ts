@@ -27,6 +27,7 @@ import { problems } from '../common/problem';
 import { OperationSubmitter, Submitted } from '../operations/operation-submitter.service';
 import { ProjectScope } from '../projects/project-scope.service';
 import { BatchCreateDto } from './batch-create.dto';
+import { BatchDeleteDto } from './batch-delete.dto';
 import { CreateInstanceDto, InstanceSpecDto } from './create-instance.dto';
 import { InstanceDto } from './instance.dto';
 import { ListInstancesQuery } from './list-instances.query';
@@ -213,6 +214,63 @@ export class InstanceService {
           await this.refuse(id, current?.state ?? 'deleted', 'it is already being deleted or gone');
         }
       },
+    });
+  }
+
+  /**
+   * Many instances of one project deleted as one parent operation (kind `batch`, request.action
+   * `delete`) with a queued `delete` child per instance, which the controller sends to their
+   * hosts in bulk. All or nothing: an id the token cannot see is a 404, an instance that has an
+   * active operation or cannot be deleted in its state refuses the whole batch (409).
+   */
+  async removeBatch(principal: Principal, dto: BatchDeleteDto, idem: IdempotencyContext): Promise<Submitted> {
+    const replayed = await this.submitter.replay(principal, idem);
+    if (replayed) return replayed;
+    const found = new Map((await this.instances.byIds(dto.ids)).map((i) => [i.id, i]));
+    const missing = dto.ids.find((id) => {
+      const i = found.get(id);
+      return !i || i.state === 'deleted' || !canSeeProject(principal, i.projectId);
+    });
+    if (missing) throw problems.notFound('instance', missing);
+    const projects = new Set([...found.values()].map((i) => i.projectId));
+    if (projects.size > 1) throw problems.badField('ids', `the instances belong to ${projects.size} projects; a batch delete is within one project`);
+    const projectId = [...projects][0]!;
+    if (!canChange(principal, projectId)) throw problems.forbidden(`the token (${principal.role}) may not delete instances`);
+    const force = dto.force === true;
+    if (force && principal.role !== 'admin') {
+      const hostIds = [...new Set([...found.values()].map((i) => i.hostId).filter((h): h is string => h !== null))];
+      const down = (await this.hosts.byIds(hostIds)).find((h) => h.status === 'down');
+      if (down) throw problems.forbidden(`only an admin may force-delete instances whose host is down (host ${down.name} is)`);
+    }
+    return this.submitter.submit(principal, idem, {
+      projectId,
+      instanceId: null,
+      kind: 'batch-delete',
+      request: { action: 'delete', count: dto.ids.length, ...(force ? { force: true } : {}) },
+      before: async (em) => {
+        const wanting = await this.instances.wantDeletedMany(em, dto.ids, DELETABLE_STATES);
+        const refused = dto.ids.find((id) => !wanting.has(id));
+        if (refused) await this.refuse(refused, found.get(refused)!.state, 'it is already being deleted or gone; no instance of the batch was deleted');
+      },
+      after: (em, parentId) =>
+        this.operations.insert(
+          em,
+          dto.ids.map((instanceId) => ({
+            id: randomUUID(),
+            projectId,
+            instanceId,
+            parentId,
+            kind: 'delete' as const,
+            status: 'queued' as const,
+            progress: 0,
+            step: 'queued',
+            request: { action: 'delete', batch: parentId, ...(force ? { force: true } : {}) },
+            requestedBy: principal.tokenId,
+            requestId: currentRequestId() ?? null,
+          })),
+          // As a batch create's children: no operation.status events while they go as planned.
+          { events: false },
+        ),
     });
   }
 

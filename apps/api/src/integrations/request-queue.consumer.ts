@@ -12,6 +12,7 @@ import { fingerprint, IdempotencyContext } from '../common/idempotency';
 import { Problem, problems } from '../common/problem';
 import { createValidationPipe } from '../common/validation';
 import { BatchCreateDto } from '../instances/batch-create.dto';
+import { BatchDeleteDto } from '../instances/batch-delete.dto';
 import { CreateInstanceDto } from '../instances/create-instance.dto';
 import { CloneInstanceDto, CreateSnapshotDto, ResizeInstanceDto } from '../instances/instance-change.dto';
 import { InstanceChangeService } from '../instances/instance-change.service';
@@ -20,7 +21,7 @@ import { OperationDto } from '../operations/operation.dto';
 import { Submitted } from '../operations/operation-submitter.service';
 import { OperationWaiters } from '../operations/operation-waiters';
 
-export const REQUEST_ACTIONS = ['create', 'batch', ...INSTANCE_ACTIONS, 'delete', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
+export const REQUEST_ACTIONS = ['create', 'batch', 'batch-delete', ...INSTANCE_ACTIONS, 'delete', 'snapshot', 'restore', 'snapshot-delete', 'clone', 'resize'] as const;
 type RequestAction = (typeof REQUEST_ACTIONS)[number];
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -61,6 +62,7 @@ export class RequestQueueConsumer implements OnApplicationBootstrap, OnApplicati
     this.routes = {
       create: { method: 'POST', path: () => '/v1/instances', dto: CreateInstanceDto, needs: [], run: (p, _j, b, i) => this.instances.create(p, b as CreateInstanceDto, i) },
       batch: { method: 'POST', path: () => '/v1/instances/batch', dto: BatchCreateDto, needs: [], run: (p, _j, b, i) => this.instances.createBatch(p, b as BatchCreateDto, i) },
+      'batch-delete': { method: 'POST', path: () => '/v1/instances/batch-delete', dto: BatchDeleteDto, needs: [], run: (p, _j, b, i) => this.instances.removeBatch(p, b as BatchDeleteDto, i) },
       start: action('start'),
       stop: action('stop'),
       restart: action('restart'),

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
-import { OPERATION_KINDS, OPERATION_STATUSES, OperationKind, OperationStatus } from '@hyperplane/domain';
+import { BATCH_KINDS, BatchKind, OPERATION_KINDS, OPERATION_STATUSES, OperationKind, OperationStatus } from '@hyperplane/domain';
 import { PageQuery } from '../common/pagination';
 
 export class ListOperationsQuery extends PageQuery {
@@ -10,10 +10,10 @@ export class ListOperationsQuery extends PageQuery {
   @IsIn(OPERATION_STATUSES)
   status?: OperationStatus;
 
-  @ApiPropertyOptional({ enum: [...OPERATION_KINDS, 'batch'] })
+  @ApiPropertyOptional({ enum: [...OPERATION_KINDS, ...BATCH_KINDS] })
   @IsOptional()
-  @IsIn([...OPERATION_KINDS, 'batch'])
-  kind?: OperationKind | 'batch';
+  @IsIn([...OPERATION_KINDS, ...BATCH_KINDS])
+  kind?: OperationKind | BatchKind;
 
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { OperationKind } from '@hyperplane/domain';
+import { BatchKind, OperationKind } from '@hyperplane/domain';
 import {
   Database,
   OperationEntity,
@@ -24,7 +24,7 @@ import { Problem, problems } from '../common/problem';
 export interface Submission {
   projectId: string;
   instanceId: string | null;
-  kind: OperationKind | 'batch';
+  kind: OperationKind | BatchKind;
   request: Record<string, unknown>;
   /** Writes that belong in the same transaction (the new instance, desired state, …). */
   before?: (em: Tx, operationId: string) => Promise<void>;
@@ -152,8 +152,10 @@ export class OperationSubmitter {
       case 'operations_idempotency':
         return this.replay(principal, idem);
       case 'operations_one_active_per_instance': {
-        const active = s.instanceId ? await this.operations.activeForInstance(s.instanceId) : null;
-        throw this.activeConflict(s.instanceId, active);
+        // A batch's child names its instance in the index's detail.
+        const instanceId = s.instanceId ?? /\(instance_id\)=\(([0-9a-f-]{36})\)/.exec(pgDetail(error) ?? '')?.[1] ?? null;
+        const active = instanceId ? await this.operations.activeForInstance(instanceId) : null;
+        throw this.activeConflict(instanceId, active);
       }
       case 'instances_project_name_live': {
         // Requests with one key that raced: the loser's instance name clashed with the winner's.

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { OPERATION_KINDS, OPERATION_STATUSES, OperationStatus } from '@hyperplane/domain';
+import { BATCH_KINDS, OPERATION_KINDS, OPERATION_STATUSES, OperationStatus } from '@hyperplane/domain';
 import { OperationEntity } from '@hyperplane/db';
 import { operationForProject, stepForProject } from '../common/fleet-view';
 
@@ -11,7 +11,7 @@ export class OperationErrorDto {
 /** An asynchronous change: poll it, wait on it, or follow it on /v1/events. */
 export class OperationDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty({ enum: [...OPERATION_KINDS, 'batch'] }) kind!: string;
+  @ApiProperty({ enum: [...OPERATION_KINDS, ...BATCH_KINDS] }) kind!: string;
   @ApiProperty({ enum: OPERATION_STATUSES }) status!: OperationStatus;
   @ApiProperty({ minimum: 0, maximum: 100 }) progress!: number;
   @ApiProperty({ description: 'What it is doing now' }) step!: string;

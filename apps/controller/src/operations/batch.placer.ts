@@ -1,10 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Resources, addResources, TemplateSpec, ZERO_RESOURCES } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository, Tx } from '@hyperplane/db';
-import { HostCommandPayload, JobName, QueueName, runJobId } from '@hyperplane/queue';
+import { HostCommandPayload } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { HostAgents } from '../hosts/host-agents';
 import { PlacementService } from '../placement/placement.service';
+import { runAlone } from './batch-children';
 import { createArgs, hostCommandPayload } from './host-command';
 import { HostCommandSender } from './host-command.sender';
 
@@ -141,10 +142,7 @@ export class BatchPlacer {
       const goneOps = r.ops.filter((_, i) => goneIds.has(r.instances[i]!));
       count += (await this.operations.finishMany(em, goneOps, ['queued'], 'failed', { step: 'unschedulable', error: { code: 'unschedulable', message: r.reason } })).length;
     }
-    if (chunk.individually.length) {
-      await this.outbox.add(em, chunk.individually.map((o) => ({ queue: QueueName.Control, jobName: JobName.RunOperation, jobId: runJobId(o.id), payload: { operationId: o.id } })));
-      await this.operations.patchJobs(em, chunk.individually.map((o) => o.id), chunk.individually.map((o) => runJobId(o.id)));
-    }
+    await runAlone(em, this.outbox, this.operations, chunk.individually);
     const granted = await this.claimAll(em, chunk.placed, chunk.lost, chunk.policies);
     return count + (await this.dispatch(em, granted, chunk.templates));
   }

@@ -88,8 +88,9 @@ export class HostCommandSender {
   async resendable(op: OperationEntity): Promise<QueueMessage | null> {
     if (!isCommandBatchJobId(op.jobId!)) return resendHostJob(op);
     const found = op.instanceId ? await this.instances.get(op.instanceId) : null;
-    const template = found ? await this.placement.template(found.template) : null;
-    if (!found || !template) {
+    // A destroy (batch delete) is made from the instance alone; a create needs its template.
+    const template = found && op.kind !== 'delete' ? await this.placement.template(found.template) : null;
+    if (!found || (!template && op.kind !== 'delete')) {
       this.log.warn(`operation ${op.id}: its command batch was lost and its ${found ? `template ${found.template}` : 'instance'} is gone; it cannot be sent again`);
       return null;
     }

@@ -42,7 +42,7 @@ export function createArgs(instance: InstanceEntity, template: TemplateSpec): Co
 }
 
 /** A driver command for the instance's host. */
-export function hostCommandPayload(operationId: string, instance: InstanceEntity, command: HostCommand, extra: CommandExtra = {}): HostCommandPayload {
+export function hostCommandPayload(operationId: string, instance: Pick<InstanceEntity, 'id' | 'hostId' | 'driver'>, command: HostCommand, extra: CommandExtra = {}): HostCommandPayload {
   // The request that made the operation (the job being run carries it) goes on to the agent.
   const requestId = currentRequestId();
   return { operationId, instanceId: instance.id, hostId: instance.hostId!, driver: instance.driver!, command, ...extra, ...(requestId ? { requestId } : {}) };
@@ -99,15 +99,21 @@ export function hostCommandBatches(
  * The job to enqueue again for an operation whose host job was lost, and the job id the
  * operation must wait for from then on. A command that went in a batch goes again alone (the
  * other commands of its batch may have ended, and each has its own operation to resend), made
- * again from its instance: `create` is the only command sent in batches.
+ * again from its instance: a delete's destroy (batch deletes), or else a create (batch creates;
+ * it needs the template).
  */
 export function resendHostJob(
-  op: Pick<OperationEntity, 'id' | 'jobQueue' | 'jobId' | 'jobData'>,
-  rebuild?: { instance: InstanceEntity; template: TemplateSpec },
+  op: Pick<OperationEntity, 'id' | 'kind' | 'request' | 'jobQueue' | 'jobId' | 'jobData'>,
+  rebuild?: { instance: InstanceEntity; template: TemplateSpec | null },
 ): QueueMessage<JobName.HostCommand> {
   if (!isCommandBatchJobId(op.jobId!)) return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: op.jobId!, data: op.jobData as unknown as HostCommandPayload };
   if (!rebuild) throw new Error(`operation ${op.id} went in a command batch: its command is made again from its instance`);
   const { instance, template } = rebuild;
+  if (op.kind === 'delete') {
+    const data = hostCommandPayload(op.id, instance, 'destroy', op.request.force === true ? { stop: { force: true } } : {});
+    return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: hostJobId(op.id, 'destroy'), data };
+  }
+  if (!template) throw new Error(`operation ${op.id}: a create is made again from its template, and it has none`);
   const data = hostCommandPayload(op.id, instance, 'create', createArgs(instance, template));
   return { queue: op.jobQueue!, name: JobName.HostCommand, jobId: hostJobId(op.id, 'create'), data };
 }

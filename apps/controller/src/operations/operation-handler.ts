@@ -1,10 +1,10 @@
-import { OPERATION_KINDS, OperationKind } from '@hyperplane/domain';
+import { BATCH_KINDS, BatchKind, OPERATION_KINDS, OperationKind } from '@hyperplane/domain';
 import { InstanceEntity, OperationEntity, Tx } from '@hyperplane/db';
 import { AgentResultPayload } from '@hyperplane/queue';
 
-/** Every kind of operation the controller runs: the public kinds and a batch's parent. */
-export const HANDLED_KINDS = [...OPERATION_KINDS, 'batch'] as const;
-export type HandledKind = OperationKind | 'batch';
+/** Every kind of operation the controller runs: the public kinds and the batches' parents. */
+export const HANDLED_KINDS = [...OPERATION_KINDS, ...BATCH_KINDS] as const;
+export type HandledKind = OperationKind | BatchKind;
 
 /**
  * One kind of operation, from the request to its end. The engine (OperationRunner for the

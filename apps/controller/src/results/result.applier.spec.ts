@@ -19,9 +19,15 @@ describe('which job a result answers', () => {
     expect(answersJob(alone, result({ jobId: batch }))).toBe(true);
     // Not a failure (the resend may still succeed), not another command, not another operation's resend.
     expect(answersJob(alone, result({ jobId: batch, ok: false, state: undefined, error: { code: 'Unavailable', message: 'x' } }))).toBe(false);
-    expect(answersJob({ ...op, jobId: hostJobId(op.id, 'destroy') }, result({ jobId: batch, command: 'destroy' }))).toBe(false);
+    expect(answersJob(alone, result({ jobId: batch, command: 'destroy' }))).toBe(false);
     expect(answersJob({ id: randomUUID(), jobId: hostJobId(op.id, 'create') }, result({ jobId: batch }))).toBe(false);
     // A retry on another attempt (create-retry) waits for its own job.
     expect(answersJob({ ...op, jobId: hostJobId(op.id, 'create', 2) }, result({ jobId: batch }))).toBe(false);
+  });
+
+  it("takes a batch delete's destroy from its batch once the destroy was sent again alone", () => {
+    const alone = { ...op, jobId: hostJobId(op.id, 'destroy') };
+    expect(answersJob(alone, result({ jobId: batch, command: 'destroy', state: undefined }))).toBe(true);
+    expect(answersJob(alone, result({ jobId: batch, command: 'create' }))).toBe(false);
   });
 });

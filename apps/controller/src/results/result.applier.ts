@@ -3,6 +3,7 @@ import { ACTION_RULES, InstanceState } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceRepository, OperationEntity, OperationRepository } from '@hyperplane/db';
 import { AgentProgressPayload, AgentResultPayload, hostJobId, hostQueueName, isCommandBatchJobId, isMigrationCommand } from '@hyperplane/queue';
 import { OperationHandlers } from '../operations/operation-handlers.registry';
+import { Rescheduler } from '../placement/rescheduler';
 
 /** The job a result answers (an agent older than command batches names none: its command went alone). */
 function answered(r: AgentResultPayload): string {
@@ -10,17 +11,17 @@ function answered(r: AgentResultPayload): string {
 }
 
 /**
- * Whether a result answers the job its operation waits for. A create sent in a command batch,
- * whose batch was then seen done without its result and sent again alone (Reconciler), is
- * answered by the batch's success too: that report may still come (it waited in the results
- * queue of a controller that died), and it is the same command on the same host (the caller
- * checks the host). Without this, the report was dropped and the operation waited for the
- * resend alone.
+ * Whether a result answers the job its operation waits for. A command sent in a command batch
+ * (a create or a destroy), whose batch was then seen done without its result and sent again
+ * alone (Reconciler), is answered by the batch's success too: that report may still come (it
+ * waited in the results queue of a controller that died), and it is the same command on the
+ * same host (the caller checks the host). Without this, the report was dropped and the
+ * operation waited for the resend alone.
  */
 export function answersJob(op: Pick<OperationEntity, 'id' | 'jobId'>, r: AgentResultPayload): boolean {
   const job = answered(r);
   if (op.jobId === job) return true;
-  return r.ok && r.command === 'create' && isCommandBatchJobId(job) && op.jobId === hostJobId(op.id, 'create');
+  return r.ok && isCommandBatchJobId(job) && op.jobId === hostJobId(op.id, r.command);
 }
 
 /**
@@ -55,6 +56,7 @@ export class ResultApplier {
     private readonly instances: InstanceRepository,
     private readonly hosts: HostRepository,
     private readonly handlers: OperationHandlers,
+    private readonly rescheduler: Rescheduler,
   ) {}
 
   /** Results refused because they did not come from the host their command was sent to. */
@@ -85,9 +87,13 @@ export class ResultApplier {
     this.log.warn(`refused a ${r.command} result for operation ${r.operationId} from agent ${agentId} naming host ${r.hostId}: ${why}`);
   }
 
-  /** Whether a result can be applied with others in one statement (see applyMany). */
+  /**
+   * Whether a result can be applied with others in one statement (see applyMany): a success that
+   * only moves its instance's state, or a destroy's (a delete's end; a destroy that is another
+   * kind's clean-up is handed to apply() from there).
+   */
   bulkable(r: AgentResultPayload): boolean {
-    return r.ok && SETTLING[r.command] !== undefined;
+    return r.ok && (SETTLING[r.command] !== undefined || r.command === 'destroy');
   }
 
   /**
@@ -98,27 +104,46 @@ export class ResultApplier {
   async applyMany(results: { result: AgentResultPayload; agentId: string }[]): Promise<void> {
     const unique = [...new Map(results.map((x) => [x.result.operationId, x])).values()];
     const refused: typeof unique = [];
+    const alone: typeof unique = [];
+    let freed = false;
     await this.db.transaction(async (em) => {
       refused.length = 0;
+      alone.length = 0;
       const ops = new Map((await this.operations.lockWaitingFor(em, unique.map((x) => x.result.operationId))).map((o) => [o.id, o]));
       const valid = unique
-        .filter(({ result: r, agentId }) => {
+        .filter((x) => {
+          const { result: r, agentId } = x;
           const op = ops.get(r.operationId);
           if (!(op?.status === 'running' && answersJob(op, r) && op.instanceId === r.instanceId && this.bulkable(r))) return false;
           // The operation's job queue is its host's: the result must come from that host's agent.
-          if (fromItsHost(op.jobQueue, agentId, r)) return true;
-          refused.push({ result: r, agentId });
-          return false;
+          if (!fromItsHost(op.jobQueue, agentId, r)) {
+            refused.push(x);
+            return false;
+          }
+          // A destroy ends a delete here; for any other kind (a create's clean-up, a migration's
+          // source) its handler decides what it means.
+          if (r.command === 'destroy' && op.kind !== 'delete') {
+            alone.push(x);
+            return false;
+          }
+          return true;
         })
         .map((x) => x.result);
+      const settled = valid.filter((r) => r.command !== 'destroy');
       await this.instances.settleMany(
         em,
-        valid.map((r) => ({ id: r.instanceId, state: r.state ?? (r.command === 'create' ? 'stopped' : 'running'), from: SETTLING[r.command]! })),
+        settled.map((r) => ({ id: r.instanceId, state: r.state ?? (r.command === 'create' ? 'stopped' : 'running'), from: SETTLING[r.command]! })),
       );
+      // Deletes done: instances deleted, what they held given back to their hosts in one sum each.
+      const held = await this.instances.deletedMany(em, valid.filter((r) => r.command === 'destroy').map((r) => r.instanceId));
+      await this.hosts.releaseMany(em, held);
+      freed = held.some((h) => h.hostId !== null);
       await this.operations.succeedMany(em, valid.map((r) => ({ id: r.operationId, result: r.details ? { details: r.details } : null })));
       await this.hosts.clearCreateFailures(em, valid.filter((r) => r.command === 'create').map((r) => r.hostId));
     });
+    if (freed) this.rescheduler.kick();
     for (const x of refused) this.reject(x.result, x.agentId);
+    for (const x of alone) await this.apply(x.result, x.agentId);
   }
 
   async progress(p: AgentProgressPayload, agentId: string): Promise<void> {

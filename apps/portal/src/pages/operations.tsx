@@ -8,7 +8,7 @@ import { can, useSession } from '../session';
 import { Badge, Card, Empty, ErrorNote, Kv, Loading, Progress } from '../ui';
 import { MoveCell, useHostName } from './migrate';
 
-const KINDS = ['create', 'start', 'stop', 'restart', 'delete', 'suspend', 'resume', 'snapshot', 'restore', 'clone', 'resize', 'migrate', 'evacuate', 'recover', 'batch'];
+const KINDS = ['create', 'start', 'stop', 'restart', 'delete', 'suspend', 'resume', 'snapshot', 'restore', 'clone', 'resize', 'migrate', 'evacuate', 'recover', 'batch', 'batch-delete'];
 
 export function OperationsPage(): ReactNode {
   const { search, navigate } = useRouter();

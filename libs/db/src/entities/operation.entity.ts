@@ -1,6 +1,6 @@
 import { InstanceEntity } from './instance.entity';
 import { ProjectEntity } from './project.entity';
-import { OperationKind, OperationStatus } from '@hyperplane/domain';
+import { BatchKind, OperationKind, OperationStatus } from '@hyperplane/domain';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 
 export interface OperationError {
@@ -30,7 +30,7 @@ export interface OperationError {
 @Index('operations_running_since', ['startedAt'], { where: `status = 'running'` })
 // Running parents (batches, evacuations), which BatchWatcher follows every second: without it,
 // finding them reads every running operation, a million children in a big batch's wake.
-@Index('operations_running_parents', ['id'], { where: `kind IN ('batch', 'evacuate') AND status = 'running'` })
+@Index('operations_running_parents', ['id'], { where: `kind IN ('batch', 'batch-delete', 'evacuate') AND status = 'running'` })
 @Check('operations_progress_range', 'progress BETWEEN 0 AND 100')
 export class OperationEntity {
   @PrimaryColumn('uuid')
@@ -59,7 +59,7 @@ export class OperationEntity {
   parent?: OperationEntity;
 
   @Column({ type: 'varchar', length: 16 })
-  kind!: OperationKind | 'batch';
+  kind!: OperationKind | BatchKind;
 
   @Column({ type: 'varchar', length: 16 })
   status!: OperationStatus;

@@ -254,6 +254,34 @@ export class HostRepository {
   }
 
   /**
+   * What many instances held, given back to their hosts in one statement (destroys applied in
+   * bulk): summed per host, hosts locked in id order. `milliVcpus` as instances store their claim.
+   */
+  async releaseMany(em: EntityManager, held: { hostId: string | null; milliVcpus: number; memoryMiB: number; diskGiB: number }[]): Promise<void> {
+    const sums = new Map<string, { cv: number; cm: number; cd: number; n: number }>();
+    for (const h of held) {
+      if (!h.hostId) continue;
+      const s = sums.get(h.hostId) ?? { cv: 0, cm: 0, cd: 0, n: 0 };
+      s.cv += h.milliVcpus;
+      s.cm += h.memoryMiB;
+      s.cd += h.diskGiB;
+      s.n += 1;
+      sums.set(h.hostId, s);
+    }
+    if (sums.size === 0) return;
+    const ids = [...sums.keys()].sort();
+    const col = (f: (s: { cv: number; cm: number; cd: number; n: number }) => number): number[] => ids.map((id) => f(sums.get(id)!));
+    await em.query(
+      `WITH locked AS (SELECT id FROM hosts WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE)
+       UPDATE hosts h SET alloc_vcpus = alloc_vcpus - r.cv, alloc_memory_mib = alloc_memory_mib - r.cm,
+         alloc_disk_gib = alloc_disk_gib - r.cd, alloc_instances = alloc_instances - r.n, version = version + 1
+       FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[]) AS r(id, cv, cm, cd, n), locked l
+       WHERE h.id = r.id AND l.id = r.id`,
+      [ids, col((s) => s.cv), col((s) => s.cm), col((s) => s.cd), col((s) => s.n)],
+    );
+  }
+
+  /**
    * Moves hosts between statuses, guarded by the status they are expected to be in.
    * `clearCreateFailures`: an administrator says the host is sound again (activate).
    * `drainDeadline` (when given, null included): the drain's deadline, as a Date or as seconds

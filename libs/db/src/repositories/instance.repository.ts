@@ -253,6 +253,86 @@ export class InstanceRepository {
     );
   }
 
+  /**
+   * Many instances to one state at once (a batch delete's chunk to `deleting`), each only from
+   * the states the domain allows, keeping its reason; rows locked in id order, an event for each
+   * that changed. Returns the moved rows' columns a host command needs.
+   */
+  async transitionMany(em: EntityManager, ids: string[], from: readonly InstanceState[], to: InstanceState): Promise<Pick<InstanceEntity, 'id' | 'projectId' | 'name' | 'hostId' | 'driver' | 'state'>[]> {
+    const allowed = guardFrom(from, to);
+    if (ids.length === 0 || allowed.length === 0) return [];
+    const moved = await em.query<[Record<string, unknown>[], number]>(
+      `WITH prev AS (SELECT id, state FROM instances WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+       UPDATE instances i SET state = $3, version = i.version + 1, updated_at = now()
+       FROM prev p WHERE i.id = p.id AND p.state = ANY($2::text[])
+       RETURNING i.id, i.project_id, i.name, i.host_id, i.driver, i.state, i.state_reason, p.state AS previous_state`,
+      [ids, allowed, to],
+    );
+    const rows = moved[0];
+    await this.events.append(
+      em,
+      rows
+        .filter((r) => r.previous_state !== to)
+        .map((r) => ({
+          type: 'instance.state',
+          subjectType: 'instance' as const,
+          subjectId: String(r.id),
+          projectId: String(r.project_id),
+          data: { name: r.name, from: r.previous_state, state: to, reason: r.state_reason ?? null, hostId: r.host_id },
+        })),
+    );
+    return rows.map((r) => fromRow<InstanceEntity>(r));
+  }
+
+  /**
+   * Instances whose hosts removed them (destroy results applied in bulk): deleting → deleted,
+   * without host or claim, an event for each. Returns what each held, in milli-vCPUs as stored,
+   * for releasing it from its host (HostRepository.releaseMany).
+   */
+  async deletedMany(em: EntityManager, ids: string[]): Promise<{ hostId: string | null; milliVcpus: number; memoryMiB: number; diskGiB: number }[]> {
+    if (ids.length === 0) return [];
+    const gone = await em.query<[Record<string, unknown>[], number]>(
+      `WITH prev AS (SELECT id, state, host_id, claim_vcpus, claim_memory_mib, claim_disk_gib FROM instances WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+       UPDATE instances i SET state = 'deleted', host_id = NULL, claim_vcpus = 0, claim_memory_mib = 0, claim_disk_gib = 0,
+         deleted_at = now(), state_reason = NULL, version = i.version + 1, updated_at = now()
+       FROM prev p WHERE i.id = p.id AND p.state = ANY($2::text[])
+       RETURNING i.id, i.project_id, i.name, p.host_id, p.claim_vcpus, p.claim_memory_mib, p.claim_disk_gib`,
+      [ids, guardFrom(['deleting'], 'deleted')],
+    );
+    const rows = gone[0];
+    await this.events.append(
+      em,
+      rows.map((r) => ({
+        type: 'instance.state',
+        subjectType: 'instance' as const,
+        subjectId: String(r.id),
+        projectId: String(r.project_id),
+        data: { name: r.name, from: 'deleting', state: 'deleted', reason: null, hostId: null },
+      })),
+    );
+    return rows.map((r) => ({
+      hostId: (r.host_id as string | null) ?? null,
+      milliVcpus: Number(r.claim_vcpus),
+      memoryMiB: Number(r.claim_memory_mib),
+      diskGiB: Number(r.claim_disk_gib),
+    }));
+  }
+
+  /**
+   * A batch delete's request: every one of `ids` wants to be deleted, locked in id order.
+   * Returns the ids whose state allows a delete; the caller refuses the batch if any is missing.
+   */
+  async wantDeletedMany(em: EntityManager, ids: string[], deletable: readonly InstanceState[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await em.query<[{ id: string }[], number]>(
+      `WITH locked AS (SELECT id, state FROM instances WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+       UPDATE instances i SET desired_state = 'deleted', version = i.version + 1, updated_at = now()
+       FROM locked l WHERE i.id = l.id AND l.state = ANY($2::text[]) RETURNING i.id`,
+      [ids, deletable],
+    );
+    return new Set(rows[0].map((r) => r.id));
+  }
+
   /** Clears the state's reason (only if it is still set: no needless row version). */
   async clearReason(em: EntityManager, id: string): Promise<void> {
     await em.query('UPDATE instances SET state_reason = NULL, version = version + 1, updated_at = now() WHERE id = $1 AND state_reason IS NOT NULL', [id]);

@@ -1,4 +1,4 @@
-import { guardOperationFrom, OperationKind, OperationStatus } from '@hyperplane/domain';
+import { BatchKind, guardOperationFrom, OperationKind, OperationStatus } from '@hyperplane/domain';
 import { EntityManager, In } from 'typeorm';
 import { childCache, operationDuration, operationsTotal } from '@hyperplane/observability';
 import { afterCommit, Database, fromRow } from '../database';
@@ -9,7 +9,7 @@ import { EventRepository, NewEvent } from './event.repository';
 export interface OperationFilter {
   projectIds: string[] | null;
   status?: OperationStatus;
-  kind?: OperationKind | 'batch';
+  kind?: OperationKind | BatchKind;
   instanceId?: string;
   parentId?: string;
   before?: { createdAt: string; id: string };
@@ -35,7 +35,7 @@ function countFinished(em: EntityManager, ops: Pick<OperationEntity, 'kind' | 's
 
 /** A create that a batch made: it goes queued → running → succeeded without events of its own. */
 function isBatchChild(o: Pick<OperationEntity, 'parentId' | 'kind'>): boolean {
-  return o.parentId !== null && o.parentId !== undefined && o.kind === 'create';
+  return o.parentId !== null && o.parentId !== undefined && (o.kind === 'create' || o.kind === 'delete');
 }
 
 export class OperationRepository {
@@ -175,12 +175,22 @@ export class OperationRepository {
    * Running operations whose host job is `jobIds[i]`, locked in id order (results applied in
    * bulk check that each result answers the job its operation is waiting for).
    */
-  async lockWaitingFor(em: EntityManager, ids: string[]): Promise<{ id: string; instanceId: string | null; jobId: string | null; jobQueue: string | null; status: OperationStatus }[]> {
-    const rows = await em.query<{ id: string; instance_id: string | null; job_id: string | null; job_queue: string | null; status: OperationStatus }[]>(
-      `SELECT id, instance_id, job_id, job_queue, status FROM operations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+  async lockWaitingFor(
+    em: EntityManager,
+    ids: string[],
+  ): Promise<{ id: string; kind: OperationEntity['kind']; instanceId: string | null; jobId: string | null; jobQueue: string | null; status: OperationStatus }[]> {
+    const rows = await em.query<{ id: string; kind: OperationEntity['kind']; instance_id: string | null; job_id: string | null; job_queue: string | null; status: OperationStatus }[]>(
+      `SELECT id, kind, instance_id, job_id, job_queue, status FROM operations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
       [ids],
     );
-    return rows.map((r) => ({ id: r.id, instanceId: r.instance_id, jobId: r.job_id, jobQueue: r.job_queue, status: r.status }));
+    return rows.map((r) => ({ id: r.id, kind: r.kind, instanceId: r.instance_id, jobId: r.job_id, jobQueue: r.job_queue, status: r.status }));
+  }
+
+  /** Which of these operations are still queued, locked in id order (a batch's chunk, before its instances are locked). */
+  async lockQueued(em: EntityManager, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await em.query<{ id: string }[]>(`SELECT id FROM operations WHERE id = ANY($1::uuid[]) AND status = 'queued' ORDER BY id FOR UPDATE`, [ids]);
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Running operations succeeded at once; each result joins what the operation already holds (e.g. a create's failed hosts). */
@@ -238,7 +248,7 @@ export class OperationRepository {
   async runningBatches(): Promise<OperationEntity[]> {
     // Parents whose progress is their children's: a batch of creates, an evacuation's migrations.
     // operations_running_parents holds only them: not a pass over every running child.
-    return this.db.manager.find(OperationEntity, { where: { kind: In(['batch', 'evacuate']), status: 'running' }, take: 1000 });
+    return this.db.manager.find(OperationEntity, { where: { kind: In(['batch', 'batch-delete', 'evacuate']), status: 'running' }, take: 1000 });
   }
 
   /** Queued children of a batch not yet handed anywhere, oldest first (ids only). */

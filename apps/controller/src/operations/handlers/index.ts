@@ -1,3 +1,4 @@
+import { BatchDeleteHandler } from './batch-delete.handler';
 import { BatchHandler } from './batch.handler';
 import { CloneHandler } from './clone.handler';
 import { CreateHandler } from './create.handler';
@@ -37,4 +38,5 @@ export const OPERATION_HANDLER_TYPES = [
   MigrateHandler,
   EvacuateHandler,
   BatchHandler,
+  BatchDeleteHandler,
 ] as const;
