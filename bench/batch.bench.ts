@@ -3,15 +3,16 @@
 // would on their own machines), at the product's defaults (heartbeat every 5 s, inventory sync
 // every 30 s), on a fresh database and a Redis server of the run's own. Not a test. Usage:
 //   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--slice 100000] [--delete]
-//     [--delete-concurrency 64] [--prof <dir>] [--progress] [--max-s N]
+//     [--delete-singly] [--delete-concurrency 64] [--prof <dir>] [--progress] [--max-s N]
 //
 // Prints: acceptance rate, placements persisted per second for each slice of `--slice` children
 // (from the children's own `started_at`: the moment their placement's transaction began), the
 // time until every instance runs (the last child's `finished_at`), peak RSS of each process
 // (VmHWM), the database's size and the WAL written, Redis's peak memory, and hosts whose
 // allocation differs from the sum of their instances' claims (must be 0). With --delete: then
-// every instance is deleted (DELETE /v1/instances/{id}, `--delete-concurrency` at once), with
-// its rate, the drift after it and the database size.
+// every instance is deleted (POST /v1/instances/batch-delete, 10,000 ids a request; with
+// --delete-singly DELETE /v1/instances/{id}, `--delete-concurrency` at once), with its rate,
+// the drift after it and the database size.
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -36,6 +37,7 @@ const SLICE = Number(arg('slice', String(Math.min(100_000, INSTANCES))));
 const PER_BATCH = Math.min(10_000, INSTANCES);
 const DELETE = process.argv.includes('--delete');
 const DELETE_CONCURRENCY = Number(arg('delete-concurrency', '64'));
+const DELETE_SINGLY = process.argv.includes('--delete-singly');
 const PROGRESS = process.argv.includes('--progress');
 /** `--max-s N`: stop waiting N s after the first request and report what was done by then. */
 const MAX_S = Number(arg('max-s', '0'));
@@ -81,11 +83,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string, everyMs = 200): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -316,10 +318,23 @@ async function main(): Promise<void> {
     const size = await dbSize(db, plane.dbName);
     const redis = await redisInfo(plane.redisPort, 'memory');
     // CPU of each part; PostgreSQL's as the sum over the backends serving this database now.
-    const pgPids = (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [plane.dbName])).rows.map((r) => r.pid);
-    const cpuLine =
-      `cpu_s api=${cpuSeconds(plane.procs.api.pid).toFixed(0)} controller=${cpuSeconds(plane.procs.controller.pid).toFixed(0)} agent=${cpuSeconds(plane.procs.agent.pid).toFixed(0)}` +
-      ` redis=${cpuSeconds(plane.procs.redis.pid).toFixed(0)} pg_backends=${pgPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0).toFixed(0)} bench=${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(0)} machine=${cpu.toFixed(0)}`;
+    const cpuNow = async (): Promise<Record<string, number>> => {
+      const pgPids = (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [plane.dbName])).rows.map((r) => r.pid);
+      return {
+        api: cpuSeconds(plane.procs.api.pid),
+        controller: cpuSeconds(plane.procs.controller.pid),
+        agent: cpuSeconds(plane.procs.agent.pid),
+        redis: cpuSeconds(plane.procs.redis.pid),
+        pg_backends: pgPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+        bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+      };
+    };
+    const cpuText = (c: Record<string, number>, machine: number): string =>
+      `cpu_s ${Object.entries(c)
+        .map(([k, v]) => `${k}=${v.toFixed(0)}`)
+        .join(' ')} machine=${machine.toFixed(0)}`;
+    const cpuAtCreate = await cpuNow();
+    const cpuLine = cpuText(cpuAtCreate, cpu);
     const rss = () =>
       `rss_peak_mib api=${peakRssMiB(plane.procs.api.pid).toFixed(0)} controller=${peakRssMiB(plane.procs.controller.pid).toFixed(0)} ` +
       `agent=${peakRssMiB(plane.procs.agent.pid).toFixed(0)} bench=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`;
@@ -336,37 +351,76 @@ async function main(): Promise<void> {
 
     if (DELETE) {
       const wal1 = await walLsn(db);
+      const machine1 = machineCpuSeconds();
       const d0 = performance.now();
       let deleted = 0;
       let failedRequests = 0;
       let after: string | null = null;
-      // Ids in pages, DELETEs `DELETE_CONCURRENCY` at once; then wait for the operations to end.
+      const deleteParents: string[] = [];
+      // Ids in pages of 10,000 (the most one batch delete takes): one POST /v1/instances/batch-delete
+      // a page, or with --delete-singly one DELETE an id, `DELETE_CONCURRENCY` at once. Then wait
+      // for the operations to end.
       for (;;) {
         const rows: { id: string }[] = (await db.query<{ id: string }>(`SELECT id FROM instances WHERE live AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT 10000`, [after])).rows;
         if (rows.length === 0) break;
         after = rows[rows.length - 1]!.id;
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: DELETE_CONCURRENCY }, async () => {
-            while (next < rows.length) {
-              const id = rows[next++]!.id;
-              const r = await call(plane.url, 'DELETE', `/v1/instances/${id}`);
-              if (r.status === 202) deleted++;
-              else failedRequests++;
-            }
-          }),
-        );
+        if (!DELETE_SINGLY) {
+          const r = await call(plane.url, 'POST', '/v1/instances/batch-delete', { ids: rows.map((x) => x.id) });
+          if (r.status === 202) {
+            deleted += rows.length;
+            deleteParents.push(r.body.id);
+          } else {
+            failedRequests += rows.length;
+            console.log(`batch delete refused: ${r.status} ${JSON.stringify(r.body)}`);
+          }
+        } else {
+          let next = 0;
+          await Promise.all(
+            Array.from({ length: DELETE_CONCURRENCY }, async () => {
+              while (next < rows.length) {
+                const id = rows[next++]!.id;
+                const r = await call(plane.url, 'DELETE', `/v1/instances/${id}`);
+                if (r.status === 202) deleted++;
+                else failedRequests++;
+              }
+            }),
+          );
+        }
         if (PROGRESS) console.log(`t=${s(performance.now() - d0)}s delete_requests=${deleted + failedRequests}`);
       }
       const requested = performance.now();
-      await waitFor(async () => Number((await db.query(`SELECT count(*) AS n FROM operations WHERE status IN ('queued', 'running')`)).rows[0].n) === 0, 24 * 3600_000, 'the deletes to end');
+      // Batch deletes: until their parents end (as the creates' wait: a count of every active
+      // operation reads them all, 170 ms at 100k, and would weigh on what is measured).
+      if (DELETE_SINGLY) {
+        await waitFor(async () => Number((await db.query(`SELECT count(*) AS n FROM operations WHERE status IN ('queued', 'running')`)).rows[0].n) === 0, 24 * 3600_000, 'the deletes to end', 1000);
+      } else {
+        let lastShown = performance.now();
+        await waitFor(
+          async () => {
+            const { open, ended } = await openParents(db, deleteParents);
+            if (PROGRESS && performance.now() - lastShown >= 5000) {
+              lastShown = performance.now();
+              console.log(`t=${s(lastShown - d0)}s deletes_open=${open} children_ended=${ended}`);
+            }
+            return open === 0;
+          },
+          24 * 3600_000,
+          'the batch deletes to end',
+          1000,
+        );
+      }
       const done = performance.now();
       const { rows: after2 } = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
       const line =
-        `delete instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)}` +
+        `delete mode=${DELETE_SINGLY ? 'singly' : 'batch'} instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)}` +
         ` pg_wal_written_mib=${mib(await walSince(db, wal1))} pg_db_mib=${mib(await dbSize(db, plane.dbName))} hosts_with_allocation_drift=${await drift(db)} states=${JSON.stringify(after2)}`;
+      // CPU of the deletes alone (PostgreSQL's: the backends that served both phases).
+      const cpuAfter = await cpuNow();
+      const machineDelete = machineCpuSeconds() - machine1;
+      const deleteCpu = `delete_${cpuText(Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - (cpuAtCreate[k] ?? 0)])), machineDelete)} machine_cpu_ms_per_instance=${((machineDelete * 1000) / Math.max(1, deleted)).toFixed(3)}`;
       console.log(line);
-      lines.push(line);
+      console.log(deleteCpu);
+      lines.push(line, deleteCpu);
     }
     console.log(rss());
   } finally {
