@@ -11,9 +11,11 @@ const CHUNK = 4000;
 const MAX_IDLE_ROUNDS = 20;
 
 /**
- * Sends a batch delete's children to their hosts in bulk: per chunk one transaction that moves
- * the instances to `deleting` and sends the destroys as command batches (one job per host, not
- * one per child). Their results settle in bulk too (ResultApplier.applyMany: instances deleted,
+ * Sends a batch delete's children to their hosts in bulk: per chunk (children taken in the order
+ * of their hosts) one transaction that moves the instances to `deleting` and sends the destroys
+ * as command batches (one job per host, not one per child). A batch's instances spread over
+ * many more hosts than it has instances on each (ids picked at random across a fleet) still
+ * make a job per host: about one command each. Their results settle in bulk too (ResultApplier.applyMany: instances deleted,
  * each host's claims released in one sum). A child whose instance is on no host, or (force) on
  * a host that is down, takes the single path (DeleteHandler), which knows those cases. Safe to
  * run again after a crash: it only takes children still queued without a job.
@@ -38,7 +40,7 @@ export class BatchDeleter {
     let total = 0;
     const started = Date.now();
     for (;;) {
-      const children = await this.operations.queuedChildren(parent.id, CHUNK);
+      const children = await this.operations.queuedChildrenByHost(parent.id, CHUNK);
       if (children.length === 0) break;
       const moved = await this.deleteChunk(children, force);
       total += moved;

@@ -262,6 +262,21 @@ export class OperationRepository {
     return rows.map((r) => fromRow<OperationEntity>(r));
   }
 
+  /**
+   * Queued children of a batch delete not yet handed anywhere, by their instances' hosts (so that
+   * a chunk's destroys make few command batches, each with many commands): at most MAX_BATCH
+   * children a parent, sorted whole each time.
+   */
+  async queuedChildrenByHost(parentId: string, limit: number): Promise<Pick<OperationEntity, 'id' | 'instanceId' | 'projectId'>[]> {
+    const rows = await this.db.manager.query<Record<string, unknown>[]>(
+      `SELECT o.id, o.instance_id, o.project_id FROM operations o LEFT JOIN instances i ON i.id = o.instance_id
+       WHERE o.parent_id = $1 AND o.status = 'queued' AND o.job_queue IS NULL
+       ORDER BY i.host_id NULLS FIRST, o.id LIMIT $2`,
+      [parentId, limit],
+    );
+    return rows.map((r) => fromRow<OperationEntity>(r));
+  }
+
   private statusEvent(o: OperationEntity, from: OperationStatus | null): NewEvent {
     return {
       type: 'operation.status',
