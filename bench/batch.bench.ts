@@ -3,16 +3,18 @@
 // would on their own machines), at the product's defaults (heartbeat every 5 s, inventory sync
 // every 30 s), on a fresh database and a Redis server of the run's own. Not a test. Usage:
 //   npm run bench:batch -- [--hosts 10000] [--instances 100000] [--slice 100000] [--delete]
-//     [--delete-singly] [--delete-concurrency 64] [--prof <dir>] [--progress] [--max-s N]
+//     [--delete-singly] [--delete-order created|random] [--delete-concurrency 64] [--prof <dir>]
+//     [--progress] [--max-s N]
 //
 // Prints: acceptance rate, placements persisted per second for each slice of `--slice` children
 // (from the children's own `started_at`: the moment their placement's transaction began), the
 // time until every instance runs (the last child's `finished_at`), peak RSS of each process
 // (VmHWM), the database's size and the WAL written, Redis's peak memory, and hosts whose
 // allocation differs from the sum of their instances' claims (must be 0). With --delete: then
-// every instance is deleted (POST /v1/instances/batch-delete, 10,000 ids a request; with
-// --delete-singly DELETE /v1/instances/{id}, `--delete-concurrency` at once), with its rate,
-// the drift after it and the database size.
+// every instance is deleted (POST /v1/instances/batch-delete, 10,000 ids a request, in the
+// order they were made or, `--delete-order random`, by id; with --delete-singly
+// DELETE /v1/instances/{id}, `--delete-concurrency` at once), with its rate, the drift after it
+// and the database size.
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -38,6 +40,8 @@ const PER_BATCH = Math.min(10_000, INSTANCES);
 const DELETE = process.argv.includes('--delete');
 const DELETE_CONCURRENCY = Number(arg('delete-concurrency', '64'));
 const DELETE_SINGLY = process.argv.includes('--delete-singly');
+const DELETE_ORDER = arg('delete-order', 'created');
+if (DELETE_ORDER !== 'created' && DELETE_ORDER !== 'random') throw new Error('--delete-order is created or random');
 const PROGRESS = process.argv.includes('--progress');
 /** `--max-s N`: stop waiting N s after the first request and report what was done by then. */
 const MAX_S = Number(arg('max-s', '0'));
@@ -355,15 +359,26 @@ async function main(): Promise<void> {
       const d0 = performance.now();
       let deleted = 0;
       let failedRequests = 0;
-      let after: string | null = null;
+      let after: { createdAt: string; id: string } | null = null;
       const deleteParents: string[] = [];
+      const { rows: project } = await db.query<{ project_id: string }>('SELECT project_id FROM instances LIMIT 1');
       // Ids in pages of 10,000 (the most one batch delete takes): one POST /v1/instances/batch-delete
       // a page, or with --delete-singly one DELETE an id, `DELETE_CONCURRENCY` at once. Then wait
       // for the operations to end.
       for (;;) {
-        const rows: { id: string }[] = (await db.query<{ id: string }>(`SELECT id FROM instances WHERE live AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT 10000`, [after])).rows;
+        // In the order they were made (a page is one create batch, packed on few hosts), or with
+        // --delete-order random by id: across the whole fleet, about one instance a host a page.
+        // (created_at as text: a Date would lose its microseconds, and the page would come again.)
+        const rows: { id: string; created_at: string }[] = (
+          DELETE_ORDER === 'random'
+            ? await db.query<{ id: string; created_at: string }>(`SELECT id, created_at::text FROM instances WHERE live AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT 10000`, [after?.id ?? null])
+            : await db.query<{ id: string; created_at: string }>(
+                `SELECT id, created_at::text FROM instances WHERE project_id = $1 AND live AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid)) ORDER BY created_at, id LIMIT 10000`,
+                [project[0]?.project_id ?? null, after?.createdAt ?? null, after?.id ?? null],
+              )
+        ).rows;
         if (rows.length === 0) break;
-        after = rows[rows.length - 1]!.id;
+        after = { createdAt: rows[rows.length - 1]!.created_at, id: rows[rows.length - 1]!.id };
         if (!DELETE_SINGLY) {
           const r = await call(plane.url, 'POST', '/v1/instances/batch-delete', { ids: rows.map((x) => x.id) });
           if (r.status === 202) {
@@ -411,8 +426,10 @@ async function main(): Promise<void> {
       }
       const done = performance.now();
       const { rows: after2 } = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
+      // How many host jobs carried the destroys (command batches hold many; alone, one each).
+      const { rows: jobs } = await db.query<{ n: number }>(`SELECT count(DISTINCT job_id)::int AS n FROM operations WHERE kind = 'delete' AND job_queue LIKE 'host-%'`);
       const line =
-        `delete mode=${DELETE_SINGLY ? 'singly' : 'batch'} instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)}` +
+        `delete mode=${DELETE_SINGLY ? 'singly' : 'batch'} order=${DELETE_ORDER} instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)} host_jobs=${jobs[0]!.n}` +
         ` pg_wal_written_mib=${mib(await walSince(db, wal1))} pg_db_mib=${mib(await dbSize(db, plane.dbName))} hosts_with_allocation_drift=${await drift(db)} states=${JSON.stringify(after2)}`;
       // CPU of the deletes alone (PostgreSQL's: the backends that served both phases).
       const cpuAfter = await cpuNow();
