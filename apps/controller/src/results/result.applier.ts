@@ -136,10 +136,12 @@ export class ResultApplier {
       );
       // Deletes done: instances deleted, what they held given back to their hosts in one sum each.
       const held = await this.instances.deletedMany(em, valid.filter((r) => r.command === 'destroy').map((r) => r.instanceId));
-      await this.hosts.releaseMany(em, held);
-      freed = held.some((h) => h.hostId !== null);
       await this.operations.succeedMany(em, valid.map((r) => ({ id: r.operationId, result: r.details ? { details: r.details } : null })));
       await this.hosts.clearCreateFailures(em, valid.filter((r) => r.command === 'create').map((r) => r.hostId));
+      // Hosts last: their rows are what concurrent result batches (and heartbeats) wait for when
+      // one host is being emptied, so they are held only from here to the commit.
+      await this.hosts.releaseMany(em, held);
+      freed = held.some((h) => h.hostId !== null);
     });
     if (freed) this.rescheduler.kick();
     for (const x of refused) this.reject(x.result, x.agentId);
