@@ -357,6 +357,7 @@ async function main(): Promise<void> {
       const wal1 = await walLsn(db);
       const machine1 = machineCpuSeconds();
       const d0 = performance.now();
+      const dWall0 = Date.now();
       let deleted = 0;
       let failedRequests = 0;
       let after: { createdAt: string; id: string } | null = null;
@@ -368,15 +369,22 @@ async function main(): Promise<void> {
       for (;;) {
         // In the order they were made (a page is one create batch, packed on few hosts), or with
         // --delete-order random by id: across the whole fleet, about one instance a host a page.
-        // (created_at as text: a Date would lose its microseconds, and the page would come again.)
-        const rows: { id: string; created_at: string }[] = (
+        // (created_at as text: a Date would lose its microseconds, and the page would come again.
+        // The first page has a query text of its own: "no key yet OR after the key" cannot start
+        // the index scan at the key and reads every row before it, 2 s a page at a million.)
+        const projectId = project[0]?.project_id ?? null;
+        const query: Promise<{ rows: { id: string; created_at: string }[] }> =
           DELETE_ORDER === 'random'
-            ? await db.query<{ id: string; created_at: string }>(`SELECT id, created_at::text FROM instances WHERE live AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT 10000`, [after?.id ?? null])
-            : await db.query<{ id: string; created_at: string }>(
-                `SELECT id, created_at::text FROM instances WHERE project_id = $1 AND live AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid)) ORDER BY created_at, id LIMIT 10000`,
-                [project[0]?.project_id ?? null, after?.createdAt ?? null, after?.id ?? null],
-              )
-        ).rows;
+            ? after
+              ? db.query<{ id: string; created_at: string }>('SELECT id, created_at::text FROM instances WHERE live AND id > $1::uuid ORDER BY id LIMIT 10000', [after.id])
+              : db.query<{ id: string; created_at: string }>('SELECT id, created_at::text FROM instances WHERE live ORDER BY id LIMIT 10000')
+            : after
+              ? db.query<{ id: string; created_at: string }>(
+                  'SELECT id, created_at::text FROM instances WHERE project_id = $1 AND live AND (created_at, id) > ($2::timestamptz, $3::uuid) ORDER BY created_at, id LIMIT 10000',
+                  [projectId, after.createdAt, after.id],
+                )
+              : db.query<{ id: string; created_at: string }>('SELECT id, created_at::text FROM instances WHERE project_id = $1 AND live ORDER BY created_at, id LIMIT 10000', [projectId]);
+        const rows: { id: string; created_at: string }[] = (await query).rows;
         if (rows.length === 0) break;
         after = { createdAt: rows[rows.length - 1]!.created_at, id: rows[rows.length - 1]!.id };
         if (!DELETE_SINGLY) {
@@ -426,10 +434,13 @@ async function main(): Promise<void> {
       }
       const done = performance.now();
       const { rows: after2 } = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM instances GROUP BY state ORDER BY state`);
+      // When the last child ended (the parents end after it, when BatchWatcher next looks).
+      const { rows: lastChild } = await db.query<{ at: Date | null }>(`SELECT max(finished_at) AS at FROM operations WHERE kind = 'delete'`);
+      const lastChildS = lastChild[0]?.at ? s(new Date(lastChild[0].at).getTime() - dWall0) : 'n/a';
       // How many host jobs carried the destroys (command batches hold many; alone, one each).
       const { rows: jobs } = await db.query<{ n: number }>(`SELECT count(DISTINCT job_id)::int AS n FROM operations WHERE kind = 'delete' AND job_queue LIKE 'host-%'`);
       const line =
-        `delete mode=${DELETE_SINGLY ? 'singly' : 'batch'} order=${DELETE_ORDER} instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)} host_jobs=${jobs[0]!.n}` +
+        `delete mode=${DELETE_SINGLY ? 'singly' : 'batch'} order=${DELETE_ORDER} instances=${deleted} refused=${failedRequests} requests_s=${s(requested - d0)} last_child_s=${lastChildS} all_deleted_s=${s(done - d0)} deletes_per_s=${(deleted / ((done - d0) / 1000)).toFixed(0)} host_jobs=${jobs[0]!.n}` +
         ` pg_wal_written_mib=${mib(await walSince(db, wal1))} pg_db_mib=${mib(await dbSize(db, plane.dbName))} hosts_with_allocation_drift=${await drift(db)} states=${JSON.stringify(after2)}`;
       // CPU of the deletes alone (PostgreSQL's: the backends that served both phases).
       const cpuAfter = await cpuNow();
