@@ -226,7 +226,7 @@ export class InstanceService {
   async removeBatch(principal: Principal, dto: BatchDeleteDto, idem: IdempotencyContext): Promise<Submitted> {
     const replayed = await this.submitter.replay(principal, idem);
     if (replayed) return replayed;
-    const found = new Map((await this.instances.byIds(dto.ids)).map((i) => [i.id, i]));
+    const found = new Map((await this.instances.brief(dto.ids)).map((i) => [i.id, i]));
     const missing = dto.ids.find((id) => {
       const i = found.get(id);
       return !i || i.state === 'deleted' || !canSeeProject(principal, i.projectId);

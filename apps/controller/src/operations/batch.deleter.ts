@@ -52,7 +52,7 @@ export class BatchDeleter {
 
   /** One chunk in one transaction. Returns how many children left `queued` without a job. */
   private async deleteChunk(children: Pick<OperationEntity, 'id' | 'instanceId'>[], force: boolean): Promise<number> {
-    const instances = new Map((await this.instances.byIds(children.map((c) => c.instanceId!))).map((i) => [i.id, i]));
+    const instances = new Map((await this.instances.brief(children.map((c) => c.instanceId!))).map((i) => [i.id, i]));
     const hostIds = [...new Set([...instances.values()].map((i) => i.hostId).filter((h): h is string => h !== null))];
     // Read outside the transaction, as BatchPlacer does: the hosts' agents and (force) their status.
     const agents = await this.hostAgents.of(hostIds);

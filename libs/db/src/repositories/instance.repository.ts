@@ -390,6 +390,13 @@ export class InstanceRepository {
   }
 
   /** Which host each of these instances lives on now (absent: deleted or unknown); for agents learning what moved away. */
+  /** Where many instances are and in what state (a batch delete's check): four columns, not whole rows. */
+  async brief(ids: string[]): Promise<Pick<InstanceEntity, 'id' | 'projectId' | 'state' | 'hostId'>[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.manager.query<Record<string, unknown>[]>('SELECT id, project_id, state, host_id FROM instances WHERE id = ANY($1::uuid[])', [ids]);
+    return rows.map((r) => fromRow<InstanceEntity>(r));
+  }
+
   async hostsOf(ids: string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
     if (ids.length === 0) return out;
