@@ -218,9 +218,9 @@ export class InstanceService {
   }
 
   /**
-   * Many instances of one project deleted as one parent operation (kind `batch`, request.action
-   * `delete`) with a queued `delete` child per instance, which the controller sends to their
-   * hosts in bulk. All or nothing: an id the token cannot see is a 404, an instance that has an
+   * Many instances of one project deleted as one parent operation (kind `batch-delete`) with a
+   * queued `delete` child per instance, whose destroys the controller sends to their hosts in
+   * bulk (BatchDeleter). All or nothing: an id the token cannot see is a 404, an instance that has an
    * active operation or cannot be deleted in its state refuses the whole batch (409).
    */
   async removeBatch(principal: Principal, dto: BatchDeleteDto, idem: IdempotencyContext): Promise<Submitted> {
