@@ -3,12 +3,11 @@ import { DELETABLE_STATES } from '@hyperplane/domain';
 import { Database, HostRepository, InstanceRepository, OperationEntity, OperationRepository, OutboxRepository } from '@hyperplane/db';
 import { HostCommandPayload } from '@hyperplane/queue';
 import { HostAgents } from '../hosts/host-agents';
-import { runAlone } from './batch-children';
+import { eachChunk, runAlone } from './batch-children';
 import { hostCommandPayload } from './host-command';
 import { HostCommandSender } from './host-command.sender';
 
 const CHUNK = 4000;
-const MAX_IDLE_ROUNDS = 20;
 
 /**
  * Sends a batch delete's children to their hosts in bulk: per chunk (children taken in the order
@@ -36,17 +35,12 @@ export class BatchDeleter {
 
   async run(parent: OperationEntity): Promise<void> {
     const force = parent.request.force === true;
-    let idle = 0;
-    let total = 0;
     const started = Date.now();
-    for (;;) {
-      const children = await this.operations.queuedChildrenByHost(parent.id, CHUNK);
-      if (children.length === 0) break;
-      const moved = await this.deleteChunk(children, force);
-      total += moved;
-      idle = moved === 0 ? idle + 1 : 0;
-      if (idle >= MAX_IDLE_ROUNDS) throw new Error(`batch ${parent.id}: no progress in ${MAX_IDLE_ROUNDS} rounds; will retry`);
-    }
+    const total = await eachChunk(
+      parent.id,
+      () => this.operations.queuedChildrenByHost(parent.id, CHUNK),
+      (children) => this.deleteChunk(children, force),
+    );
     this.log.log(`batch delete ${parent.id}: ${total} children handled in ${Date.now() - started} ms`);
   }
 

@@ -5,12 +5,11 @@ import { HostCommandPayload } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest, PlacementSuccess } from '@hyperplane/scheduler';
 import { HostAgents } from '../hosts/host-agents';
 import { PlacementService } from '../placement/placement.service';
-import { runAlone } from './batch-children';
+import { eachChunk, runAlone } from './batch-children';
 import { createArgs, hostCommandPayload } from './host-command';
 import { HostCommandSender } from './host-command.sender';
 
 const CHUNK = 4000;
-const MAX_IDLE_ROUNDS = 20;
 
 type Child = Pick<OperationEntity, 'id' | 'instanceId' | 'projectId'>;
 
@@ -55,17 +54,12 @@ export class BatchPlacer {
   ) {}
 
   async run(parent: OperationEntity): Promise<void> {
-    let idle = 0;
-    let placedTotal = 0;
     const started = Date.now();
-    for (;;) {
-      const children = await this.operations.queuedChildren(parent.id, CHUNK);
-      if (children.length === 0) break;
-      const moved = await this.placeChunk(children);
-      placedTotal += moved;
-      idle = moved === 0 ? idle + 1 : 0;
-      if (idle >= MAX_IDLE_ROUNDS) throw new Error(`batch ${parent.id}: no progress in ${MAX_IDLE_ROUNDS} rounds; will retry`);
-    }
+    const placedTotal = await eachChunk(
+      parent.id,
+      () => this.operations.queuedChildren(parent.id, CHUNK),
+      (children) => this.placeChunk(children),
+    );
     this.log.log(`batch ${parent.id}: ${placedTotal} children handled in ${Date.now() - started} ms`);
   }
 
