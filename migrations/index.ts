@@ -18,6 +18,7 @@ import { WebhookNotify1796460000000 } from './1796460000000-webhook-notify';
 import { MeterByStatement1796470000000 } from './1796470000000-meter-by-statement';
 import { OperationWatchIndexes1796470000001 } from './1796470000001-operation-watch-indexes';
 import { BatchDeleteParents1796480000000 } from './1796480000000-batch-delete-parents';
+import { RequireFunction1796490000000 } from './1796490000000-require-function';
 
 // Every migration, in order. Landed migrations are never edited; add new ones at the end.
 export const MIGRATIONS = [
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   MeterByStatement1796470000000,
   OperationWatchIndexes1796470000001,
   BatchDeleteParents1796480000000,
+  RequireFunction1796490000000,
 ];

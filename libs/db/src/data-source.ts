@@ -2,6 +2,8 @@ import { Logger } from '@nestjs/common';
 import { MIGRATIONS } from '@hyperplane/migrations';
 import { AdvancedConsoleLogger, DataSource, QueryRunner } from 'typeorm';
 import { ENTITIES } from './entities';
+import { SQLSTATE_CLAIM_REFUSED } from './repositories/host.repository';
+import { SQLSTATE_QUOTA_EXCEEDED } from './repositories/usage.repository';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
 export interface DataSourceOptions {
@@ -11,10 +13,13 @@ export interface DataSourceOptions {
   applicationName?: string;
 }
 
-/** Logs failed queries, except a quota refusal: that is the caller's 409, not a fault. */
+/** Refusals the caller handles: a quota's (the client's 409) and a claim that no longer fits (placed again). */
+const EXPECTED_REFUSALS = new Set([SQLSTATE_QUOTA_EXCEEDED, SQLSTATE_CLAIM_REFUSED]);
+
+/** Logs failed queries, except the refusals their callers handle, which are not faults. */
 class QueryLogger extends AdvancedConsoleLogger {
   override logQueryError(error: string, query: string, parameters?: unknown[], queryRunner?: QueryRunner): void {
-    if ((error as unknown as { code?: unknown })?.code === 'HQ001') return;
+    if (EXPECTED_REFUSALS.has((error as unknown as { code?: string })?.code ?? '')) return;
     super.logQueryError(error, query, parameters, queryRunner);
   }
 }

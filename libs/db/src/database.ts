@@ -1,4 +1,5 @@
 import { fromMilliVcpus } from '@hyperplane/domain';
+import { escapeLiteral } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { MILLI_VCPU_COLUMNS } from './entities/milli-vcpus';
 
@@ -28,6 +29,59 @@ export function afterCommit(em: EntityManager, done: () => void): void {
   else done();
 }
 
+/** Statements to send in one message with the COMMIT (see withCommit). */
+const withCommitStatements = new WeakMap<EntityManager, string[]>();
+
+/**
+ * Sends `sql` (with `params` written into it as literals) in the same message as the caller's
+ * COMMIT, after the transaction's other work and its before-commit hooks. A row it locks is then
+ * held only while PostgreSQL runs it and commits, never across a round trip to this process,
+ * whose event loop may be slow to send the COMMIT under load (a host's row that every placement
+ * and result wants is the case). A statement that fails rolls the whole transaction back, so one
+ * that may be refused must raise (`hp_require`) rather than change nothing. Returns false outside
+ * a Database.transaction, where the caller runs it at once.
+ */
+export function withCommit(em: EntityManager, sql: string, params: readonly unknown[]): boolean {
+  const statements = withCommitStatements.get(em);
+  if (!statements) return false;
+  statements.push(inlineParams(sql, params));
+  return true;
+}
+
+/**
+ * `$n` in `sql` replaced by params[n-1] as a quoted literal, for the simple protocol (which
+ * takes several statements in one message but no parameters). Values are written as node-pg
+ * sends bound ones (text, arrays as `{…}`), so `$1::uuid[]` reads them the same way.
+ */
+export function inlineParams(sql: string, params: readonly unknown[]): string {
+  return sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const i = Number(n) - 1;
+    if (i < 0 || i >= params.length) throw new Error(`inlineParams: no parameter $${n}`);
+    const text = asText(params[i], n);
+    return text === null ? 'NULL' : escapeLiteral(text);
+  });
+}
+
+function asText(value: unknown, n: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) {
+    const items = value.map((v) => {
+      if (Array.isArray(v)) throw new Error(`inlineParams: parameter $${n} is a nested array`);
+      const t = asText(v, n);
+      return t === null ? 'NULL' : `"${t.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+    });
+    return `{${items.join(',')}}`;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`inlineParams: parameter $${n} is ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
+}
+
 /** Runs work in a transaction (READ COMMITTED; correctness comes from guarded UPDATEs). */
 export class Database {
   constructor(readonly dataSource: DataSource) {}
@@ -37,16 +91,33 @@ export class Database {
   }
 
   async transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    let committed: (() => void)[] = [];
-    const result = await this.dataSource.transaction(async (em) => {
-      const hooks = new Map<string, Flush>();
+    const runner = this.dataSource.createQueryRunner();
+    const em = runner.manager;
+    const hooks = new Map<string, Flush>();
+    const committed: (() => void)[] = [];
+    const last: string[] = [];
+    let result: T;
+    try {
+      await runner.startTransaction();
       beforeCommit.set(em, hooks);
-      committed = [];
       afterCommitHooks.set(em, committed);
-      const out = await work(em);
+      withCommitStatements.set(em, last);
+      result = await work(em);
       for (const flush of hooks.values()) await flush(em);
-      return out;
-    });
+      if (last.length === 0) await runner.commitTransaction();
+      // One message, simple protocol: a failing statement skips the COMMIT and leaves the
+      // transaction aborted, rolled back below. The runner is released, not reused, after it.
+      else await runner.query(`${last.join(';\n')};\nCOMMIT`);
+    } catch (error) {
+      try {
+        await runner.rollbackTransaction();
+      } catch {
+        // the error that matters is the first
+      }
+      throw error;
+    } finally {
+      await runner.release();
+    }
     // What was committed stays committed: a failing hook (a metric) must not turn it into an error.
     for (const done of committed) {
       try {

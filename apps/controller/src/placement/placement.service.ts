@@ -182,9 +182,11 @@ export class PlacementService implements OnModuleInit {
   }
 
   /**
-   * Claims the decision in the caller's transaction: the group's rules re-checked (under the
-   * lock taken with lockGroup), then the host's capacity in one guarded UPDATE. False if
-   * either no longer holds.
+   * Claims the decision in the caller's transaction: the group's rules re-checked now (under
+   * the lock taken with lockGroup), then the host's capacity in one guarded UPDATE sent with
+   * the COMMIT (HostRepository.claimAtCommit), so the host's row, which concurrent placements
+   * all want, is locked for no round trip. False if the group's rules no longer hold; capacity
+   * that no longer fits fails the commit instead (isClaimRefused says so of its error).
    */
   async claim(em: Tx, decision: PlacementSuccess, policy: PlacementPolicy, instanceId: string): Promise<boolean> {
     const group = await this.group(decision.groupId ?? null);
@@ -194,10 +196,14 @@ export class PlacementService implements OnModuleInit {
       if (group.strict && group.policy === 'affinity' && placed > 0 && onHost === 0) return false;
       if (group.maxPerHost && onHost >= group.maxPerHost) return false;
     }
-    const claimed = await this.hostRepo.claim(em, { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 }, this.limits(decision, policy));
-    if (!claimed || !decision.macosGuest) return claimed;
-    // The claim holds the host's row until commit, so a concurrent placement on this Mac waits
-    // above and then counts this guest (already on the host in this transaction) here.
+    const claim = { hostId: decision.hostId, technology: decision.technology, claim: decision.claim, instances: 1 };
+    if (!decision.macosGuest) {
+      await this.hostRepo.claimAtCommit(em, claim, this.limits(decision, policy));
+      return true;
+    }
+    // A Mac's guests are counted after its claim, under its row's lock: a concurrent placement
+    // on this Mac waits at the claim and then counts this guest (on the host in this transaction).
+    if (!(await this.hostRepo.claim(em, claim, this.limits(decision, policy)))) return false;
     const guests = (await this.hostRepo.macosGuestCounts([decision.hostId], em)).get(decision.hostId) ?? 0;
     return guests <= MAX_MACOS_GUESTS;
   }

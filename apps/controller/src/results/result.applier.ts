@@ -138,8 +138,8 @@ export class ResultApplier {
       const held = await this.instances.deletedMany(em, valid.filter((r) => r.command === 'destroy').map((r) => r.instanceId));
       await this.operations.succeedMany(em, valid.map((r) => ({ id: r.operationId, result: r.details ? { details: r.details } : null })));
       await this.hosts.clearCreateFailures(em, valid.filter((r) => r.command === 'create').map((r) => r.hostId));
-      // Hosts last: their rows are what concurrent result batches (and heartbeats) wait for when
-      // one host is being emptied, so they are held only from here to the commit.
+      // Hosts last, sent with the COMMIT: their rows are what concurrent result batches (and
+      // heartbeats) wait for when one host is being emptied, so they are held for no round trip.
       await this.hosts.releaseMany(em, held);
       freed = held.some((h) => h.hostId !== null);
     });

@@ -1,7 +1,7 @@
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Capacity, fromMilliVcpus, HostInventory, HostStatus, Resources, Technology, toMilliVcpus } from '@hyperplane/domain';
 import { EntityManager } from 'typeorm';
-import { Database, fromRow } from '../database';
+import { Database, fromRow, pgErrorCode, withCommit } from '../database';
 import { HostEntity } from '../entities';
 import { EventRepository, NewEvent } from './event.repository';
 
@@ -200,36 +200,23 @@ export class HostRepository {
     const ids = claims.map((c) => c.hostId);
     if (new Set(ids).size !== ids.length) throw new Error('claimMany: a host may appear only once');
     if (claims.length > 1) await em.query('SELECT id FROM hosts WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE', [ids]);
-    const col = <T>(f: (c: HostClaim & { limits: ClaimLimits }) => T): T[] => claims.map(f);
-    const rows = await em.query<[{ id: string }[], number]>(
-      `UPDATE hosts h SET
-         alloc_vcpus = alloc_vcpus + r.cv, alloc_memory_mib = alloc_memory_mib + r.cm,
-         alloc_disk_gib = alloc_disk_gib + r.cd, alloc_instances = alloc_instances + r.n,
-         version = version + 1
-       FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[], $6::numeric[], $7::numeric[], $8::numeric[], $9::int[], $10::int[], $11::int[], $12::int[])
-         AS r(id, cv, cm, cd, n, ratio_v, ratio_m, ratio_d, res_v, res_m, res_d, max_n)
-       WHERE h.id = r.id AND h.status = 'ready'
-         AND alloc_vcpus + r.cv <= floor(cap_vcpus * r.ratio_v) - r.res_v
-         AND alloc_memory_mib + r.cm <= floor(cap_memory_mib * r.ratio_m) - r.res_m
-         AND alloc_disk_gib + r.cd <= floor(cap_disk_gib * r.ratio_d) - r.res_d
-         AND alloc_instances + r.n <= LEAST(CASE WHEN cap_instances > 0 THEN cap_instances ELSE r.max_n END, r.max_n)
-       RETURNING h.id`,
-      [
-        ids,
-        col((c) => toMilliVcpus(c.claim.vcpus)),
-        col((c) => c.claim.memoryMiB),
-        col((c) => c.claim.diskGiB),
-        col((c) => c.instances),
-        col((c) => c.limits.ratios.vcpus),
-        col((c) => c.limits.ratios.memoryMiB),
-        col((c) => c.limits.ratios.diskGiB),
-        col((c) => toMilliVcpus(c.limits.reserved.vcpus)),
-        col((c) => c.limits.reserved.memoryMiB),
-        col((c) => c.limits.reserved.diskGiB),
-        col((c) => c.limits.maxInstancesPerHost),
-      ],
-    );
+    const { sql, params } = claimStatement(claims);
+    const rows = await em.query<[{ id: string }[], number]>(`${sql} RETURNING h.id`, params);
     return new Set(rows[0].map((r) => r.id));
+  }
+
+  /**
+   * claim(), sent with the caller's COMMIT (Database's withCommit): the host's row is locked
+   * only while PostgreSQL claims and commits. A claim that no longer fits raises
+   * SQLSTATE_CLAIM_REFUSED from the commit, and the transaction rolls back
+   * (isClaimRefused tells). Outside a transaction it claims at once, refusing the same way.
+   */
+  async claimAtCommit(em: EntityManager, c: HostClaim, limits: ClaimLimits): Promise<void> {
+    const { sql, params } = claimStatement([{ ...c, limits }]);
+    const statement = `WITH granted AS (${sql} RETURNING h.id)
+      SELECT hp_require(count(*) = 1, '${SQLSTATE_CLAIM_REFUSED}', 'the claim no longer fits host ' || $13) FROM granted`;
+    const all = [...params, c.hostId];
+    if (!withCommit(em, statement, all)) await em.query(statement, all);
   }
 
   /** Gives back what an instance held; in the same transaction that clears its hostId. */
@@ -256,6 +243,8 @@ export class HostRepository {
   /**
    * What many instances held, given back to their hosts in one statement (destroys applied in
    * bulk): summed per host, hosts locked in id order. `milliVcpus` as instances store their claim.
+   * Sent with the caller's COMMIT (Database's withCommit): hosts being emptied are the rows that
+   * concurrent result batches and heartbeats all want, so they stay locked for no round trip.
    */
   async releaseMany(em: EntityManager, held: { hostId: string | null; milliVcpus: number; memoryMiB: number; diskGiB: number }[]): Promise<void> {
     const sums = new Map<string, { cv: number; cm: number; cd: number; n: number }>();
@@ -271,14 +260,13 @@ export class HostRepository {
     if (sums.size === 0) return;
     const ids = [...sums.keys()].sort();
     const col = (f: (s: { cv: number; cm: number; cd: number; n: number }) => number): number[] => ids.map((id) => f(sums.get(id)!));
-    await em.query(
-      `WITH locked AS (SELECT id FROM hosts WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE)
+    const sql = `WITH locked AS (SELECT id FROM hosts WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE)
        UPDATE hosts h SET alloc_vcpus = alloc_vcpus - r.cv, alloc_memory_mib = alloc_memory_mib - r.cm,
          alloc_disk_gib = alloc_disk_gib - r.cd, alloc_instances = alloc_instances - r.n, version = version + 1
        FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[]) AS r(id, cv, cm, cd, n), locked l
-       WHERE h.id = r.id AND l.id = r.id`,
-      [ids, col((s) => s.cv), col((s) => s.cm), col((s) => s.cd), col((s) => s.n)],
-    );
+       WHERE h.id = r.id AND l.id = r.id`;
+    const params = [ids, col((s) => s.cv), col((s) => s.cm), col((s) => s.cd), col((s) => s.n)];
+    if (!withCommit(em, sql, params)) await em.query(sql, params);
   }
 
   /**
@@ -479,4 +467,43 @@ export class HostRepository {
       sum: { vcpus: fromMilliVcpus(Number(r.s_vcpus)), memoryMiB: Number(r.s_mem), diskGiB: Number(r.s_disk), instances: Number(r.s_n) },
     }));
   }
+}
+
+/** Raised by a claim sent with its COMMIT that no longer fits (claimAtCommit). */
+export const SQLSTATE_CLAIM_REFUSED = 'HC001';
+
+export function isClaimRefused(error: unknown): boolean {
+  return pgErrorCode(error) === SQLSTATE_CLAIM_REFUSED;
+}
+
+/** The guarded UPDATE that claims capacity on hosts (one row per host), without RETURNING. */
+function claimStatement(claims: (HostClaim & { limits: ClaimLimits })[]): { sql: string; params: unknown[] } {
+  const col = <T>(f: (c: HostClaim & { limits: ClaimLimits }) => T): T[] => claims.map(f);
+  return {
+    sql: `UPDATE hosts h SET
+         alloc_vcpus = alloc_vcpus + r.cv, alloc_memory_mib = alloc_memory_mib + r.cm,
+         alloc_disk_gib = alloc_disk_gib + r.cd, alloc_instances = alloc_instances + r.n,
+         version = version + 1
+       FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[], $6::numeric[], $7::numeric[], $8::numeric[], $9::int[], $10::int[], $11::int[], $12::int[])
+         AS r(id, cv, cm, cd, n, ratio_v, ratio_m, ratio_d, res_v, res_m, res_d, max_n)
+       WHERE h.id = r.id AND h.status = 'ready'
+         AND alloc_vcpus + r.cv <= floor(cap_vcpus * r.ratio_v) - r.res_v
+         AND alloc_memory_mib + r.cm <= floor(cap_memory_mib * r.ratio_m) - r.res_m
+         AND alloc_disk_gib + r.cd <= floor(cap_disk_gib * r.ratio_d) - r.res_d
+         AND alloc_instances + r.n <= LEAST(CASE WHEN cap_instances > 0 THEN cap_instances ELSE r.max_n END, r.max_n)`,
+    params: [
+      col((c) => c.hostId),
+      col((c) => toMilliVcpus(c.claim.vcpus)),
+      col((c) => c.claim.memoryMiB),
+      col((c) => c.claim.diskGiB),
+      col((c) => c.instances),
+      col((c) => c.limits.ratios.vcpus),
+      col((c) => c.limits.ratios.memoryMiB),
+      col((c) => c.limits.ratios.diskGiB),
+      col((c) => toMilliVcpus(c.limits.reserved.vcpus)),
+      col((c) => c.limits.reserved.memoryMiB),
+      col((c) => c.limits.reserved.diskGiB),
+      col((c) => c.limits.maxInstancesPerHost),
+    ],
+  };
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@hyperplane/config';
-import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationRepository, Tx } from '@hyperplane/db';
+import { Database, HostRepository, InstanceEntity, InstanceRepository, isClaimRefused, OperationEntity, OperationRepository, Tx } from '@hyperplane/db';
 import { AgentResultPayload, RetryLater } from '@hyperplane/queue';
 import { PlacementPolicy, PlacementRequest } from '@hyperplane/scheduler';
 import { HostAgents } from '../../hosts/host-agents';
@@ -106,8 +106,8 @@ export class CreateHandler extends InstanceOperationHandler {
       try {
         // Learnt before the transaction (a host removed meanwhile fails here, not inside it).
         await this.hostAgents.agentOf(decision.hostId);
-        // One transaction from queued to dispatched; the capacity claim goes last, so the
-        // host's row stays locked for as short a time as possible.
+        // One transaction from queued to dispatched; the capacity claim goes with its COMMIT, so
+        // the host's row stays locked for as short a time as possible.
         const placed = await this.db.transaction(async (em) => {
           // A group's lock is taken first, before any other: members placed at once queue here.
           if (decision.groupId) await this.placement.lockGroup(em, decision.groupId);
@@ -136,7 +136,7 @@ export class CreateHandler extends InstanceOperationHandler {
         this.placement.settle([decision]);
         await this.placement.refreshHost(decision.hostId);
         if (error instanceof Cancelled) return;
-        if (!(error instanceof LostClaim)) throw error;
+        if (!(error instanceof LostClaim) && !isClaimRefused(error)) throw error;
         const now = await this.instances.get(instance.id);
         if (!now || !(from as readonly string[]).includes(now.state)) {
           if (now && op.status === 'queued') await this.overtaken(op, now);

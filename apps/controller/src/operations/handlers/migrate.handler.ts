@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Capability, MigrationMode, Resources } from '@hyperplane/domain';
-import { Database, HostRepository, InstanceEntity, InstanceRepository, OperationEntity, OperationError, OperationRepository, Tx } from '@hyperplane/db';
+import { Database, HostRepository, InstanceEntity, InstanceRepository, isClaimRefused, OperationEntity, OperationError, OperationRepository, Tx } from '@hyperplane/db';
 import { AgentResultPayload } from '@hyperplane/queue';
 import { HostAgents } from '../../hosts/host-agents';
 import { PlacementService } from '../../placement/placement.service';
@@ -157,8 +157,8 @@ export class MigrateHandler extends InstanceOperationHandler {
       } catch (error) {
         this.placement.settle([decision]);
         await this.placement.refreshHost(decision.hostId);
-        if (!(error instanceof Lost)) throw error;
-        lastReason = error.message;
+        if (!(error instanceof Lost) && !isClaimRefused(error)) throw error;
+        lastReason = error instanceof Lost ? error.message : 'the claim was lost';
       }
     }
     await this.db.transaction(async (em) => {
