@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
+import { AppConfig, preparedStatements, sessionDatabaseUrl } from '@hyperplane/config';
 import { Database, DbModule, OperationRepository, OverviewRepository, PgListener } from '@hyperplane/db';
 import { createRedis, HeartbeatStore, JobQueue, LeaseStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
 import { readFileSync } from 'node:fs';
@@ -72,7 +72,7 @@ export class ApiModule {
   static forRoot(config: AppConfig & { DATABASE_URL: string; REDIS_URL: string }): DynamicModule {
     return {
       module: ApiModule,
-      imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-api', poolSize: 20 })],
+      imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-api', poolSize: 20, preparedStatements: preparedStatements(config) })],
       controllers: [
         HealthController,
         MetricsController,

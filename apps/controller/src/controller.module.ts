@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig, sessionDatabaseUrl } from '@hyperplane/config';
+import { AppConfig, preparedStatements, sessionDatabaseUrl } from '@hyperplane/config';
 import { DbModule, PgListener, WebhookRepository } from '@hyperplane/db';
 import { readFileSync } from 'node:fs';
 import { HeartbeatStore, JobQueue, LeaseStore, RedisSettings, WebhookDestinations } from '@hyperplane/queue';
@@ -62,7 +62,7 @@ export class ControllerModule {
   static forRoot(config: ControllerConfig): DynamicModule {
     return {
       module: ControllerModule,
-      imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-controller', poolSize: 20 })],
+      imports: [DbModule.forRoot({ url: config.DATABASE_URL, applicationName: 'hyperplane-controller', poolSize: 20, preparedStatements: preparedStatements(config) })],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: JobQueue, useFactory: () => new JobQueue(controllerRedis(config), 'controller') },

@@ -63,6 +63,14 @@ export class AppConfig {
   HYPERPLANE_DATABASE_SESSION_URL?: string;
 
   /**
+   * Send the pool's statements as prepared statements (parsed once per connection). Off
+   * whenever HYPERPLANE_DATABASE_SESSION_URL is set: a transaction-mode pooler's connections
+   * are not the sessions a statement was prepared in.
+   */
+  @Transform(toBool) @IsBoolean()
+  HYPERPLANE_DATABASE_PREPARED_STATEMENTS: boolean = true;
+
+  /**
    * Redis URL; the scheme says the topology: redis:// (one Redis), redis+cluster://h1:p1,h2:p2
    * (a Redis Cluster, seed nodes), redis+sentinel://s1:p1,s2:p2/master (Sentinel); rediss… for
    * TLS. Unset in the all-in-one: localhost:6379 if reachable, else redis-server from the PATH.
@@ -377,6 +385,11 @@ export function logLevels(level: AppConfig['LOG_LEVEL']): (typeof LOG_ORDER)[num
 }
 
 /** Where what needs a PostgreSQL session connects (LISTEN, the migrations' advisory lock): the direct URL when the pool goes through PgBouncer. */
+/** Whether the pool prepares its statements: asked for, and not behind a transaction-mode pooler. */
+export function preparedStatements(config: Pick<AppConfig, 'HYPERPLANE_DATABASE_SESSION_URL' | 'HYPERPLANE_DATABASE_PREPARED_STATEMENTS'>): boolean {
+  return config.HYPERPLANE_DATABASE_PREPARED_STATEMENTS && !config.HYPERPLANE_DATABASE_SESSION_URL;
+}
+
 export function sessionDatabaseUrl(config: Pick<AppConfig, 'HYPERPLANE_DATABASE_SESSION_URL'> & { DATABASE_URL: string }): string {
   return config.HYPERPLANE_DATABASE_SESSION_URL ?? config.DATABASE_URL;
 }

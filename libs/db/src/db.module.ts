@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { DataSource } from 'typeorm';
 import { Database } from './database';
 import { createDataSource, survivePoolClientErrors } from './data-source';
+import { usePreparedStatements } from './prepared-statements';
 import { AgentRepository } from './repositories/agent.repository';
 import { EventRepository } from './repositories/event.repository';
 import { HostRepository } from './repositories/host.repository';
@@ -24,6 +25,8 @@ export interface DbModuleOptions {
   url: string;
   poolSize?: number;
   applicationName?: string;
+  /** Statements prepared once per connection (see StatementNames); not behind a transaction-mode pooler. */
+  preparedStatements?: boolean;
 }
 
 @Injectable()
@@ -63,7 +66,10 @@ export class DbModule {
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => survivePoolClientErrors(await createDataSource(options).initialize()),
+          useFactory: async () => {
+            const ds = survivePoolClientErrors(await createDataSource(options).initialize());
+            return options.preparedStatements ? usePreparedStatements(ds) : ds;
+          },
         },
         { provide: Database, useFactory: (ds: DataSource) => new Database(ds), inject: [DataSource] },
         { provide: AgentRepository, useFactory: (db: Database) => new AgentRepository(db), inject: [Database] },

@@ -22,3 +22,4 @@ export * from './repositories/webhook.repository';
 export * from './repositories/audit.repository';
 export type { EntityManager as Tx } from 'typeorm';
 export * from './pg-listener';
+export * from './prepared-statements';
