@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, loadConfig, preparedStatements } from './app-config';
 
 describe('loadConfig', () => {
   it('gives defaults for an empty environment', () => {
@@ -41,5 +41,14 @@ describe('.env.example', () => {
     expect([...listed.keys()].sort()).toEqual([...read].sort());
     const defaults = loadConfig({}) as unknown as Record<string, unknown>;
     for (const [name, value] of listed) if (value !== null) expect([name, String(defaults[name])]).toEqual([name, value]);
+  });
+});
+
+describe('prepared statements', () => {
+  it('are on against PostgreSQL itself, off behind a transaction-mode pooler or when turned off', () => {
+    expect(preparedStatements(loadConfig({}))).toBe(true);
+    expect(preparedStatements(loadConfig({ HYPERPLANE_DATABASE_PREPARED_STATEMENTS: 'false' }))).toBe(false);
+    // A session URL means DATABASE_URL is a pooler (PgBouncer): its connections are not the sessions statements were prepared in.
+    expect(preparedStatements(loadConfig({ HYPERPLANE_DATABASE_SESSION_URL: 'postgres://db:5432/hyperplane' }))).toBe(false);
   });
 });
