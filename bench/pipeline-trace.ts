@@ -34,8 +34,10 @@ async function startLxcStack(): Promise<TraceStack> {
   const database = await createBenchDatabase('bench_trace');
   const dbUrl = database.url;
   const prefix = `hpbt${randomBytes(3).toString('hex')}`;
+  // The product's defaults; HYPERPLANE_DATABASE_PREPARED_STATEMENTS=false from the environment, for A/B runs.
+  const prepared = process.env.HYPERPLANE_DATABASE_PREPARED_STATEMENTS;
   const config = {
-    ...loadConfig({}),
+    ...loadConfig(prepared ? { HYPERPLANE_DATABASE_PREPARED_STATEMENTS: prepared } : {}),
     DATABASE_URL: dbUrl,
     REDIS_URL: process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379',
     HYPERPLANE_REDIS_PREFIX: prefix,
