@@ -1,6 +1,6 @@
 import { Client } from 'pg';
-import { prepareOn, StatementNames } from '@hyperplane/db';
-import { freshDatabase } from '@hyperplane/testing';
+import { Database, prepareOn, StatementNames } from '@hyperplane/db';
+import { freshDatabase, startStack } from '@hyperplane/testing';
 
 // The pool's statements as prepared statements (StatementNames): a text with parameters is
 // parsed once per connection and bound afterwards, within a bounded number of texts.
@@ -59,6 +59,24 @@ describe('prepared statements', () => {
       expect((await other.query(text, [1])).rows).toEqual([{ id: 1, label: 'one', note: null }]);
     } finally {
       await other.end();
+    }
+  });
+});
+
+describe("the API's and the controller's pools", () => {
+  it('prepare their statements by default', async () => {
+    const stack = await startStack({ noAgent: true });
+    try {
+      for (const app of [stack.api, stack.controller!]) {
+        const statements = await app.get(Database).transaction(async (em) => {
+          await em.query('SELECT $1::int AS probe', [1]);
+          // The same connection: the transaction's.
+          return em.query<{ statement: string }[]>('SELECT statement FROM pg_prepared_statements');
+        });
+        expect(statements.map((r) => r.statement)).toContain('SELECT $1::int AS probe');
+      }
+    } finally {
+      await stack.stop();
     }
   });
 });

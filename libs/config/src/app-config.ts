@@ -384,12 +384,12 @@ export function logLevels(level: AppConfig['LOG_LEVEL']): (typeof LOG_ORDER)[num
   return LOG_ORDER.slice(0, LOG_ORDER.indexOf(level) + 1);
 }
 
-/** Where what needs a PostgreSQL session connects (LISTEN, the migrations' advisory lock): the direct URL when the pool goes through PgBouncer. */
 /** Whether the pool prepares its statements: asked for, and not behind a transaction-mode pooler. */
 export function preparedStatements(config: Pick<AppConfig, 'HYPERPLANE_DATABASE_SESSION_URL' | 'HYPERPLANE_DATABASE_PREPARED_STATEMENTS'>): boolean {
   return config.HYPERPLANE_DATABASE_PREPARED_STATEMENTS && !config.HYPERPLANE_DATABASE_SESSION_URL;
 }
 
+/** Where what needs a PostgreSQL session connects (LISTEN, the migrations' advisory lock): the direct URL when the pool goes through PgBouncer. */
 export function sessionDatabaseUrl(config: Pick<AppConfig, 'HYPERPLANE_DATABASE_SESSION_URL'> & { DATABASE_URL: string }): string {
   return config.HYPERPLANE_DATABASE_SESSION_URL ?? config.DATABASE_URL;
 }

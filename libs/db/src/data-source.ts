@@ -33,14 +33,17 @@ class QueryLogger extends AdvancedConsoleLogger {
  * the statement that used it fails, its transaction rolls back, and the pool makes a new one.
  */
 export function survivePoolClientErrors(ds: DataSource): DataSource {
-  type Client = { on(event: 'error', listener: (e: Error) => void): void };
-  const pool = (ds.driver as unknown as { master?: { on(event: 'connect', listener: (client: Client) => void): void; _clients?: Client[] } }).master;
   const log = new Logger('db');
-  const listen = (client: Client): void => client.on('error', (e) => log.warn(`a database connection ended: ${e.message}`));
-  pool?.on('connect', listen);
-  // The clients made while initializing (TypeORM checks one out at once).
-  for (const client of pool?._clients ?? []) listen(client);
+  eachPoolClient<{ on(event: 'error', listener: (e: Error) => void): void }>(ds, (client) => client.on('error', (e) => log.warn(`a database connection ended: ${e.message}`)));
   return ds;
+}
+
+/** Calls `fn` for every node-pg client of the data source's pool: those it has now and each it makes later. */
+export function eachPoolClient<Client>(ds: DataSource, fn: (client: Client) => void): void {
+  const pool = (ds.driver as unknown as { master?: { on(event: 'connect', listener: (client: Client) => void): void; _clients?: Client[] } }).master;
+  pool?.on('connect', fn);
+  // The clients made while initializing (TypeORM checks one out at once).
+  for (const client of pool?._clients ?? []) fn(client);
 }
 
 /** The one way to reach PostgreSQL. Never `synchronize`: the schema comes from migrations. */

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { eachPoolClient } from './data-source';
 
 /** How many distinct query texts get a prepared statement; texts beyond it are sent unnamed. */
 export const MAX_PREPARED_TEXTS = 500;
@@ -9,7 +10,6 @@ const CHANGED_RESULT = 'cached plan must not change result type';
 type QueryFn = (text: unknown, values?: unknown, callback?: unknown) => unknown;
 interface PgClient {
   query: QueryFn;
-  on(event: 'error', listener: (e: Error) => void): void;
 }
 
 /**
@@ -67,8 +67,6 @@ export function prepareOn(client: PgClient, names: StatementNames): void {
 
 /** Every client of the data source's pool, now and later, prepares its statements (see StatementNames). */
 export function usePreparedStatements(ds: DataSource, names = new StatementNames()): DataSource {
-  const pool = (ds.driver as unknown as { master?: { on(event: 'connect', listener: (client: PgClient) => void): void; _clients?: PgClient[] } }).master;
-  pool?.on('connect', (client) => prepareOn(client, names));
-  for (const client of pool?._clients ?? []) prepareOn(client, names);
+  eachPoolClient<PgClient>(ds, (client) => prepareOn(client, names));
   return ds;
 }
