@@ -199,9 +199,14 @@ describe('PrlctlDriver against the fake: what prlctl really does', () => {
     const { host, driver } = await setup();
     const spec = makeSpec('virtuozzo', 'vm');
     await driver.create(spec);
-    const again = new PrlctlDriver({ stateDir: await mkdtemp(join(tmpdir(), 'hp-prlctl-lost-')), ...HOST.virtuozzo, prlctl: FAKE_PRLCTL, env: host.env });
-    expect((await again.inspect(spec.id)).id).toBe(spec.id);
-    expect((await again.list()).map((s) => s.id)).toContain(spec.id);
+    const stateDir = await mkdtemp(join(tmpdir(), 'hp-prlctl-lost-'));
+    try {
+      const again = new PrlctlDriver({ stateDir, ...HOST.virtuozzo, prlctl: FAKE_PRLCTL, env: host.env });
+      expect((await again.inspect(spec.id)).id).toBe(spec.id);
+      expect((await again.list()).map((s) => s.id)).toContain(spec.id);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 
   describe('probe', () => {
